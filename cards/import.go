@@ -1,0 +1,304 @@
+package cards
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"example.com/acs/envelope"
+	"example.com/acs/store"
+)
+
+// FileColumns is the header a card file must have, in this order.
+var FileColumns = []string{"pan", "expiry", "status", "product", "holder_name", "date_of_birth", "street", "postal_code", "city", "country"}
+
+// Problem is one thing wrong in a card file: where, which field, what. It never quotes the value, which
+// may be a card number or personal data.
+type Problem struct {
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
+	}
+	return fmt.Sprintf("line %d: %s: %s", p.Line, p.Field, p.Msg)
+}
+
+// maxProblems bounds the report for a file that is wrong throughout (a wrong file picked).
+const maxProblems = 50
+
+// ImportError lists every problem of a refused file; nothing of such a file is imported.
+type ImportError struct {
+	Problems []Problem
+	More     int // problems found beyond those listed
+}
+
+func (e *ImportError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cards: card file refused, nothing imported (%d problems)", len(e.Problems)+e.More)
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	if e.More > 0 {
+		fmt.Fprintf(&b, "\n  ... and %d more", e.More)
+	}
+	return b.String()
+}
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Created, Updated int
+}
+
+type fileRow struct {
+	line    int
+	pan     string
+	scheme  Scheme
+	expiry  time.Time
+	status  Status
+	product Product
+	holder  Holder
+}
+
+var (
+	expiryRE     = regexp.MustCompile(`^(20[0-9]{2})-(0[1-9]|1[0-2])$`)
+	postalCodeRE = regexp.MustCompile(`^[A-Za-z0-9 -]{3,10}$`)
+	countryRE    = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// parse reads the whole file and returns its rows, or every problem found.
+func parse(r io.Reader) ([]fileRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1 // counted here, to report the line instead of stopping
+	cr.ReuseRecord = false
+	ie := &ImportError{}
+	add := func(line int, field, msg string) {
+		if len(ie.Problems) < maxProblems {
+			ie.Problems = append(ie.Problems, Problem{line, field, msg})
+		} else {
+			ie.More++
+		}
+	}
+	header, err := cr.Read()
+	if err != nil {
+		add(1, "", "no header line (want "+strings.Join(FileColumns, ",")+")")
+		return nil, ie
+	}
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff") // a spreadsheet's byte-order mark
+	}
+	if strings.Join(header, ",") != strings.Join(FileColumns, ",") {
+		add(1, "", "header must be "+strings.Join(FileColumns, ","))
+		return nil, ie
+	}
+	var rows []fileRow
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				// The parse error's text quotes nothing from the record, only positions.
+				add(pe.Line, "", pe.Err.Error())
+				continue
+			}
+			return nil, fmt.Errorf("cards: read card file: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != len(FileColumns) {
+			add(line, "", fmt.Sprintf("has %d fields, want %d", len(rec), len(FileColumns)))
+			continue
+		}
+		row, probs := parseRow(line, rec)
+		for _, p := range probs {
+			add(p.Line, p.Field, p.Msg)
+		}
+		if len(probs) > 0 {
+			continue
+		}
+		if first, dup := seen[row.pan]; dup {
+			add(line, "pan", fmt.Sprintf("same card number as line %d", first))
+			continue
+		}
+		seen[row.pan] = line
+		rows = append(rows, row)
+	}
+	if len(ie.Problems) > 0 {
+		return nil, ie
+	}
+	return rows, nil
+}
+
+func parseRow(line int, rec []string) (fileRow, []Problem) {
+	var probs []Problem
+	bad := func(field, msg string) { probs = append(probs, Problem{line, field, msg}) }
+	for i, v := range rec {
+		rec[i] = strings.TrimSpace(v)
+		if !utf8.ValidString(rec[i]) {
+			bad(FileColumns[i], "is not UTF-8")
+		}
+	}
+	row := fileRow{line: line, pan: NormalizePAN(rec[0])}
+	var err error
+	if row.scheme, err = CheckPAN(row.pan); err != nil {
+		bad("pan", err.Error())
+	}
+	if m := expiryRE.FindStringSubmatch(rec[1]); m == nil {
+		bad("expiry", "must be YYYY-MM")
+	} else {
+		row.expiry, _ = time.Parse("2006-01", rec[1])
+	}
+	switch Status(rec[2]) {
+	case Active, Blocked:
+		row.status = Status(rec[2])
+	default:
+		bad("status", "must be active or blocked")
+	}
+	switch Product(rec[3]) {
+	case Credit, Debit:
+		row.product = Product(rec[3])
+	default:
+		bad("product", "must be credit or debit")
+	}
+	h := Holder{Name: rec[4], DateOfBirth: rec[5], Street: rec[6], PostalCode: rec[7], City: rec[8], Country: rec[9]}
+	if l := utf8.RuneCountInString(h.Name); l < 2 || l > 70 {
+		bad("holder_name", "must be 2 to 70 characters")
+	}
+	if dob, err := time.Parse("2006-01-02", h.DateOfBirth); err != nil || dob.Year() < 1900 {
+		bad("date_of_birth", "must be a date YYYY-MM-DD after 1900")
+	}
+	if l := utf8.RuneCountInString(h.Street); l < 3 || l > 70 {
+		bad("street", "must be 3 to 70 characters")
+	}
+	if !postalCodeRE.MatchString(h.PostalCode) {
+		bad("postal_code", "must be 3 to 10 letters or digits")
+	}
+	if l := utf8.RuneCountInString(h.City); l < 2 || l > 50 {
+		bad("city", "must be 2 to 50 characters")
+	}
+	if !countryRE.MatchString(h.Country) {
+		bad("country", "must be an ISO 3166 two-letter code such as DE")
+	}
+	row.holder = h
+	return row, probs
+}
+
+// importLockKey serialises imports (pg_advisory_xact_lock), so that the id read for an existing card is
+// still the card's id when the row is written.
+const importLockKey = 0x0ac5_0001
+
+// Import loads a card file. Either every row is imported, creating new cards and updating known ones
+// (found by number, so a re-import never duplicates), or, when any row is wrong, nothing is and the error
+// is an *ImportError naming each line.
+func (d *Directory) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
+	rows, err := parse(r)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	hashes := make([][]byte, len(rows))
+	for i, row := range rows {
+		if hashes[i], err = d.panHash(row.pan); err != nil {
+			return ImportResult{}, err
+		}
+	}
+	var res ImportResult
+	err = store.WithTx(ctx, d.pool, func(tx pgx.Tx) error {
+		res = ImportResult{}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockKey); err != nil {
+			return err
+		}
+		ids, err := existingIDs(ctx, tx, hashes)
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for i, row := range rows {
+			id, known := ids[string(hashes[i])]
+			if !known {
+				id = uuid.New()
+			}
+			panEnc, err := d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "pan_enc", Row: id.String()}, []byte(row.pan))
+			if err != nil {
+				return err
+			}
+			doc, err := json.Marshal(row.holder)
+			if err != nil {
+				return err
+			}
+			holderEnc, err := d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "holder_enc", Row: id.String()}, doc)
+			if err != nil {
+				return err
+			}
+			// The WHERE on the update makes a row whose id is not the one read above a visible failure (no
+			// row returned) instead of a ciphertext bound to another row's id.
+			b.Queue(`INSERT INTO issuer_cards (id, pan_hash, pan_enc, pan_first6, pan_last4, pan_length, scheme, product,
+					expiry_month, status, holder_enc)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				ON CONFLICT (pan_hash) DO UPDATE SET pan_enc = EXCLUDED.pan_enc, product = EXCLUDED.product,
+					expiry_month = EXCLUDED.expiry_month, status = EXCLUDED.status, holder_enc = EXCLUDED.holder_enc,
+					updated_at = now()
+				WHERE issuer_cards.id = EXCLUDED.id
+				RETURNING (xmax = 0)`,
+				id, hashes[i], panEnc, row.pan[:6], row.pan[len(row.pan)-4:], len(row.pan), row.scheme, row.product,
+				row.expiry, row.status, holderEnc)
+			d.log.DebugContext(ctx, "card import row", "line", row.line, "card_id", id,
+				"card", Mask(row.pan[:6], row.pan[len(row.pan)-4:], len(row.pan)), "known", known)
+		}
+		br := tx.SendBatch(ctx, b)
+		for _, row := range rows {
+			var inserted bool
+			if err := br.QueryRow().Scan(&inserted); err != nil {
+				_ = br.Close()
+				if errors.Is(err, pgx.ErrNoRows) {
+					return fmt.Errorf("cards: line %d: card changed identity during import", row.line)
+				}
+				return fmt.Errorf("cards: line %d: write: %w", row.line, err)
+			}
+			if inserted {
+				res.Created++
+			} else {
+				res.Updated++
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	d.log.InfoContext(ctx, "card file imported", "created", res.Created, "updated", res.Updated)
+	return res, nil
+}
+
+func existingIDs(ctx context.Context, tx pgx.Tx, hashes [][]byte) (map[string]uuid.UUID, error) {
+	rows, err := tx.Query(ctx, `SELECT pan_hash, id FROM issuer_cards WHERE pan_hash = ANY($1)`, hashes)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]uuid.UUID{}
+	for rows.Next() {
+		var h []byte
+		var id uuid.UUID
+		if err := rows.Scan(&h, &id); err != nil {
+			return nil, err
+		}
+		ids[string(h)] = id
+	}
+	return ids, rows.Err()
+}

@@ -1,0 +1,124 @@
+// Package config owns the service configuration: one struct read from a YAML file, overridden by
+// environment variables, and validated before anything starts, so that a bad configuration fails loudly
+// at start-up rather than under traffic.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/go-playground/validator/v10"
+	"gopkg.in/yaml.v3"
+
+	"example.com/acs/hsm"
+	"example.com/acs/store"
+)
+
+// Config is the whole configuration of `acs`.
+type Config struct {
+	// Listen is host:port for the HTTP server.
+	Listen string `yaml:"listen" env:"ACS_LISTEN" validate:"required,hostname_port"`
+	// PublicURL is where browsers and 3DS Servers reach this ACS (the acsURL of a challenge).
+	PublicURL string `yaml:"public_url" env:"ACS_PUBLIC_URL" validate:"required,http_url"`
+	TLS       TLS    `yaml:"tls"`
+	Database  store.Config `yaml:"database"`
+	HSM       hsm.Config   `yaml:"hsm"`
+	Log       Log          `yaml:"log"`
+	Issuer    Issuer       `yaml:"issuer"`
+	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
+}
+
+// TLS is the server certificate. Without one the server listens on loopback only.
+type TLS struct {
+	CertFile string `yaml:"cert_file" env:"ACS_TLS_CERT_FILE" validate:"required_with=KeyFile"`
+	KeyFile  string `yaml:"key_file" env:"ACS_TLS_KEY_FILE" validate:"required_with=CertFile"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// Log configures the structured (slog) log.
+type Log struct {
+	Level  string `yaml:"level" env:"ACS_LOG_LEVEL" validate:"oneof=debug info warn error"`
+	Format string `yaml:"format" env:"ACS_LOG_FORMAT" validate:"oneof=json text"`
+}
+
+// Issuer describes the bank this ACS serves.
+type Issuer struct {
+	Name string `yaml:"name" validate:"required,max=64"`
+}
+
+func defaults() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		PublicURL:       "http://127.0.0.1:8080",
+		Log:             Log{Level: "info", Format: "json"},
+		ShutdownTimeout: 20 * time.Second,
+		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
+	}
+}
+
+// Load reads the YAML file at path (unknown keys are an error, so a typo is not silently ignored), applies
+// environment overrides, and validates the result.
+func Load(path string) (*Config, error) {
+	c := defaults()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if err := env.Parse(&c); err != nil {
+		return nil, fmt.Errorf("config: environment: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+
+// Validate checks every field and the rules that span fields.
+func (c *Config) Validate() error {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			return f.Name
+		}
+		return name
+	})
+	if err := v.Struct(c); err != nil {
+		var ve validator.ValidationErrors
+		if errors.As(err, &ve) {
+			msgs := make([]string, 0, len(ve))
+			for _, fe := range ve {
+				// The namespace starts with the struct's Go name; drop it so the path reads like the YAML.
+				_, path, _ := strings.Cut(fe.Namespace(), ".")
+				msgs = append(msgs, fmt.Sprintf("%s: fails %q", path, fe.Tag()))
+			}
+			return errors.New(strings.Join(msgs, "; "))
+		}
+		return err
+	}
+	if !c.TLS.Enabled() {
+		host, _, _ := net.SplitHostPort(c.Listen)
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return errors.New("listen: plain HTTP is allowed on loopback only; configure tls.cert_file and tls.key_file")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"example.com/acs/config"
+)
+
+// Every configuration file the repository ships must load and validate (boulder's TestConfigValidation).
+func TestShippedConfigsValidate(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("found %v, %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			if strings.HasPrefix(f, "production") {
+				// Production files leave the HSM PIN to the environment, as the service manager sets it.
+				t.Setenv("ACS_HSM_PIN", "from-the-environment")
+			}
+			if _, err := config.Load(f); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const valid = `
+listen: 127.0.0.1:8080
+public_url: http://127.0.0.1:8080
+database: {url: "postgres://app@127.0.0.1:5432/acs"}
+hsm: {module: /x.so, token_label: t, pin: "1", key_prefix: acs}
+issuer: {name: Musterbank}
+`
+
+func TestInvalidConfigsFailLoudly(t *testing.T) {
+	for name, tc := range map[string]struct{ body, want string }{
+		"unknown key":         {valid + "listn: x\n", "listn"},
+		"missing database":    {strings.Replace(valid, `database: {url: "postgres://app@127.0.0.1:5432/acs"}`, "", 1), "database.url"},
+		"bad log level":       {valid + "log: {level: loud, format: json}\n", "log.level"},
+		"public without TLS":  {strings.Replace(valid, "listen: 127.0.0.1:8080", "listen: 0.0.0.0:8080", 1), "loopback"},
+		"cert without key":    {valid + "tls: {cert_file: /c.pem}\n", "tls.key_file"},
+		"no pool wait bound":  {strings.Replace(valid, `key_prefix: acs}`, `key_prefix: acs, pool_wait_timeout: 0s}`, 1), "hsm.pool_wait_timeout"},
+		"space in key prefix": {strings.Replace(valid, `key_prefix: acs`, `key_prefix: "a b"`, 1), "hsm.key_prefix"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(write(t, tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	t.Setenv("ACS_LISTEN", "127.0.0.1:9090")
+	t.Setenv("ACS_HSM_PIN", "from-env")
+	c, err := config.Load(write(t, valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9090" || c.HSM.Pin != "from-env" {
+		t.Fatalf("overrides not applied: %q %q", c.Listen, c.HSM.Pin)
+	}
+}

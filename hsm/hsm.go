@@ -1,0 +1,362 @@
+package hsm
+
+import (
+	"context"
+	"crypto"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThalesIgnite/crypto11"
+	"github.com/miekg/pkcs11"
+	"github.com/tink-crypto/tink-go/v2/tink"
+)
+
+// Config says which PKCS#11 module, token and key labels to use.
+type Config struct {
+	// Module is the path of the PKCS#11 shared library.
+	Module string `yaml:"module" validate:"required"`
+	// TokenLabel selects the token (slot) by its label.
+	TokenLabel string `yaml:"token_label" validate:"required"`
+	// Pin is the user PIN; in production it comes from the environment (ACS_HSM_PIN), not a file.
+	Pin string `yaml:"pin" env:"ACS_HSM_PIN" validate:"required"`
+	// KeyPrefix starts every key label, so one token can hold the keys of several environments.
+	KeyPrefix string `yaml:"key_prefix" validate:"required,max=32,excludesall= "`
+	// MaxSessions bounds the session pool.
+	MaxSessions int `yaml:"max_sessions" validate:"min=2,max=1024"`
+	// PoolWaitTimeout bounds how long a call waits for a free session; crypto11 would wait forever.
+	PoolWaitTimeout time.Duration `yaml:"pool_wait_timeout" validate:"min=1ms"`
+}
+
+// ErrUnavailable wraps every failure of the token itself (removed, logged out, out of sessions).
+var ErrUnavailable = errors.New("hsm: unavailable")
+
+// ErrDecrypt is returned when a ciphertext does not open. SoftHSM reports a wrong tag or associated data
+// as a general error, so the two cannot be told apart from a token fault; callers treat both as "does not
+// authenticate".
+var ErrDecrypt = errors.New("hsm: ciphertext does not authenticate")
+
+// ErrMissingKeys means the token lacks a key that `acs hsm init` creates.
+var ErrMissingKeys = errors.New("hsm: key missing on token (run `acs hsm init`)")
+
+// keyName names each key by purpose; its label on the token is KeyPrefix + "-" + name.
+type keyName string
+
+const (
+	keyKEK       keyName = "kek"       // AES-256, wraps Tink keysets
+	keyIndex     keyName = "index"     // HMAC-SHA256, lookup hashes (PAN index)
+	keyVerifier  keyName = "verifier"  // HMAC-SHA256, verifiers of ID codes, answers, PINs
+	keyAuthValue keyName = "authvalue" // HMAC-SHA256, authentication values (CAVV)
+	keySigner    keyName = "signer"    // ECDSA P-256
+)
+
+var secretKeys = []struct {
+	name   keyName
+	cipher *crypto11.SymmetricCipher
+}{
+	{keyKEK, crypto11.CipherAES},
+	// CipherHMACSHA256 is refused by SoftHSM (CKR_MECHANISM_INVALID); a generic secret signs with
+	// CKM_SHA256_HMAC on every module we know.
+	{keyIndex, crypto11.CipherGeneric},
+	{keyVerifier, crypto11.CipherGeneric},
+	{keyAuthValue, crypto11.CipherGeneric},
+}
+
+func label(prefix string, n keyName) []byte { return []byte(prefix + "-" + string(n)) }
+
+func configure(cfg Config) (*crypto11.Context, error) {
+	c, err := crypto11.Configure(&crypto11.Config{
+		Path:            cfg.Module,
+		TokenLabel:      cfg.TokenLabel,
+		Pin:             cfg.Pin,
+		MaxSessions:     cfg.MaxSessions,
+		PoolWaitTimeout: cfg.PoolWaitTimeout,
+		// crypto11 defaults to a 16-byte GCM IV; 12 bytes is the standard size and the one SoftHSM expects.
+		GCMIVLength: 12,
+	})
+	if err != nil {
+		// crypto11's message names the module and token, never the PIN.
+		return nil, fmt.Errorf("%w: open token %q: %v", ErrUnavailable, cfg.TokenLabel, err)
+	}
+	return c, nil
+}
+
+// Init creates every key the ACS needs that the token does not hold yet, and returns the labels it
+// created. Keys are made sensitive and non-extractable. It is the one place keys are created: two
+// processes racing to "find or create" could otherwise leave duplicate labels on the token.
+func Init(cfg Config) (created []string, err error) {
+	c, err := configure(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%w: close: %v", ErrUnavailable, cerr)
+		}
+	}()
+	for _, k := range secretKeys {
+		l := label(cfg.KeyPrefix, k.name)
+		found, err := c.FindKey(nil, l)
+		if err != nil {
+			return created, fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
+		}
+		if found != nil {
+			continue
+		}
+		if _, err := c.GenerateSecretKeyWithLabel(l, l, 256, k.cipher); err != nil {
+			return created, fmt.Errorf("%w: generate %s: %v", ErrUnavailable, l, err)
+		}
+		created = append(created, string(l))
+	}
+	l := label(cfg.KeyPrefix, keySigner)
+	found, err := c.FindKeyPair(nil, l)
+	if err != nil {
+		return created, fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
+	}
+	if found == nil {
+		if _, err := c.GenerateECDSAKeyPairWithLabel(l, l, elliptic.P256()); err != nil {
+			return created, fmt.Errorf("%w: generate %s: %v", ErrUnavailable, l, err)
+		}
+		created = append(created, string(l))
+	}
+	return created, nil
+}
+
+// HSM holds an open token and the handles of the ACS keys. It is safe for concurrent use.
+type HSM struct {
+	ctx       *crypto11.Context
+	kek       cipher.AEAD
+	index     *crypto11.SecretKey
+	verifier  *crypto11.SecretKey
+	authValue *crypto11.SecretKey
+	signer    crypto11.Signer
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open logs in to the token and finds the ACS keys. It fails with ErrMissingKeys when `acs hsm init` has
+// not run.
+func Open(cfg Config) (*HSM, error) {
+	c, err := configure(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := &HSM{ctx: c}
+	if err := h.load(cfg.KeyPrefix); err != nil {
+		_ = h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *HSM) load(prefix string) error {
+	find := func(n keyName) (*crypto11.SecretKey, error) {
+		k, err := h.ctx.FindKey(nil, label(prefix, n))
+		if err != nil {
+			return nil, fmt.Errorf("%w: find %s: %v", ErrUnavailable, label(prefix, n), err)
+		}
+		if k == nil {
+			return nil, fmt.Errorf("%w: %s", ErrMissingKeys, label(prefix, n))
+		}
+		return k, nil
+	}
+	kek, err := find(keyKEK)
+	if err != nil {
+		return err
+	}
+	if h.kek, err = kek.NewGCM(); err != nil {
+		return fmt.Errorf("%w: GCM: %v", ErrUnavailable, err)
+	}
+	if h.index, err = find(keyIndex); err != nil {
+		return err
+	}
+	if h.verifier, err = find(keyVerifier); err != nil {
+		return err
+	}
+	if h.authValue, err = find(keyAuthValue); err != nil {
+		return err
+	}
+	s, err := h.ctx.FindKeyPair(nil, label(prefix, keySigner))
+	if err != nil {
+		return fmt.Errorf("%w: find %s: %v", ErrUnavailable, label(prefix, keySigner), err)
+	}
+	if s == nil {
+		return fmt.Errorf("%w: %s", ErrMissingKeys, label(prefix, keySigner))
+	}
+	if _, ok := s.Public().(*ecdsa.PublicKey); !ok {
+		return fmt.Errorf("hsm: %s is not an ECDSA key", label(prefix, keySigner))
+	}
+	h.signer = s
+	return nil
+}
+
+// Close logs out and releases the module. It may be called more than once.
+func (h *HSM) Close() error {
+	h.closeOnce.Do(func() {
+		if err := h.ctx.Close(); err != nil {
+			h.closeErr = fmt.Errorf("%w: close: %v", ErrUnavailable, err)
+		}
+	})
+	return h.closeErr
+}
+
+// guard runs f and turns a crypto11 panic into an error wrapping ErrUnavailable.
+func guard(op string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrUnavailable, op, r)
+		}
+	}()
+	return f()
+}
+
+// KEK returns the key-encryption key as a tink.AEAD: AES-256-GCM computed inside the token, with a
+// random 96-bit nonce prepended to each ciphertext. It wraps data keysets, a few hundred times in the
+// life of a key, far below the 2^32 random-nonce limit.
+func (h *HSM) KEK() tink.AEAD { return kekAEAD{h} }
+
+type kekAEAD struct{ h *HSM }
+
+var _ tink.AEAD = kekAEAD{}
+
+func (k kekAEAD) Encrypt(plaintext, associatedData []byte) ([]byte, error) {
+	if len(associatedData) == 0 {
+		return nil, errors.New("hsm: KEK encryption needs associated data")
+	}
+	nonce := make([]byte, k.h.kek.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, fmt.Errorf("hsm: nonce: %w", err)
+	}
+	var out []byte
+	err := guard("GCM seal", func() error {
+		out = k.h.kek.Seal(nonce, nonce, plaintext, associatedData)
+		return nil
+	})
+	return out, err
+}
+
+func (k kekAEAD) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
+	if len(associatedData) == 0 {
+		return nil, errors.New("hsm: KEK decryption needs associated data")
+	}
+	n := k.h.kek.NonceSize()
+	if len(ciphertext) < n+k.h.kek.Overhead() {
+		return nil, ErrDecrypt
+	}
+	var out []byte
+	err := guard("GCM open", func() error {
+		var err error
+		out, err = k.h.kek.Open(nil, ciphertext[:n], ciphertext[n:], associatedData)
+		return err
+	})
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.Is(err, ErrUnavailable):
+		return nil, err
+	case strings.HasPrefix(err.Error(), "C_Decrypt:"):
+		// Only the decryption step itself can fail for a wrong tag or associated data; a failure before it
+		// (no session, key handle gone) is the token's.
+		return nil, fmt.Errorf("%w (%v)", ErrDecrypt, err)
+	default:
+		return nil, fmt.Errorf("%w: GCM open: %v", ErrUnavailable, err)
+	}
+}
+
+// mac computes HMAC-SHA256 in the token over domain || 0x00 || data. The domain separates uses of one
+// key (a PAN index can never equal an ID-code verifier even for equal input).
+func mac(key *crypto11.SecretKey, domain string, data []byte) (sum []byte, err error) {
+	if domain == "" {
+		return nil, errors.New("hsm: keyed hash needs a domain")
+	}
+	err = guard("HMAC", func() error {
+		hm, err := key.NewHMAC(pkcs11.CKM_SHA256_HMAC, 32)
+		if err != nil {
+			return fmt.Errorf("%w: HMAC init: %v", ErrUnavailable, err)
+		}
+		// Sum is always called, even after a failed Write: it is what returns the session to the pool.
+		var werr error
+		if _, err := hm.Write(append([]byte(domain), 0)); err != nil {
+			werr = err
+		}
+		if _, err := hm.Write(data); err != nil && werr == nil {
+			werr = err
+		}
+		sum = hm.Sum(nil)
+		if werr != nil {
+			return fmt.Errorf("%w: HMAC update: %v", ErrUnavailable, werr)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// Index returns the keyed lookup hash of data in a domain (for example "pan"). Equal inputs give equal
+// hashes, so a column of them can be searched; without the token they cannot be computed or reversed.
+func (h *HSM) Index(domain string, data []byte) ([]byte, error) { return mac(h.index, domain, data) }
+
+// Verifier returns the keyed verifier of a secret (ID code, security answer, PIN) in a domain. Only the
+// verifier is stored; the secret can then be checked with Verify but never read back.
+func (h *HSM) Verifier(domain string, secret []byte) ([]byte, error) {
+	return mac(h.verifier, domain, secret)
+}
+
+// Verify reports whether secret matches a stored verifier, comparing in constant time.
+func (h *HSM) Verify(domain string, secret, verifier []byte) (bool, error) {
+	got, err := h.Verifier(domain, secret)
+	if err != nil {
+		return false, err
+	}
+	return hmac.Equal(got, verifier), nil
+}
+
+// AuthValueMAC computes the MAC that an authentication value carries over the transaction data.
+func (h *HSM) AuthValueMAC(data []byte) ([]byte, error) { return mac(h.authValue, "authvalue", data) }
+
+// Signer returns the token's ECDSA P-256 key. Signatures are ASN.1 DER, as ecdsa.VerifyASN1 expects.
+func (h *HSM) Signer() crypto.Signer { return guardedSigner{h.signer} }
+
+type guardedSigner struct{ s crypto.Signer }
+
+func (g guardedSigner) Public() crypto.PublicKey { return g.s.Public() }
+
+func (g guardedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (sig []byte, err error) {
+	err = guard("sign", func() error {
+		var err error
+		sig, err = g.s.Sign(r, digest, opts)
+		if err != nil {
+			return fmt.Errorf("%w: sign: %v", ErrUnavailable, err)
+		}
+		return nil
+	})
+	return sig, err
+}
+
+// Ping proves the token answers by computing one keyed hash, bounded by ctx. A PKCS#11 call cannot be
+// interrupted, so a hung token leaves one goroutine behind until the call returns; the caller is not
+// held.
+func (h *HSM) Ping(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Index("ping", nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: ping: %v", ErrUnavailable, ctx.Err())
+	}
+}

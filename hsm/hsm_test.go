@@ -1,0 +1,249 @@
+package hsm_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"example.com/acs/hsm"
+	"example.com/acs/internal/testenv"
+)
+
+func TestKEKRoundTripAndTamper(t *testing.T) {
+	h := testenv.HSM(t)
+	kek := h.KEK()
+	ad := []byte("data_keysets|wrapped|pii")
+	msg := []byte("keyset bytes")
+
+	ct, err := kek.Encrypt(msg, ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(ct, msg) {
+		t.Fatal("ciphertext contains the plaintext")
+	}
+	got, err := kek.Decrypt(ct, ad)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("round trip: %q, %v", got, err)
+	}
+	again, _ := kek.Encrypt(msg, ad)
+	if bytes.Equal(again, ct) {
+		t.Fatal("two encryptions gave the same ciphertext: nonce reused")
+	}
+
+	for i := range ct {
+		bad := bytes.Clone(ct)
+		bad[i] ^= 0x01
+		if _, err := kek.Decrypt(bad, ad); !errors.Is(err, hsm.ErrDecrypt) {
+			t.Fatalf("byte %d flipped: got %v, want ErrDecrypt", i, err)
+		}
+	}
+	if _, err := kek.Decrypt(ct, []byte("data_keysets|wrapped|other")); !errors.Is(err, hsm.ErrDecrypt) {
+		t.Fatalf("swapped associated data: got %v, want ErrDecrypt", err)
+	}
+	if _, err := kek.Decrypt(ct[:10], ad); !errors.Is(err, hsm.ErrDecrypt) {
+		t.Fatalf("truncated: got %v, want ErrDecrypt", err)
+	}
+	if _, err := kek.Encrypt(msg, nil); err == nil {
+		t.Fatal("encryption without associated data was accepted")
+	}
+	if _, err := kek.Decrypt(ct, nil); err == nil {
+		t.Fatal("decryption without associated data was accepted")
+	}
+}
+
+func TestKeyedHashes(t *testing.T) {
+	h := testenv.HSM(t)
+	a1, err := h.Index("pan", []byte("4111111111111111"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := h.Index("pan", []byte("4111111111111111"))
+	if !bytes.Equal(a1, a2) || len(a1) != 32 {
+		t.Fatalf("index not deterministic or not 32 bytes: %x %x", a1, a2)
+	}
+	if b, _ := h.Index("mobile", []byte("4111111111111111")); bytes.Equal(a1, b) {
+		t.Fatal("domains are not separated")
+	}
+	if v, _ := h.Verifier("pan", []byte("4111111111111111")); bytes.Equal(a1, v) {
+		t.Fatal("index and verifier keys give the same hash")
+	}
+	sum := sha256.Sum256([]byte("pan\x004111111111111111"))
+	if bytes.Equal(a1, sum[:]) {
+		t.Fatal("index is an unkeyed hash")
+	}
+	if _, err := h.Index("", []byte("x")); err == nil {
+		t.Fatal("empty domain accepted")
+	}
+
+	v, err := h.Verifier("idcode", []byte("K7P3-QX9M"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := h.Verify("idcode", []byte("K7P3-QX9M"), v); !ok || err != nil {
+		t.Fatalf("right secret: %v %v", ok, err)
+	}
+	if ok, _ := h.Verify("idcode", []byte("K7P3-QX9N"), v); ok {
+		t.Fatal("wrong secret verified")
+	}
+	if ok, _ := h.Verify("answer", []byte("K7P3-QX9M"), v); ok {
+		t.Fatal("secret verified in another domain")
+	}
+
+	m1, err := h.AuthValueMAC([]byte("txn"))
+	if err != nil || len(m1) != 32 {
+		t.Fatalf("auth value MAC: %x %v", m1, err)
+	}
+	if m2, _ := h.Verifier("authvalue", []byte("txn")); bytes.Equal(m1, m2) {
+		t.Fatal("auth value MAC uses the verifier key")
+	}
+}
+
+func TestSigner(t *testing.T) {
+	h := testenv.HSM(t)
+	s := h.Signer()
+	digest := sha256.Sum256([]byte("ares"))
+	sig, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := s.Public().(*ecdsa.PublicKey)
+	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		t.Fatal("signature does not verify")
+	}
+	other := sha256.Sum256([]byte("ares2"))
+	if ecdsa.VerifyASN1(pub, other[:], sig) {
+		t.Fatal("signature verifies for another message")
+	}
+}
+
+// Sixteen goroutines share one HSM: the session pool hands each call its own session.
+func TestParallel16(t *testing.T) {
+	h := testenv.HSM(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				msg := []byte(fmt.Sprintf("goroutine %d message %d", g, i))
+				ad := []byte(fmt.Sprintf("t|c|%d", g))
+				ct, err := h.KEK().Encrypt(msg, ad)
+				if err != nil {
+					errs <- err
+					return
+				}
+				pt, err := h.KEK().Decrypt(ct, ad)
+				if err != nil || !bytes.Equal(pt, msg) {
+					errs <- fmt.Errorf("round trip %d/%d: %v", g, i, err)
+					return
+				}
+				a, err := h.Index("pan", msg)
+				b, err2 := h.Index("pan", msg)
+				if err != nil || err2 != nil || !bytes.Equal(a, b) {
+					errs <- fmt.Errorf("index %d/%d: %v %v", g, i, err, err2)
+					return
+				}
+				d := sha256.Sum256(msg)
+				sig, err := h.Signer().Sign(rand.Reader, d[:], crypto.SHA256)
+				if err != nil || !ecdsa.VerifyASN1(h.Signer().Public().(*ecdsa.PublicKey), d[:], sig) {
+					errs <- fmt.Errorf("sign %d/%d: %v", g, i, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestInitIsIdempotentAndOpenNeedsKeys(t *testing.T) {
+	cfg := testenv.HSMConfig(t)
+	if _, err := hsm.Open(cfg); !errors.Is(err, hsm.ErrMissingKeys) {
+		t.Fatalf("open before init: got %v, want ErrMissingKeys", err)
+	}
+	created, err := hsm.Init(cfg)
+	if err != nil || len(created) != 5 {
+		t.Fatalf("first init created %v, %v; want 5 keys", created, err)
+	}
+	created, err = hsm.Init(cfg)
+	if err != nil || len(created) != 0 {
+		t.Fatalf("second init created %v, %v; want none", created, err)
+	}
+	h, err := hsm.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestWrongPin(t *testing.T) {
+	cfg := testenv.HSMConfig(t)
+	cfg.Pin = "9999"
+	_, err := hsm.Open(cfg)
+	if !errors.Is(err, hsm.ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	if bytes.Contains([]byte(err.Error()), []byte("9999")) {
+		t.Fatal("error message shows the PIN")
+	}
+}
+
+// A token that disappears under a running process makes every call fail with ErrUnavailable; nothing
+// panics (crypto11's GCM Seal and HMAC Sum would).
+func TestTokenRemoved(t *testing.T) {
+	if !testenv.InChild(t) {
+		return
+	}
+	cfg, remove := testenv.RemovableToken(t)
+	h, err := hsm.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Ping(ctx); err != nil {
+		t.Fatalf("ping before removal: %v", err)
+	}
+	ct, err := h.KEK().Encrypt([]byte("x"), []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	remove()
+
+	if err := h.Ping(ctx); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Errorf("ping: got %v, want ErrUnavailable", err)
+	}
+	if _, err := h.Index("pan", []byte("x")); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Errorf("index: got %v, want ErrUnavailable", err)
+	}
+	if _, err := h.KEK().Encrypt([]byte("x"), []byte("ad")); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Errorf("encrypt: got %v, want ErrUnavailable", err)
+	}
+	if _, err := h.KEK().Decrypt(ct, []byte("ad")); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Errorf("decrypt: got %v, want ErrUnavailable", err)
+	}
+	d := sha256.Sum256([]byte("x"))
+	if _, err := h.Signer().Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Errorf("sign: got %v, want ErrUnavailable", err)
+	}
+}

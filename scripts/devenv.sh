@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# devenv.sh NAME: prepares a private PostgreSQL cluster and SoftHSM2 token for NAME (run or test) under
+# .local/NAME, installing the Debian packages when they are missing, and writes .local/NAME/env with the
+# variables the acs binary and the tests read. It is idempotent: a cluster that already runs is reused.
+#   devenv.sh NAME stop   stops that cluster again.
+# PostgreSQL refuses to run as root, so as root the cluster runs as the postgres user; when the checkout
+# lies below a folder that user cannot enter (a clone under /root), the cluster lives under /var/tmp.
+set -euo pipefail
+
+name=${1:?usage: devenv.sh run|test [stop]}
+action=${2:-up}
+top=$(cd "$(dirname "$0")/.." && pwd)
+state="$top/.local/$name"
+case "$name" in
+  run) port=${ACS_PG_PORT:-54329} ;;
+  test) port=${ACS_PG_PORT:-54339} ;;
+  *) echo "devenv.sh: unknown environment $name" >&2; exit 2 ;;
+esac
+pgbin=/usr/lib/postgresql/15/bin
+softhsm_module=/usr/lib/softhsm/libsofthsm2.so
+mkdir -p "$state"
+
+log() { printf 'devenv(%s): %s\n' "$name" "$*" >&2; }
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pgdir prints the folder for the cluster, one the server's user can reach.
+pgdir() {
+  local d="$state/pg"
+  if [ "$(id -u)" = 0 ]; then
+    if ! id postgres >/dev/null 2>&1 || ! runuser -u postgres -- test -x "$state"; then
+      d="/var/tmp/acs-$(printf '%s' "$top" | sha256sum | cut -c1-12)-$name"
+    fi
+  fi
+  printf '%s' "$d"
+}
+
+install_packages() {
+  local missing=()
+  [ -x "$pgbin/initdb" ] || missing+=(postgresql-15)
+  [ -f "$softhsm_module" ] || missing+=(softhsm2)
+  [ ${#missing[@]} = 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "devenv.sh: missing Debian packages: ${missing[*]} (install them as root)" >&2; exit 1
+  fi
+  log "installing ${missing[*]} from Debian packages"
+  # The package would create and start a system-wide cluster on port 5432; this project needs none.
+  mkdir -p /etc/postgresql-common
+  [ -f /etc/postgresql-common/createcluster.conf ] || echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+}
+
+pg_up() {
+  local d; d=$(pgdir)
+  if [ ! -f "$d/data/PG_VERSION" ]; then
+    log "creating PostgreSQL cluster in $d"
+    rm -rf "$d"; mkdir -p "$d"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$d"
+    as_pg "$pgbin/initdb" -D "$d/data" -U app --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$d/initdb.log" 2>&1 \
+      || { cat "$d/initdb.log" >&2; exit 1; }
+  fi
+  if ! as_pg "$pgbin/pg_ctl" -D "$d/data" status >/dev/null 2>&1; then
+    log "starting PostgreSQL on 127.0.0.1:$port"
+    # fsync off only for the throw-away test cluster: it makes the suite faster, and a crash loses nothing.
+    local extra=""
+    [ "$name" = test ] && extra="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    as_pg "$pgbin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$d -c max_connections=200 $extra" start >/dev/null \
+      || { tail -20 "$d/server.log" >&2; exit 1; }
+  fi
+  if [ "$name" = run ]; then
+    if ! "$pgbin/psql" -h 127.0.0.1 -p "$port" -U app -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='acs'" | grep -q 1; then
+      "$pgbin/psql" -h 127.0.0.1 -p "$port" -U app -d postgres -qc 'CREATE DATABASE acs' >/dev/null
+    fi
+  fi
+}
+
+pg_stop() {
+  local d; d=$(pgdir)
+  if [ -f "$d/data/PG_VERSION" ] && as_pg "$pgbin/pg_ctl" -D "$d/data" status >/dev/null 2>&1; then
+    log "stopping PostgreSQL"
+    as_pg "$pgbin/pg_ctl" -D "$d/data" -m fast -w stop >/dev/null
+  fi
+}
+
+hsm_up() {
+  local conf="$state/softhsm2.conf" tokens="$state/tokens"
+  # Every test run gets a token of its own: keys left by an earlier run must not make a test pass.
+  [ "$name" = test ] && rm -rf "$tokens"
+  mkdir -p "$tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' "$tokens" >"$conf"
+  export SOFTHSM2_CONF="$conf"
+  if ! softhsm2-util --show-slots 2>/dev/null | grep -q 'Label:.*acs-'"$name"; then
+    log "initialising SoftHSM2 token acs-$name"
+    softhsm2-util --init-token --free --label "acs-$name" --so-pin 87654321 --pin 1234 >/dev/null
+  fi
+}
+
+case "$action" in
+  up)
+    install_packages
+    pg_up
+    hsm_up
+    cat >"$state/env" <<ENV
+export SOFTHSM2_CONF=$state/softhsm2.conf
+export ACS_PG_URL=postgres://app@127.0.0.1:$port
+ENV
+    ;;
+  stop) pg_stop ;;
+  *) echo "devenv.sh: unknown action $action" >&2; exit 2 ;;
+esac

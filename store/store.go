@@ -1,0 +1,121 @@
+// Package store owns the connection to PostgreSQL: the pool, the embedded schema migrations and the
+// transaction helper. All state of the ACS lives in this one database so that several `acs serve`
+// processes behave as one; no package keeps state that matters in process memory.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+// Config is the database part of the service configuration.
+type Config struct {
+	// URL is a PostgreSQL connection URL (postgres://user@host:port/db?sslmode=...).
+	URL string `yaml:"url" env:"ACS_DATABASE_URL" validate:"required,url"`
+	// MaxConns bounds the pool; 0 lets pgx choose (4 or the number of CPUs, whichever is larger).
+	MaxConns int32 `yaml:"max_conns" validate:"min=0,max=1000"`
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open connects a pool and checks that the server answers.
+func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		// pgx's parse error can repeat the URL, password included: say only what is wrong in general.
+		return nil, errors.New("store: database URL does not parse")
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: ping %s:%d: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, nil, err
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	return p, db, nil
+}
+
+// Migrate applies every migration not applied yet, each in its own transaction, and returns how many
+// it applied. Goose takes a PostgreSQL advisory lock, so processes starting together migrate once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	p, db, err := provider(pool)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	res, err := p.Up(ctx)
+	if err != nil {
+		return len(res), fmt.Errorf("store: migrate: %w", err)
+	}
+	return len(res), nil
+}
+
+// SchemaVersion returns the newest applied migration and the newest one embedded in this binary; a
+// server whose database is behind refuses to start.
+func SchemaVersion(ctx context.Context, pool *pgxpool.Pool) (current, latest int64, err error) {
+	p, db, err := provider(pool)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	if current, err = p.GetDBVersion(ctx); err != nil {
+		return 0, 0, fmt.Errorf("store: schema version: %w", err)
+	}
+	srcs := p.ListSources()
+	if len(srcs) > 0 {
+		latest = srcs[len(srcs)-1].Version
+	}
+	return current, latest, nil
+}
+
+// Querier is what both a pool and a transaction offer; functions that take one work inside and outside
+// a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+var (
+	_ Querier = (*pgxpool.Pool)(nil)
+	_ Querier = (pgx.Tx)(nil)
+)
+
+// WithTx runs fn in a transaction: committed when fn returns nil, rolled back when it returns an error
+// or panics. The error of fn is returned unchanged, so callers can still match it with errors.Is.
+func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pool, fn)
+}

@@ -1,0 +1,83 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"example.com/acs/internal/testenv"
+	"example.com/acs/store"
+)
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	pool, err := store.Open(ctx, store.Config{URL: testenv.DatabaseURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	n, err := store.Migrate(ctx, pool)
+	if err != nil || n == 0 {
+		t.Fatalf("first migrate applied %d, %v", n, err)
+	}
+	n, err = store.Migrate(ctx, pool)
+	if err != nil || n != 0 {
+		t.Fatalf("second migrate applied %d, %v; want 0", n, err)
+	}
+	cur, latest, err := store.SchemaVersion(ctx, pool)
+	if err != nil || cur != latest || cur == 0 {
+		t.Fatalf("schema version %d of %d, %v", cur, latest, err)
+	}
+}
+
+func TestWithTxRollsBackOnError(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	boom := errors.New("boom")
+	err := store.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO data_keysets (name, wrapped, primary_key_id) VALUES ('x', '\x00', 1)`); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("got %v, want the function's error", err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM data_keysets`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("row survived the rollback: %d %v", n, err)
+	}
+	func() {
+		defer func() { _ = recover() }()
+		_ = store.WithTx(ctx, pool, func(tx pgx.Tx) error {
+			_, _ = tx.Exec(ctx, `INSERT INTO data_keysets (name, wrapped, primary_key_id) VALUES ('y', '\x00', 1)`)
+			panic("in the middle")
+		})
+	}()
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM data_keysets`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("row survived a panic: %d %v", n, err)
+	}
+	if err := store.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO data_keysets (name, wrapped, primary_key_id) VALUES ('z', '\x00', 1)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM data_keysets`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("committed row missing: %d %v", n, err)
+	}
+}
+
+func TestOpenHidesPassword(t *testing.T) {
+	_, err := store.Open(context.Background(), store.Config{URL: "postgres://app:s3cret@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"})
+	if err == nil {
+		t.Fatal("connected to port 1")
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("error shows the password: %v", err)
+	}
+}
+
