@@ -27,8 +27,8 @@ type Config struct {
 	// Listen is host:port for the HTTP server.
 	Listen string `yaml:"listen" env:"ACS_LISTEN" validate:"required,hostname_port"`
 	// PublicURL is where browsers and 3DS Servers reach this ACS (the acsURL of a challenge).
-	PublicURL string `yaml:"public_url" env:"ACS_PUBLIC_URL" validate:"required,http_url"`
-	TLS       TLS    `yaml:"tls"`
+	PublicURL string       `yaml:"public_url" env:"ACS_PUBLIC_URL" validate:"required,http_url"`
+	TLS       TLS          `yaml:"tls"`
 	Database  store.Config `yaml:"database"`
 	HSM       hsm.Config   `yaml:"hsm"`
 	Log       Log          `yaml:"log"`
@@ -88,7 +88,6 @@ func Load(path string) (*Config, error) {
 	}
 	return &c, nil
 }
-
 
 // Validate checks every field and the rules that span fields.
 func (c *Config) Validate() error {

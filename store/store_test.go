@@ -80,4 +80,3 @@ func TestOpenHidesPassword(t *testing.T) {
 		t.Fatalf("error shows the password: %v", err)
 	}
 }
-

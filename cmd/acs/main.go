@@ -1,0 +1,276 @@
+// Command acs is the Access Control Server: one binary whose subcommands serve the EMV 3DS surface and
+// run the operator's tasks (schema migration, HSM key creation, card file import, key rotation). main
+// only parses, loads and validates the configuration, constructs the parts, and runs; the logic lives
+// in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"example.com/acs/cards"
+	"example.com/acs/config"
+	"example.com/acs/envelope"
+	"example.com/acs/hsm"
+	"example.com/acs/server"
+	"example.com/acs/store"
+)
+
+const usage = `usage: acs [-config FILE] COMMAND [ARGS]
+
+Commands:
+  serve               serve HTTP until SIGTERM or SIGINT
+  migrate             apply database migrations
+  hsm init            create the HSM keys the ACS needs (once per token)
+  import-cards FILE   load the issuer's card file (CSV); all rows or none
+  keys rotate         add a new primary data key; old ciphertexts still decrypt
+  keys reencrypt      rewrite stored secrets under the primary data key
+
+The configuration file defaults to $ACS_CONFIG; environment variables override it (see README).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("acs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("config", os.Getenv("ACS_CONFIG"), "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	cmd := command(fs.Args())
+	if cmd == nil {
+		fs.Usage()
+		return 2
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "acs: no configuration: pass -config FILE or set ACS_CONFIG")
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "acs:", err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err = cmd(ctx, cfg, log, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "acs:", err)
+		return 1
+	}
+	return 0
+}
+
+type commandFunc func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error
+
+// command picks the subcommand for args, or nil when args name none.
+func command(args []string) commandFunc {
+	switch strings.Join(args, " ") {
+	case "serve":
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, _ io.Writer) error {
+			return serve(ctx, cfg, log)
+		}
+	case "migrate":
+		return func(ctx context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
+			return migrate(ctx, cfg, out)
+		}
+	case "hsm init":
+		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
+			return hsmInit(cfg, out)
+		}
+	case "keys rotate":
+		return func(ctx context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
+			return keysRotate(ctx, cfg, out)
+		}
+	case "keys reencrypt":
+		return func(ctx context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
+			return keysReencrypt(ctx, cfg, out)
+		}
+	}
+	if len(args) == 2 && args[0] == "import-cards" {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return importCards(ctx, cfg, log, args[1], out)
+		}
+	}
+	return nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// deps are the long-lived parts most commands share.
+type deps struct {
+	pool *pgxpool.Pool
+	hsm  *hsm.HSM
+	keys *envelope.Keyring
+}
+
+func (d *deps) Close() {
+	if d.hsm != nil {
+		_ = d.hsm.Close()
+	}
+	if d.pool != nil {
+		d.pool.Close()
+	}
+}
+
+// open connects the database (which must be at the schema this binary expects) and the HSM, and loads
+// the data keyset.
+func open(ctx context.Context, cfg *config.Config) (*deps, error) {
+	d := &deps{}
+	var err error
+	if d.pool, err = store.Open(ctx, cfg.Database); err != nil {
+		return nil, err
+	}
+	cur, latest, err := store.SchemaVersion(ctx, d.pool)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if cur != latest {
+		d.Close()
+		return nil, fmt.Errorf("database schema is at version %d, this binary needs %d: run `acs migrate`", cur, latest)
+	}
+	if d.hsm, err = hsm.Open(cfg.HSM); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.keys, err = envelope.Open(ctx, d.pool, d.hsm.KEK(), "pii"); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	e := server.New(server.Deps{
+		Log:    log,
+		Checks: map[string]server.Checker{"database": d.pool, "hsm": d.hsm},
+		TLS:    cfg.TLS.Enabled(),
+	})
+	return server.Run(ctx, e, log, server.Options{
+		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+}
+
+func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
+	pool, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := store.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	cur, _, err := store.SchemaVersion(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "migrate: applied %d migrations, schema at version %d\n", n, cur)
+	return nil
+}
+
+func hsmInit(cfg *config.Config, out io.Writer) error {
+	created, err := hsm.Init(cfg.HSM)
+	if err != nil {
+		return err
+	}
+	if len(created) == 0 {
+		fmt.Fprintf(out, "hsm init: token %q already holds every key\n", cfg.HSM.TokenLabel)
+		return nil
+	}
+	fmt.Fprintf(out, "hsm init: created %s on token %q\n", strings.Join(created, ", "), cfg.HSM.TokenLabel)
+	return nil
+}
+
+func importCards(ctx context.Context, cfg *config.Config, log *slog.Logger, path string, out io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dir := cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
+	res, err := dir.Import(ctx, f)
+	if err != nil {
+		var ie *cards.ImportError
+		if errors.As(err, &ie) {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return err
+	}
+	fmt.Fprintf(out, "import-cards: %s: %d created, %d updated\n", path, res.Created, res.Updated)
+	return nil
+}
+
+// encryptedColumns lists every column holding envelope ciphertexts; key re-encryption walks them all.
+func encryptedColumns() []envelope.Column {
+	return append([]envelope.Column(nil), cards.Columns...)
+}
+
+func keysRotate(ctx context.Context, cfg *config.Config, out io.Writer) error {
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	id, err := d.keys.Rotate(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "keys rotate: new primary key %d; run `acs keys reencrypt` to move stored data to it\n", id)
+	return nil
+}
+
+func keysReencrypt(ctx context.Context, cfg *config.Config, out io.Writer) error {
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for _, col := range encryptedColumns() {
+		n, err := d.keys.ReencryptColumn(ctx, col)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "keys reencrypt: %s.%s: %d rows rewritten\n", col.Table, col.Column, n)
+	}
+	return nil
+}

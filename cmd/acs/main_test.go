@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"example.com/acs/internal/testenv"
+)
+
+func writeConfig(t *testing.T) string {
+	t.Helper()
+	h := testenv.HSMConfig(t)
+	body := fmt.Sprintf(`listen: 127.0.0.1:8089
+public_url: http://127.0.0.1:8080
+database: {url: %q}
+hsm: {module: %q, token_label: %q, pin: %q, key_prefix: %q}
+log: {level: debug, format: json}
+issuer: {name: Testbank}
+`, testenv.DatabaseURL(t), h.Module, h.TokenLabel, h.Pin, h.KeyPrefix)
+	p := filepath.Join(t.TempDir(), "acs.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func acs(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestOperatorCommands(t *testing.T) {
+	cfg := writeConfig(t)
+	cardFile := "../../testdata/cards.csv"
+
+	if code, _, stderr := acs(t, "-config", cfg, "import-cards", cardFile); code != 1 || !strings.Contains(stderr, "acs migrate") {
+		t.Fatalf("import before migrate: %d %s", code, stderr)
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate"}, "schema at version"},
+		{[]string{"migrate"}, "applied 0 migrations"},
+		{[]string{"hsm", "init"}, "created"},
+		{[]string{"hsm", "init"}, "already holds every key"},
+		{[]string{"import-cards", cardFile}, "24 created, 0 updated"},
+		{[]string{"import-cards", cardFile}, "0 created, 24 updated"},
+		{[]string{"keys", "rotate"}, "new primary key"},
+		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 24 rows rewritten"},
+		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 0 rows rewritten"},
+	}
+	for _, s := range steps {
+		code, stdout, stderr := acs(t, append([]string{"-config", cfg}, s.args...)...)
+		if code != 0 || !strings.Contains(stdout, s.want) {
+			t.Fatalf("acs %v: exit %d\nstdout: %s\nstderr: %s", s.args, code, stdout, stderr)
+		}
+		if strings.Contains(stdout+stderr, "4000110000000017") {
+			t.Fatalf("acs %v printed a card number", s.args)
+		}
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	_ = os.WriteFile(bad, []byte("pan,expiry,status,product,holder_name,date_of_birth,street,postal_code,city,country\n4000110000000018,2030-01,active,credit,A B,1990-01-01,Weg 1,10115,Berlin,DE\n"), 0o600)
+	code, _, stderr := acs(t, "-config", cfg, "import-cards", bad)
+	if code != 1 || !strings.Contains(stderr, "line 2: pan: fails the Luhn check") || strings.Contains(stderr, "4000110000000018") {
+		t.Fatalf("bad file: %d %s", code, stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cfg := writeConfig(t)
+	for _, args := range [][]string{{}, {"-config", cfg}, {"-config", cfg, "frobnicate"}, {"-config", cfg, "import-cards"}, {"-nope"}} {
+		if code, _, _ := acs(t, args...); code != 2 {
+			t.Errorf("acs %v: exit %d, want 2", args, code)
+		}
+	}
+	t.Setenv("ACS_CONFIG", "")
+	if code, _, stderr := acs(t, "migrate"); code != 2 || !strings.Contains(stderr, "no configuration") {
+		t.Errorf("no config: %d %s", code, stderr)
+	}
+	if code, _, stderr := acs(t, "-config", "/nonexistent.yaml", "migrate"); code != 1 || !strings.Contains(stderr, "nonexistent") {
+		t.Errorf("missing config file: %d %s", code, stderr)
+	}
+}

@@ -1,0 +1,218 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"example.com/acs/apperr"
+	"example.com/acs/hsm"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/server"
+)
+
+func get(t *testing.T, h http.Handler, target string) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	var body map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	return rec, body
+}
+
+func quietLog(buf *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	pool := testenv.DB(t)
+	h := testenv.HSM(t)
+	e := server.New(server.Deps{Log: quietLog(&bytes.Buffer{}), Checks: map[string]server.Checker{"database": pool, "hsm": h}})
+	if rec, body := get(t, e, "/healthz"); rec.Code != 200 || body["status"] != "ok" {
+		t.Fatalf("healthz: %d %v", rec.Code, body)
+	}
+	rec, body := get(t, e, "/readyz")
+	if rec.Code != 200 || body["status"] != "ready" {
+		t.Fatalf("readyz: %d %v", rec.Code, body)
+	}
+	if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("X-Request-Id") == "" {
+		t.Fatalf("headers: %v", rec.Header())
+	}
+}
+
+// R-KEY-1: with the HSM gone, readiness is 503 and names the HSM; the process keeps running.
+func TestReadyzWhenTokenRemoved(t *testing.T) {
+	if !testenv.InChild(t) {
+		return
+	}
+	cfg, remove := testenv.RemovableToken(t)
+	h, err := hsm.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	pool := testenv.DB(t)
+	e := server.New(server.Deps{Log: quietLog(&bytes.Buffer{}), Checks: map[string]server.Checker{"database": pool, "hsm": h}})
+	if rec, _ := get(t, e, "/readyz"); rec.Code != 200 {
+		t.Fatalf("before removal: %d", rec.Code)
+	}
+	remove()
+	rec, body := get(t, e, "/readyz")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("after removal: %d %v", rec.Code, body)
+	}
+	checks := body["checks"].(map[string]any)
+	if checks["hsm"] != "unavailable" || checks["database"] != "ok" {
+		t.Fatalf("checks: %v", checks)
+	}
+}
+
+type failing struct{}
+
+func (failing) Ping(context.Context) error { return errors.New("down") }
+
+func TestErrorHandlerLeaksNothing(t *testing.T) {
+	logs := &bytes.Buffer{}
+	e := server.New(server.Deps{Log: quietLog(logs), Checks: map[string]server.Checker{"database": failing{}}})
+	e.GET("/invalid", func(echo.Context) error { return apperr.Field("acctNumber", "fails the Luhn check") })
+	e.GET("/locked", func(echo.Context) error { return apperr.New(apperr.Locked, "registration locked") })
+	e.GET("/boom", func(echo.Context) error {
+		return errors.New(`ERROR: relation "issuer_cards" does not exist (SQLSTATE 42P01)`)
+	})
+	e.GET("/panic", func(echo.Context) error { panic("nil map") })
+
+	if rec, body := get(t, e, "/readyz"); rec.Code != 503 || body["status"] != "unavailable" {
+		t.Fatalf("readyz with a failing check: %d %v", rec.Code, body)
+	}
+	rec, body := get(t, e, "/invalid")
+	if rec.Code != 400 || body["fields"].(map[string]any)["acctNumber"] != "fails the Luhn check" {
+		t.Fatalf("invalid: %d %v", rec.Code, body)
+	}
+	if rec, _ := get(t, e, "/locked"); rec.Code != http.StatusLocked {
+		t.Fatalf("locked: %d", rec.Code)
+	}
+	for _, path := range []string{"/boom", "/panic"} {
+		rec, body = get(t, e, path)
+		if rec.Code != 500 || body["message"] != "internal error" || body["request_id"] == "" {
+			t.Fatalf("%s: %d %v", path, rec.Code, body)
+		}
+		if strings.Contains(rec.Body.String(), "SQLSTATE") || strings.Contains(rec.Body.String(), "nil map") {
+			t.Fatalf("%s: internals in the response: %s", path, rec.Body)
+		}
+	}
+	if rec, body := get(t, e, "/no/such/4000110000000017"); rec.Code != 404 || body["error"] != "http_404" {
+		t.Fatalf("unknown route: %d %v", rec.Code, body)
+	}
+	rec = httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/healthz", strings.NewReader(strings.Repeat("x", 70<<10))))
+	if rec.Code != http.StatusRequestEntityTooLarge && rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("oversized body: %d", rec.Code)
+	}
+	// Neither the access log nor the metrics keep a path a client made up.
+	rec, _ = get(t, e, "/metrics")
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `url="unmatched"`) {
+		t.Fatalf("metrics: %d", rec.Code)
+	}
+	for where, text := range map[string]string{"metrics": rec.Body.String(), "logs": logs.String()} {
+		if strings.Contains(text, "4000110000000017") {
+			t.Errorf("%s hold a card number from a request path", where)
+		}
+	}
+}
+
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
+	return certFile, keyFile
+}
+
+// R-KEY-3: TLS 1.2 or newer; and SIGTERM (here: the context) lets the request in flight finish.
+func TestRunTLSAndGracefulShutdown(t *testing.T) {
+	certFile, keyFile := selfSigned(t)
+	e := server.New(server.Deps{Log: quietLog(&bytes.Buffer{}), TLS: true})
+	release := make(chan struct{})
+	e.GET("/slow", func(c echo.Context) error {
+		<-release
+		return c.String(200, "finished")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, e, quietLog(&bytes.Buffer{}), server.Options{
+			Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile, ShutdownTimeout: 5 * time.Second,
+			Ready: func(a net.Addr) { addrc <- a },
+		})
+	}()
+	addr := (<-addrc).String()
+
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11}}}
+	if _, err := old.Get("https://" + addr + "/healthz"); err == nil {
+		t.Fatal("TLS 1.1 handshake accepted")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}}
+	resp, err := client.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatal("no HSTS over TLS")
+	}
+
+	slow := make(chan string, 1)
+	go func() {
+		r, err := client.Get("https://" + addr + "/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		slow <- string(b)
+	}()
+	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+	cancel()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if got := <-slow; got != "finished" {
+		t.Fatalf("in-flight request: %q", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
