@@ -20,7 +20,9 @@ pgbin=/usr/lib/postgresql/15/bin
 softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 mkdir -p "$state"
 
-log() { printf 'devenv(%s): %s\n' "$name" "$*" >&2; }
+log() { printf 'devenv(%s): %s\n' "$name" "$*" >&2 || true; }
+# A closed terminal or pipe must not stop the clean-up half-way (the stop action runs from an EXIT trap).
+trap '' PIPE
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
