@@ -28,7 +28,7 @@ type fixture struct {
 	logs *bytes.Buffer
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t testing.TB) fixture {
 	t.Helper()
 	pool := testenv.DB(t)
 	h := testenv.HSM(t)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -99,20 +98,6 @@ func SchemaVersion(ctx context.Context, pool *pgxpool.Pool) (current, latest int
 	}
 	return current, latest, nil
 }
-
-// Querier is what both a pool and a transaction offer; functions that take one work inside and outside
-// a transaction.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
-
-var (
-	_ Querier = (*pgxpool.Pool)(nil)
-	_ Querier = (pgx.Tx)(nil)
-)
 
 // WithTx runs fn in a transaction: committed when fn returns nil, rolled back when it returns an error
 // or panics. The error of fn is returned unchanged, so callers can still match it with errors.Is.
