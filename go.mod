@@ -5,9 +5,11 @@ go 1.26.8
 require (
 	github.com/ThalesIgnite/crypto11 v1.2.5
 	github.com/caarlos0/env/v11 v11.4.2
+	github.com/go-pdf/fpdf v0.9.0
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/jonboulle/clockwork v0.5.0
 	github.com/labstack/echo-contrib v0.50.1
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/miekg/pkcs11 v1.1.2

@@ -33,6 +33,7 @@ type Config struct {
 	HSM       hsm.Config   `yaml:"hsm"`
 	Log       Log          `yaml:"log"`
 	Issuer    Issuer       `yaml:"issuer"`
+	Letters   Letters      `yaml:"letters"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
 }
@@ -45,6 +46,13 @@ type TLS struct {
 
 // Enabled reports whether a certificate is configured.
 func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// Letters configures the ID-code letter print batches.
+type Letters struct {
+	// OutDir receives each batch's PDF and manifest for the print shop. The PDFs hold ID codes in clear:
+	// the folder must be readable only by the ACS and the print transfer.
+	OutDir string `yaml:"out_dir" env:"ACS_LETTERS_OUT_DIR" validate:"required"`
+}
 
 // Log configures the structured (slog) log.
 type Log struct {

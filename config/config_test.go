@@ -43,6 +43,7 @@ public_url: http://127.0.0.1:8080
 database: {url: "postgres://app@127.0.0.1:5432/acs"}
 hsm: {module: /x.so, token_label: t, pin: "1", key_prefix: acs}
 issuer: {name: Musterbank}
+letters: {out_dir: /tmp}
 `
 
 func TestInvalidConfigsFailLoudly(t *testing.T) {

@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
 
 	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
+	"example.com/acs/letters"
 	"example.com/acs/server"
 	"example.com/acs/store"
 )
@@ -34,6 +36,7 @@ Commands:
   migrate             apply database migrations
   hsm init            create the HSM keys the ACS needs (once per token)
   import-cards FILE   load the issuer's card file (CSV); all rows or none
+  letters batch       print every requested ID-code letter into one PDF and manifest
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
 
@@ -97,6 +100,10 @@ func command(args []string) commandFunc {
 	case "hsm init":
 		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
 			return hsmInit(cfg, out)
+		}
+	case "letters batch":
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return lettersBatch(ctx, cfg, log, out)
 		}
 	case "keys rotate":
 		return func(ctx context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
@@ -272,5 +279,32 @@ func keysReencrypt(ctx context.Context, cfg *config.Config, out io.Writer) error
 		}
 		fmt.Fprintf(out, "keys reencrypt: %s.%s: %d rows rewritten\n", col.Table, col.Column, n)
 	}
+	return nil
+}
+
+func lettersBatch(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	if err := os.MkdirAll(cfg.Letters.OutDir, 0o700); err != nil {
+		return err
+	}
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dir := cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
+	l := letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: dir, Clock: clockwork.NewRealClock(), Log: log, Issuer: cfg.Issuer.Name})
+	expired, err := l.ExpireDue(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := l.Batch(ctx, cfg.Letters.OutDir)
+	if err != nil {
+		return err
+	}
+	if res.Letters == 0 {
+		fmt.Fprintf(out, "letters batch: no letters to print (%d expired)\n", expired)
+		return nil
+	}
+	fmt.Fprintf(out, "letters batch: %d letters printed to %s, manifest %s (%d expired)\n", res.Letters, res.PDFPath, res.ManifestPath, expired)
 	return nil
 }

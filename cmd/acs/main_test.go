@@ -2,17 +2,27 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"example.com/acs/internal/testenv"
 )
 
 func writeConfig(t *testing.T) string {
 	t.Helper()
+	path, _ := writeConfigDB(t)
+	return path
+}
+
+func writeConfigDB(t *testing.T) (string, string) {
+	t.Helper()
+	dbURL := testenv.DatabaseURL(t)
 	h := testenv.HSMConfig(t)
 	body := fmt.Sprintf(`listen: 127.0.0.1:8089
 public_url: http://127.0.0.1:8080
@@ -20,12 +30,13 @@ database: {url: %q}
 hsm: {module: %q, token_label: %q, pin: %q, key_prefix: %q}
 log: {level: debug, format: json}
 issuer: {name: Testbank}
-`, testenv.DatabaseURL(t), h.Module, h.TokenLabel, h.Pin, h.KeyPrefix)
+letters: {out_dir: %q}
+`, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, t.TempDir())
 	p := filepath.Join(t.TempDir(), "acs.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, dbURL
 }
 
 func acs(t *testing.T, args ...string) (int, string, string) {
@@ -36,7 +47,7 @@ func acs(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestOperatorCommands(t *testing.T) {
-	cfg := writeConfig(t)
+	cfg, dbURL := writeConfigDB(t)
 	cardFile := "../../testdata/cards.csv"
 
 	if code, _, stderr := acs(t, "-config", cfg, "import-cards", cardFile); code != 1 || !strings.Contains(stderr, "acs migrate") {
@@ -52,6 +63,7 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"hsm", "init"}, "already holds every key"},
 		{[]string{"import-cards", cardFile}, "24 created, 0 updated"},
 		{[]string{"import-cards", cardFile}, "0 created, 24 updated"},
+		{[]string{"letters", "batch"}, "no letters to print"},
 		{[]string{"keys", "rotate"}, "new primary key"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 24 rows rewritten"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 0 rows rewritten"},
@@ -64,6 +76,19 @@ func TestOperatorCommands(t *testing.T) {
 		if strings.Contains(stdout+stderr, "4000110000000017") {
 			t.Fatalf("acs %v printed a card number", s.args)
 		}
+	}
+
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `INSERT INTO letters (id, card_id, state, reason, requested_by, requested_at)
+		SELECT gen_random_uuid(), id, 'requested', 'test', 'test', now() FROM issuer_cards LIMIT 3`); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := acs(t, "-config", cfg, "letters", "batch"); code != 0 || !strings.Contains(stdout, "3 letters printed") {
+		t.Fatalf("letters batch: %d %s %s", code, stdout, stderr)
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.csv")

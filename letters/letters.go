@@ -1,0 +1,259 @@
+// Package letters owns ID-code letters (R-REG-3, R-SUP-1): a letter is requested for a card (by the
+// registration or by support staff), printed in the day's batch, and redeemed once by the cardholder.
+//
+// The code is generated from a CSPRNG only when the letter is printed, and only its keyed verifier
+// (HMAC in the HSM) is stored: the code exists in clear on paper and nowhere else. It is valid for 15
+// days from printing; a newer letter supersedes an older unused one; a used code is spent; five wrong
+// codes lock the letter until a new one is requested. Redemption is one guarded UPDATE whose affected
+// row count decides, so two concurrent redemptions of one code cannot both win.
+package letters
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+
+	"example.com/acs/apperr"
+	"example.com/acs/cards"
+	"example.com/acs/store"
+)
+
+const (
+	// Validity is how long a printed code can be redeemed (R-REG-3).
+	Validity = 15 * 24 * time.Hour
+	// MaxAttempts wrong codes lock a letter.
+	MaxAttempts = 5
+)
+
+// State of a letter.
+type State string
+
+const (
+	Requested  State = "requested"
+	Printed    State = "printed"
+	Used       State = "used"
+	Superseded State = "superseded"
+	Expired    State = "expired"
+)
+
+// Verifier computes keyed verifiers of secrets (the HSM's verifier key).
+type Verifier interface {
+	Verifier(domain string, secret []byte) ([]byte, error)
+}
+
+// Cards is what the letters need of the card directory: the masked number and the postal address.
+type Cards interface {
+	Get(ctx context.Context, id uuid.UUID) (*cards.Card, error)
+	Holder(ctx context.Context, id uuid.UUID) (*cards.Holder, error)
+}
+
+// Deps are what Letters needs.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Verifier Verifier
+	Cards    Cards
+	Clock    clockwork.Clock
+	Log      *slog.Logger
+	// Issuer is the bank's name as printed on the letter.
+	Issuer string
+}
+
+// Letters issues, prints and redeems ID-code letters.
+type Letters struct {
+	d       Deps
+	newCode func() (string, error)
+}
+
+// New returns Letters.
+func New(d Deps) *Letters { return &Letters{d: d, newCode: NewCode} }
+
+// Letter is what may be shown of a letter (to support staff and the cardholder): never the code.
+type Letter struct {
+	ID             uuid.UUID
+	CardID         uuid.UUID
+	State          State
+	Reason         string
+	RequestedBy    string
+	RequestedAt    time.Time
+	PrintedAt      *time.Time
+	ValidUntil     *time.Time
+	FailedAttempts int
+}
+
+const codeDomain = "idcode"
+
+// codeAlphabet has no 0/O or 1/I, so a typed code is never ambiguous: 32 symbols, 5 bits each.
+const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+// codeLength symbols give 50 bits: with 5 tries a guess succeeds with probability 5/2^50.
+const codeLength = 10
+
+// NewCode returns a fresh ID code from the CSPRNG, grouped for reading as XXXXX-XXXXX.
+func NewCode() (string, error) {
+	b := make([]byte, codeLength)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("letters: random: %w", err)
+	}
+	out := make([]byte, 0, codeLength+1)
+	for i, x := range b {
+		if i == codeLength/2 {
+			out = append(out, '-')
+		}
+		// 256 is a multiple of 32: taking the low five bits keeps every symbol equally likely.
+		out = append(out, codeAlphabet[x&31])
+	}
+	return string(out), nil
+}
+
+// NormalizeCode turns what a person typed into the canonical code (upper case, no spaces or dashes),
+// or "" when it cannot be a code.
+func NormalizeCode(s string) string {
+	s = strings.ToUpper(strings.NewReplacer(" ", "", "-", "", "\t", "").Replace(s))
+	if len(s) != codeLength {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(codeAlphabet, rune(s[i])) {
+			return ""
+		}
+	}
+	return s
+}
+
+func (l *Letters) verifier(code string) ([]byte, error) {
+	v, err := l.d.Verifier.Verifier(codeDomain, []byte(code))
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	return v, nil
+}
+
+// Request asks for a new letter for a card. An open (requested or printed, unused) letter of the card is
+// superseded in the same transaction. reason and by are kept for support and audit.
+func (l *Letters) Request(ctx context.Context, cardID uuid.UUID, reason, by string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := store.WithTx(ctx, l.d.Pool, func(tx pgx.Tx) error {
+		var err error
+		id, err = l.RequestTx(ctx, tx, cardID, reason, by)
+		return err
+	})
+	return id, err
+}
+
+// RequestTx is Request inside the caller's transaction (registration requests a letter together with
+// its own state change).
+func (l *Letters) RequestTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, reason, by string) (uuid.UUID, error) {
+	reason, by = strings.TrimSpace(reason), strings.TrimSpace(by)
+	if reason == "" || len(reason) > 200 {
+		return uuid.Nil, apperr.Field("reason", "must be 1 to 200 characters")
+	}
+	if by == "" || len(by) > 100 {
+		return uuid.Nil, apperr.Field("requested_by", "must be 1 to 100 characters")
+	}
+	now := l.d.Clock.Now()
+	if _, err := tx.Exec(ctx, `UPDATE letters SET state = 'superseded', closed_at = $2
+		WHERE card_id = $1 AND state IN ('requested', 'printed')`, cardID, now); err != nil {
+		return uuid.Nil, fmt.Errorf("letters: supersede: %w", err)
+	}
+	id := uuid.New()
+	_, err := tx.Exec(ctx, `INSERT INTO letters (id, card_id, state, reason, requested_by, requested_at)
+		VALUES ($1, $2, 'requested', $3, $4, $5)`, id, cardID, reason, by, now)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23503":
+		return uuid.Nil, apperr.New(apperr.NotFound, "no such card")
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		// Another request for the card committed between our supersede and insert.
+		return uuid.Nil, apperr.New(apperr.Conflict, "another letter for this card was requested at the same moment")
+	case err != nil:
+		return uuid.Nil, fmt.Errorf("letters: request: %w", err)
+	}
+	l.d.Log.InfoContext(ctx, "letter requested", "letter_id", id, "card_id", cardID, "by", by)
+	return id, nil
+}
+
+// Redeem checks an ID code for a card and spends it. It returns the letter's id, or an *apperr.Error:
+// Invalid for a wrong code (counted), Locked after MaxAttempts wrong codes (even for the right code),
+// Expired after the validity, NotFound when the card has no printed letter (never requested, not yet
+// printed, used or superseded).
+func (l *Letters) Redeem(ctx context.Context, cardID uuid.UUID, typed string) (uuid.UUID, error) {
+	now := l.d.Clock.Now()
+	code := NormalizeCode(typed)
+	if code != "" {
+		v, err := l.verifier(code)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		// The verifier is compared in SQL: it is an HMAC the caller cannot steer byte by byte, so the
+		// comparison's timing tells nothing about the code.
+		var id uuid.UUID
+		err = l.d.Pool.QueryRow(ctx, `UPDATE letters SET state = 'used', closed_at = $2
+			WHERE card_id = $1 AND state = 'printed' AND valid_until > $2 AND failed_attempts < $3 AND code_verifier = $4
+			RETURNING id`, cardID, now, MaxAttempts, v).Scan(&id)
+		if err == nil {
+			l.d.Log.InfoContext(ctx, "letter redeemed", "letter_id", id, "card_id", cardID)
+			return id, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return uuid.Nil, fmt.Errorf("letters: redeem: %w", err)
+		}
+	}
+	// Wrong, malformed, late or locked: count the attempt against the open letter, then say which.
+	var attempts int
+	var validUntil time.Time
+	err := l.d.Pool.QueryRow(ctx, `UPDATE letters SET failed_attempts = failed_attempts + 1
+		WHERE card_id = $1 AND state = 'printed' RETURNING failed_attempts, valid_until`, cardID).Scan(&attempts, &validUntil)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, apperr.New(apperr.NotFound, "no valid ID code letter for this card; request a new letter")
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("letters: count attempt: %w", err)
+	}
+	l.d.Log.InfoContext(ctx, "wrong ID code", "card_id", cardID, "failed_attempts", attempts)
+	switch {
+	case !now.Before(validUntil):
+		if _, err := l.d.Pool.Exec(ctx, `UPDATE letters SET state = 'expired', closed_at = $2
+			WHERE card_id = $1 AND state = 'printed' AND valid_until <= $2`, cardID, now); err != nil {
+			return uuid.Nil, fmt.Errorf("letters: expire: %w", err)
+		}
+		return uuid.Nil, apperr.New(apperr.Expired, "the ID code has expired; request a new letter")
+	case attempts >= MaxAttempts:
+		return uuid.Nil, apperr.New(apperr.Locked, "too many wrong ID codes; request a new letter")
+	}
+	return uuid.Nil, apperr.Field("id_code", "the ID code is not correct")
+}
+
+// ExpireDue marks printed letters past their validity as expired and returns how many.
+func (l *Letters) ExpireDue(ctx context.Context) (int, error) {
+	tag, err := l.d.Pool.Exec(ctx, `UPDATE letters SET state = 'expired', closed_at = $1
+		WHERE state = 'printed' AND valid_until <= $1`, l.d.Clock.Now())
+	if err != nil {
+		return 0, fmt.Errorf("letters: expire: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// ForCard lists a card's letters, newest first.
+func (l *Letters) ForCard(ctx context.Context, cardID uuid.UUID) ([]Letter, error) {
+	rows, err := l.d.Pool.Query(ctx, `SELECT id, card_id, state, reason, requested_by, requested_at, printed_at,
+		valid_until, failed_attempts FROM letters WHERE card_id = $1 ORDER BY requested_at DESC, id`, cardID)
+	if err != nil {
+		return nil, fmt.Errorf("letters: list: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Letter, error) {
+		var x Letter
+		err := r.Scan(&x.ID, &x.CardID, &x.State, &x.Reason, &x.RequestedBy, &x.RequestedAt, &x.PrintedAt,
+			&x.ValidUntil, &x.FailedAttempts)
+		return x, err
+	})
+}
