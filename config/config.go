@@ -34,6 +34,7 @@ type Config struct {
 	Log       Log          `yaml:"log"`
 	Issuer    Issuer       `yaml:"issuer"`
 	Letters   Letters      `yaml:"letters"`
+	SMS       SMS          `yaml:"sms"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
 }
@@ -54,6 +55,19 @@ type Letters struct {
 	OutDir string `yaml:"out_dir" env:"ACS_LETTERS_OUT_DIR" validate:"required"`
 }
 
+// SMS configures the gateway that delivers the outbox.
+type SMS struct {
+	// Gateway is "kannel" (production) or "dev" (the local SMS inbox; never for real cardholders).
+	Gateway        string `yaml:"gateway" validate:"oneof=dev kannel"`
+	KannelURL      string `yaml:"kannel_url" validate:"required_if=Gateway kannel,omitempty,http_url"`
+	KannelUsername string `yaml:"kannel_username" validate:"required_if=Gateway kannel"`
+	KannelPassword string `yaml:"kannel_password" env:"ACS_SMS_KANNEL_PASSWORD" validate:"required_if=Gateway kannel"`
+	// Sender is the alphanumeric sender id shown on the phone (at most 11 characters in GSM).
+	Sender      string        `yaml:"sender" validate:"required,max=11"`
+	MaxAttempts int           `yaml:"max_attempts" validate:"min=1,max=20"`
+	Backoff     time.Duration `yaml:"backoff" validate:"min=100ms,max=10m"`
+}
+
 // Log configures the structured (slog) log.
 type Log struct {
 	Level  string `yaml:"level" env:"ACS_LOG_LEVEL" validate:"oneof=debug info warn error"`
@@ -72,6 +86,7 @@ func defaults() Config {
 		Log:             Log{Level: "info", Format: "json"},
 		ShutdownTimeout: 20 * time.Second,
 		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
+		SMS:             SMS{MaxAttempts: 5, Backoff: 2 * time.Second},
 	}
 }
 

@@ -20,6 +20,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 			if strings.HasPrefix(f, "production") {
 				// Production files leave the HSM PIN to the environment, as the service manager sets it.
 				t.Setenv("ACS_HSM_PIN", "from-the-environment")
+				t.Setenv("ACS_SMS_KANNEL_PASSWORD", "from-the-environment")
 			}
 			if _, err := config.Load(f); err != nil {
 				t.Fatal(err)
@@ -44,6 +45,7 @@ database: {url: "postgres://app@127.0.0.1:5432/acs"}
 hsm: {module: /x.so, token_label: t, pin: "1", key_prefix: acs}
 issuer: {name: Musterbank}
 letters: {out_dir: /tmp}
+sms: {gateway: dev, sender: Bank}
 `
 
 func TestInvalidConfigsFailLoudly(t *testing.T) {
@@ -54,6 +56,8 @@ func TestInvalidConfigsFailLoudly(t *testing.T) {
 		"public without TLS":  {strings.Replace(valid, "listen: 127.0.0.1:8080", "listen: 0.0.0.0:8080", 1), "loopback"},
 		"cert without key":    {valid + "tls: {cert_file: /c.pem}\n", "tls.key_file"},
 		"no pool wait bound":  {strings.Replace(valid, `key_prefix: acs}`, `key_prefix: acs, pool_wait_timeout: 0s}`, 1), "hsm.pool_wait_timeout"},
+		"kannel without URL":  {strings.Replace(valid, "gateway: dev", "gateway: kannel", 1), "sms.kannel_url"},
+		"unknown gateway":     {strings.Replace(valid, "gateway: dev", "gateway: pigeon", 1), "sms.gateway"},
 		"space in key prefix": {strings.Replace(valid, `key_prefix: acs`, `key_prefix: "a b"`, 1), "hsm.key_prefix"},
 	} {
 		t.Run(name, func(t *testing.T) {

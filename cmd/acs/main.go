@@ -26,6 +26,7 @@ import (
 	"example.com/acs/hsm"
 	"example.com/acs/letters"
 	"example.com/acs/server"
+	"example.com/acs/sms"
 	"example.com/acs/store"
 )
 
@@ -182,6 +183,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer d.Close()
+	gw, err := smsGateway(cfg, d)
+	if err != nil {
+		return err
+	}
+	dispatcher := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: clockwork.NewRealClock(), Log: log,
+		MaxAttempts: cfg.SMS.MaxAttempts, Backoff: cfg.SMS.Backoff}
+	dispatchCtx, stopDispatch := context.WithCancel(ctx)
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(dispatchCtx, 5*time.Second); close(dispatched) }()
+	// The dispatcher stops after the server has drained, so an SMS queued by a last request still leaves.
+	defer func() { stopDispatch(); <-dispatched }()
+
 	e := server.New(server.Deps{
 		Log:    log,
 		Checks: map[string]server.Checker{"database": d.pool, "hsm": d.hsm},
@@ -190,6 +203,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,
 	})
+}
+
+func smsGateway(cfg *config.Config, d *deps) (sms.Gateway, error) {
+	switch cfg.SMS.Gateway {
+	case "kannel":
+		return &sms.Kannel{URL: cfg.SMS.KannelURL, Username: cfg.SMS.KannelUsername, Password: cfg.SMS.KannelPassword,
+			From: cfg.SMS.Sender}, nil
+	case "dev":
+		return &sms.DevInbox{Pool: d.pool, Clock: clockwork.NewRealClock()}, nil
+	}
+	return nil, fmt.Errorf("unknown SMS gateway %q", cfg.SMS.Gateway)
 }
 
 func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {

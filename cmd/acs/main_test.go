@@ -31,6 +31,7 @@ hsm: {module: %q, token_label: %q, pin: %q, key_prefix: %q}
 log: {level: debug, format: json}
 issuer: {name: Testbank}
 letters: {out_dir: %q}
+sms: {gateway: dev, sender: Testbank}
 `, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, t.TempDir())
 	p := filepath.Join(t.TempDir(), "acs.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {

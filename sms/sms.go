@@ -1,0 +1,291 @@
+// Package sms owns text messages to cardholders: the outbox that state changes write to in their own
+// transaction, the dispatcher that delivers from it with bounded retries, the gateways (Kannel's HTTP
+// sendsms interface in production, a development inbox locally), and the per-card cost ledger for the
+// monthly statement (R-AUTH-9).
+//
+// The outbox exists so that an mTAN is never "issued but not sent" or "sent but not issued": the row and
+// the state change commit together, and delivery happens after. Number and text are encrypted while the
+// message waits and wiped when it is final.
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/apperr"
+	"example.com/acs/envelope"
+	"example.com/acs/store"
+)
+
+// Message is one SMS to send.
+type Message struct {
+	CardID  uuid.UUID
+	Purpose string // mtan, number_confirmation, ...
+	To      string // E.164, +49...
+	Text    string
+	Price   decimal.Decimal
+	// Currency of Price, ISO 4217.
+	Currency string
+}
+
+var (
+	e164      = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+	purposeRE = regexp.MustCompile(`^[a-z_]{1,40}$`)
+)
+
+// MaskNumber shows an E.164 number as "+49151*****67": the country and network prefix, the last two.
+func MaskNumber(n string) string {
+	if len(n) < 8 {
+		return strings.Repeat("*", len(n))
+	}
+	return n[:6] + strings.Repeat("*", len(n)-8) + n[len(n)-2:]
+}
+
+// Outbox writes messages to send.
+type Outbox struct {
+	keys  *envelope.Keyring
+	clock clockwork.Clock
+}
+
+// NewOutbox returns an Outbox.
+func NewOutbox(keys *envelope.Keyring, clock clockwork.Clock) *Outbox {
+	return &Outbox{keys: keys, clock: clock}
+}
+
+func adTo(id uuid.UUID) envelope.AD {
+	return envelope.AD{Table: "sms_outbox", Column: "to_enc", Row: id.String()}
+}
+func adBody(id uuid.UUID) envelope.AD {
+	return envelope.AD{Table: "sms_outbox", Column: "body_enc", Row: id.String()}
+}
+
+// Enqueue writes m in the caller's transaction and wakes the dispatchers when it commits.
+func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (uuid.UUID, error) {
+	if !e164.MatchString(m.To) {
+		return uuid.Nil, apperr.Field("mobile_number", "must be an international number such as +4915112345678")
+	}
+	if !purposeRE.MatchString(m.Purpose) || m.Text == "" || len(m.Text) > 459 || m.Price.IsNegative() || len(m.Currency) != 3 {
+		return uuid.Nil, fmt.Errorf("sms: malformed message (purpose %q)", m.Purpose)
+	}
+	id := uuid.New()
+	to, err := o.keys.Encrypt(adTo(id), []byte(m.To))
+	if err != nil {
+		return uuid.Nil, err
+	}
+	body, err := o.keys.Encrypt(adBody(id), []byte(m.Text))
+	if err != nil {
+		return uuid.Nil, err
+	}
+	now := o.clock.Now()
+	if _, err := tx.Exec(ctx, `INSERT INTO sms_outbox (id, card_id, purpose, to_enc, body_enc, to_masked, price, currency,
+		state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)`,
+		id, m.CardID, m.Purpose, to, body, MaskNumber(m.To), m.Price, m.Currency, now); err != nil {
+		return uuid.Nil, fmt.Errorf("sms: enqueue: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify('sms_outbox', '')`); err != nil {
+		return uuid.Nil, fmt.Errorf("sms: notify: %w", err)
+	}
+	return id, nil
+}
+
+// Gateway delivers one SMS and returns the gateway's reference for it.
+type Gateway interface {
+	Send(ctx context.Context, to, text string) (ref string, err error)
+}
+
+// PermanentError is a gateway refusal that retrying will not cure (a number the gateway rejects).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Dispatcher delivers due messages from the outbox.
+type Dispatcher struct {
+	Pool    *pgxpool.Pool
+	Keys    *envelope.Keyring
+	Gateway Gateway
+	Clock   clockwork.Clock
+	Log     *slog.Logger
+	// MaxAttempts before a message is given up as failed; an mTAN older than a few minutes is useless.
+	MaxAttempts int
+	// Backoff is the wait after the first failure; it doubles with each further one.
+	Backoff time.Duration
+}
+
+// DispatchOnce sends up to 50 due messages and reports how many were sent and given up. Rows are locked
+// with SKIP LOCKED, so several processes dispatch side by side without sending a message twice. A send
+// that succeeds but whose commit fails is sent again: SMS delivery is at least once.
+func (d *Dispatcher) DispatchOnce(ctx context.Context) (sent, failed int, err error) {
+	err = store.WithTx(ctx, d.Pool, func(tx pgx.Tx) error {
+		sent, failed = 0, 0
+		now := d.Clock.Now()
+		rows, err := tx.Query(ctx, `SELECT id, to_enc, body_enc, to_masked, attempts FROM sms_outbox
+			WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 50 FOR UPDATE SKIP LOCKED`, now)
+		if err != nil {
+			return err
+		}
+		type due struct {
+			id       uuid.UUID
+			to, body []byte
+			masked   string
+			attempts int
+		}
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
+			var x due
+			return x, r.Scan(&x.id, &x.to, &x.body, &x.masked, &x.attempts)
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range list {
+			out, err := d.deliver(ctx, tx, m.id, m.to, m.body, m.masked, m.attempts, now)
+			if err != nil {
+				return err
+			}
+			switch out {
+			case delivered:
+				sent++
+			case givenUp:
+				failed++
+			}
+		}
+		return nil
+	})
+	return sent, failed, err
+}
+
+type outcome int
+
+const (
+	delivered outcome = iota
+	retrying
+	givenUp
+)
+
+func (d *Dispatcher) deliver(ctx context.Context, tx pgx.Tx, id uuid.UUID, toEnc, bodyEnc []byte, masked string, attempts int, now time.Time) (outcome, error) {
+	to, err := d.Keys.Decrypt(ctx, adTo(id), toEnc)
+	if err != nil {
+		return retrying, err
+	}
+	body, err := d.Keys.Decrypt(ctx, adBody(id), bodyEnc)
+	if err != nil {
+		return retrying, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ref, sendErr := d.Gateway.Send(sctx, string(to), string(body))
+	cancel()
+	if sendErr == nil {
+		_, err := tx.Exec(ctx, `UPDATE sms_outbox SET state = 'sent', sent_at = $2, gateway_ref = $3, attempts = attempts + 1,
+			to_enc = NULL, body_enc = NULL, last_error = NULL WHERE id = $1`, id, d.Clock.Now(), ref)
+		d.Log.InfoContext(ctx, "sms sent", "sms_id", id, "to", masked)
+		return delivered, err
+	}
+	attempts++
+	var pe *PermanentError
+	permanent := errors.As(sendErr, &pe)
+	// Gateway errors are logged and stored by their text, which names the failure, not the message.
+	if permanent || attempts >= d.MaxAttempts {
+		_, err = tx.Exec(ctx, `UPDATE sms_outbox SET state = 'failed', attempts = $2, last_error = $3,
+			to_enc = NULL, body_enc = NULL WHERE id = $1`, id, attempts, truncate(sendErr.Error()))
+		d.Log.WarnContext(ctx, "sms given up", "sms_id", id, "to", masked, "attempts", attempts, "err", sendErr)
+		return givenUp, err
+	}
+	wait := d.Backoff << (attempts - 1)
+	_, err = tx.Exec(ctx, `UPDATE sms_outbox SET attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1`,
+		id, attempts, truncate(sendErr.Error()), now.Add(wait))
+	d.Log.WarnContext(ctx, "sms delivery failed, will retry", "sms_id", id, "to", masked, "attempts", attempts, "retry_in", wait, "err", sendErr)
+	return retrying, err
+}
+
+func truncate(s string) string {
+	if len(s) > 300 {
+		return s[:300]
+	}
+	return s
+}
+
+// Run dispatches until ctx ends: at once when an Enqueue commits (LISTEN/NOTIFY on a connection of its
+// own), and every interval for retries and for notifications missed while reconnecting.
+func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
+	wake := make(chan struct{}, 1)
+	go d.listen(ctx, wake)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			sent, _, err := d.DispatchOnce(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.Log.ErrorContext(ctx, "sms dispatch", "err", err)
+				}
+				break
+			}
+			if sent < 50 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Dispatcher) listen(ctx context.Context, wake chan<- struct{}) {
+	for ctx.Err() == nil {
+		conn, err := d.Pool.Acquire(ctx)
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		if _, err := conn.Exec(ctx, `LISTEN sms_outbox`); err == nil {
+			for {
+				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+					break
+				}
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+		// A connection that was listening is not returned to the pool in that state.
+		_ = conn.Conn().Close(context.Background())
+		conn.Release()
+	}
+}
+
+// LedgerLine is one charged SMS on a card's statement.
+type LedgerLine struct {
+	SentAt   time.Time
+	Purpose  string
+	ToMasked string
+	Price    decimal.Decimal
+	Currency string
+}
+
+// Ledger lists the SMS sent for a card in [from, to), for the monthly statement (R-AUTH-9).
+func Ledger(ctx context.Context, pool *pgxpool.Pool, cardID uuid.UUID, from, to time.Time) ([]LedgerLine, error) {
+	rows, err := pool.Query(ctx, `SELECT sent_at, purpose, to_masked, price, currency FROM sms_outbox
+		WHERE card_id = $1 AND state = 'sent' AND sent_at >= $2 AND sent_at < $3 ORDER BY sent_at`, cardID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sms: ledger: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerLine, error) {
+		var l LedgerLine
+		return l, r.Scan(&l.SentAt, &l.Purpose, &l.ToMasked, &l.Price, &l.Currency)
+	})
+}
