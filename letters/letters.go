@@ -66,6 +66,9 @@ type Deps struct {
 	Log      *slog.Logger
 	// Issuer is the bank's name as printed on the letter.
 	Issuer string
+	// NewCode makes each letter's code; nil means NewCode (the CSPRNG). Tests set it to learn the code
+	// that otherwise only the paper shows.
+	NewCode func() (string, error)
 }
 
 // Letters issues, prints and redeems ID-code letters.
@@ -75,7 +78,13 @@ type Letters struct {
 }
 
 // New returns Letters.
-func New(d Deps) *Letters { return &Letters{d: d, newCode: NewCode} }
+func New(d Deps) *Letters {
+	l := &Letters{d: d, newCode: d.NewCode}
+	if l.newCode == nil {
+		l.newCode = NewCode
+	}
+	return l
+}
 
 // Letter is what may be shown of a letter (to support staff and the cardholder): never the code.
 type Letter struct {
@@ -187,6 +196,19 @@ func (l *Letters) RequestTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, re
 // Expired after the validity, NotFound when the card has no printed letter (never requested, not yet
 // printed, used or superseded).
 func (l *Letters) Redeem(ctx context.Context, cardID uuid.UUID, typed string) (uuid.UUID, error) {
+	return l.RedeemTx(ctx, l.d.Pool, cardID, typed)
+}
+
+// Querier is a pool or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// RedeemTx is Redeem inside the caller's transaction, so that spending the code and what it unlocks
+// commit together. The caller must commit also when Redeem fails with an *apperr.Error: the count of
+// wrong attempts is part of the transaction.
+func (l *Letters) RedeemTx(ctx context.Context, q Querier, cardID uuid.UUID, typed string) (uuid.UUID, error) {
 	now := l.d.Clock.Now()
 	code := NormalizeCode(typed)
 	if code != "" {
@@ -197,7 +219,7 @@ func (l *Letters) Redeem(ctx context.Context, cardID uuid.UUID, typed string) (u
 		// The verifier is compared in SQL: it is an HMAC the caller cannot steer byte by byte, so the
 		// comparison's timing tells nothing about the code.
 		var id uuid.UUID
-		err = l.d.Pool.QueryRow(ctx, `UPDATE letters SET state = 'used', closed_at = $2
+		err = q.QueryRow(ctx, `UPDATE letters SET state = 'used', closed_at = $2
 			WHERE card_id = $1 AND state = 'printed' AND valid_until > $2 AND failed_attempts < $3 AND code_verifier = $4
 			RETURNING id`, cardID, now, MaxAttempts, v).Scan(&id)
 		if err == nil {
@@ -211,7 +233,7 @@ func (l *Letters) Redeem(ctx context.Context, cardID uuid.UUID, typed string) (u
 	// Wrong, malformed, late or locked: count the attempt against the open letter, then say which.
 	var attempts int
 	var validUntil time.Time
-	err := l.d.Pool.QueryRow(ctx, `UPDATE letters SET failed_attempts = failed_attempts + 1
+	err := q.QueryRow(ctx, `UPDATE letters SET failed_attempts = failed_attempts + 1
 		WHERE card_id = $1 AND state = 'printed' RETURNING failed_attempts, valid_until`, cardID).Scan(&attempts, &validUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return uuid.Nil, apperr.New(apperr.NotFound, "no valid ID code letter for this card; request a new letter")
@@ -222,7 +244,7 @@ func (l *Letters) Redeem(ctx context.Context, cardID uuid.UUID, typed string) (u
 	l.d.Log.InfoContext(ctx, "wrong ID code", "card_id", cardID, "failed_attempts", attempts)
 	switch {
 	case !now.Before(validUntil):
-		if _, err := l.d.Pool.Exec(ctx, `UPDATE letters SET state = 'expired', closed_at = $2
+		if _, err := q.Exec(ctx, `UPDATE letters SET state = 'expired', closed_at = $2
 			WHERE card_id = $1 AND state = 'printed' AND valid_until <= $2`, cardID, now); err != nil {
 			return uuid.Nil, fmt.Errorf("letters: expire: %w", err)
 		}

@@ -57,14 +57,14 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := fx.dir.Import(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	fx.l = letters.New(letters.Deps{Pool: pool, Verifier: h, Cards: fx.dir, Clock: fx.clock, Log: log, Issuer: "Musterbank AG"})
-	letters.SetCodeSource(fx.l, func() (string, error) {
-		c, err := letters.NewCode()
-		fx.codeMu.Lock()
-		fx.codes = append(fx.codes, c)
-		fx.codeMu.Unlock()
-		return c, err
-	})
+	fx.l = letters.New(letters.Deps{Pool: pool, Verifier: h, Cards: fx.dir, Clock: fx.clock, Log: log, Issuer: "Musterbank AG",
+		NewCode: func() (string, error) {
+			c, err := letters.NewCode()
+			fx.codeMu.Lock()
+			fx.codes = append(fx.codes, c)
+			fx.codeMu.Unlock()
+			return c, err
+		}})
 	return fx
 }
 

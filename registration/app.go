@@ -1,0 +1,120 @@
+package registration
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"example.com/acs/apperr"
+	"example.com/acs/cards"
+	"example.com/acs/envelope"
+)
+
+// Minimum OS versions the app is supported on (R-REG-8).
+var minOS = map[string]int{"android": 9, "ios": 15}
+
+// AppRequest is what the app sends to bind a card to its installation (R-REG-7).
+type AppRequest struct {
+	// DeviceKey is the device's P-256 public key, PKIX DER; its private half never leaves the phone.
+	DeviceKey []byte
+	Platform  string // android | ios
+	OSVersion string // as the OS reports it, "14" or "17.4.1"
+	// Rooted is the app's own integrity verdict (root or jailbreak detected).
+	Rooted bool
+	// PIN is the 4-digit app PIN, mandatory even with biometrics: it is the fallback (R-REG-7).
+	PIN string
+}
+
+// AppBinding is what the app keeps after RequestApp.
+type AppBinding struct {
+	RegistrationID uuid.UUID
+	// EmCertID identifies the card-device binding, known to app and server (R-REG-7).
+	EmCertID uuid.UUID
+}
+
+func checkDevice(in AppRequest) (*ecdsa.PublicKey, error) {
+	min, ok := minOS[in.Platform]
+	if !ok {
+		return nil, apperr.Field("platform", "must be android or ios")
+	}
+	major, err := strconv.Atoi(strings.SplitN(strings.TrimSpace(in.OSVersion), ".", 2)[0])
+	if err != nil {
+		return nil, apperr.Field("os_version", "must be a version number such as 14 or 17.4")
+	}
+	if major < min {
+		return nil, apperr.Field("os_version", "this OS version is no longer supported; update the phone's system")
+	}
+	if in.Rooted {
+		return nil, apperr.Field("device", "rooted or jailbroken devices cannot be registered")
+	}
+	pub, err := x509.ParsePKIXPublicKey(in.DeviceKey)
+	key, ok := pub.(*ecdsa.PublicKey)
+	if err != nil || !ok || key.Curve != elliptic.P256() {
+		return nil, apperr.Field("device_key", "must be a P-256 public key (PKIX, DER)")
+	}
+	if !validPIN(in.PIN) {
+		return nil, apperr.Field("pin", "must be 4 digits, not all the same and not a run like 1234")
+	}
+	return key, nil
+}
+
+// validPIN refuses what a thief tries first.
+func validPIN(p string) bool {
+	if len(p) != 4 {
+		return false
+	}
+	for i := 0; i < 4; i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	if strings.Count(p, p[:1]) == 4 {
+		return false
+	}
+	up, down := true, true
+	for i := 1; i < 4; i++ {
+		up = up && p[i] == p[i-1]+1
+		down = down && p[i] == p[i-1]-1
+	}
+	return !up && !down
+}
+
+// RequestApp starts an app registration for a verified card: the device key (encrypted, found by its
+// keyed hash), the PIN's keyed verifier, and the ID-code letter. The emCertID is returned now so that
+// the app can show it; the binding works only after Activate.
+func (r *Registrar) RequestApp(ctx context.Context, card *cards.Card, in AppRequest) (*AppBinding, error) {
+	if _, err := checkDevice(in); err != nil {
+		return nil, err
+	}
+	keyHash, err := r.d.Keys.Index("device_key", in.DeviceKey)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	em := uuid.New()
+	id, err := r.requestTx(ctx, card, MethodApp, func(tx pgx.Tx, id uuid.UUID, now time.Time) error {
+		enc, err := r.d.Data.Encrypt(envelope.AD{Table: "registrations", Column: "device_key_enc", Row: id.String()}, in.DeviceKey)
+		if err != nil {
+			return err
+		}
+		// Salted with the emCertID: equal PINs of two bindings have unrelated verifiers.
+		pv, err := r.verifier("pin", em.String(), in.PIN)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO registrations (id, card_id, method, state, created_at, device_key_enc, device_key_hash,
+			device_platform, device_os_version, pin_verifier, em_cert_id) VALUES ($1, $2, 'app', 'pending', $3, $4, $5, $6, $7, $8, $9)`,
+			id, card.ID, now, enc, keyHash, in.Platform, in.OSVersion, pv, em)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &AppBinding{RegistrationID: id, EmCertID: em}, nil
+}

@@ -1,0 +1,199 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/unicode/norm"
+
+	"example.com/acs/apperr"
+	"example.com/acs/cards"
+	"example.com/acs/envelope"
+	"example.com/acs/sms"
+	"example.com/acs/store"
+)
+
+// Questions is the fixed list of security questions (R-REG-6): a key and the question as shown.
+var Questions = map[string]string{
+	"birthplace":    "In welcher Stadt wurden Sie geboren? / In which city were you born?",
+	"first_pet":     "Wie hieß Ihr erstes Haustier? / What was the name of your first pet?",
+	"first_school":  "Wie hieß Ihre erste Schule? / What was the name of your first school?",
+	"mother_maiden": "Wie lautet der Geburtsname Ihrer Mutter? / What is your mother's maiden name?",
+	"first_car":     "Welche Marke hatte Ihr erstes Auto? / What make was your first car?",
+}
+
+// MTANRequest is what the cardholder enters for the mTAN method.
+type MTANRequest struct {
+	Mobile      string // as typed; national German numbers are accepted
+	Question    string // a key of Questions
+	Answer      string
+	AcceptPrice bool // the SMS price agreement, when the issuer charges (R-REG-6)
+}
+
+// NormalizeMobile parses a typed number and returns it in E.164, refusing numbers that are not mobile.
+func NormalizeMobile(s string) (string, error) {
+	n, err := phonenumbers.Parse(strings.TrimSpace(s), "DE")
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", apperr.Field("mobile_number", "is not a valid phone number; enter it like +49 151 23456789")
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+	default:
+		return "", apperr.Field("mobile_number", "is not a mobile number; SMS need a mobile phone")
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// NormalizeAnswer makes an answer comparable however it is typed later: Unicode normal form, case,
+// spacing and the German umlauts written out.
+func NormalizeAnswer(s string) string { return foldName(norm.NFKC.String(s)) }
+
+// RequestMTAN starts an mTAN registration for a verified card: the number (stored encrypted, found by
+// its keyed hash, shown masked), the question and the answer's keyed verifier, the price agreement, and
+// the ID-code letter. A registration in progress is superseded; an active one keeps working until this
+// one is active (R-REG-4).
+func (r *Registrar) RequestMTAN(ctx context.Context, card *cards.Card, in MTANRequest) (uuid.UUID, error) {
+	mobile, err := NormalizeMobile(in.Mobile)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if _, ok := Questions[in.Question]; !ok {
+		return uuid.Nil, apperr.Field("question", "choose one of the offered questions")
+	}
+	answer := NormalizeAnswer(in.Answer)
+	if l := utf8.RuneCountInString(answer); l < 3 || l > 64 {
+		return uuid.Nil, apperr.Field("answer", "must be 3 to 64 characters")
+	}
+	charged := r.d.SMSPrice.IsPositive()
+	if charged && !in.AcceptPrice {
+		return uuid.Nil, apperr.Field("accept_price", "the SMS price agreement must be accepted")
+	}
+	mobileHash, err := r.d.Keys.Index("mobile", []byte(mobile))
+	if err != nil {
+		return uuid.Nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	return r.requestTx(ctx, card, MethodMTAN, func(tx pgx.Tx, id uuid.UUID, now time.Time) error {
+		enc, err := r.d.Data.Encrypt(envelope.AD{Table: "registrations", Column: "mobile_enc", Row: id.String()}, []byte(mobile))
+		if err != nil {
+			return err
+		}
+		// The registration id salts the verifier: one answer on two cards gives two verifiers.
+		av, err := r.verifier("answer", id.String(), answer)
+		if err != nil {
+			return err
+		}
+		var accepted *time.Time
+		if charged {
+			accepted = &now
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO registrations (id, card_id, method, state, created_at, mobile_enc, mobile_hash,
+			mobile_masked, question, answer_verifier, price_accepted_at) VALUES ($1, $2, 'mtan', 'pending', $3, $4, $5, $6, $7, $8, $9)`,
+			id, card.ID, now, enc, mobileHash, sms.MaskNumber(mobile), in.Question, av, accepted)
+		return err
+	})
+}
+
+// sendConfirmationTx gives an mTAN registration a fresh confirmation code and queues its SMS; an
+// earlier code is void from then on.
+func (r *Registrar) sendConfirmationTx(ctx context.Context, tx pgx.Tx, cardID, regID uuid.UUID) error {
+	var enc []byte
+	if err := tx.QueryRow(ctx, `SELECT mobile_enc FROM registrations WHERE id = $1`, regID).Scan(&enc); err != nil {
+		return err
+	}
+	mobile, err := r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "mobile_enc", Row: regID.String()}, enc)
+	if err != nil {
+		return err
+	}
+	code, err := randomDigits(6)
+	if err != nil {
+		return err
+	}
+	v, err := r.verifier("mtan_confirm", regID.String(), code)
+	if err != nil {
+		return err
+	}
+	now := r.d.Clock.Now()
+	if _, err := tx.Exec(ctx, `UPDATE registrations SET state = 'confirming', confirm_verifier = $2, confirm_expires_at = $3,
+		confirm_failures = 0 WHERE id = $1`, regID, v, now.Add(ConfirmValidity)); err != nil {
+		return err
+	}
+	_, err = r.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: cardID, Purpose: "number_confirmation", To: string(mobile),
+		Text: fmt.Sprintf("Ihr Code zur Bestätigung Ihrer Mobilnummer für sicheres Online-Bezahlen: %s (4 Minuten gültig). "+
+			"Your code to confirm your number: %s", code, code),
+		Price: r.d.SMSPrice, Currency: r.d.Currency})
+	return err
+}
+
+// ResendConfirmation sends a new confirmation code; the previous one is void.
+func (r *Registrar) ResendConfirmation(ctx context.Context, cardID uuid.UUID) error {
+	return store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		var regID uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT id FROM registrations WHERE card_id = $1 AND state = 'confirming' FOR UPDATE`, cardID).Scan(&regID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.New(apperr.NotFound, "no mobile number of this card is waiting for confirmation")
+		}
+		if err != nil {
+			return err
+		}
+		return r.sendConfirmationTx(ctx, tx, cardID, regID)
+	})
+}
+
+// ConfirmNumber checks the code sent to the new number and activates the mTAN registration (R-REG-6).
+// One guarded UPDATE decides; a wrong code is counted, and after five the code is void.
+func (r *Registrar) ConfirmNumber(ctx context.Context, cardID uuid.UUID, code string) (*Registration, error) {
+	var result error
+	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		now := r.d.Clock.Now()
+		var regID uuid.UUID
+		var failures int
+		var expires time.Time
+		err := tx.QueryRow(ctx, `SELECT id, confirm_failures, confirm_expires_at FROM registrations
+			WHERE card_id = $1 AND state = 'confirming' FOR UPDATE`, cardID).Scan(&regID, &failures, &expires)
+		if errors.Is(err, pgx.ErrNoRows) {
+			result = apperr.New(apperr.NotFound, "no mobile number of this card is waiting for confirmation")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case failures >= MaxConfirmFailures:
+			result = apperr.New(apperr.Locked, "too many wrong codes; request a new code")
+			return nil
+		case !now.Before(expires):
+			result = apperr.New(apperr.Expired, "the code has expired; request a new code")
+			return nil
+		}
+		v, err := r.verifier("mtan_confirm", regID.String(), strings.TrimSpace(code))
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE registrations SET confirm_verifier = NULL WHERE id = $1 AND confirm_verifier = $2`, regID, v)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET confirm_failures = confirm_failures + 1 WHERE id = $1`, regID); err != nil {
+				return err
+			}
+			result = apperr.Field("code", "the code is not correct")
+			return nil
+		}
+		return r.activateTx(ctx, tx, cardID, regID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if result != nil {
+		return nil, result
+	}
+	return r.Active(ctx, cardID)
+}

@@ -1,0 +1,318 @@
+// Package registration owns enrolling a card for 3-D Secure (R-REG-*): identifying the card and
+// comparing what the cardholder types with the issuer's data, binding exactly one method per card (the
+// app's device key and PIN verifier, or an mTAN number with a security question), the ID-code letter
+// that activates it, the SMS confirmation of an mTAN number, and re-registration, which replaces the
+// old binding only when the new one is active.
+//
+// Domain code only: the portal and the app API translate HTTP to these calls.
+package registration
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+	"github.com/shopspring/decimal"
+	"golang.org/x/text/unicode/norm"
+
+	"example.com/acs/apperr"
+	"example.com/acs/audit"
+	"example.com/acs/cards"
+	"example.com/acs/envelope"
+	"example.com/acs/letters"
+	"example.com/acs/sms"
+	"example.com/acs/store"
+)
+
+// Method is how a card's purchases are confirmed.
+type Method string
+
+const (
+	MethodMTAN Method = "mtan"
+	MethodApp  Method = "app"
+)
+
+// State of a registration.
+type State string
+
+const (
+	Pending    State = "pending"    // waiting for the ID code from the letter
+	Confirming State = "confirming" // mTAN: waiting for the code sent to the number
+	Active     State = "active"
+	Abandoned  State = "abandoned" // superseded by a newer request before activation
+	Replaced   State = "replaced"  // the card's next registration became active
+	Ended      State = "ended"     // card blocked or lost (R-REG-10)
+)
+
+const (
+	// ConfirmValidity is how long the number-confirmation code lives, as an mTAN does (R-AUTH-5).
+	ConfirmValidity = 4 * time.Minute
+	// MaxConfirmFailures wrong confirmation codes end the attempt; a new code can be requested.
+	MaxConfirmFailures = 5
+)
+
+// Keys are the HSM functions registration uses.
+type Keys interface {
+	Index(domain string, data []byte) ([]byte, error)
+	Verifier(domain string, secret []byte) ([]byte, error)
+}
+
+// Deps are what a Registrar needs.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	Cards   *cards.Directory
+	Letters *letters.Letters
+	Data    *envelope.Keyring
+	Keys    Keys
+	Outbox  *sms.Outbox
+	Audit   *audit.Log
+	Clock   clockwork.Clock
+	Log     *slog.Logger
+	// SMSPrice is what the issuer charges per SMS; above zero the cardholder must accept it (R-REG-6).
+	SMSPrice decimal.Decimal
+	Currency string
+}
+
+// Registrar runs registrations.
+type Registrar struct{ d Deps }
+
+// New returns a Registrar.
+func New(d Deps) *Registrar { return &Registrar{d: d} }
+
+// Registration is what may be shown of a registration: no secret, masked number only.
+type Registration struct {
+	ID           uuid.UUID
+	CardID       uuid.UUID
+	Method       Method
+	State        State
+	CreatedAt    time.Time
+	ActivatedAt  *time.Time
+	MobileMasked string
+	Question     string
+	EmCertID     *uuid.UUID
+	Platform     string
+}
+
+// HolderData is what the cardholder types to prove the card is theirs (R-REG-2).
+type HolderData struct {
+	PAN         string
+	ExpiryMonth int
+	ExpiryYear  int    // four digits
+	Name        string // as on the card; this or DateOfBirth, or both
+	DateOfBirth string // YYYY-MM-DD
+}
+
+var errMismatch = apperr.New(apperr.Invalid, "the data you entered do not match our records for this card")
+
+// VerifyCard finds the card and compares the typed data with the issuer's (R-REG-1, R-REG-2). Every
+// read of the issuer's data is recorded (R-REG-9). An unknown card and a mismatch get the same answer,
+// so the form cannot be used to learn which card numbers exist.
+func (r *Registrar) VerifyCard(ctx context.Context, in HolderData) (*cards.Card, error) {
+	pan := cards.NormalizePAN(in.PAN)
+	if _, err := cards.CheckPAN(pan); err != nil {
+		return nil, apperr.Field("pan", err.Error())
+	}
+	if in.ExpiryMonth < 1 || in.ExpiryMonth > 12 || in.ExpiryYear < 2000 || in.ExpiryYear > 2100 {
+		return nil, apperr.Field("expiry", "must be a month and a four-digit year")
+	}
+	if strings.TrimSpace(in.Name) == "" && strings.TrimSpace(in.DateOfBirth) == "" {
+		return nil, apperr.Field("name", "enter the name on the card or your date of birth")
+	}
+	card, err := r.d.Cards.FindByPAN(ctx, pan)
+	if errors.Is(err, cards.ErrNotFound) {
+		return nil, errMismatch
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := r.d.Audit.IssuerDataRead(ctx, r.d.Pool, card.ID, "registration_check"); err != nil {
+		return nil, err
+	}
+	holder, err := r.d.Cards.Holder(ctx, card.ID)
+	if err != nil {
+		return nil, err
+	}
+	match := card.ExpiryMonth.Year() == in.ExpiryYear && int(card.ExpiryMonth.Month()) == in.ExpiryMonth
+	if strings.TrimSpace(in.Name) != "" {
+		match = match && foldName(in.Name) == foldName(holder.Name)
+	}
+	if strings.TrimSpace(in.DateOfBirth) != "" {
+		match = match && strings.TrimSpace(in.DateOfBirth) == holder.DateOfBirth
+	}
+	if !match {
+		return nil, errMismatch
+	}
+	// Status and expiry are told only to someone who proved to know the card.
+	if card.Status == cards.Blocked {
+		return nil, apperr.New(apperr.Conflict, "this card is blocked and cannot be registered")
+	}
+	if card.Expired(r.d.Clock.Now()) {
+		return nil, apperr.New(apperr.Conflict, "this card has expired; register your replacement card")
+	}
+	return card, nil
+}
+
+// foldName compares names as people type them: case, spacing and the German umlauts written out.
+func foldName(s string) string {
+	s = strings.ToLower(norm.NFC.String(strings.TrimSpace(s)))
+	s = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss").Replace(s)
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '-' }), " ")
+}
+
+// requestTx supersedes the card's registration in progress, inserts the new one through insert, asks
+// for the ID-code letter, and audits it, in one transaction.
+func (r *Registrar) requestTx(ctx context.Context, card *cards.Card, method Method, insert func(tx pgx.Tx, id uuid.UUID, now time.Time) error) (uuid.UUID, error) {
+	id := uuid.New()
+	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		now := r.d.Clock.Now()
+		if _, err := tx.Exec(ctx, `UPDATE registrations SET state = 'abandoned', closed_at = $2, close_reason = 'new request'
+			WHERE card_id = $1 AND state IN ('pending', 'confirming')`, card.ID, now); err != nil {
+			return err
+		}
+		if err := insert(tx, id, now); err != nil {
+			return err
+		}
+		if _, err := r.d.Letters.RequestTx(ctx, tx, card.ID, "registration ("+string(method)+")", "cardholder"); err != nil {
+			return err
+		}
+		return r.d.Audit.Record(ctx, tx, audit.Entry{Actor: "cardholder", Action: "registration.request", CardID: &card.ID,
+			CardMasked: card.Masked(), Details: map[string]string{"method": string(method), "registration_id": id.String()}})
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return uuid.Nil, apperr.New(apperr.Conflict, "another registration of this card was started at the same moment")
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	r.d.Log.InfoContext(ctx, "registration requested", "registration_id", id, "card", card.Masked(), "method", method)
+	return id, nil
+}
+
+func randomDigits(n int) (string, error) {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			return "", err
+		}
+		b.WriteByte(byte('0' + d.Int64()))
+	}
+	return b.String(), nil
+}
+
+func (r *Registrar) verifier(domain string, parts ...string) ([]byte, error) {
+	v, err := r.d.Keys.Verifier(domain, []byte(strings.Join(parts, "\x00")))
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	return v, nil
+}
+
+// Activate redeems the ID code from the letter for the card's registration in progress. An app
+// registration becomes active at once; an mTAN registration sends a confirmation code to its number
+// first (R-REG-6). Spending the code and the state change commit together; a wrong code is counted.
+func (r *Registrar) Activate(ctx context.Context, cardID uuid.UUID, idCode string) (*Registration, error) {
+	var result error
+	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		var regID uuid.UUID
+		var method Method
+		err := tx.QueryRow(ctx, `SELECT id, method FROM registrations WHERE card_id = $1 AND state = 'pending' FOR UPDATE`,
+			cardID).Scan(&regID, &method)
+		if errors.Is(err, pgx.ErrNoRows) {
+			result = apperr.New(apperr.NotFound, "no registration of this card is waiting for an ID code")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := r.d.Letters.RedeemTx(ctx, tx, cardID, idCode); err != nil {
+			if apperr.KindOf(err) != apperr.Internal {
+				result = err // commit: the wrong attempt counts
+				return nil
+			}
+			return err
+		}
+		if method == MethodApp {
+			return r.activateTx(ctx, tx, cardID, regID)
+		}
+		return r.sendConfirmationTx(ctx, tx, cardID, regID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if result != nil {
+		return nil, result
+	}
+	return r.Current(ctx, cardID)
+}
+
+// activateTx makes regID the card's active registration, replacing the one before (R-REG-4).
+func (r *Registrar) activateTx(ctx context.Context, tx pgx.Tx, cardID, regID uuid.UUID) error {
+	now := r.d.Clock.Now()
+	if _, err := tx.Exec(ctx, `UPDATE registrations SET state = 'replaced', closed_at = $2, close_reason = 'new registration active'
+		WHERE card_id = $1 AND state = 'active'`, cardID, now); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE registrations SET state = 'active', activated_at = $2, confirm_verifier = NULL
+		WHERE id = $1 AND state IN ('pending', 'confirming')`, regID, now)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("registration: %s changed state during activation", regID)
+	}
+	card, err := r.d.Cards.Get(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	return r.d.Audit.Record(ctx, tx, audit.Entry{Actor: "cardholder", Action: "registration.activate", CardID: &cardID,
+		CardMasked: card.Masked(), Details: map[string]string{"registration_id": regID.String()}})
+}
+
+// Current returns the card's registration in progress or, if none, its active one.
+func (r *Registrar) Current(ctx context.Context, cardID uuid.UUID) (*Registration, error) {
+	return r.find(ctx, cardID, `state IN ('pending', 'confirming', 'active') ORDER BY state = 'active', created_at DESC`)
+}
+
+// Active returns the card's active registration, the one a purchase is confirmed with.
+func (r *Registrar) Active(ctx context.Context, cardID uuid.UUID) (*Registration, error) {
+	return r.find(ctx, cardID, `state = 'active'`)
+}
+
+// find reads the first registration of a card matching cond (a constant of this file, never input).
+func (r *Registrar) find(ctx context.Context, cardID uuid.UUID, cond string) (*Registration, error) {
+	var x Registration
+	err := r.d.Pool.QueryRow(ctx, `SELECT id, card_id, method, state, created_at, activated_at, coalesce(mobile_masked, ''),
+		coalesce(question, ''), em_cert_id, coalesce(device_platform, '') FROM registrations
+		WHERE card_id = $1 AND `+cond+` LIMIT 1`, cardID).Scan(&x.ID, &x.CardID, &x.Method, &x.State, &x.CreatedAt,
+		&x.ActivatedAt, &x.MobileMasked, &x.Question, &x.EmCertID, &x.Platform)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "this card is not registered")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registration: read: %w", err)
+	}
+	return &x, nil
+}
+
+// End ends every registration of a card (blocked, lost: R-REG-10) within the caller's transaction.
+func (r *Registrar) End(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, reason string) (int, error) {
+	tag, err := tx.Exec(ctx, `UPDATE registrations SET state = 'ended', closed_at = $2, close_reason = $3
+		WHERE card_id = $1 AND state IN ('pending', 'confirming', 'active')`, cardID, r.d.Clock.Now(), reason)
+	if err != nil {
+		return 0, fmt.Errorf("registration: end: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

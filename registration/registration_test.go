@@ -1,0 +1,515 @@
+package registration_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/apperr"
+	"example.com/acs/audit"
+	"example.com/acs/cards"
+	"example.com/acs/envelope"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/letters"
+	"example.com/acs/registration"
+	"example.com/acs/sms"
+	"example.com/acs/store"
+)
+
+type fixture struct {
+	pool    *pgxpool.Pool
+	clock   *clockwork.FakeClock
+	dir     *cards.Directory
+	letters *letters.Letters
+	reg     *registration.Registrar
+	audit   *audit.Log
+	disp    *sms.Dispatcher
+	logs    *bytes.Buffer
+	mu      sync.Mutex
+	codes   []string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	h := testenv.HSM(t)
+	keys, err := envelope.Open(ctx, pool, h.KEK(), "pii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{pool: pool, clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)), logs: &bytes.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	fx.dir = cards.New(cards.Deps{Pool: pool, Keys: keys, Hasher: h, Log: log})
+	f, err := os.Open("../testdata/cards.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := fx.dir.Import(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	fx.letters = letters.New(letters.Deps{Pool: pool, Verifier: h, Cards: fx.dir, Clock: fx.clock, Log: log, Issuer: "Musterbank AG",
+		NewCode: func() (string, error) {
+			c, err := letters.NewCode()
+			fx.mu.Lock()
+			fx.codes = append(fx.codes, c)
+			fx.mu.Unlock()
+			return c, err
+		}})
+	fx.audit = audit.New(pool, fx.clock)
+	fx.reg = registration.New(registration.Deps{Pool: pool, Cards: fx.dir, Letters: fx.letters, Data: keys, Keys: h,
+		Outbox: sms.NewOutbox(keys, fx.clock), Audit: fx.audit, Clock: fx.clock, Log: log,
+		SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR"})
+	fx.disp = &sms.Dispatcher{Pool: pool, Keys: keys, Gateway: &sms.DevInbox{Pool: pool, Clock: fx.clock}, Clock: fx.clock, Log: log,
+		MaxAttempts: 3, Backoff: time.Second}
+	return fx
+}
+
+var anna = registration.HolderData{PAN: "4000 1100 0000 0017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"}
+
+func (fx *fixture) verify(t *testing.T, in registration.HolderData) *cards.Card {
+	t.Helper()
+	c, err := fx.reg.VerifyCard(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// printed prints the pending letters and returns the newest code.
+func (fx *fixture) printed(t *testing.T) string {
+	t.Helper()
+	if res, err := fx.letters.Batch(context.Background(), t.TempDir()); err != nil || res.Letters == 0 {
+		t.Fatalf("batch: %+v %v", res, err)
+	}
+	return fx.codes[len(fx.codes)-1]
+}
+
+var smsCode = regexp.MustCompile(`[0-9]{6}`)
+
+// lastSMS delivers the outbox through the development inbox and returns the newest text.
+func (fx *fixture) lastSMS(t *testing.T) string {
+	t.Helper()
+	if _, _, err := fx.disp.DispatchOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	if err := fx.pool.QueryRow(context.Background(), `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func wantKind(t *testing.T, err error, k apperr.Kind) *apperr.Error {
+	t.Helper()
+	if apperr.KindOf(err) != k {
+		t.Fatalf("got %v, want kind %s", err, k)
+	}
+	e, _ := err.(*apperr.Error)
+	return e
+}
+
+func deviceKey(t *testing.T) []byte {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func app(t *testing.T) registration.AppRequest {
+	return registration.AppRequest{DeviceKey: deviceKey(t), Platform: "android", OSVersion: "14", PIN: "4821"}
+}
+
+// R-REG-1, R-REG-2, R-REG-9, R-REG-10: the typed data are compared with the issuer's; every read of
+// them is recorded; an unknown card and a mismatch look alike; blocked and expired cards are refused.
+func TestVerifyCard(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	for _, name := range []string{"anna schmidt", " ANNA   Schmidt "} {
+		in := anna
+		in.Name = name
+		fx.verify(t, in)
+	}
+	byBirth := anna
+	byBirth.Name, byBirth.DateOfBirth = "", "1984-03-12"
+	fx.verify(t, byBirth)
+	umlaut := registration.HolderData{PAN: "4000110000000025", ExpiryMonth: 3, ExpiryYear: 2028, Name: "Jonas Mueller"}
+	fx.verify(t, umlaut)
+
+	mismatch := []registration.HolderData{
+		{PAN: anna.PAN, ExpiryMonth: 8, ExpiryYear: 2029, Name: "Anna Schmidt"},
+		{PAN: anna.PAN, ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anne Schmidt"},
+		{PAN: anna.PAN, ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt", DateOfBirth: "1984-03-13"},
+		{PAN: "4000110000000991", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"}, // Luhn-valid, not issued
+	}
+	var msgs []string
+	for _, in := range mismatch {
+		_, err := fx.reg.VerifyCard(ctx, in)
+		msgs = append(msgs, wantKind(t, err, apperr.Invalid).Msg)
+	}
+	for _, m := range msgs[1:] {
+		if m != msgs[0] {
+			t.Fatalf("answers differ, telling which part is wrong: %q", msgs)
+		}
+	}
+	_, err := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000018", ExpiryMonth: 1, ExpiryYear: 2030, Name: "x"})
+	if e := wantKind(t, err, apperr.Invalid); e.Fields["pan"] == "" {
+		t.Fatalf("Luhn: %+v", e)
+	}
+	blocked := registration.HolderData{PAN: "4000110000000058", ExpiryMonth: 1, ExpiryYear: 2029, Name: "Sophie Becker"}
+	_, err = fx.reg.VerifyCard(ctx, blocked)
+	wantKind(t, err, apperr.Conflict)
+	expired := registration.HolderData{PAN: "4000110000000066", ExpiryMonth: 8, ExpiryYear: 2025, Name: "Lukas Hoffmann"}
+	_, err = fx.reg.VerifyCard(ctx, expired)
+	wantKind(t, err, apperr.Conflict)
+
+	// Anna's card was read seven times: three name forms, the birth date, three mismatches (the unknown
+	// card has nothing to read).
+	if n, err := fx.audit.IssuerDataReads(ctx, card.ID); err != nil || n != 7 {
+		t.Fatalf("issuer data reads: %d %v", n, err)
+	}
+}
+
+// R-REG-7, R-REG-3: the app binding yields an emCertID and works only after the ID code.
+func TestAppRegistration(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	b, err := fx.reg.RequestApp(ctx, card, app(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fx.reg.Active(ctx, card.ID)
+	wantKind(t, err, apperr.NotFound)
+	code := fx.printed(t)
+	_, err = fx.reg.Activate(ctx, card.ID, "ZZZZZ-ZZZZZ")
+	wantKind(t, err, apperr.Invalid)
+	r, err := fx.reg.Activate(ctx, card.ID, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != registration.Active || r.Method != registration.MethodApp || *r.EmCertID != b.EmCertID || r.Platform != "android" {
+		t.Fatalf("registration: %+v", r)
+	}
+	_, err = fx.reg.Activate(ctx, card.ID, code)
+	wantKind(t, err, apperr.NotFound)
+	letters, _ := fx.letters.ForCard(ctx, card.ID)
+	if letters[0].FailedAttempts != 1 {
+		t.Fatalf("the wrong code was not counted: %+v", letters[0])
+	}
+}
+
+// R-REG-8 and R-REG-7: refused devices, keys and PINs.
+func TestDeviceRefusals(t *testing.T) {
+	fx := newFixture(t)
+	card := fx.verify(t, anna)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rsaDER, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	for name, tc := range map[string]struct {
+		mod   func(*registration.AppRequest)
+		field string
+	}{
+		"android 8":   {func(a *registration.AppRequest) { a.OSVersion = "8.1" }, "os_version"},
+		"ios 14":      {func(a *registration.AppRequest) { a.Platform, a.OSVersion = "ios", "14.8" }, "os_version"},
+		"rooted":      {func(a *registration.AppRequest) { a.Rooted = true }, "device"},
+		"windows":     {func(a *registration.AppRequest) { a.Platform = "windows" }, "platform"},
+		"garbage key": {func(a *registration.AppRequest) { a.DeviceKey = []byte("nope") }, "device_key"},
+		"RSA key":     {func(a *registration.AppRequest) { a.DeviceKey = rsaDER }, "device_key"},
+		"no PIN":      {func(a *registration.AppRequest) { a.PIN = "" }, "pin"},
+		"PIN 1234":    {func(a *registration.AppRequest) { a.PIN = "1234" }, "pin"},
+		"PIN 0000":    {func(a *registration.AppRequest) { a.PIN = "0000" }, "pin"},
+		"PIN 5 long":  {func(a *registration.AppRequest) { a.PIN = "48213" }, "pin"},
+		"PIN letters": {func(a *registration.AppRequest) { a.PIN = "48a1" }, "pin"},
+	} {
+		a := app(t)
+		tc.mod(&a)
+		_, err := fx.reg.RequestApp(context.Background(), card, a)
+		if e := wantKind(t, err, apperr.Invalid); e.Fields[tc.field] == "" {
+			t.Errorf("%s: %+v, want a problem with %s", name, e, tc.field)
+		}
+	}
+	fine := app(t)
+	fine.Platform, fine.OSVersion = "ios", "15.0"
+	if _, err := fx.reg.RequestApp(context.Background(), card, fine); err != nil {
+		t.Fatalf("iOS 15: %v", err)
+	}
+}
+
+// R-REG-6: number, question and answer, the price agreement, and an SMS confirming the number before
+// activation; the SMS lands on the cost ledger (R-AUTH-9).
+func TestMTANRegistration(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	req := registration.MTANRequest{Mobile: "0151 12345678", Question: "birthplace", Answer: "Hamburg-Altona", AcceptPrice: false}
+	_, err := fx.reg.RequestMTAN(ctx, card, req)
+	if e := wantKind(t, err, apperr.Invalid); e.Fields["accept_price"] == "" {
+		t.Fatalf("price agreement: %+v", e)
+	}
+	req.AcceptPrice = true
+	for mobile, field := range map[string]string{"030 1234567": "mobile_number", "+49 151": "mobile_number", "call me": "mobile_number"} {
+		bad := req
+		bad.Mobile = mobile
+		_, err := fx.reg.RequestMTAN(ctx, card, bad)
+		if e := wantKind(t, err, apperr.Invalid); e.Fields[field] == "" {
+			t.Errorf("%q: %+v", mobile, e)
+		}
+	}
+	bad := req
+	bad.Question = "favourite_colour"
+	_, err = fx.reg.RequestMTAN(ctx, card, bad)
+	wantKind(t, err, apperr.Invalid)
+
+	if _, err := fx.reg.RequestMTAN(ctx, card, req); err != nil {
+		t.Fatal(err)
+	}
+	r, err := fx.reg.Activate(ctx, card.ID, fx.printed(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != registration.Confirming || r.MobileMasked != "+49151******78" {
+		t.Fatalf("after the ID code: %+v", r)
+	}
+	text := fx.lastSMS(t)
+	code := smsCode.FindString(text)
+	_, err = fx.reg.ConfirmNumber(ctx, card.ID, "000000")
+	if code == "000000" {
+		t.Skip("the random code was 000000")
+	}
+	wantKind(t, err, apperr.Invalid)
+	r, err = fx.reg.ConfirmNumber(ctx, card.ID, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != registration.Active || r.Method != registration.MethodMTAN || r.Question != "birthplace" {
+		t.Fatalf("after confirmation: %+v", r)
+	}
+	lines, err := sms.Ledger(ctx, fx.pool, card.ID, time.Time{}, fx.clock.Now().Add(time.Hour))
+	if err != nil || len(lines) != 1 || lines[0].Purpose != "number_confirmation" || !lines[0].Price.Equal(decimal.RequireFromString("0.09")) {
+		t.Fatalf("ledger: %+v %v", lines, err)
+	}
+	noSecretsAnywhere(t, fx, []string{"15112345678", "hamburg", "Hamburg-Altona", code})
+}
+
+func TestConfirmationCodeExpiresAndResendVoids(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "first_pet",
+		Answer: "Bello", AcceptPrice: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+		t.Fatal(err)
+	}
+	first := smsCode.FindString(fx.lastSMS(t))
+	fx.clock.Advance(registration.ConfirmValidity + time.Second)
+	_, err := fx.reg.ConfirmNumber(ctx, card.ID, first)
+	wantKind(t, err, apperr.Expired)
+	if err := fx.reg.ResendConfirmation(ctx, card.ID); err != nil {
+		t.Fatal(err)
+	}
+	second := smsCode.FindString(fx.lastSMS(t))
+	if first != second {
+		_, err = fx.reg.ConfirmNumber(ctx, card.ID, first)
+		wantKind(t, err, apperr.Invalid)
+	}
+	fx.clock.Advance(registration.ConfirmValidity - time.Second)
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, second); err != nil {
+		t.Fatalf("4 minutes minus a second: %v", err)
+	}
+}
+
+// R-REG-4: changing the method is a new registration with a new letter; the old binding keeps working
+// until the new one is active, then it is gone.
+func TestMethodChangeNeedsNewLetter(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	if _, err := fx.reg.RequestApp(ctx, card, app(t)); err != nil {
+		t.Fatal(err)
+	}
+	oldCode := fx.printed(t)
+	appReg, err := fx.reg.Activate(ctx, card.ID, oldCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "first_car",
+		Answer: "Golf", AcceptPrice: true}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := fx.reg.Active(ctx, card.ID); err != nil || a.ID != appReg.ID {
+		t.Fatalf("the app binding stopped working before the new one is active: %+v %v", a, err)
+	}
+	_, err = fx.reg.Activate(ctx, card.ID, oldCode)
+	wantKind(t, err, apperr.NotFound) // the new letter is not printed; the old code is spent
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := fx.reg.Active(ctx, card.ID); a.ID != appReg.ID {
+		t.Fatal("the app binding ended before the number was confirmed")
+	}
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.lastSMS(t))); err != nil {
+		t.Fatal(err)
+	}
+	a, err := fx.reg.Active(ctx, card.ID)
+	if err != nil || a.Method != registration.MethodMTAN {
+		t.Fatalf("active: %+v %v", a, err)
+	}
+	var st string
+	if err := fx.pool.QueryRow(ctx, `SELECT state FROM registrations WHERE id = $1`, appReg.ID).Scan(&st); err != nil || st != "replaced" {
+		t.Fatalf("old binding: %s %v", st, err)
+	}
+}
+
+// R-REG-5: one number (and one device) may serve many cards.
+func TestOneNumberServesManyCards(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	jonas := registration.HolderData{PAN: "4000110000000025", ExpiryMonth: 3, ExpiryYear: 2028, Name: "Jonas Müller"}
+	for _, who := range []registration.HolderData{anna, jonas} {
+		card := fx.verify(t, who)
+		if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace",
+			Answer: "Kiel", AcceptPrice: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.lastSMS(t))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := fx.pool.QueryRow(ctx, `SELECT count(DISTINCT card_id) FROM registrations WHERE state = 'active'
+		AND mobile_hash = (SELECT mobile_hash FROM registrations LIMIT 1)`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("cards on one number: %d %v", n, err)
+	}
+	var verifiers int
+	if err := fx.pool.QueryRow(ctx, `SELECT count(DISTINCT answer_verifier) FROM registrations`).Scan(&verifiers); err != nil || verifiers != 2 {
+		t.Fatalf("one answer on two cards must give two verifiers: %d %v", verifiers, err)
+	}
+}
+
+// Concurrent bindings of two methods to one card: one registration in progress, one active at the end.
+func TestConcurrentBindings(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var err error
+			if i%2 == 0 {
+				_, err = fx.reg.RequestApp(ctx, card, app(t))
+			} else {
+				_, err = fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace",
+					Answer: "Kiel", AcceptPrice: true})
+			}
+			if err != nil && apperr.KindOf(err) != apperr.Conflict {
+				t.Errorf("request %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	var open, openLetters int
+	_ = fx.pool.QueryRow(ctx, `SELECT count(*) FROM registrations WHERE card_id = $1 AND state IN ('pending', 'confirming')`, card.ID).Scan(&open)
+	_ = fx.pool.QueryRow(ctx, `SELECT count(*) FROM letters WHERE card_id = $1 AND state IN ('requested', 'printed')`, card.ID).Scan(&openLetters)
+	if open != 1 || openLetters != 1 {
+		t.Fatalf("%d registrations and %d letters open", open, openLetters)
+	}
+	code := fx.printed(t)
+	results := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			_, err := fx.reg.Activate(ctx, card.ID, code)
+			results <- err
+		}()
+	}
+	wins := 0
+	for i := 0; i < 4; i++ {
+		if err := <-results; err == nil {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d activations with one code succeeded", wins)
+	}
+}
+
+// R-REG-10: a blocked card's registration ends.
+func TestEnd(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	if _, err := fx.reg.RequestApp(ctx, card, app(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+		t.Fatal(err)
+	}
+	err := store.WithTx(ctx, fx.pool, func(tx pgx.Tx) error {
+		n, err := fx.reg.End(ctx, tx, card.ID, "card blocked")
+		if n != 1 {
+			t.Errorf("ended %d", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fx.reg.Active(ctx, card.ID)
+	wantKind(t, err, apperr.NotFound)
+}
+
+// R-KEY-1, R-KEY-2: no mobile number, answer or code in clear in any table or in the logs.
+func noSecretsAnywhere(t *testing.T, fx *fixture, secrets []string) {
+	t.Helper()
+	ctx := context.Background()
+	var dump strings.Builder
+	for _, tbl := range []string{"registrations", "letters", "audit_log", "sms_outbox", "issuer_data_access"} {
+		rows, err := fx.pool.Query(ctx, `SELECT row_to_json(x)::text FROM `+tbl+` x`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			_ = rows.Scan(&s)
+			dump.WriteString(s)
+		}
+	}
+	for _, s := range secrets {
+		for where, text := range map[string]string{"database": dump.String(), "logs": fx.logs.String()} {
+			if strings.Contains(strings.ToLower(text), strings.ToLower(s)) {
+				t.Errorf("%s holds %q", where, s)
+			}
+		}
+	}
+	if !strings.Contains(dump.String(), "+49151******78") {
+		t.Error("dump holds no registration: the check proves nothing")
+	}
+}
