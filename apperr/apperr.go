@@ -12,19 +12,22 @@ import (
 type Kind int
 
 const (
-	Internal    Kind = iota // not the caller's fault; no detail leaves the process
-	Invalid                 // malformed or missing input; Fields names what
-	NotFound                // no such thing (or not the caller's to see)
-	Expired                 // was valid, is no longer
-	Locked                  // too many failures; needs a new letter or registration
-	AlreadyUsed             // a single-use secret that was consumed
-	Conflict                // the state does not allow it now
-	Unavailable             // a dependency (database, HSM) is down; try again later
+	Internal     Kind = iota // not the caller's fault; no detail leaves the process
+	Invalid                  // malformed or missing input; Fields names what
+	NotFound                 // no such thing (or not the caller's to see)
+	Expired                  // was valid, is no longer
+	Locked                   // too many failures; needs a new letter or registration
+	AlreadyUsed              // a single-use secret that was consumed
+	Conflict                 // the state does not allow it now
+	Unavailable              // a dependency (database, HSM) is down; try again later
+	Unauthorized             // no or a wrong credential
+	Forbidden                // authenticated, but the role does not allow it
 )
 
 var kindNames = map[Kind]string{
 	Internal: "internal", Invalid: "invalid", NotFound: "not_found", Expired: "expired",
 	Locked: "locked", AlreadyUsed: "already_used", Conflict: "conflict", Unavailable: "unavailable",
+	Unauthorized: "unauthorized", Forbidden: "forbidden",
 }
 
 func (k Kind) String() string { return kindNames[k] }

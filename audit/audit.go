@@ -25,12 +25,12 @@ type Execer interface {
 
 // Entry is one audited action.
 type Entry struct {
-	At         time.Time
-	Actor      string // "staff:mia", "cardholder", "system"
-	Action     string // "letter.request", "card.block", ...
-	CardID     *uuid.UUID
-	CardMasked string // 400011******0017; never the full number
-	Details    map[string]string
+	At         time.Time         `json:"at"`
+	Actor      string            `json:"actor"`  // "staff:mia", "cardholder", "system"
+	Action     string            `json:"action"` // "letter.request", "card.block", ...
+	CardID     *uuid.UUID        `json:"card_id,omitempty"`
+	CardMasked string            `json:"card,omitempty"` // 400011******0017; never the full number
+	Details    map[string]string `json:"details,omitempty"`
 }
 
 var maskedRE = regexp.MustCompile(`^[0-9]{6}[*]{3,9}[0-9]{4}$`)

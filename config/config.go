@@ -16,6 +16,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/go-playground/validator/v10"
+	"github.com/shopspring/decimal"
 	"gopkg.in/yaml.v3"
 
 	"example.com/acs/hsm"
@@ -63,7 +64,11 @@ type SMS struct {
 	KannelUsername string `yaml:"kannel_username" validate:"required_if=Gateway kannel"`
 	KannelPassword string `yaml:"kannel_password" env:"ACS_SMS_KANNEL_PASSWORD" validate:"required_if=Gateway kannel"`
 	// Sender is the alphanumeric sender id shown on the phone (at most 11 characters in GSM).
-	Sender      string        `yaml:"sender" validate:"required,max=11"`
+	Sender string `yaml:"sender" validate:"required,max=11"`
+	// Price per SMS charged to the cardholder (decimal, in Currency); above zero, mTAN registration asks
+	// for the price agreement (R-REG-6).
+	Price       string        `yaml:"price" validate:"required,numeric"`
+	Currency    string        `yaml:"currency" validate:"iso4217"`
 	MaxAttempts int           `yaml:"max_attempts" validate:"min=1,max=20"`
 	Backoff     time.Duration `yaml:"backoff" validate:"min=100ms,max=10m"`
 }
@@ -86,7 +91,7 @@ func defaults() Config {
 		Log:             Log{Level: "info", Format: "json"},
 		ShutdownTimeout: 20 * time.Second,
 		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
-		SMS:             SMS{MaxAttempts: 5, Backoff: 2 * time.Second},
+		SMS:             SMS{Price: "0", Currency: "EUR", MaxAttempts: 5, Backoff: 2 * time.Second},
 	}
 }
 
@@ -134,6 +139,9 @@ func (c *Config) Validate() error {
 			return errors.New(strings.Join(msgs, "; "))
 		}
 		return err
+	}
+	if p, err := decimal.NewFromString(c.SMS.Price); err != nil || p.IsNegative() {
+		return errors.New("sms.price: must be a decimal amount of at least 0")
 	}
 	if !c.TLS.Enabled() {
 		host, _, _ := net.SplitHostPort(c.Listen)

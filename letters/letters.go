@@ -88,15 +88,15 @@ func New(d Deps) *Letters {
 
 // Letter is what may be shown of a letter (to support staff and the cardholder): never the code.
 type Letter struct {
-	ID             uuid.UUID
-	CardID         uuid.UUID
-	State          State
-	Reason         string
-	RequestedBy    string
-	RequestedAt    time.Time
-	PrintedAt      *time.Time
-	ValidUntil     *time.Time
-	FailedAttempts int
+	ID             uuid.UUID  `json:"letter_id"`
+	CardID         uuid.UUID  `json:"card_id"`
+	State          State      `json:"state"`
+	Reason         string     `json:"reason"`
+	RequestedBy    string     `json:"requested_by"`
+	RequestedAt    time.Time  `json:"requested_at"`
+	PrintedAt      *time.Time `json:"printed_at,omitempty"`
+	ValidUntil     *time.Time `json:"valid_until,omitempty"`
+	FailedAttempts int        `json:"failed_attempts"`
 }
 
 const codeDomain = "idcode"
@@ -268,7 +268,8 @@ func (l *Letters) ExpireDue(ctx context.Context) (int, error) {
 // ForCard lists a card's letters, newest first.
 func (l *Letters) ForCard(ctx context.Context, cardID uuid.UUID) ([]Letter, error) {
 	rows, err := l.d.Pool.Query(ctx, `SELECT id, card_id, state, reason, requested_by, requested_at, printed_at,
-		valid_until, failed_attempts FROM letters WHERE card_id = $1 ORDER BY requested_at DESC, id`, cardID)
+		valid_until, failed_attempts FROM letters WHERE card_id = $1
+		ORDER BY requested_at DESC, closed_at DESC NULLS FIRST, id`, cardID)
 	if err != nil {
 		return nil, fmt.Errorf("letters: list: %w", err)
 	}

@@ -92,16 +92,16 @@ func New(d Deps) *Registrar { return &Registrar{d: d} }
 
 // Registration is what may be shown of a registration: no secret, masked number only.
 type Registration struct {
-	ID           uuid.UUID
-	CardID       uuid.UUID
-	Method       Method
-	State        State
-	CreatedAt    time.Time
-	ActivatedAt  *time.Time
-	MobileMasked string
-	Question     string
-	EmCertID     *uuid.UUID
-	Platform     string
+	ID           uuid.UUID  `json:"registration_id"`
+	CardID       uuid.UUID  `json:"card_id"`
+	Method       Method     `json:"method"`
+	State        State      `json:"state"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ActivatedAt  *time.Time `json:"activated_at,omitempty"`
+	MobileMasked string     `json:"mobile,omitempty"`
+	Question     string     `json:"question,omitempty"`
+	EmCertID     *uuid.UUID `json:"em_cert_id,omitempty"`
+	Platform     string     `json:"platform,omitempty"`
 }
 
 // HolderData is what the cardholder types to prove the card is theirs (R-REG-2).

@@ -172,13 +172,15 @@ type errorBody struct {
 }
 
 var kindStatus = map[apperr.Kind]int{
-	apperr.Invalid:     http.StatusBadRequest,
-	apperr.NotFound:    http.StatusNotFound,
-	apperr.Expired:     http.StatusGone,
-	apperr.Locked:      http.StatusLocked,
-	apperr.AlreadyUsed: http.StatusConflict,
-	apperr.Conflict:    http.StatusConflict,
-	apperr.Unavailable: http.StatusServiceUnavailable,
+	apperr.Invalid:      http.StatusBadRequest,
+	apperr.NotFound:     http.StatusNotFound,
+	apperr.Expired:      http.StatusGone,
+	apperr.Locked:       http.StatusLocked,
+	apperr.AlreadyUsed:  http.StatusConflict,
+	apperr.Conflict:     http.StatusConflict,
+	apperr.Unavailable:  http.StatusServiceUnavailable,
+	apperr.Unauthorized: http.StatusUnauthorized,
+	apperr.Forbidden:    http.StatusForbidden,
 }
 
 // errorHandler is the only place errors become responses. Domain errors keep their safe message; Echo's

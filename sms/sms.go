@@ -270,11 +270,11 @@ func (d *Dispatcher) listen(ctx context.Context, wake chan<- struct{}) {
 
 // LedgerLine is one charged SMS on a card's statement.
 type LedgerLine struct {
-	SentAt   time.Time
-	Purpose  string
-	ToMasked string
-	Price    decimal.Decimal
-	Currency string
+	SentAt   time.Time       `json:"sent_at"`
+	Purpose  string          `json:"purpose"`
+	ToMasked string          `json:"to"`
+	Price    decimal.Decimal `json:"price"`
+	Currency string          `json:"currency"`
 }
 
 // Ledger lists the SMS sent for a card in [from, to), for the monthly statement (R-AUTH-9).

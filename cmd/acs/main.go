@@ -19,15 +19,19 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
+	"github.com/shopspring/decimal"
 
+	"example.com/acs/audit"
 	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
 	"example.com/acs/letters"
+	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
 	"example.com/acs/store"
+	"example.com/acs/support"
 )
 
 const usage = `usage: acs [-config FILE] COMMAND [ARGS]
@@ -37,6 +41,7 @@ Commands:
   migrate             apply database migrations
   hsm init            create the HSM keys the ACS needs (once per token)
   import-cards FILE   load the issuer's card file (CSV); all rows or none
+  staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token once
   letters batch       print every requested ID-code letter into one PDF and manifest
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
@@ -115,6 +120,11 @@ func command(args []string) commandFunc {
 			return keysReencrypt(ctx, cfg, out)
 		}
 	}
+	if len(args) == 4 && args[0] == "staff" && args[1] == "add" {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return staffAdd(ctx, cfg, log, args[2], support.Role(args[3]), out)
+		}
+	}
 	if len(args) == 2 && args[0] == "import-cards" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return importCards(ctx, cfg, log, args[1], out)
@@ -177,12 +187,59 @@ func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 	return d, nil
 }
 
+// services builds the domain services on top of the shared dependencies.
+type services struct {
+	cards        *cards.Directory
+	letters      *letters.Letters
+	audit        *audit.Log
+	registration *registration.Registrar
+	support      *support.Service
+}
+
+func newServices(cfg *config.Config, d *deps, log *slog.Logger) (*services, error) {
+	clock := clockwork.NewRealClock()
+	price, err := decimal.NewFromString(cfg.SMS.Price)
+	if err != nil {
+		return nil, fmt.Errorf("sms.price: %w", err)
+	}
+	s := &services{audit: audit.New(d.pool, clock)}
+	s.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
+	s.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: s.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
+	s.registration = registration.New(registration.Deps{Pool: d.pool, Cards: s.cards, Letters: s.letters, Data: d.keys, Keys: d.hsm,
+		Outbox: sms.NewOutbox(d.keys, clock), Audit: s.audit, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency})
+	s.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: s.cards, Letters: s.letters,
+		Registration: s.registration, Audit: s.audit, Clock: clock, Log: log})
+	return s, nil
+}
+
+func staffAdd(ctx context.Context, cfg *config.Config, log *slog.Logger, name string, role support.Role, out io.Writer) error {
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	svc, err := newServices(cfg, d, log)
+	if err != nil {
+		return err
+	}
+	token, err := svc.support.AddStaff(ctx, name, role)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "staff add: %s (%s) created. Token, shown this once; hand it over in person:\n%s\n", name, role, token)
+	return nil
+}
+
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	d, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	svc, err := newServices(cfg, d, log)
+	if err != nil {
+		return err
+	}
 	gw, err := smsGateway(cfg, d)
 	if err != nil {
 		return err
@@ -200,6 +257,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Checks: map[string]server.Checker{"database": d.pool, "hsm": d.hsm},
 		TLS:    cfg.TLS.Enabled(),
 	})
+	svc.support.Routes(e.Group("/support/v1"))
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,
 	})
@@ -315,8 +373,11 @@ func lettersBatch(ctx context.Context, cfg *config.Config, log *slog.Logger, out
 		return err
 	}
 	defer d.Close()
-	dir := cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
-	l := letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: dir, Clock: clockwork.NewRealClock(), Log: log, Issuer: cfg.Issuer.Name})
+	svc, err := newServices(cfg, d, log)
+	if err != nil {
+		return err
+	}
+	l := svc.letters
 	expired, err := l.ExpireDue(ctx)
 	if err != nil {
 		return err

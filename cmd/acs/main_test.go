@@ -65,6 +65,7 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"import-cards", cardFile}, "24 created, 0 updated"},
 		{[]string{"import-cards", cardFile}, "0 created, 24 updated"},
 		{[]string{"letters", "batch"}, "no letters to print"},
+		{[]string{"staff", "add", "mia", "agent"}, "acss_"},
 		{[]string{"keys", "rotate"}, "new primary key"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 24 rows rewritten"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 0 rows rewritten"},
@@ -102,7 +103,8 @@ func TestOperatorCommands(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	cfg := writeConfig(t)
-	for _, args := range [][]string{{}, {"-config", cfg}, {"-config", cfg, "frobnicate"}, {"-config", cfg, "import-cards"}, {"-nope"}} {
+	for _, args := range [][]string{{}, {"-config", cfg}, {"-config", cfg, "frobnicate"}, {"-config", cfg, "import-cards"}, {"-nope"},
+		{"-config", cfg, "staff", "add", "mia"}} {
 		if code, _, _ := acs(t, args...); code != 2 {
 			t.Errorf("acs %v: exit %d, want 2", args, code)
 		}

@@ -1,0 +1,126 @@
+package support
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"example.com/acs/apperr"
+	"example.com/acs/server"
+)
+
+// Routes mounts the staff JSON API on g (/support/v1), every route behind a staff bearer token.
+func (s *Service) Routes(g *echo.Group) {
+	g.Use(s.authenticate)
+	g.POST("/cards/search", s.search)
+	g.GET("/cards/:id", s.view)
+	g.POST("/cards/:id/letters", s.newLetter)
+	g.POST("/cards/:id/block", s.block)
+}
+
+const staffKey = "staff"
+
+func (s *Service) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok {
+			return apperr.New(apperr.Unauthorized, "a valid staff token is needed")
+		}
+		st, err := s.Authenticate(c.Request().Context(), token)
+		if err != nil {
+			return err
+		}
+		c.Set(staffKey, *st)
+		return next(c)
+	}
+}
+
+func staff(c echo.Context) Staff { return c.Get(staffKey).(Staff) }
+
+func cardID(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, apperr.Field("card_id", "must be a card id from a search")
+	}
+	return id, nil
+}
+
+type searchRequest struct {
+	// Either the full number (never echoed back) ...
+	PAN string `json:"pan" validate:"required_without=Last4,excluded_with=Last4"`
+	// ... or the last four digits with the holder's name.
+	Last4      string `json:"last4" validate:"omitempty,len=4,numeric"`
+	HolderName string `json:"holder_name" validate:"required_with=Last4,max=70"`
+}
+
+func (s *Service) search(c echo.Context) error {
+	var req searchRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if req.PAN != "" {
+		ref, err := s.FindByPAN(ctx, staff(c), req.PAN)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"cards": []CardRef{*ref}})
+	}
+	refs, err := s.FindByLast4(ctx, staff(c), req.Last4, req.HolderName)
+	if err != nil {
+		return err
+	}
+	if refs == nil {
+		refs = []CardRef{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"cards": refs})
+}
+
+func (s *Service) view(c echo.Context) error {
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.View(c.Request().Context(), staff(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+type reasonRequest struct {
+	Reason string `json:"reason" validate:"required,max=200"`
+}
+
+func (s *Service) newLetter(c echo.Context) error {
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	var req reasonRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	letterID, err := s.NewLetter(c.Request().Context(), staff(c), id, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"letter_id": letterID, "state": "requested"})
+}
+
+func (s *Service) block(c echo.Context) error {
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	var req reasonRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.Block(c.Request().Context(), staff(c), id, req.Reason); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "blocked"})
+}
