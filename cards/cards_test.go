@@ -1,7 +1,6 @@
 package cards_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/hex"
@@ -25,7 +24,7 @@ const demoFile = "../testdata/cards.csv"
 type fixture struct {
 	pool *pgxpool.Pool
 	dir  *cards.Directory
-	logs *bytes.Buffer
+	logs *testenv.Buffer
 }
 
 func newFixture(t testing.TB) fixture {
@@ -36,20 +35,9 @@ func newFixture(t testing.TB) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &testenv.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return fixture{pool: pool, dir: cards.New(cards.Deps{Pool: pool, Keys: keys, Hasher: h, Log: log}), logs: logs}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func demoPANs(t *testing.T) []string {
@@ -185,42 +173,13 @@ func TestNoFullCardNumberInLogsErrorsOrColumns(t *testing.T) {
 	}
 }
 
-// dumpDatabase renders every row of every table as JSON (bytea as hex), the way an attacker with a copy
-// of the database would read it.
 func dumpDatabase(t *testing.T, pool *pgxpool.Pool) string {
 	t.Helper()
-	ctx := context.Background()
-	rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	var b strings.Builder
-	for _, tbl := range tables {
-		r, err := pool.Query(ctx, `SELECT row_to_json(x)::text FROM `+tbl+` x`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for r.Next() {
-			var s string
-			if err := r.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(s)
-			b.WriteByte('\n')
-		}
-	}
-	if !strings.Contains(b.String(), "pan_last4") {
+	d := testenv.Dump(t, pool)
+	if !strings.Contains(d, "pan_last4") {
 		t.Fatal("dump holds no cards: the test proves nothing")
 	}
-	return b.String()
+	return d
 }
 
 func TestMalformedFileImportsNothing(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"compress/zlib"
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,62 +14,27 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jonboulle/clockwork"
 
 	"example.com/acs/apperr"
-	"example.com/acs/cards"
-	"example.com/acs/envelope"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/letters"
 )
 
 type fixture struct {
-	pool   *pgxpool.Pool
-	dir    *cards.Directory
-	l      *letters.Letters
-	clock  *clockwork.FakeClock
-	out    string
-	logs   *bytes.Buffer
-	codes  []string // every code "printed", in order
-	codeMu sync.Mutex
+	*testenv.Stack
+	l   *letters.Letters
+	out string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	pool := testenv.DB(t)
-	h := testenv.HSM(t)
-	keys, err := envelope.Open(ctx, pool, h.KEK(), "pii")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx := &fixture{pool: pool, clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
-		out: t.TempDir(), logs: &bytes.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	fx.dir = cards.New(cards.Deps{Pool: pool, Keys: keys, Hasher: h, Log: log})
-	f, err := os.Open("../testdata/cards.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := fx.dir.Import(ctx, f); err != nil {
-		t.Fatal(err)
-	}
-	fx.l = letters.New(letters.Deps{Pool: pool, Verifier: h, Cards: fx.dir, Clock: fx.clock, Log: log, Issuer: "Musterbank AG",
-		NewCode: func() (string, error) {
-			c, err := letters.NewCode()
-			fx.codeMu.Lock()
-			fx.codes = append(fx.codes, c)
-			fx.codeMu.Unlock()
-			return c, err
-		}})
-	return fx
+	st := testenv.NewStack(t)
+	return &fixture{Stack: st, l: st.Letters, out: t.TempDir()}
 }
 
 func (fx *fixture) card(t *testing.T, pan string) uuid.UUID {
 	t.Helper()
-	c, err := fx.dir.FindByPAN(context.Background(), pan)
+	c, err := fx.Cards.FindByPAN(context.Background(), pan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +47,7 @@ func (fx *fixture) letter(t *testing.T, card uuid.UUID) string {
 	if _, err := fx.l.Request(context.Background(), card, "registration", "portal"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := fx.l.Batch(context.Background(), fx.out)
-	if err != nil || res.Letters != 1 {
-		t.Fatalf("batch: %+v %v", res, err)
-	}
-	return fx.codes[len(fx.codes)-1]
+	return fx.PrintLetters(t)
 }
 
 func wantKind(t *testing.T, err error, k apperr.Kind) {
@@ -130,11 +90,11 @@ func TestValidityFifteenDays(t *testing.T) {
 	a, b := fx.card(t, "4000110000000017"), fx.card(t, "4000110000000025")
 	codeA, codeB := fx.letter(t, a), fx.letter(t, b)
 
-	fx.clock.Advance(letters.Validity - time.Second)
+	fx.Clock.Advance(letters.Validity - time.Second)
 	if _, err := fx.l.Redeem(ctx, a, codeA); err != nil {
 		t.Fatalf("15 days minus a second: %v", err)
 	}
-	fx.clock.Advance(2 * time.Second)
+	fx.Clock.Advance(2 * time.Second)
 	_, err := fx.l.Redeem(ctx, b, codeB)
 	wantKind(t, err, apperr.Expired)
 	ls, _ := fx.l.ForCard(ctx, b)
@@ -146,7 +106,7 @@ func TestValidityFifteenDays(t *testing.T) {
 func TestExpireDue(t *testing.T) {
 	fx := newFixture(t)
 	fx.letter(t, fx.card(t, "4000110000000017"))
-	fx.clock.Advance(letters.Validity)
+	fx.Clock.Advance(letters.Validity)
 	if n, err := fx.l.ExpireDue(context.Background()); err != nil || n != 1 {
 		t.Fatalf("expired %d, %v", n, err)
 	}
@@ -158,7 +118,7 @@ func TestSupersededAndUsed(t *testing.T) {
 	ctx := context.Background()
 	card := fx.card(t, "5200110000000012")
 	old := fx.letter(t, card)
-	fx.clock.Advance(time.Hour)
+	fx.Clock.Advance(time.Hour)
 	if _, err := fx.l.Request(ctx, card, "letter lost", "agent:mia"); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +128,7 @@ func TestSupersededAndUsed(t *testing.T) {
 	if err != nil || res.Letters != 1 {
 		t.Fatal(res, err)
 	}
-	fresh := fx.codes[len(fx.codes)-1]
+	fresh := fx.Codes()[len(fx.Codes())-1]
 	_, err = fx.l.Redeem(ctx, card, old)
 	wantKind(t, err, apperr.Invalid)
 	if _, err := fx.l.Redeem(ctx, card, strings.ToLower(fresh)); err != nil {
@@ -266,7 +226,7 @@ func TestConcurrentRequestsLeaveOneOpenLetter(t *testing.T) {
 	}
 	wg.Wait()
 	var open int
-	if err := fx.pool.QueryRow(context.Background(), `SELECT count(*) FROM letters WHERE card_id = $1 AND state IN ('requested','printed')`, card).Scan(&open); err != nil || open != 1 {
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT count(*) FROM letters WHERE card_id = $1 AND state IN ('requested','printed')`, card).Scan(&open); err != nil || open != 1 {
 		t.Fatalf("%d open letters, %v", open, err)
 	}
 }
@@ -335,7 +295,7 @@ func TestBatchPrintsOnceAndOnlyThePaperHasTheCode(t *testing.T) {
 	}
 	text := pdfText(t, raw)
 	for _, want := range []string{"Musterbank AG", "Anna Schmidt", "Lindenstra\xdfe 12", "10115 Berlin",
-		"400011******0017", "520011******0012", fx.codes[0], fx.codes[1], "07.12.2026", "Ihr ID-Code f\xfcr"} {
+		"400011******0017", "520011******0012", fx.Codes()[0], fx.Codes()[1], "07.12.2026", "Ihr ID-Code f\xfcr"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q", want)
 		}
@@ -345,18 +305,9 @@ func TestBatchPrintsOnceAndOnlyThePaperHasTheCode(t *testing.T) {
 		t.Errorf("manifest: %s", manifest)
 	}
 
-	var dump strings.Builder
-	rows, err := fx.pool.Query(ctx, `SELECT row_to_json(l)::text FROM letters l`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		dump.WriteString(s)
-	}
-	for _, code := range fx.codes {
-		for where, text := range map[string]string{"manifest": string(manifest), "database": dump.String(), "logs": fx.logs.String()} {
+	dump := testenv.Dump(t, fx.Pool, "letters")
+	for _, code := range fx.Codes() {
+		for where, text := range map[string]string{"manifest": string(manifest), "database": dump, "logs": fx.Logs.String()} {
 			if strings.Contains(text, code) || strings.Contains(text, strings.ReplaceAll(code, "-", "")) {
 				t.Errorf("%s holds an ID code", where)
 			}

@@ -1,15 +1,12 @@
 package registration_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"log/slog"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,68 +14,33 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jonboulle/clockwork"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
 	"example.com/acs/cards"
-	"example.com/acs/envelope"
 	"example.com/acs/internal/testenv"
-	"example.com/acs/letters"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/store"
 )
 
 type fixture struct {
-	pool    *pgxpool.Pool
-	clock   *clockwork.FakeClock
-	dir     *cards.Directory
-	letters *letters.Letters
-	reg     *registration.Registrar
-	audit   *audit.Log
-	disp    *sms.Dispatcher
-	logs    *bytes.Buffer
-	mu      sync.Mutex
-	codes   []string
+	*testenv.Stack
+	reg   *registration.Registrar
+	audit *audit.Log
+	disp  *sms.Dispatcher
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	pool := testenv.DB(t)
-	h := testenv.HSM(t)
-	keys, err := envelope.Open(ctx, pool, h.KEK(), "pii")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx := &fixture{pool: pool, clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)), logs: &bytes.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	fx.dir = cards.New(cards.Deps{Pool: pool, Keys: keys, Hasher: h, Log: log})
-	f, err := os.Open("../testdata/cards.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := fx.dir.Import(ctx, f); err != nil {
-		t.Fatal(err)
-	}
-	fx.letters = letters.New(letters.Deps{Pool: pool, Verifier: h, Cards: fx.dir, Clock: fx.clock, Log: log, Issuer: "Musterbank AG",
-		NewCode: func() (string, error) {
-			c, err := letters.NewCode()
-			fx.mu.Lock()
-			fx.codes = append(fx.codes, c)
-			fx.mu.Unlock()
-			return c, err
-		}})
-	fx.audit = audit.New(pool, fx.clock)
-	fx.reg = registration.New(registration.Deps{Pool: pool, Cards: fx.dir, Letters: fx.letters, Data: keys, Keys: h,
-		Outbox: sms.NewOutbox(keys, fx.clock), Audit: fx.audit, Clock: fx.clock, Log: log,
+	st := testenv.NewStack(t)
+	fx := &fixture{Stack: st, audit: audit.New(st.Pool, st.Clock)}
+	fx.reg = registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: fx.audit, Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR"})
-	fx.disp = &sms.Dispatcher{Pool: pool, Keys: keys, Gateway: &sms.DevInbox{Pool: pool, Clock: fx.clock}, Clock: fx.clock, Log: log,
-		MaxAttempts: 3, Backoff: time.Second}
+	fx.disp = &sms.Dispatcher{Pool: st.Pool, Keys: st.Keys, Gateway: &sms.DevInbox{Pool: st.Pool, Clock: st.Clock}, Clock: st.Clock,
+		Log: st.Log, MaxAttempts: 3, Backoff: time.Second}
 	return fx
 }
 
@@ -93,15 +55,6 @@ func (fx *fixture) verify(t *testing.T, in registration.HolderData) *cards.Card 
 	return c
 }
 
-// printed prints the pending letters and returns the newest code.
-func (fx *fixture) printed(t *testing.T) string {
-	t.Helper()
-	if res, err := fx.letters.Batch(context.Background(), t.TempDir()); err != nil || res.Letters == 0 {
-		t.Fatalf("batch: %+v %v", res, err)
-	}
-	return fx.codes[len(fx.codes)-1]
-}
-
 var smsCode = regexp.MustCompile(`[0-9]{6}`)
 
 // lastSMS delivers the outbox through the development inbox and returns the newest text.
@@ -111,7 +64,7 @@ func (fx *fixture) lastSMS(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var body string
-	if err := fx.pool.QueryRow(context.Background(), `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
 		t.Fatal(err)
 	}
 	return body
@@ -202,7 +155,7 @@ func TestAppRegistration(t *testing.T) {
 	}
 	_, err = fx.reg.Active(ctx, card.ID)
 	wantKind(t, err, apperr.NotFound)
-	code := fx.printed(t)
+	code := fx.PrintLetters(t)
 	_, err = fx.reg.Activate(ctx, card.ID, "ZZZZZ-ZZZZZ")
 	wantKind(t, err, apperr.Invalid)
 	r, err := fx.reg.Activate(ctx, card.ID, code)
@@ -214,7 +167,7 @@ func TestAppRegistration(t *testing.T) {
 	}
 	_, err = fx.reg.Activate(ctx, card.ID, code)
 	wantKind(t, err, apperr.NotFound)
-	letters, _ := fx.letters.ForCard(ctx, card.ID)
+	letters, _ := fx.Letters.ForCard(ctx, card.ID)
 	if letters[0].FailedAttempts != 1 {
 		t.Fatalf("the wrong code was not counted: %+v", letters[0])
 	}
@@ -284,7 +237,7 @@ func TestMTANRegistration(t *testing.T) {
 	if _, err := fx.reg.RequestMTAN(ctx, card, req); err != nil {
 		t.Fatal(err)
 	}
-	r, err := fx.reg.Activate(ctx, card.ID, fx.printed(t))
+	r, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +258,7 @@ func TestMTANRegistration(t *testing.T) {
 	if r.State != registration.Active || r.Method != registration.MethodMTAN || r.Question != "birthplace" {
 		t.Fatalf("after confirmation: %+v", r)
 	}
-	lines, err := sms.Ledger(ctx, fx.pool, card.ID, time.Time{}, fx.clock.Now().Add(time.Hour))
+	lines, err := sms.Ledger(ctx, fx.Pool, card.ID, time.Time{}, fx.Clock.Now().Add(time.Hour))
 	if err != nil || len(lines) != 1 || lines[0].Purpose != "number_confirmation" || !lines[0].Price.Equal(decimal.RequireFromString("0.09")) {
 		t.Fatalf("ledger: %+v %v", lines, err)
 	}
@@ -320,11 +273,11 @@ func TestConfirmationCodeExpiresAndResendVoids(t *testing.T) {
 		Answer: "Bello", AcceptPrice: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 	first := smsCode.FindString(fx.lastSMS(t))
-	fx.clock.Advance(registration.ConfirmValidity + time.Second)
+	fx.Clock.Advance(registration.ConfirmValidity + time.Second)
 	_, err := fx.reg.ConfirmNumber(ctx, card.ID, first)
 	wantKind(t, err, apperr.Expired)
 	if err := fx.reg.ResendConfirmation(ctx, card.ID); err != nil {
@@ -335,7 +288,7 @@ func TestConfirmationCodeExpiresAndResendVoids(t *testing.T) {
 		_, err = fx.reg.ConfirmNumber(ctx, card.ID, first)
 		wantKind(t, err, apperr.Invalid)
 	}
-	fx.clock.Advance(registration.ConfirmValidity - time.Second)
+	fx.Clock.Advance(registration.ConfirmValidity - time.Second)
 	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, second); err != nil {
 		t.Fatalf("4 minutes minus a second: %v", err)
 	}
@@ -350,7 +303,7 @@ func TestMethodChangeNeedsNewLetter(t *testing.T) {
 	if _, err := fx.reg.RequestApp(ctx, card, app(t)); err != nil {
 		t.Fatal(err)
 	}
-	oldCode := fx.printed(t)
+	oldCode := fx.PrintLetters(t)
 	appReg, err := fx.reg.Activate(ctx, card.ID, oldCode)
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +318,7 @@ func TestMethodChangeNeedsNewLetter(t *testing.T) {
 	}
 	_, err = fx.reg.Activate(ctx, card.ID, oldCode)
 	wantKind(t, err, apperr.NotFound) // the new letter is not printed; the old code is spent
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := fx.reg.Active(ctx, card.ID); a.ID != appReg.ID {
@@ -379,7 +332,7 @@ func TestMethodChangeNeedsNewLetter(t *testing.T) {
 		t.Fatalf("active: %+v %v", a, err)
 	}
 	var st string
-	if err := fx.pool.QueryRow(ctx, `SELECT state FROM registrations WHERE id = $1`, appReg.ID).Scan(&st); err != nil || st != "replaced" {
+	if err := fx.Pool.QueryRow(ctx, `SELECT state FROM registrations WHERE id = $1`, appReg.ID).Scan(&st); err != nil || st != "replaced" {
 		t.Fatalf("old binding: %s %v", st, err)
 	}
 }
@@ -395,7 +348,7 @@ func TestOneNumberServesManyCards(t *testing.T) {
 			Answer: "Kiel", AcceptPrice: true}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+		if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.lastSMS(t))); err != nil {
@@ -403,12 +356,12 @@ func TestOneNumberServesManyCards(t *testing.T) {
 		}
 	}
 	var n int
-	if err := fx.pool.QueryRow(ctx, `SELECT count(DISTINCT card_id) FROM registrations WHERE state = 'active'
+	if err := fx.Pool.QueryRow(ctx, `SELECT count(DISTINCT card_id) FROM registrations WHERE state = 'active'
 		AND mobile_hash = (SELECT mobile_hash FROM registrations LIMIT 1)`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("cards on one number: %d %v", n, err)
 	}
 	var verifiers int
-	if err := fx.pool.QueryRow(ctx, `SELECT count(DISTINCT answer_verifier) FROM registrations`).Scan(&verifiers); err != nil || verifiers != 2 {
+	if err := fx.Pool.QueryRow(ctx, `SELECT count(DISTINCT answer_verifier) FROM registrations`).Scan(&verifiers); err != nil || verifiers != 2 {
 		t.Fatalf("one answer on two cards must give two verifiers: %d %v", verifiers, err)
 	}
 }
@@ -437,12 +390,12 @@ func TestConcurrentBindings(t *testing.T) {
 	}
 	wg.Wait()
 	var open, openLetters int
-	_ = fx.pool.QueryRow(ctx, `SELECT count(*) FROM registrations WHERE card_id = $1 AND state IN ('pending', 'confirming')`, card.ID).Scan(&open)
-	_ = fx.pool.QueryRow(ctx, `SELECT count(*) FROM letters WHERE card_id = $1 AND state IN ('requested', 'printed')`, card.ID).Scan(&openLetters)
+	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM registrations WHERE card_id = $1 AND state IN ('pending', 'confirming')`, card.ID).Scan(&open)
+	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM letters WHERE card_id = $1 AND state IN ('requested', 'printed')`, card.ID).Scan(&openLetters)
 	if open != 1 || openLetters != 1 {
 		t.Fatalf("%d registrations and %d letters open", open, openLetters)
 	}
-	code := fx.printed(t)
+	code := fx.PrintLetters(t)
 	results := make(chan error, 4)
 	for i := 0; i < 4; i++ {
 		go func() {
@@ -469,10 +422,10 @@ func TestEnd(t *testing.T) {
 	if _, err := fx.reg.RequestApp(ctx, card, app(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.printed(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
-	err := store.WithTx(ctx, fx.pool, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, fx.Pool, func(tx pgx.Tx) error {
 		n, err := fx.reg.End(ctx, tx, card.ID, "card blocked")
 		if n != 1 {
 			t.Errorf("ended %d", n)
@@ -489,27 +442,15 @@ func TestEnd(t *testing.T) {
 // R-KEY-1, R-KEY-2: no mobile number, answer or code in clear in any table or in the logs.
 func noSecretsAnywhere(t *testing.T, fx *fixture, secrets []string) {
 	t.Helper()
-	ctx := context.Background()
-	var dump strings.Builder
-	for _, tbl := range []string{"registrations", "letters", "audit_log", "sms_outbox", "issuer_data_access"} {
-		rows, err := fx.pool.Query(ctx, `SELECT row_to_json(x)::text FROM `+tbl+` x`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var s string
-			_ = rows.Scan(&s)
-			dump.WriteString(s)
-		}
-	}
+	dump := testenv.Dump(t, fx.Pool, "registrations", "letters", "audit_log", "sms_outbox", "issuer_data_access")
 	for _, s := range secrets {
-		for where, text := range map[string]string{"database": dump.String(), "logs": fx.logs.String()} {
+		for where, text := range map[string]string{"database": dump, "logs": fx.Logs.String()} {
 			if strings.Contains(strings.ToLower(text), strings.ToLower(s)) {
 				t.Errorf("%s holds %q", where, s)
 			}
 		}
 	}
-	if !strings.Contains(dump.String(), "+49151******78") {
+	if !strings.Contains(dump, "+49151******78") {
 		t.Error("dump holds no registration: the check proves nothing")
 	}
 }

@@ -1,7 +1,6 @@
 package support_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,25 +8,17 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jonboulle/clockwork"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/audit"
-	"example.com/acs/cards"
-	"example.com/acs/envelope"
 	"example.com/acs/internal/testenv"
-	"example.com/acs/letters"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
@@ -37,55 +28,29 @@ import (
 const annaPAN = "4000110000000017"
 
 type fixture struct {
-	pool              *pgxpool.Pool
-	clock             *clockwork.FakeClock
+	*testenv.Stack
 	e                 *echo.Echo
 	svc               *support.Service
 	reg               *registration.Registrar
-	lt                *letters.Letters
-	audit             *audit.Log
-	logs              *bytes.Buffer
-	mu                sync.Mutex
-	codes             []string
 	agent, supervisor string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	pool := testenv.DB(t)
-	h := testenv.HSM(t)
-	keys, err := envelope.Open(ctx, pool, h.KEK(), "pii")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	fx := &fixture{pool: pool, clock: clock, logs: &bytes.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	dir := cards.New(cards.Deps{Pool: pool, Keys: keys, Hasher: h, Log: log})
-	f, _ := os.Open("../testdata/cards.csv")
-	defer f.Close()
-	if _, err := dir.Import(ctx, f); err != nil {
-		t.Fatal(err)
-	}
-	fx.lt = letters.New(letters.Deps{Pool: pool, Verifier: h, Cards: dir, Clock: clock, Log: log, Issuer: "Musterbank AG",
-		NewCode: func() (string, error) {
-			c, err := letters.NewCode()
-			fx.mu.Lock()
-			fx.codes = append(fx.codes, c)
-			fx.mu.Unlock()
-			return c, err
-		}})
-	fx.audit = audit.New(pool, clock)
-	fx.reg = registration.New(registration.Deps{Pool: pool, Cards: dir, Letters: fx.lt, Data: keys, Keys: h,
-		Outbox: sms.NewOutbox(keys, clock), Audit: fx.audit, Clock: clock, Log: log, SMSPrice: decimal.Zero, Currency: "EUR"})
-	fx.svc = support.New(support.Deps{Pool: pool, Keys: h, Cards: dir, Letters: fx.lt, Registration: fx.reg, Audit: fx.audit, Clock: clock, Log: log})
-	fx.e = server.New(server.Deps{Log: log})
+	st := testenv.NewStack(t)
+	fx := &fixture{Stack: st}
+	au := audit.New(st.Pool, st.Clock)
+	fx.reg = registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
+	fx.svc = support.New(support.Deps{Pool: st.Pool, Keys: st.HSM, Cards: st.Cards, Letters: st.Letters, Registration: fx.reg,
+		Audit: au, Clock: st.Clock, Log: st.Log})
+	fx.e = server.New(server.Deps{Log: st.Log})
 	fx.svc.Routes(fx.e.Group("/support/v1"))
-	if fx.agent, err = fx.svc.AddStaff(ctx, "mia", support.Agent); err != nil {
+	var err error
+	if fx.agent, err = fx.svc.AddStaff(context.Background(), "mia", support.Agent); err != nil {
 		t.Fatal(err)
 	}
-	if fx.supervisor, err = fx.svc.AddStaff(ctx, "sven", support.Supervisor); err != nil {
+	if fx.supervisor, err = fx.svc.AddStaff(context.Background(), "sven", support.Supervisor); err != nil {
 		t.Fatal(err)
 	}
 	return fx
@@ -128,7 +93,7 @@ func TestStaffTokens(t *testing.T) {
 		}
 	}
 	var dump string
-	_ = fx.pool.QueryRow(context.Background(), `SELECT json_agg(s)::text FROM staff s`).Scan(&dump)
+	_ = fx.Pool.QueryRow(context.Background(), `SELECT json_agg(s)::text FROM staff s`).Scan(&dump)
 	if strings.Contains(dump, fx.agent) || strings.Contains(dump, strings.TrimPrefix(fx.agent, "acss_")) {
 		t.Fatal("the staff table holds a token")
 	}
@@ -166,7 +131,7 @@ func TestSearchAndView(t *testing.T) {
 	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Lübeck"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.lt.Batch(ctx, t.TempDir()); err != nil {
+	if _, err := fx.Letters.Batch(ctx, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	code, out, raw = fx.do(t, fx.agent, "GET", "/support/v1/cards/"+id, "")
@@ -180,8 +145,8 @@ func TestSearchAndView(t *testing.T) {
 	if len(out["letters"].([]any)) != 1 || out["issuer_data_reads_13_months"].(float64) != 1 || out["status"] != "active" {
 		t.Fatalf("view: %s", raw)
 	}
-	for _, secret := range []string{annaPAN, "15112345678", "Lübeck", "luebeck", fx.codes[0], strings.ReplaceAll(fx.codes[0], "-", "")} {
-		if strings.Contains(raw, secret) || strings.Contains(fx.logs.String(), secret) {
+	for _, secret := range []string{annaPAN, "15112345678", "Lübeck", "luebeck", fx.Codes()[0], strings.ReplaceAll(fx.Codes()[0], "-", "")} {
+		if strings.Contains(raw, secret) || strings.Contains(fx.Logs.String(), secret) {
 			t.Errorf("view or logs show %q", secret)
 		}
 	}
@@ -234,14 +199,14 @@ func TestBlock(t *testing.T) {
 	if _, err := fx.reg.RequestApp(ctx, card, registration.AppRequest{DeviceKey: deviceKey(t), Platform: "ios", OSVersion: "17.4", PIN: "4821"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.lt.Batch(ctx, t.TempDir()); err != nil {
+	if _, err := fx.Letters.Batch(ctx, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.codes[0]); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.Codes()[0]); err != nil {
 		t.Fatal(err)
 	}
-	fx.clock.Advance(time.Minute)
-	if _, err := fx.lt.Request(ctx, card.ID, "spare", "test"); err != nil {
+	fx.Clock.Advance(time.Minute)
+	if _, err := fx.Letters.Request(ctx, card.ID, "spare", "test"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := fx.do(t, fx.agent, "POST", "/support/v1/cards/"+id+"/block", `{"reason":"card stolen"}`); code != 403 {

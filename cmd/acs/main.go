@@ -108,17 +108,11 @@ func command(args []string) commandFunc {
 			return hsmInit(cfg, out)
 		}
 	case "letters batch":
-		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
-			return lettersBatch(ctx, cfg, log, out)
-		}
+		return lettersBatch
 	case "keys rotate":
-		return func(ctx context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
-			return keysRotate(ctx, cfg, out)
-		}
+		return keysRotate
 	case "keys reencrypt":
-		return func(ctx context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
-			return keysReencrypt(ctx, cfg, out)
-		}
+		return keysReencrypt
 	}
 	if len(args) == 4 && args[0] == "staff" && args[1] == "add" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
@@ -143,11 +137,16 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// deps are the long-lived parts most commands share.
+// deps are the long-lived parts the commands share: connections, keys and the domain services.
 type deps struct {
-	pool *pgxpool.Pool
-	hsm  *hsm.HSM
-	keys *envelope.Keyring
+	pool         *pgxpool.Pool
+	hsm          *hsm.HSM
+	keys         *envelope.Keyring
+	cards        *cards.Directory
+	letters      *letters.Letters
+	audit        *audit.Log
+	registration *registration.Registrar
+	support      *support.Service
 }
 
 func (d *deps) Close() {
@@ -159,9 +158,9 @@ func (d *deps) Close() {
 	}
 }
 
-// open connects the database (which must be at the schema this binary expects) and the HSM, and loads
-// the data keyset.
-func open(ctx context.Context, cfg *config.Config) (*deps, error) {
+// open connects the database (which must be at the schema this binary expects) and the HSM, loads the
+// data keyset, and constructs the domain services.
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, error) {
 	d := &deps{}
 	var err error
 	if d.pool, err = store.Open(ctx, cfg.Database); err != nil {
@@ -184,45 +183,25 @@ func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 		d.Close()
 		return nil, err
 	}
+	clock := clockwork.NewRealClock()
+	price := decimal.RequireFromString(cfg.SMS.Price) // validated with the configuration
+	d.audit = audit.New(d.pool, clock)
+	d.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
+	d.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
+	d.registration = registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: d.letters, Data: d.keys, Keys: d.hsm,
+		Outbox: sms.NewOutbox(d.keys, clock), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency})
+	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
+		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log})
 	return d, nil
 }
 
-// services builds the domain services on top of the shared dependencies.
-type services struct {
-	cards        *cards.Directory
-	letters      *letters.Letters
-	audit        *audit.Log
-	registration *registration.Registrar
-	support      *support.Service
-}
-
-func newServices(cfg *config.Config, d *deps, log *slog.Logger) (*services, error) {
-	clock := clockwork.NewRealClock()
-	price, err := decimal.NewFromString(cfg.SMS.Price)
-	if err != nil {
-		return nil, fmt.Errorf("sms.price: %w", err)
-	}
-	s := &services{audit: audit.New(d.pool, clock)}
-	s.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
-	s.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: s.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
-	s.registration = registration.New(registration.Deps{Pool: d.pool, Cards: s.cards, Letters: s.letters, Data: d.keys, Keys: d.hsm,
-		Outbox: sms.NewOutbox(d.keys, clock), Audit: s.audit, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency})
-	s.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: s.cards, Letters: s.letters,
-		Registration: s.registration, Audit: s.audit, Clock: clock, Log: log})
-	return s, nil
-}
-
 func staffAdd(ctx context.Context, cfg *config.Config, log *slog.Logger, name string, role support.Role, out io.Writer) error {
-	d, err := open(ctx, cfg)
+	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	svc, err := newServices(cfg, d, log)
-	if err != nil {
-		return err
-	}
-	token, err := svc.support.AddStaff(ctx, name, role)
+	token, err := d.support.AddStaff(ctx, name, role)
 	if err != nil {
 		return err
 	}
@@ -231,15 +210,11 @@ func staffAdd(ctx context.Context, cfg *config.Config, log *slog.Logger, name st
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	d, err := open(ctx, cfg)
+	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	svc, err := newServices(cfg, d, log)
-	if err != nil {
-		return err
-	}
 	gw, err := smsGateway(cfg, d)
 	if err != nil {
 		return err
@@ -257,7 +232,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Checks: map[string]server.Checker{"database": d.pool, "hsm": d.hsm},
 		TLS:    cfg.TLS.Enabled(),
 	})
-	svc.support.Routes(e.Group("/support/v1"))
+	d.support.Routes(e.Group("/support/v1"))
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,
 	})
@@ -311,13 +286,12 @@ func importCards(ctx context.Context, cfg *config.Config, log *slog.Logger, path
 		return err
 	}
 	defer f.Close()
-	d, err := open(ctx, cfg)
+	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	dir := cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
-	res, err := dir.Import(ctx, f)
+	res, err := d.cards.Import(ctx, f)
 	if err != nil {
 		var ie *cards.ImportError
 		if errors.As(err, &ie) {
@@ -334,8 +308,8 @@ func encryptedColumns() []envelope.Column {
 	return append([]envelope.Column(nil), cards.Columns...)
 }
 
-func keysRotate(ctx context.Context, cfg *config.Config, out io.Writer) error {
-	d, err := open(ctx, cfg)
+func keysRotate(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -348,8 +322,8 @@ func keysRotate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	return nil
 }
 
-func keysReencrypt(ctx context.Context, cfg *config.Config, out io.Writer) error {
-	d, err := open(ctx, cfg)
+func keysReencrypt(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -368,16 +342,12 @@ func lettersBatch(ctx context.Context, cfg *config.Config, log *slog.Logger, out
 	if err := os.MkdirAll(cfg.Letters.OutDir, 0o700); err != nil {
 		return err
 	}
-	d, err := open(ctx, cfg)
+	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	svc, err := newServices(cfg, d, log)
-	if err != nil {
-		return err
-	}
-	l := svc.letters
+	l := d.letters
 	expired, err := l.ExpireDue(ctx)
 	if err != nil {
 		return err
