@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/audit"
@@ -27,6 +29,7 @@ import (
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
 	"example.com/acs/letters"
+	"example.com/acs/portal"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
@@ -233,6 +236,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TLS:    cfg.TLS.Enabled(),
 	})
 	d.support.Routes(e.Group("/support/v1"))
+	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: clockwork.NewRealClock(),
+		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: decimal.RequireFromString(cfg.SMS.Price), Currency: cfg.SMS.Currency}).
+		Routes(e.Group("/portal"))
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,
 	})

@@ -1,0 +1,315 @@
+// Package portal is the cardholder's registration portal: server-rendered pages in German and English
+// for registering a card with the mTAN method (R-REG-1, -2, -6), activating it with the ID code from the
+// letter (R-REG-3), and confirming the mobile number by SMS. It only translates forms to calls of
+// package registration and renders the answers; the rules live there.
+//
+// The pages keep no server-side session and set no cookie: the card a visitor has proved to know travels
+// between steps in a short-lived flow token, an AEAD ciphertext only this server can open.
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/apperr"
+	"example.com/acs/audit"
+	"example.com/acs/cards"
+	"example.com/acs/envelope"
+	"example.com/acs/registration"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// Deps are what the portal needs.
+type Deps struct {
+	Registrar *registration.Registrar
+	Cards     *cards.Directory
+	Audit     *audit.Log
+	Keys      *envelope.Keyring
+	Clock     clockwork.Clock
+	Log       *slog.Logger
+	Issuer    string
+	SMSPrice  decimal.Decimal
+	Currency  string
+}
+
+// Portal serves the pages.
+type Portal struct {
+	d    Deps
+	tmpl *template.Template
+}
+
+// New parses the templates.
+func New(d Deps) *Portal {
+	t := template.Must(template.New("").Funcs(template.FuncMap{"t": func(l lang, key string) string { return l.t(key) }}).
+		ParseFS(templateFS, "templates/*.html"))
+	return &Portal{d: d, tmpl: t}
+}
+
+// Routes mounts the portal on g (/portal).
+func (p *Portal) Routes(g *echo.Group) {
+	g.Use(securityHeaders)
+	g.GET("", p.start)
+	g.GET("/register", p.registerForm)
+	g.POST("/register", p.register)
+	g.POST("/register/mtan", p.registerMTAN)
+	g.GET("/activate", p.activateForm)
+	g.POST("/activate", p.activate)
+	g.POST("/activate/confirm", p.confirm)
+	g.POST("/activate/resend", p.resend)
+}
+
+// securityHeaders: the portal is never framed and loads nothing from elsewhere; its one inline style
+// element carries the request's nonce.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		nonce := base64.RawStdEncoding.EncodeToString(b)
+		c.Set("nonce", nonce)
+		c.Response().Header().Set("Content-Security-Policy",
+			"default-src 'none'; style-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		return next(c)
+	}
+}
+
+// flow is what the flow token carries: the card the visitor proved to know, until when.
+type flow struct {
+	CardID  uuid.UUID `json:"c"`
+	Expires time.Time `json:"e"`
+}
+
+const flowTTL = 15 * time.Minute
+
+var flowAD = envelope.AD{Table: "portal", Column: "flow", Row: "v1"}
+
+func (p *Portal) sealFlow(cardID uuid.UUID) (string, error) {
+	b, _ := json.Marshal(flow{CardID: cardID, Expires: p.d.Clock.Now().Add(flowTTL)})
+	ct, err := p.d.Keys.Encrypt(flowAD, b)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(ct), nil
+}
+
+var errFlow = apperr.New(apperr.Expired, "this form has expired; please start again")
+
+func (p *Portal) openFlow(ctx context.Context, token string) (uuid.UUID, error) {
+	ct, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(token) > 1000 {
+		return uuid.Nil, errFlow
+	}
+	b, err := p.d.Keys.Decrypt(ctx, flowAD, ct)
+	if err != nil {
+		return uuid.Nil, errFlow
+	}
+	var f flow
+	if json.Unmarshal(b, &f) != nil || !p.d.Clock.Now().Before(f.Expires) {
+		return uuid.Nil, errFlow
+	}
+	return f.CardID, nil
+}
+
+// page is the data every template gets.
+type page struct {
+	Lang      lang
+	Nonce     string
+	Issuer    string
+	Error     string
+	Fields    map[string]string
+	Form      map[string]string
+	Flow      string
+	Questions []question
+	Price     string
+	Charged   bool
+	Card      string
+	Mobile    string
+	Reads     int
+}
+
+type question struct{ Key, Text string }
+
+func (p *Portal) render(c echo.Context, status int, name string, pg page) error {
+	pg.Lang = pickLang(c.Request())
+	pg.Nonce, _ = c.Get("nonce").(string)
+	pg.Issuer = p.d.Issuer
+	if pg.Form == nil {
+		pg.Form = map[string]string{}
+	}
+	pg.Price = p.d.SMSPrice.StringFixed(2) + " " + p.d.Currency
+	pg.Charged = p.d.SMSPrice.IsPositive()
+	for k, v := range registration.Questions {
+		pg.Questions = append(pg.Questions, question{k, v})
+	}
+	sort.Slice(pg.Questions, func(i, j int) bool { return pg.Questions[i].Key < pg.Questions[j].Key })
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return p.tmpl.ExecuteTemplate(c.Response(), name, pg)
+}
+
+// fail renders the form again with what went wrong. Only domain errors are shown; anything else goes to
+// the server's error handler (logged, no detail).
+func (p *Portal) fail(c echo.Context, name string, err error, pg page) error {
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind == apperr.Internal || ae.Kind == apperr.Unavailable {
+		return err
+	}
+	pg.Error, pg.Fields = ae.Msg, ae.Fields
+	status := http.StatusUnprocessableEntity
+	if ae.Kind == apperr.Expired {
+		status = http.StatusGone
+	}
+	return p.render(c, status, name, pg)
+}
+
+func (p *Portal) start(c echo.Context) error { return p.render(c, http.StatusOK, "start.html", page{}) }
+
+func (p *Portal) registerForm(c echo.Context) error {
+	return p.render(c, http.StatusOK, "register.html", page{})
+}
+
+// holderForm reads the card-check fields; the card number is never put back into a page.
+func holderForm(c echo.Context) (registration.HolderData, map[string]string) {
+	form := map[string]string{
+		"expiry": c.FormValue("expiry"), "name": c.FormValue("name"), "date_of_birth": c.FormValue("date_of_birth"),
+	}
+	in := registration.HolderData{PAN: c.FormValue("pan"), Name: form["name"], DateOfBirth: form["date_of_birth"]}
+	// Expiry as printed on the card: MM/YY or MM/YYYY.
+	if m, y, ok := strings.Cut(strings.TrimSpace(form["expiry"]), "/"); ok {
+		in.ExpiryMonth, _ = strconv.Atoi(strings.TrimSpace(m))
+		in.ExpiryYear, _ = strconv.Atoi(strings.TrimSpace(y))
+		if in.ExpiryYear > 0 && in.ExpiryYear < 100 {
+			in.ExpiryYear += 2000
+		}
+	}
+	return in, form
+}
+
+func (p *Portal) register(c echo.Context) error {
+	in, form := holderForm(c)
+	card, err := p.d.Registrar.VerifyCard(c.Request().Context(), in)
+	if err != nil {
+		return p.fail(c, "register.html", err, page{Form: form})
+	}
+	tok, err := p.sealFlow(card.ID)
+	if err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "method.html", page{Flow: tok, Card: card.Masked()})
+}
+
+func (p *Portal) registerMTAN(c echo.Context) error {
+	ctx := c.Request().Context()
+	tok := c.FormValue("flow")
+	form := map[string]string{"mobile": c.FormValue("mobile"), "question": c.FormValue("question")}
+	cardID, err := p.openFlow(ctx, tok)
+	if err != nil {
+		return p.fail(c, "register.html", err, page{})
+	}
+	card, err := p.d.Cards.Get(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	pg := page{Flow: tok, Card: card.Masked(), Form: form}
+	_, err = p.d.Registrar.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: form["mobile"], Question: form["question"],
+		Answer: c.FormValue("answer"), AcceptPrice: c.FormValue("accept_price") == "yes"})
+	if err != nil {
+		return p.fail(c, "method.html", err, pg)
+	}
+	if pg.Reads, err = p.d.Audit.IssuerDataReads(ctx, card.ID); err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "requested.html", pg)
+}
+
+func (p *Portal) activateForm(c echo.Context) error {
+	return p.render(c, http.StatusOK, "activate.html", page{})
+}
+
+func (p *Portal) activate(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, form := holderForm(c)
+	card, err := p.d.Registrar.VerifyCard(ctx, in)
+	if err != nil {
+		return p.fail(c, "activate.html", err, page{Form: form})
+	}
+	reg, err := p.d.Registrar.Activate(ctx, card.ID, c.FormValue("id_code"))
+	if err != nil {
+		return p.fail(c, "activate.html", err, page{Form: form})
+	}
+	return p.afterActivation(c, card, reg)
+}
+
+func (p *Portal) afterActivation(c echo.Context, card *cards.Card, reg *registration.Registration) error {
+	pg := page{Card: card.Masked(), Mobile: reg.MobileMasked}
+	if reg.State == registration.Confirming {
+		tok, err := p.sealFlow(card.ID)
+		if err != nil {
+			return err
+		}
+		pg.Flow = tok
+		return p.render(c, http.StatusOK, "confirm.html", pg)
+	}
+	return p.render(c, http.StatusOK, "done.html", pg)
+}
+
+func (p *Portal) confirm(c echo.Context) error {
+	ctx := c.Request().Context()
+	tok := c.FormValue("flow")
+	cardID, err := p.openFlow(ctx, tok)
+	if err != nil {
+		return p.fail(c, "activate.html", err, page{})
+	}
+	card, err := p.d.Cards.Get(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	reg, err := p.d.Registrar.ConfirmNumber(ctx, cardID, c.FormValue("code"))
+	if err != nil {
+		cur, _ := p.d.Registrar.Current(ctx, cardID)
+		pg := page{Flow: tok, Card: card.Masked()}
+		if cur != nil {
+			pg.Mobile = cur.MobileMasked
+		}
+		return p.fail(c, "confirm.html", err, pg)
+	}
+	return p.render(c, http.StatusOK, "done.html", page{Card: card.Masked(), Mobile: reg.MobileMasked})
+}
+
+func (p *Portal) resend(c echo.Context) error {
+	ctx := c.Request().Context()
+	tok := c.FormValue("flow")
+	cardID, err := p.openFlow(ctx, tok)
+	if err != nil {
+		return p.fail(c, "activate.html", err, page{})
+	}
+	card, err := p.d.Cards.Get(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	if err := p.d.Registrar.ResendConfirmation(ctx, cardID); err != nil {
+		return p.fail(c, "activate.html", err, page{})
+	}
+	reg, err := p.d.Registrar.Current(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	return p.afterActivation(c, card, reg)
+}

@@ -1,0 +1,167 @@
+package portal_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/audit"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/portal"
+	"example.com/acs/registration"
+	"example.com/acs/server"
+	"example.com/acs/sms"
+)
+
+type fixture struct {
+	*testenv.Stack
+	e    *echo.Echo
+	disp *sms.Dispatcher
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st := testenv.NewStack(t)
+	au := audit.New(st.Pool, st.Clock)
+	price := decimal.RequireFromString("0.09")
+	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: price, Currency: "EUR"})
+	e := server.New(server.Deps{Log: st.Log})
+	portal.New(portal.Deps{Registrar: reg, Cards: st.Cards, Audit: au, Keys: st.Keys, Clock: st.Clock, Log: st.Log,
+		Issuer: "Musterbank AG", SMSPrice: price, Currency: "EUR"}).Routes(e.Group("/portal"))
+	return &fixture{Stack: st, e: e, disp: &sms.Dispatcher{Pool: st.Pool, Keys: st.Keys,
+		Gateway: &sms.DevInbox{Pool: st.Pool, Clock: st.Clock}, Clock: st.Clock, Log: st.Log, MaxAttempts: 3, Backoff: time.Second}}
+}
+
+func (fx *fixture) do(t *testing.T, method, path string, form url.Values, acceptLang string) *httptest.ResponseRecorder {
+	t.Helper()
+	var req *http.Request
+	if form != nil {
+		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	if acceptLang != "" {
+		req.Header.Set("Accept-Language", acceptLang)
+	}
+	rec := httptest.NewRecorder()
+	fx.e.ServeHTTP(rec, req)
+	return rec
+}
+
+var flowRE = regexp.MustCompile(`name="flow" value="([^"]+)"`)
+
+func TestLanguagesAndHeaders(t *testing.T) {
+	fx := newFixture(t)
+	de := fx.do(t, "GET", "/portal/register", nil, "de-DE,de;q=0.9,en;q=0.8")
+	en := fx.do(t, "GET", "/portal/register", nil, "en-GB,en;q=0.9")
+	if de.Code != 200 || !strings.Contains(de.Body.String(), "Kartennummer") || !strings.Contains(en.Body.String(), "Card number") {
+		t.Fatalf("languages: %d", de.Code)
+	}
+	if q := fx.do(t, "GET", "/portal/register?lang=en", nil, "de"); !strings.Contains(q.Body.String(), "Card number") {
+		t.Fatal("?lang=en ignored")
+	}
+	csp := de.Header().Get("Content-Security-Policy")
+	nonce := regexp.MustCompile(`'nonce-([^']+)'`).FindStringSubmatch(csp)
+	if nonce == nil || !strings.Contains(de.Body.String(), `<style nonce="`+nonce[1]+`">`) || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Fatalf("CSP %q", csp)
+	}
+	if de.Header().Get("Cache-Control") != "no-store" {
+		t.Fatal("portal pages may be cached")
+	}
+}
+
+// R-REG-1..3, R-REG-6, R-REG-9: register with mTAN in the portal, activate with the letter's code,
+// confirm the number by SMS; no page ever shows the card number or a secret.
+func TestMTANRegistrationThroughThePortal(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := url.Values{"pan": {"4000 1100 0000 0017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}
+	var pages []string
+
+	r := fx.do(t, "POST", "/portal/register", card, "de")
+	pages = append(pages, r.Body.String())
+	m := flowRE.FindStringSubmatch(r.Body.String())
+	if r.Code != 200 || m == nil || !strings.Contains(r.Body.String(), "400011******0017") {
+		t.Fatalf("card check: %d %s", r.Code, r.Body)
+	}
+	mtan := url.Values{"flow": {m[1]}, "mobile": {"0151 12345678"}, "question": {"birthplace"}, "answer": {"Lübeck"}}
+	r = fx.do(t, "POST", "/portal/register/mtan", mtan, "de")
+	if r.Code != 422 || !strings.Contains(r.Body.String(), "accept_price") {
+		t.Fatalf("price agreement not required: %d", r.Code)
+	}
+	mtan.Set("accept_price", "yes")
+	r = fx.do(t, "POST", "/portal/register/mtan", mtan, "de")
+	pages = append(pages, r.Body.String())
+	if r.Code != 200 || !strings.Contains(r.Body.String(), "ID-Code ist unterwegs") || !strings.Contains(r.Body.String(), "13 Monaten: 1") {
+		t.Fatalf("request: %d %s", r.Code, r.Body)
+	}
+
+	code := fx.PrintLetters(t)
+	act := url.Values{"pan": card["pan"], "expiry": card["expiry"], "name": card["name"], "id_code": {"ZZZZZ-ZZZZZ"}}
+	if r = fx.do(t, "POST", "/portal/activate", act, "en"); r.Code != 422 {
+		t.Fatalf("wrong ID code: %d", r.Code)
+	}
+	act.Set("id_code", strings.ToLower(code))
+	r = fx.do(t, "POST", "/portal/activate", act, "en")
+	pages = append(pages, r.Body.String())
+	m = flowRE.FindStringSubmatch(r.Body.String())
+	if r.Code != 200 || m == nil || !strings.Contains(r.Body.String(), "49151******78") {
+		t.Fatalf("activation: %d %s", r.Code, r.Body)
+	}
+	if _, _, err := fx.disp.DispatchOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	if err := fx.Pool.QueryRow(ctx, `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	smsCode := regexp.MustCompile(`[0-9]{6}`).FindString(body)
+	r = fx.do(t, "POST", "/portal/activate/confirm", url.Values{"flow": {m[1]}, "code": {smsCode}}, "en")
+	pages = append(pages, r.Body.String())
+	if r.Code != 200 || !strings.Contains(r.Body.String(), "Registration complete") {
+		t.Fatalf("confirmation: %d %s", r.Code, r.Body)
+	}
+	for i, p := range pages {
+		for _, secret := range []string{"4000110000000017", "4000 1100 0000 0017", "15112345678", "Lübeck", code, smsCode} {
+			if strings.Contains(p, secret) {
+				t.Errorf("page %d shows %q", i, secret)
+			}
+		}
+	}
+}
+
+func TestMismatchAndExpiredFlow(t *testing.T) {
+	fx := newFixture(t)
+	r := fx.do(t, "POST", "/portal/register", url.Values{"pan": {"4000110000000017"}, "expiry": {"08/29"},
+		"name": {`<script>alert(1)</script>`}}, "en")
+	if r.Code != 422 || !strings.Contains(r.Body.String(), "do not match") {
+		t.Fatalf("mismatch: %d", r.Code)
+	}
+	if strings.Contains(r.Body.String(), "<script>alert") || !strings.Contains(r.Body.String(), "&lt;script&gt;") {
+		t.Fatal("typed name not escaped")
+	}
+	r = fx.do(t, "POST", "/portal/register", url.Values{"pan": {"4000110000000017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}, "en")
+	flow := flowRE.FindStringSubmatch(r.Body.String())[1]
+	fx.Clock.Advance(16 * time.Minute)
+	r = fx.do(t, "POST", "/portal/register/mtan", url.Values{"flow": {flow}, "mobile": {"+4915112345678"}, "question": {"birthplace"},
+		"answer": {"Kiel"}, "accept_price": {"yes"}}, "en")
+	if r.Code != http.StatusGone {
+		t.Fatalf("expired flow: %d", r.Code)
+	}
+	for _, bad := range []string{"", "not-base64!", strings.Repeat("A", 2000), flow[:len(flow)-4] + "AAAA"} {
+		r = fx.do(t, "POST", "/portal/register/mtan", url.Values{"flow": {bad}}, "en")
+		if r.Code != http.StatusGone {
+			t.Errorf("forged flow %q: %d", bad[:min(len(bad), 10)], r.Code)
+		}
+	}
+}
