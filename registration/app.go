@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -117,4 +119,20 @@ func (r *Registrar) RequestApp(ctx context.Context, card *cards.Card, in AppRequ
 		return nil, err
 	}
 	return &AppBinding{RegistrationID: id, EmCertID: em}, nil
+}
+
+// DeviceKey returns the device public key (PKIX DER) of the card's app registration in state st, so
+// that the app API can check the signature of a request made in that registration's name.
+func (r *Registrar) DeviceKey(ctx context.Context, cardID uuid.UUID, st State) ([]byte, error) {
+	var id uuid.UUID
+	var enc []byte
+	err := r.d.Pool.QueryRow(ctx, `SELECT id, device_key_enc FROM registrations WHERE card_id = $1 AND state = $2 AND method = 'app'
+		ORDER BY created_at DESC LIMIT 1`, cardID, st).Scan(&id, &enc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "no app registration of this card in that state")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registration: device key: %w", err)
+	}
+	return r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "device_key_enc", Row: id.String()}, enc)
 }

@@ -92,7 +92,7 @@ pg_stop() {
 hsm_up() {
   local conf="$state/softhsm2.conf" tokens="$state/tokens"
   # Every test run gets a token of its own: keys left by an earlier run must not make a test pass.
-  [ "$name" = test ] && rm -rf "$tokens"
+  [ "$name" = test ] && rm -rf "$tokens" "$state/per-process"
   mkdir -p "$tokens"
   printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' "$tokens" >"$conf"
   export SOFTHSM2_CONF="$conf"

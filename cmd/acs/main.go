@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
+	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/cards"
 	"example.com/acs/config"
@@ -239,6 +240,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: clockwork.NewRealClock(),
 		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: decimal.RequireFromString(cfg.SMS.Price), Currency: cfg.SMS.Currency}).
 		Routes(e.Group("/portal"))
+	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: clockwork.NewRealClock(), Log: log}).
+		Routes(e.Group("/app/v1"))
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,

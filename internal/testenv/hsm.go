@@ -6,7 +6,13 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,16 +26,52 @@ func getenv(k, def string) string {
 	return def
 }
 
-// HSMConfig returns a configuration for the test token with a key prefix no other test uses.
+var (
+	tokenOnce sync.Once
+	tokenErr  error
+)
+
+// processToken gives this test process a SoftHSM2 token directory of its own, before anything loads the
+// module (SoftHSM reads SOFTHSM2_CONF once). Test binaries of several packages run at the same time, and
+// SoftHSM's file store does not take concurrent writers to one token well (seen: CKR_GENERAL_ERROR at
+// login while another process creates keys).
+func processToken() error {
+	tokenOnce.Do(func() {
+		base := os.Getenv("SOFTHSM2_CONF")
+		if base == "" {
+			tokenErr = errors.New("SOFTHSM2_CONF is not set: run the tests with `make test`, which prepares SoftHSM2")
+			return
+		}
+		dir := filepath.Join(filepath.Dir(base), "per-process", strconv.Itoa(os.Getpid()))
+		tokens := filepath.Join(dir, "tokens")
+		if tokenErr = os.MkdirAll(tokens, 0o700); tokenErr != nil {
+			return
+		}
+		conf := filepath.Join(dir, "softhsm2.conf")
+		if tokenErr = os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); tokenErr != nil {
+			return
+		}
+		cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", "acs-test", "--so-pin", "87654321", "--pin", "1234")
+		cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+conf)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tokenErr = fmt.Errorf("softhsm2-util: %v: %s", err, out)
+			return
+		}
+		tokenErr = os.Setenv("SOFTHSM2_CONF", conf)
+	})
+	return tokenErr
+}
+
+// HSMConfig returns a configuration for this process's test token with a key prefix no other test uses.
 func HSMConfig(t testing.TB) hsm.Config {
 	t.Helper()
-	if os.Getenv("SOFTHSM2_CONF") == "" {
-		t.Fatal("SOFTHSM2_CONF is not set: run the tests with `make test`, which prepares a SoftHSM2 token")
+	if err := processToken(); err != nil {
+		t.Fatal(err)
 	}
 	return hsm.Config{
 		Module:          getenv("ACS_TEST_HSM_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
-		TokenLabel:      getenv("ACS_TEST_HSM_TOKEN", "acs-test"),
-		Pin:             getenv("ACS_TEST_HSM_PIN", "1234"),
+		TokenLabel:      "acs-test",
+		Pin:             "1234",
 		KeyPrefix:       "t" + RandomHex(t, 6),
 		MaxSessions:     32,
 		PoolWaitTimeout: 5 * time.Second,

@@ -1,0 +1,141 @@
+package appapi_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/appapi"
+	"example.com/acs/audit"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/registration"
+	"example.com/acs/server"
+	"example.com/acs/sms"
+)
+
+type fixture struct {
+	*testenv.Stack
+	e *echo.Echo
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st := testenv.NewStack(t)
+	au := audit.New(st.Pool, st.Clock)
+	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
+	e := server.New(server.Deps{Log: st.Log})
+	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log}).Routes(e.Group("/app/v1"))
+	return &fixture{Stack: st, e: e}
+}
+
+func newKey(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	return k, der
+}
+
+// request builds a signed request; sign may be nil for an unsigned one.
+func (fx *fixture) request(t *testing.T, path string, body any, sign *ecdsa.PrivateKey, at time.Time) *http.Request {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req := httptest.NewRequest("POST", path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if sign != nil {
+		if err := appapi.Sign(req, b, sign, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return req
+}
+
+func (fx *fixture) send(req *http.Request) (int, map[string]any) {
+	rec := httptest.NewRecorder()
+	fx.e.ServeHTTP(rec, req)
+	var out map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out
+}
+
+func registerBody(der []byte) appapi.RegisterRequest {
+	return appapi.RegisterRequest{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt",
+		DeviceKey: der, Platform: "ios", OSVersion: "17.4", PIN: "4821"}
+}
+
+// R-REG-7: the app registers with a request signed by the key it binds, and activates with a request
+// signed by the same key; other keys, replays and stale timestamps are refused.
+func TestSignedRegistration(t *testing.T) {
+	fx := newFixture(t)
+	key, der := newKey(t)
+	other, _ := newKey(t)
+	now := fx.Clock.Now()
+
+	if code, _ := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), nil, now)); code != 401 {
+		t.Fatalf("unsigned: %d", code)
+	}
+	if code, _ := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), other, now)); code != 401 {
+		t.Fatalf("signed by another key: %d", code)
+	}
+	if code, _ := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now.Add(-6*time.Minute))); code != 401 {
+		t.Fatalf("stale timestamp: %d", code)
+	}
+	req := fx.request(t, "/app/v1/registrations", registerBody(der), key, now)
+	body, _ := json.Marshal(registerBody(der))
+	replay := httptest.NewRequest("POST", "/app/v1/registrations", bytes.NewReader(body))
+	replay.Header = req.Header.Clone()
+	code, out := fx.send(req)
+	if code != 201 || out["card"] != "400011******0017" || out["em_cert_id"] == "" {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	if code, out := fx.send(replay); code != 401 || !strings.Contains(out["message"].(string), "replay") {
+		t.Fatalf("replay: %d %v", code, out)
+	}
+	cardID := out["card_id"].(string)
+	idCode := fx.PrintLetters(t)
+
+	act := map[string]string{"card_id": cardID, "id_code": idCode}
+	if code, _ := fx.send(fx.request(t, "/app/v1/registrations/activate", act, other, now)); code != 401 {
+		t.Fatalf("activation signed by another key: %d", code)
+	}
+	code, res := fx.send(fx.request(t, "/app/v1/registrations/activate", act, key, now))
+	if code != 200 || res["state"] != "active" || res["em_cert_id"] != out["em_cert_id"] {
+		t.Fatalf("activate: %d %v", code, res)
+	}
+}
+
+func TestHostileBodies(t *testing.T) {
+	fx := newFixture(t)
+	key, der := newKey(t)
+	now := fx.Clock.Now()
+	for name, tc := range map[string]struct {
+		body  any
+		field string
+	}{
+		"no device key": {appapi.RegisterRequest{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "A", Platform: "ios", OSVersion: "17", PIN: "4821"}, "device_key"},
+		"bad key":       {func() appapi.RegisterRequest { r := registerBody(der); r.DeviceKey = []byte("x"); return r }(), "device_key"},
+		"PIN letters":   {func() appapi.RegisterRequest { r := registerBody(der); r.PIN = "48a1"; return r }(), "pin"},
+		"month 13":      {func() appapi.RegisterRequest { r := registerBody(der); r.ExpiryMonth = 13; return r }(), "expiry_month"},
+		"unknown field": {map[string]any{"pan": "4000110000000017", "admin": true}, "admin"},
+	} {
+		code, out := fx.send(fx.request(t, "/app/v1/registrations", tc.body, key, now))
+		f, _ := out["fields"].(map[string]any)
+		if code != 400 || f[tc.field] == nil {
+			t.Errorf("%s: %d %v", name, code, out)
+		}
+	}
+	code, _ := fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": "0b7f5c2e-0000-4000-8000-000000000000", "id_code": "X"}, key, now))
+	if code != 404 {
+		t.Errorf("activation of an unknown card: %d", code)
+	}
+}

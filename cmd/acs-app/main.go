@@ -1,0 +1,304 @@
+// Command acs-app stands in for the bank's app on the cardholder's phone: it creates and keeps a device
+// key (P-256) in a local state file, registers a card for the app method, redeems the ID code from the
+// letter, and lists its cards with their emCertIDs. Every request is signed with the device key exactly
+// as the real app signs (package appapi).
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"example.com/acs/appapi"
+)
+
+const usage = `usage: acs-app [-server URL] [-state FILE] COMMAND [FLAGS]
+
+Commands:
+  init                                  create this installation's device key
+  register -pan N -expiry MM/YY (-name NAME | -dob YYYY-MM-DD) -pin NNNN [-platform android|ios] [-os VERSION]
+                                        bind a card to this installation; a letter with an ID code follows
+  activate -card LAST4 -code ID-CODE    complete the registration with the code from the letter
+  cards                                 list the cards of this installation
+`
+
+// state is what the app keeps on the phone. The private key never leaves it.
+type state struct {
+	DeviceKey []byte      `json:"device_key_pkcs8"`
+	Cards     []cardState `json:"cards"`
+}
+
+type cardState struct {
+	CardID   string `json:"card_id"`
+	Card     string `json:"card"`
+	EmCertID string `json:"em_cert_id"`
+	State    string `json:"state"`
+}
+
+type app struct {
+	server    string
+	statePath string
+	out       io.Writer
+	client    *http.Client
+	now       func() time.Time
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("acs-app", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	home, _ := os.UserHomeDir()
+	a := &app{out: stdout, client: &http.Client{Timeout: 15 * time.Second}, now: time.Now}
+	fs.StringVar(&a.server, "server", envOr("ACS_APP_SERVER", "http://127.0.0.1:8080"), "ACS base URL")
+	fs.StringVar(&a.statePath, "state", envOr("ACS_APP_STATE", filepath.Join(home, ".acs-app", "state.json")), "state file")
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	var err error
+	switch cmd, rest := fs.Arg(0), fs.Args()[1:]; cmd {
+	case "init":
+		err = a.init()
+	case "register":
+		err = a.register(rest, stderr)
+	case "activate":
+		err = a.activate(rest, stderr)
+	case "cards":
+		err = a.cards()
+	default:
+		fs.Usage()
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "acs-app:", err)
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func (a *app) load() (*state, *ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(a.statePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, errors.New("no device key yet: run `acs-app init` first")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, nil, fmt.Errorf("state file %s: %w", a.statePath, err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(st.DeviceKey)
+	key, ok := k.(*ecdsa.PrivateKey)
+	if err != nil || !ok {
+		return nil, nil, fmt.Errorf("state file %s: bad device key", a.statePath)
+	}
+	return &st, key, nil
+}
+
+func (a *app) save(st *state) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(a.statePath), 0o700); err != nil {
+		return err
+	}
+	tmp := a.statePath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, a.statePath)
+}
+
+func (a *app) init() error {
+	if _, err := os.Stat(a.statePath); err == nil {
+		return fmt.Errorf("%s exists: this installation has a device key already", a.statePath)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := a.save(&state{DeviceKey: der}); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "device key created in %s\n", a.statePath)
+	return nil
+}
+
+// call sends a signed JSON request and decodes the answer into out; an error answer becomes an error
+// carrying the server's message and field problems.
+func (a *app) call(key *ecdsa.PrivateKey, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(a.server, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := appapi.Sign(req, body, key, a.now()); err != nil {
+		return err
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Message string            `json:"message"`
+			Fields  map[string]string `json:"fields"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		msg := e.Message
+		for f, p := range e.Fields {
+			msg += "; " + f + ": " + p
+		}
+		return fmt.Errorf("%s (HTTP %d)", msg, resp.StatusCode)
+	}
+	return json.Unmarshal(raw, out)
+}
+
+func (a *app) register(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("register", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pan := fs.String("pan", "", "card number")
+	expiry := fs.String("expiry", "", "MM/YY as on the card")
+	name := fs.String("name", "", "name as on the card")
+	dob := fs.String("dob", "", "date of birth YYYY-MM-DD (instead of the name)")
+	pin := fs.String("pin", "", "the app PIN, 4 digits (mandatory, also with biometrics)")
+	platform := fs.String("platform", "android", "android or ios")
+	osVersion := fs.String("os", "14", "OS version as the phone reports it")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	m, y, ok := strings.Cut(*expiry, "/")
+	month, _ := strconv.Atoi(m)
+	year, _ := strconv.Atoi(y)
+	if year < 100 {
+		year += 2000
+	}
+	if *pan == "" || !ok || *pin == "" {
+		fs.Usage()
+		return errUsage
+	}
+	st, key, err := a.load()
+	if err != nil {
+		return err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	var res appapi.RegisterResponse
+	if err := a.call(key, "/app/v1/registrations", appapi.RegisterRequest{PAN: *pan, ExpiryMonth: month, ExpiryYear: year,
+		Name: *name, DateOfBirth: *dob, DeviceKey: pub, Platform: *platform, OSVersion: *osVersion, PIN: *pin}, &res); err != nil {
+		return err
+	}
+	cs := cardState{CardID: res.CardID.String(), Card: res.Card, EmCertID: res.EmCertID.String(), State: res.State}
+	kept := st.Cards[:0]
+	for _, c := range st.Cards {
+		if c.CardID != cs.CardID {
+			kept = append(kept, c)
+		}
+	}
+	st.Cards = append(kept, cs)
+	if err := a.save(st); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "card %s registered for this app, emCertID %s\nan ID-code letter is on its way; then run: acs-app activate -card %s -code XXXXX-XXXXX\n",
+		res.Card, res.EmCertID, res.Card[len(res.Card)-4:])
+	return nil
+}
+
+func (a *app) activate(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("activate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	last4 := fs.String("card", "", "last 4 digits of the card")
+	code := fs.String("code", "", "ID code from the letter")
+	if err := fs.Parse(args); err != nil || *last4 == "" || *code == "" {
+		fs.Usage()
+		return errUsage
+	}
+	st, key, err := a.load()
+	if err != nil {
+		return err
+	}
+	i := -1
+	for j, c := range st.Cards {
+		if strings.HasSuffix(c.Card, *last4) {
+			i = j
+		}
+	}
+	if i < 0 {
+		return fmt.Errorf("no card ending in %s in this app; run `acs-app register` first", *last4)
+	}
+	var res struct {
+		State    string `json:"state"`
+		EmCertID string `json:"em_cert_id"`
+	}
+	if err := a.call(key, "/app/v1/registrations/activate", appapi.ActivateRequest{CardID: mustUUID(st.Cards[i].CardID), IDCode: *code}, &res); err != nil {
+		return err
+	}
+	st.Cards[i].State = res.State
+	if err := a.save(st); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "card %s: %s, emCertID %s\n", st.Cards[i].Card, res.State, res.EmCertID)
+	return nil
+}
+
+func (a *app) cards() error {
+	st, _, err := a.load()
+	if err != nil {
+		return err
+	}
+	if len(st.Cards) == 0 {
+		fmt.Fprintln(a.out, "no cards registered in this app")
+	}
+	for _, c := range st.Cards {
+		fmt.Fprintf(a.out, "%s  %-8s  emCertID %s\n", c.Card, c.State, c.EmCertID)
+	}
+	return nil
+}
+
+func mustUUID(s string) uuid.UUID {
+	u, _ := uuid.Parse(s)
+	return u
+}
