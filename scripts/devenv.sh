@@ -43,6 +43,11 @@ install_packages() {
   local missing=()
   [ -x "$pgbin/initdb" ] || missing+=(postgresql-15)
   [ -f "$softhsm_module" ] || missing+=(softhsm2)
+  # The tests run a real SMS gateway (Kannel, with fakesmsc as the operator's SMSC) on loopback.
+  if [ "$name" = test ]; then
+    [ -x /usr/sbin/bearerbox ] || missing+=(kannel)
+    [ -x /usr/lib/kannel/test/fakesmsc ] || missing+=(kannel-extras)
+  fi
   [ ${#missing[@]} = 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     echo "devenv.sh: missing Debian packages: ${missing[*]} (install them as root)" >&2; exit 1
@@ -53,7 +58,7 @@ install_packages() {
   [ -f /etc/postgresql-common/createcluster.conf ] || echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
 }
 
 pg_up() {

@@ -12,4 +12,5 @@ acs() { bin/acs -config "${ACS_CONFIG:-config/dev.yaml}" "$@"; }
 acs hsm init
 acs migrate
 acs import-cards testdata/cards.csv
+acs letters sample .local/run/letters/sample-letter.pdf
 acs serve

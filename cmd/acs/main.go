@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,7 @@ Commands:
   hsm init            create the HSM keys the ACS needs (once per token)
   import-cards FILE   load the issuer's card file (CSV); all rows or none
   staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token once
+  letters sample FILE write a sample letter PDF (made-up holder and code) to look at
   letters batch       print every requested ID-code letter into one PDF and manifest
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
@@ -121,6 +123,11 @@ func command(args []string) commandFunc {
 	if len(args) == 4 && args[0] == "staff" && args[1] == "add" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return staffAdd(ctx, cfg, log, args[2], support.Role(args[3]), out)
+		}
+	}
+	if len(args) == 3 && args[0] == "letters" && args[1] == "sample" {
+		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
+			return lettersSample(cfg, args[2], out)
 		}
 	}
 	if len(args) == 2 && args[0] == "import-cards" {
@@ -371,5 +378,26 @@ func lettersBatch(ctx context.Context, cfg *config.Config, log *slog.Logger, out
 		return nil
 	}
 	fmt.Fprintf(out, "letters batch: %d letters printed to %s, manifest %s (%d expired)\n", res.Letters, res.PDFPath, res.ManifestPath, expired)
+	return nil
+}
+
+// lettersSample renders one letter with made-up data, for a newcomer (or the print shop) to look at. It
+// needs neither database nor HSM, and the code on it opens nothing.
+func lettersSample(cfg *config.Config, path string, out io.Writer) error {
+	now := time.Now()
+	pdf, err := letters.RenderPDF([]letters.Page{{
+		Issuer: cfg.Issuer.Name, Name: "Erika Mustermann", Street: "Heidestraße 17", PostalCode: "51147", City: "Köln",
+		Country: "DE", MaskedCard: "400011******0017", Code: "MUSTR-BRF23", PrintedAt: now, ValidUntil: now.Add(letters.Validity),
+	}})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "letters sample: %s\n", path)
 	return nil
 }

@@ -65,6 +65,7 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"import-cards", cardFile}, "24 created, 0 updated"},
 		{[]string{"import-cards", cardFile}, "0 created, 24 updated"},
 		{[]string{"letters", "batch"}, "no letters to print"},
+		{[]string{"letters", "sample", filepath.Join(t.TempDir(), "sample.pdf")}, "sample.pdf"},
 		{[]string{"staff", "add", "mia", "agent"}, "acss_"},
 		{[]string{"keys", "rotate"}, "new primary key"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 24 rows rewritten"},
