@@ -101,6 +101,8 @@ type RegisterRequest struct {
 	OSVersion   string `json:"os_version" validate:"required,max=20"`
 	Rooted      bool   `json:"rooted"`
 	PIN         string `json:"pin" validate:"required,len=4,numeric"`
+	// OfflineSecret (base64, 32 bytes) is made by the app; it derives offline passwords from it.
+	OfflineSecret []byte `json:"offline_secret" validate:"required,len=32"`
 }
 
 // RegisterResponse is what the app keeps.
@@ -136,7 +138,7 @@ func (a *API) register(c echo.Context) error {
 		return err
 	}
 	b, err := a.d.Registrar.RequestApp(ctx, card, registration.AppRequest{DeviceKey: req.DeviceKey, Platform: req.Platform,
-		OSVersion: req.OSVersion, Rooted: req.Rooted, PIN: req.PIN})
+		OSVersion: req.OSVersion, Rooted: req.Rooted, PIN: req.PIN, OfflineSecret: req.OfflineSecret})
 	if err != nil {
 		return err
 	}

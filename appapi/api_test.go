@@ -70,7 +70,7 @@ func (fx *fixture) send(req *http.Request) (int, map[string]any) {
 
 func registerBody(der []byte) appapi.RegisterRequest {
 	return appapi.RegisterRequest{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt",
-		DeviceKey: der, Platform: "ios", OSVersion: "17.4", PIN: "4821"}
+		DeviceKey: der, Platform: "ios", OSVersion: "17.4", PIN: "4821", OfflineSecret: make([]byte, 32)}
 }
 
 // R-REG-7: the app registers with a request signed by the key it binds, and activates with a request

@@ -32,6 +32,9 @@ type AppRequest struct {
 	Rooted bool
 	// PIN is the 4-digit app PIN, mandatory even with biometrics: it is the fallback (R-REG-7).
 	PIN string
+	// OfflineSecret is the installation's secret for offline passwords (R-AUTH-4), 32 random bytes made
+	// by the app; the server keeps it encrypted.
+	OfflineSecret []byte
 }
 
 // AppBinding is what the app keeps after RequestApp.
@@ -60,6 +63,9 @@ func checkDevice(in AppRequest) (*ecdsa.PublicKey, error) {
 	key, ok := pub.(*ecdsa.PublicKey)
 	if err != nil || !ok || key.Curve != elliptic.P256() {
 		return nil, apperr.Field("device_key", "must be a P-256 public key (PKIX, DER)")
+	}
+	if len(in.OfflineSecret) != 32 {
+		return nil, apperr.Field("offline_secret", "must be 32 random bytes")
 	}
 	if !validPIN(in.PIN) {
 		return nil, apperr.Field("pin", "must be 4 digits, not all the same and not a run like 1234")
@@ -105,14 +111,19 @@ func (r *Registrar) RequestApp(ctx context.Context, card *cards.Card, in AppRequ
 		if err != nil {
 			return err
 		}
+		secret, err := r.d.Data.Encrypt(envelope.AD{Table: "registrations", Column: "offline_secret_enc", Row: id.String()}, in.OfflineSecret)
+		if err != nil {
+			return err
+		}
 		// Salted with the emCertID: equal PINs of two bindings have unrelated verifiers.
 		pv, err := r.verifier("pin", em.String(), in.PIN)
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO registrations (id, card_id, method, state, created_at, device_key_enc, device_key_hash,
-			device_platform, device_os_version, pin_verifier, em_cert_id) VALUES ($1, $2, 'app', 'pending', $3, $4, $5, $6, $7, $8, $9)`,
-			id, card.ID, now, enc, keyHash, in.Platform, in.OSVersion, pv, em)
+			device_platform, device_os_version, pin_verifier, em_cert_id, offline_secret_enc)
+			VALUES ($1, $2, 'app', 'pending', $3, $4, $5, $6, $7, $8, $9, $10)`,
+			id, card.ID, now, enc, keyHash, in.Platform, in.OSVersion, pv, em, secret)
 		return err
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/hex"
 	"regexp"
 	"strings"
 	"sync"
@@ -90,7 +91,9 @@ func deviceKey(t *testing.T) []byte {
 }
 
 func app(t *testing.T) registration.AppRequest {
-	return registration.AppRequest{DeviceKey: deviceKey(t), Platform: "android", OSVersion: "14", PIN: "4821"}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	return registration.AppRequest{DeviceKey: deviceKey(t), Platform: "android", OSVersion: "14", PIN: "4821", OfflineSecret: secret}
 }
 
 // R-REG-1, R-REG-2, R-REG-9, R-REG-10: the typed data are compared with the issuer's; every read of
@@ -149,9 +152,21 @@ func TestAppRegistration(t *testing.T) {
 	fx := newFixture(t)
 	ctx := context.Background()
 	card := fx.verify(t, anna)
-	b, err := fx.reg.RequestApp(ctx, card, app(t))
+	req := app(t)
+	b, err := fx.reg.RequestApp(ctx, card, req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// R-KEY-1, R-KEY-2: the PIN only as a 32-byte keyed verifier, the offline secret only encrypted.
+	var pv []byte
+	if err := fx.Pool.QueryRow(ctx, `SELECT pin_verifier FROM registrations WHERE card_id = $1`, card.ID).Scan(&pv); err != nil || len(pv) != 32 {
+		t.Fatalf("PIN verifier: %x %v", pv, err)
+	}
+	if strings.Contains(testenv.Dump(t, fx.Pool, "registrations"), hex.EncodeToString(req.OfflineSecret)) {
+		t.Fatal("the offline secret is stored in clear")
+	}
+	if strings.Contains(fx.Logs.String(), `"pin"`) || strings.Contains(fx.Logs.String(), `"PIN"`) {
+		t.Fatal("a PIN reached the logs")
 	}
 	_, err = fx.reg.Active(ctx, card.ID)
 	wantKind(t, err, apperr.NotFound)
@@ -194,6 +209,7 @@ func TestDeviceRefusals(t *testing.T) {
 		"PIN 0000":    {func(a *registration.AppRequest) { a.PIN = "0000" }, "pin"},
 		"PIN 5 long":  {func(a *registration.AppRequest) { a.PIN = "48213" }, "pin"},
 		"PIN letters": {func(a *registration.AppRequest) { a.PIN = "48a1" }, "pin"},
+		"no secret":   {func(a *registration.AppRequest) { a.OfflineSecret = nil }, "offline_secret"},
 	} {
 		a := app(t)
 		tc.mod(&a)

@@ -196,7 +196,7 @@ func TestBlock(t *testing.T) {
 	ctx := context.Background()
 	id := fx.cardID(t)
 	card, _ := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: annaPAN, ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
-	if _, err := fx.reg.RequestApp(ctx, card, registration.AppRequest{DeviceKey: deviceKey(t), Platform: "ios", OSVersion: "17.4", PIN: "4821"}); err != nil {
+	if _, err := fx.reg.RequestApp(ctx, card, registration.AppRequest{DeviceKey: deviceKey(t), Platform: "ios", OSVersion: "17.4", PIN: "4821", OfflineSecret: make([]byte, 32)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fx.Letters.Batch(ctx, t.TempDir()); err != nil {

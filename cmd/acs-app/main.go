@@ -39,8 +39,10 @@ Commands:
 
 // state is what the app keeps on the phone. The private key never leaves it.
 type state struct {
-	DeviceKey []byte      `json:"device_key_pkcs8"`
-	Cards     []cardState `json:"cards"`
+	DeviceKey []byte `json:"device_key_pkcs8"`
+	// OfflineSecret derives offline passwords (R-AUTH-4); the server holds it encrypted.
+	OfflineSecret []byte      `json:"offline_secret"`
+	Cards         []cardState `json:"cards"`
 }
 
 type cardState struct {
@@ -152,10 +154,14 @@ func (a *app) init() error {
 	if err != nil {
 		return err
 	}
-	if err := a.save(&state{DeviceKey: der}); err != nil {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.out, "device key created in %s\n", a.statePath)
+	if err := a.save(&state{DeviceKey: der, OfflineSecret: secret}); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "device key and offline-password secret created in %s\n", a.statePath)
 	return nil
 }
 
@@ -228,7 +234,8 @@ func (a *app) register(args []string, stderr io.Writer) error {
 	}
 	var res appapi.RegisterResponse
 	if err := a.call(key, "/app/v1/registrations", appapi.RegisterRequest{PAN: *pan, ExpiryMonth: month, ExpiryYear: year,
-		Name: *name, DateOfBirth: *dob, DeviceKey: pub, Platform: *platform, OSVersion: *osVersion, PIN: *pin}, &res); err != nil {
+		Name: *name, DateOfBirth: *dob, DeviceKey: pub, Platform: *platform, OSVersion: *osVersion, PIN: *pin,
+		OfflineSecret: st.OfflineSecret}, &res); err != nil {
 		return err
 	}
 	cs := cardState{CardID: res.CardID.String(), Card: res.Card, EmCertID: res.EmCertID.String(), State: res.State}
