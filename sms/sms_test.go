@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
@@ -121,6 +122,13 @@ func TestDeliverThroughDevInboxAndLedger(t *testing.T) {
 	}
 	if sent, _, _ := fx.dispatcher(&sms.DevInbox{Pool: fx.pool, Clock: fx.clock}).DispatchOnce(ctx); sent != 0 {
 		t.Fatal("sent twice")
+	}
+	e := echo.New()
+	e.GET("/dev/sms", (&sms.DevInbox{Pool: fx.pool, Clock: fx.clock}).Handler)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/dev/sms", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "483920") || !strings.Contains(rec.Body.String(), "49151******78") {
+		t.Fatalf("inbox page: %d %s", rec.Code, rec.Body)
 	}
 	if strings.Contains(fx.logs.String(), "15112345678") || strings.Contains(fx.logs.String(), "483920") {
 		t.Fatal("logs hold the number or the text")

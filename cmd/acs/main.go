@@ -247,6 +247,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: clockwork.NewRealClock(),
 		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: decimal.RequireFromString(cfg.SMS.Price), Currency: cfg.SMS.Currency}).
 		Routes(e.Group("/portal"))
+	if inbox, ok := gw.(*sms.DevInbox); ok {
+		e.GET("/dev/sms", inbox.Handler)
+	}
 	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: clockwork.NewRealClock(), Log: log}).
 		Routes(e.Group("/app/v1"))
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })
