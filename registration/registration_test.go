@@ -470,3 +470,28 @@ func noSecretsAnywhere(t *testing.T, fx *fixture, secrets []string) {
 		t.Error("dump holds no registration: the check proves nothing")
 	}
 }
+
+// R-REG-5: one app installation (device key) may serve many cards, each with its own emCertID.
+func TestOneDeviceServesManyCards(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	device := app(t)
+	jonas := registration.HolderData{PAN: "4000110000000025", ExpiryMonth: 3, ExpiryYear: 2028, Name: "Jonas Müller"}
+	ems := map[string]bool{}
+	for _, who := range []registration.HolderData{anna, jonas} {
+		card := fx.verify(t, who)
+		b, err := fx.reg.RequestApp(ctx, card, device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+			t.Fatal(err)
+		}
+		ems[b.EmCertID.String()] = true
+	}
+	var n int
+	if err := fx.Pool.QueryRow(ctx, `SELECT count(DISTINCT card_id) FROM registrations WHERE state = 'active'
+		AND device_key_hash = (SELECT device_key_hash FROM registrations LIMIT 1)`).Scan(&n); err != nil || n != 2 || len(ems) != 2 {
+		t.Fatalf("cards on one device: %d, emCertIDs %d, %v", n, len(ems), err)
+	}
+}
