@@ -1,7 +1,8 @@
-// Package acs will own the EMV 3DS 2.2 surface of the server: AReq/ARes, the browser challenge
-// (CReq/CRes), RReq/RRes and Erro messages; the risk decision with its reasons; the challenge state
-// machine and pages; app confirmations; and the authentication value computed with the HSM.
+// Package acs owns the EMV 3DS 2.2 surface of the server: AReq/ARes, the browser challenge (CReq/CRes),
+// RReq/RRes and Erro messages; the risk decision with its reasons; the challenge state machine and
+// pages; app confirmations; and the authentication value computed with the HSM.
 //
-// It is empty until the browser-flow issue lands; the foundation it builds on (hsm, store, envelope,
-// cards, server) is in place.
+// So far it holds the decoding and validation of the AReq (messages.go): every message from a 3DS
+// Server is hostile until validated, and a bad one is answered with an Erro naming the field. The
+// decision, the challenge and the results flow follow in the browser-flow issue.
 package acs
