@@ -82,7 +82,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
-		nonce := base64.RawStdEncoding.EncodeToString(b)
+		nonce := base64.RawURLEncoding.EncodeToString(b) // no "+" or "/": the template leaves it as it is
 		c.Set("nonce", nonce)
 		c.Response().Header().Set("Content-Security-Policy",
 			"default-src 'none'; style-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

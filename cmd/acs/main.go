@@ -150,6 +150,8 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // deps are the long-lived parts the commands share: connections, keys and the domain services.
 type deps struct {
+	clock        clockwork.Clock
+	smsPrice     decimal.Decimal
 	pool         *pgxpool.Pool
 	hsm          *hsm.HSM
 	keys         *envelope.Keyring
@@ -194,8 +196,9 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, err
 	}
-	clock := clockwork.NewRealClock()
-	price := decimal.RequireFromString(cfg.SMS.Price) // validated with the configuration
+	d.clock = clockwork.NewRealClock()
+	d.smsPrice = decimal.RequireFromString(cfg.SMS.Price) // validated with the configuration
+	clock, price := d.clock, d.smsPrice
 	d.audit = audit.New(d.pool, clock)
 	d.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
 	d.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
@@ -230,7 +233,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	dispatcher := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: clockwork.NewRealClock(), Log: log,
+	dispatcher := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: d.clock, Log: log,
 		MaxAttempts: cfg.SMS.MaxAttempts, Backoff: cfg.SMS.Backoff}
 	dispatchCtx, stopDispatch := context.WithCancel(ctx)
 	dispatched := make(chan struct{})
@@ -244,13 +247,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TLS:    cfg.TLS.Enabled(),
 	})
 	d.support.Routes(e.Group("/support/v1"))
-	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: clockwork.NewRealClock(),
-		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: decimal.RequireFromString(cfg.SMS.Price), Currency: cfg.SMS.Currency}).
+	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: d.clock,
+		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency}).
 		Routes(e.Group("/portal"))
 	if inbox, ok := gw.(*sms.DevInbox); ok {
 		e.GET("/dev/sms", inbox.Handler)
 	}
-	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: clockwork.NewRealClock(), Log: log}).
+	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log}).
 		Routes(e.Group("/app/v1"))
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })
 	return server.Run(ctx, e, log, server.Options{
@@ -264,7 +267,7 @@ func smsGateway(cfg *config.Config, d *deps) (sms.Gateway, error) {
 		return &sms.Kannel{URL: cfg.SMS.KannelURL, Username: cfg.SMS.KannelUsername, Password: cfg.SMS.KannelPassword,
 			From: cfg.SMS.Sender}, nil
 	case "dev":
-		return &sms.DevInbox{Pool: d.pool, Clock: clockwork.NewRealClock()}, nil
+		return &sms.DevInbox{Pool: d.pool, Clock: d.clock}, nil
 	}
 	return nil, fmt.Errorf("unknown SMS gateway %q", cfg.SMS.Gateway)
 }
