@@ -164,8 +164,9 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 func TestRunTLSAndGracefulShutdown(t *testing.T) {
 	certFile, keyFile := selfSigned(t)
 	e := server.New(server.Deps{Log: quietLog(&bytes.Buffer{}), TLS: true})
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{})
 	e.GET("/slow", func(c echo.Context) error {
+		close(started)
 		<-release
 		return c.String(200, "finished")
 	})
@@ -205,7 +206,7 @@ func TestRunTLSAndGracefulShutdown(t *testing.T) {
 		r.Body.Close()
 		slow <- string(b)
 	}()
-	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+	<-started // the request is in flight
 	cancel()
 	time.Sleep(100 * time.Millisecond)
 	close(release)

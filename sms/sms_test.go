@@ -297,7 +297,18 @@ func TestRunWakesOnNotify(t *testing.T) {
 	gw := &counting{seen: map[string]int{}}
 	done := make(chan struct{})
 	go func() { fx.dispatcher(gw).Run(ctx, time.Hour); close(done) }()
-	time.Sleep(300 * time.Millisecond) // let it LISTEN
+	// Wait until the dispatcher's connection listens; a notification sent before that is not delivered.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var n int
+		_ = fx.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN sms_outbox'`).Scan(&n)
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dispatcher did not LISTEN")
+		}
+	}
 	fx.enqueue(t, "wake up")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
