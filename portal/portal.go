@@ -215,17 +215,23 @@ func (p *Portal) register(c echo.Context) error {
 	return p.render(c, http.StatusOK, "method.html", page{Flow: tok, Card: card.Masked()})
 }
 
+// flowCard opens the flow token of a posted form and returns the card it carries.
+func (p *Portal) flowCard(c echo.Context) (*cards.Card, string, error) {
+	tok := c.FormValue("flow")
+	cardID, err := p.openFlow(c.Request().Context(), tok)
+	if err != nil {
+		return nil, tok, err
+	}
+	card, err := p.d.Cards.Get(c.Request().Context(), cardID)
+	return card, tok, err
+}
+
 func (p *Portal) registerMTAN(c echo.Context) error {
 	ctx := c.Request().Context()
-	tok := c.FormValue("flow")
 	form := map[string]string{"mobile": c.FormValue("mobile"), "question": c.FormValue("question")}
-	cardID, err := p.openFlow(ctx, tok)
+	card, tok, err := p.flowCard(c)
 	if err != nil {
 		return p.fail(c, "register.html", err, page{})
-	}
-	card, err := p.d.Cards.Get(ctx, cardID)
-	if err != nil {
-		return err
 	}
 	pg := page{Flow: tok, Card: card.Masked(), Form: form}
 	_, err = p.d.Registrar.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: form["mobile"], Question: form["question"],
@@ -272,18 +278,13 @@ func (p *Portal) afterActivation(c echo.Context, card *cards.Card, reg *registra
 
 func (p *Portal) confirm(c echo.Context) error {
 	ctx := c.Request().Context()
-	tok := c.FormValue("flow")
-	cardID, err := p.openFlow(ctx, tok)
+	card, tok, err := p.flowCard(c)
 	if err != nil {
 		return p.fail(c, "activate.html", err, page{})
 	}
-	card, err := p.d.Cards.Get(ctx, cardID)
+	reg, err := p.d.Registrar.ConfirmNumber(ctx, card.ID, c.FormValue("code"))
 	if err != nil {
-		return err
-	}
-	reg, err := p.d.Registrar.ConfirmNumber(ctx, cardID, c.FormValue("code"))
-	if err != nil {
-		cur, _ := p.d.Registrar.Current(ctx, cardID)
+		cur, _ := p.d.Registrar.Current(ctx, card.ID)
 		pg := page{Flow: tok, Card: card.Masked()}
 		if cur != nil {
 			pg.Mobile = cur.MobileMasked
@@ -295,19 +296,14 @@ func (p *Portal) confirm(c echo.Context) error {
 
 func (p *Portal) resend(c echo.Context) error {
 	ctx := c.Request().Context()
-	tok := c.FormValue("flow")
-	cardID, err := p.openFlow(ctx, tok)
+	card, _, err := p.flowCard(c)
 	if err != nil {
 		return p.fail(c, "activate.html", err, page{})
 	}
-	card, err := p.d.Cards.Get(ctx, cardID)
-	if err != nil {
-		return err
-	}
-	if err := p.d.Registrar.ResendConfirmation(ctx, cardID); err != nil {
+	if err := p.d.Registrar.ResendConfirmation(ctx, card.ID); err != nil {
 		return p.fail(c, "activate.html", err, page{})
 	}
-	reg, err := p.d.Registrar.Current(ctx, cardID)
+	reg, err := p.d.Registrar.Current(ctx, card.ID)
 	if err != nil {
 		return err
 	}
