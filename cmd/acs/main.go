@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
+	"example.com/acs/acs"
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/cards"
@@ -49,6 +51,7 @@ Commands:
   staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token once
   letters sample FILE write a sample letter PDF (made-up holder and code) to look at
   letters batch       print every requested ID-code letter into one PDF and manifest
+  verify-av           check an authentication value: reads the transaction as JSON on standard input
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
 
@@ -56,10 +59,10 @@ The configuration file defaults to $ACS_CONFIG; environment variables override i
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("acs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -71,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cmd := command(fs.Args())
+	cmd := command(fs.Args(), stdin)
 	if cmd == nil {
 		fs.Usage()
 		return 2
@@ -99,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 type commandFunc func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error
 
 // command picks the subcommand for args, or nil when args name none.
-func command(args []string) commandFunc {
+func command(args []string, stdin io.Reader) commandFunc {
 	switch strings.Join(args, " ") {
 	case "serve":
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, _ io.Writer) error {
@@ -115,6 +118,10 @@ func command(args []string) commandFunc {
 		}
 	case "letters batch":
 		return lettersBatch
+	case "verify-av":
+		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
+			return verifyAV(cfg, stdin, out)
+		}
 	case "keys rotate":
 		return keysRotate
 	case "keys reencrypt":
@@ -405,5 +412,47 @@ func lettersSample(cfg *config.Config, path string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "letters sample: %s\n", path)
+	return nil
+}
+
+// avRequest is what verify-av reads: the EMV names of the elements the issuer's authorisation system
+// has. The card number comes on standard input, never on the command line where ps would show it.
+type avRequest struct {
+	ACSTransID          string `json:"acsTransID"`
+	AcctNumber          string `json:"acctNumber"`
+	PurchaseAmount      int64  `json:"purchaseAmount,string"`
+	PurchaseCurrency    string `json:"purchaseCurrency"`
+	AcquirerBIN         string `json:"acquirerBIN"`
+	AcquirerMerchantID  string `json:"acquirerMerchantID"`
+	TransStatus         string `json:"transStatus"`
+	ECI                 string `json:"eci"`
+	AuthenticationValue string `json:"authenticationValue"`
+}
+
+var errInvalidAV = errors.New("verify-av: invalid: the authentication value does not belong to this transaction")
+
+func verifyAV(cfg *config.Config, stdin io.Reader, out io.Writer) error {
+	var req avRequest
+	dec := json.NewDecoder(io.LimitReader(stdin, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return errors.New("verify-av: standard input must be one JSON object with acsTransID, acctNumber, purchaseAmount, " +
+			"purchaseCurrency, acquirerBIN, acquirerMerchantID, transStatus, eci, authenticationValue")
+	}
+	h, err := hsm.Open(cfg.HSM)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ok, err := acs.VerifyAuthValue(h, acs.AVInput{ACSTransID: req.ACSTransID, AcctNumber: req.AcctNumber,
+		MinorUnits: req.PurchaseAmount, Currency: req.PurchaseCurrency, AcquirerBIN: req.AcquirerBIN,
+		AcquirerMerchantID: req.AcquirerMerchantID, TransStatus: req.TransStatus, ECI: req.ECI}, req.AuthenticationValue)
+	if err != nil {
+		return fmt.Errorf("verify-av: %w", err)
+	}
+	if !ok {
+		return errInvalidAV
+	}
+	fmt.Fprintln(out, "verify-av: valid")
 	return nil
 }

@@ -11,6 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"example.com/acs/acs"
+	"example.com/acs/config"
+	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
 )
 
@@ -40,10 +43,10 @@ sms: {gateway: dev, sender: Testbank}
 	return p, dbURL
 }
 
-func acs(t *testing.T, args ...string) (int, string, string) {
+func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := run(args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -51,7 +54,7 @@ func TestOperatorCommands(t *testing.T) {
 	cfg, dbURL := writeConfigDB(t)
 	cardFile := "../../testdata/cards.csv"
 
-	if code, _, stderr := acs(t, "-config", cfg, "import-cards", cardFile); code != 1 || !strings.Contains(stderr, "acs migrate") {
+	if code, _, stderr := cli(t, "-config", cfg, "import-cards", cardFile); code != 1 || !strings.Contains(stderr, "acs migrate") {
 		t.Fatalf("import before migrate: %d %s", code, stderr)
 	}
 	steps := []struct {
@@ -72,7 +75,7 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 0 rows rewritten"},
 	}
 	for _, s := range steps {
-		code, stdout, stderr := acs(t, append([]string{"-config", cfg}, s.args...)...)
+		code, stdout, stderr := cli(t, append([]string{"-config", cfg}, s.args...)...)
 		if code != 0 || !strings.Contains(stdout, s.want) {
 			t.Fatalf("acs %v: exit %d\nstdout: %s\nstderr: %s", s.args, code, stdout, stderr)
 		}
@@ -90,13 +93,13 @@ func TestOperatorCommands(t *testing.T) {
 		SELECT gen_random_uuid(), id, 'requested', 'test', 'test', now() FROM issuer_cards LIMIT 3`); err != nil {
 		t.Fatal(err)
 	}
-	if code, stdout, stderr := acs(t, "-config", cfg, "letters", "batch"); code != 0 || !strings.Contains(stdout, "3 letters printed") {
+	if code, stdout, stderr := cli(t, "-config", cfg, "letters", "batch"); code != 0 || !strings.Contains(stdout, "3 letters printed") {
 		t.Fatalf("letters batch: %d %s %s", code, stdout, stderr)
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.csv")
 	_ = os.WriteFile(bad, []byte("pan,expiry,status,product,holder_name,date_of_birth,street,postal_code,city,country\n4000110000000018,2030-01,active,credit,A B,1990-01-01,Weg 1,10115,Berlin,DE\n"), 0o600)
-	code, _, stderr := acs(t, "-config", cfg, "import-cards", bad)
+	code, _, stderr := cli(t, "-config", cfg, "import-cards", bad)
 	if code != 1 || !strings.Contains(stderr, "line 2: pan: fails the Luhn check") || strings.Contains(stderr, "4000110000000018") {
 		t.Fatalf("bad file: %d %s", code, stderr)
 	}
@@ -106,15 +109,64 @@ func TestUsageErrors(t *testing.T) {
 	cfg := writeConfig(t)
 	for _, args := range [][]string{{}, {"-config", cfg}, {"-config", cfg, "frobnicate"}, {"-config", cfg, "import-cards"}, {"-nope"},
 		{"-config", cfg, "staff", "add", "mia"}} {
-		if code, _, _ := acs(t, args...); code != 2 {
+		if code, _, _ := cli(t, args...); code != 2 {
 			t.Errorf("acs %v: exit %d, want 2", args, code)
 		}
 	}
 	t.Setenv("ACS_CONFIG", "")
-	if code, _, stderr := acs(t, "migrate"); code != 2 || !strings.Contains(stderr, "no configuration") {
+	if code, _, stderr := cli(t, "migrate"); code != 2 || !strings.Contains(stderr, "no configuration") {
 		t.Errorf("no config: %d %s", code, stderr)
 	}
-	if code, _, stderr := acs(t, "-config", "/nonexistent.yaml", "migrate"); code != 1 || !strings.Contains(stderr, "nonexistent") {
+	if code, _, stderr := cli(t, "-config", "/nonexistent.yaml", "migrate"); code != 1 || !strings.Contains(stderr, "nonexistent") {
 		t.Errorf("missing config file: %d %s", code, stderr)
 	}
+}
+
+// R-AUTH-8: the issuer checks an authentication value with `acs verify-av`, the card number on stdin.
+func TestVerifyAV(t *testing.T) {
+	cfg := writeConfig(t)
+	if code, out, errOut := cli(t, "-config", cfg, "hsm", "init"); code != 0 {
+		t.Fatalf("hsm init: %s %s", out, errOut)
+	}
+	h := testenv.HSMConfig(t)
+	h.KeyPrefix = keyPrefixOf(t, cfg)
+	hs, err := hsm.Open(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := acs.AVInput{ACSTransID: "0f2a5e9c-6a3b-4c1d-9e8f-7a6b5c4d3e2f", AcctNumber: "4000110000000017", MinorUnits: 4990,
+		Currency: "978", AcquirerBIN: "412345", AcquirerMerchantID: "M-000123", TransStatus: "Y", ECI: "05"}
+	av, err := acs.AuthValue(hs, in)
+	hs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(amount, value string) string {
+		return `{"acsTransID":"0f2a5e9c-6a3b-4c1d-9e8f-7a6b5c4d3e2f","acctNumber":"4000110000000017","purchaseAmount":"` + amount +
+			`","purchaseCurrency":"978","acquirerBIN":"412345","acquirerMerchantID":"M-000123","transStatus":"Y","eci":"05","authenticationValue":"` + value + `"}`
+	}
+	run1 := func(stdin string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run([]string{"-config", cfg, "verify-av"}, strings.NewReader(stdin), &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	if code, out := run1(body("4990", av)); code != 0 || !strings.Contains(out, "valid") {
+		t.Fatalf("valid value: %d %s", code, out)
+	}
+	if code, out := run1(body("4991", av)); code != 1 || !strings.Contains(out, "invalid") {
+		t.Fatalf("one cent more: %d %s", code, out)
+	}
+	if code, out := run1("4000110000000017"); code != 1 || strings.Contains(out, "4000110000000017") {
+		t.Fatalf("garbage input: %d %s", code, out)
+	}
+}
+
+// keyPrefixOf reads the key prefix back from a config file written by writeConfig.
+func keyPrefixOf(t *testing.T, path string) string {
+	t.Helper()
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.HSM.KeyPrefix
 }
