@@ -1,0 +1,153 @@
+package acs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+
+	"example.com/acs/apperr"
+	"example.com/acs/cards"
+	"example.com/acs/registration"
+)
+
+// ARes is the authentication response (the elements this ACS sets).
+type ARes struct {
+	MessageType          string `json:"messageType"`
+	MessageVersion       string `json:"messageVersion"`
+	ThreeDSServerTransID string `json:"threeDSServerTransID"`
+	DSTransID            string `json:"dsTransID"`
+	ACSTransID           string `json:"acsTransID"`
+	ACSReferenceNumber   string `json:"acsReferenceNumber"`
+	TransStatus          string `json:"transStatus"`
+	TransStatusReason    string `json:"transStatusReason,omitempty"`
+	ACSURL               string `json:"acsURL,omitempty"`
+	ACSChallengeMandated string `json:"acsChallengeMandated,omitempty"`
+	AuthenticationType   string `json:"authenticationType,omitempty"`
+}
+
+// Reasons name why a transaction was decided as it was; stored with it and shown to support.
+const (
+	ReasonCardUnknown       = "card_unknown"
+	ReasonCardBlocked       = "card_blocked"
+	ReasonCardExpired       = "card_expired"
+	ReasonNotRegistered     = "not_registered"
+	ReasonRegisteredMTAN    = "registered_mtan"
+	ReasonRegisteredApp     = "registered_app"
+	ReasonChallengeMandated = "challenge_mandated"
+)
+
+// EMV transStatusReason values used (EMV 3DS 2.2.0, Table A.1).
+const (
+	statusReasonExpiredCard   = "05"
+	statusReasonNoCardRecord  = "08"
+	statusReasonNotPermitted  = "12"
+	statusReasonNotEnrolled   = "13"
+	challengeIndMandated      = "04"
+	authenticationTypeDynamic = "02"
+)
+
+// DecisionDeps are what the decision needs.
+type DecisionDeps struct {
+	Pool         *pgxpool.Pool
+	Cards        *cards.Directory
+	Registration *registration.Registrar
+	Clock        clockwork.Clock
+	Log          *slog.Logger
+	// ChallengeURL is the acsURL a challenged browser posts its CReq to.
+	ChallengeURL string
+	// ReferenceNumber is the ACS reference number the EMVCo approval assigns.
+	ReferenceNumber string
+}
+
+// Decider answers AReqs. Risk-based frictionless decisions (whitelist, low value, TRA) are not made
+// yet: a registered card is always challenged.
+type Decider struct{ d DecisionDeps }
+
+// NewDecider returns a Decider.
+func NewDecider(d DecisionDeps) *Decider { return &Decider{d: d} }
+
+// Decide looks the card up, decides, stores the transaction with its reasons, and returns the ARes. A
+// second AReq with a threeDSServerTransID already answered is refused with Erro 305.
+func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
+	res := &ARes{MessageType: "ARes", MessageVersion: a.MessageVersion, ThreeDSServerTransID: a.ThreeDSServerTransID.String(),
+		DSTransID: a.DSTransID.String(), ACSTransID: uuid.NewString(), ACSReferenceNumber: dc.d.ReferenceNumber}
+	var cardID, regID *uuid.UUID
+	var reasons []string
+	decide := func(status, reason string, why ...string) {
+		res.TransStatus, res.TransStatusReason = status, reason
+		reasons = append(reasons, why...)
+	}
+
+	card, err := dc.d.Cards.FindByPAN(ctx, a.AcctNumber)
+	switch {
+	case errors.Is(err, cards.ErrNotFound):
+		decide("N", statusReasonNoCardRecord, ReasonCardUnknown)
+	case err != nil:
+		return nil, err
+	case card.Status == cards.Blocked:
+		cardID = &card.ID
+		decide("N", statusReasonNotPermitted, ReasonCardBlocked)
+	case card.Expired(dc.d.Clock.Now()):
+		cardID = &card.ID
+		decide("N", statusReasonExpiredCard, ReasonCardExpired)
+	default:
+		cardID = &card.ID
+		reg, err := dc.d.Registration.Active(ctx, card.ID)
+		if apperr.KindOf(err) == apperr.NotFound {
+			decide("N", statusReasonNotEnrolled, ReasonNotRegistered)
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		regID = &reg.ID
+		why := ReasonRegisteredMTAN
+		if reg.Method == registration.MethodApp {
+			why = ReasonRegisteredApp
+		}
+		decide("C", "", why)
+		res.ACSURL, res.AuthenticationType, res.ACSChallengeMandated = dc.d.ChallengeURL, authenticationTypeDynamic, "N"
+		if a.ChallengeInd == challengeIndMandated {
+			res.ACSChallengeMandated = "Y"
+			reasons = append(reasons, ReasonChallengeMandated)
+		}
+	}
+
+	why, _ := json.Marshal(reasons)
+	var serverURL *string
+	if a.ThreeDSServerURL != "" {
+		serverURL = &a.ThreeDSServerURL
+	}
+	var statusReason *string
+	if res.TransStatusReason != "" {
+		statusReason = &res.TransStatusReason
+	}
+	_, err = dc.d.Pool.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
+		card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
+		merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
+		trans_status_reason, reasons, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+		res.ACSTransID, a.ThreeDSServerTransID, a.DSTransID, a.MessageVersion, cardID, regID, a.Amount, a.MinorUnits, a.Currency,
+		a.Exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, a.PurchaseDate, a.ChallengeInd,
+		a.NotificationURL, serverURL, a.BrowserLanguage, res.TransStatus, statusReason, why, dc.d.Clock.Now())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		e := newErro(ErrTransactionData, "threeDSServerTransID", a.MessageVersion, "AReq")
+		e.ThreeDSServerTransID = a.ThreeDSServerTransID.String()
+		return nil, e
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acs: store transaction: %w", err)
+	}
+	dc.d.Log.InfoContext(ctx, "areq decided", "acs_trans_id", res.ACSTransID, "trans_status", res.TransStatus,
+		"reasons", strings.Join(reasons, ","))
+	return res, nil
+}

@@ -1,0 +1,152 @@
+package acs_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/acs"
+	"example.com/acs/audit"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/registration"
+	"example.com/acs/sms"
+)
+
+type decisionFixture struct {
+	*testenv.Stack
+	reg *registration.Registrar
+	dc  *acs.Decider
+}
+
+func newDecisionFixture(t *testing.T) *decisionFixture {
+	t.Helper()
+	st := testenv.NewStack(t)
+	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
+		SMSPrice: decimal.Zero, Currency: "EUR"})
+	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Clock: st.Clock, Log: st.Log,
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001"})
+	return &decisionFixture{Stack: st, reg: reg, dc: dc}
+}
+
+// registerApp gives a demo card an active app registration.
+func (fx *decisionFixture) registerApp(t *testing.T, pan string, month, year int, name string) {
+	t.Helper()
+	ctx := context.Background()
+	card, err := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: pan, ExpiryMonth: month, ExpiryYear: year, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if _, err := fx.reg.RequestApp(ctx, card, registration.AppRequest{DeviceKey: der, Platform: "ios", OSVersion: "17",
+		PIN: "4821", OfflineSecret: make([]byte, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (fx *decisionFixture) decide(t *testing.T, mod func(m map[string]any)) (*acs.ARes, error) {
+	t.Helper()
+	m := areq(t)
+	m["threeDSServerTransID"] = uuid.NewString()
+	if mod != nil {
+		mod(m)
+	}
+	a, e := acs.ParseAReq(encode(t, m))
+	if e != nil {
+		t.Fatalf("AReq: %+v", e)
+	}
+	return fx.dc.Decide(context.Background(), a)
+}
+
+func (fx *decisionFixture) reasons(t *testing.T, acsTransID string) []string {
+	t.Helper()
+	var raw []byte
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT reasons FROM acs_transactions WHERE acs_trans_id = $1`, acsTransID).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var r []string
+	_ = json.Unmarshal(raw, &r)
+	return r
+}
+
+// R-AUTH-1: the ACS answers at once with a status and, for a challenge, the URL; the reasons are stored.
+func TestDecisions(t *testing.T) {
+	fx := newDecisionFixture(t)
+	fx.registerApp(t, "4000110000000017", 9, 2029, "Anna Schmidt")
+	for name, tc := range map[string]struct {
+		pan, status, reason, why string
+		mod                      func(m map[string]any)
+	}{
+		"unknown card":       {"4000110000000991", "N", "08", acs.ReasonCardUnknown, nil},
+		"blocked card":       {"4000110000000058", "N", "12", acs.ReasonCardBlocked, nil},
+		"expired card":       {"4000110000000066", "N", "05", acs.ReasonCardExpired, nil},
+		"not registered":     {"4000110000000025", "N", "13", acs.ReasonNotRegistered, nil},
+		"registered":         {"4000110000000017", "C", "", acs.ReasonRegisteredApp, nil},
+		"challenge mandated": {"4000110000000017", "C", "", acs.ReasonChallengeMandated, func(m map[string]any) { m["threeDSRequestorChallengeInd"] = "04" }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := fx.decide(t, func(m map[string]any) {
+				m["acctNumber"] = tc.pan
+				if tc.mod != nil {
+					tc.mod(m)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.TransStatus != tc.status || res.TransStatusReason != tc.reason || res.MessageType != "ARes" || res.ACSTransID == "" {
+				t.Fatalf("ARes: %+v", res)
+			}
+			if tc.status == "C" {
+				if res.ACSURL != "https://acs.example/3ds/challenge" || res.AuthenticationType != "02" {
+					t.Fatalf("challenge: %+v", res)
+				}
+				if want := map[bool]string{true: "Y", false: "N"}[tc.why == acs.ReasonChallengeMandated]; res.ACSChallengeMandated != want {
+					t.Fatalf("acsChallengeMandated %q, want %q", res.ACSChallengeMandated, want)
+				}
+			} else if res.ACSURL != "" {
+				t.Fatal("acsURL without a challenge")
+			}
+			found := false
+			for _, r := range fx.reasons(t, res.ACSTransID) {
+				found = found || r == tc.why
+			}
+			if !found {
+				t.Fatalf("reasons %v lack %s", fx.reasons(t, res.ACSTransID), tc.why)
+			}
+		})
+	}
+	dump := testenv.Dump(t, fx.Pool, "acs_transactions")
+	if strings.Contains(dump, "4000110000000017") || strings.Contains(dump, "4000110000000991") {
+		t.Fatal("a card number is stored with the transaction")
+	}
+	if !strings.Contains(dump, `"amount":49.900000`) && !strings.Contains(dump, `"amount":49.9`) {
+		t.Fatalf("amount not stored as a decimal: %s", dump[:200])
+	}
+}
+
+func TestReplayedAReqRefused(t *testing.T) {
+	fx := newDecisionFixture(t)
+	id := uuid.NewString()
+	same := func(m map[string]any) { m["threeDSServerTransID"] = id }
+	if _, err := fx.decide(t, same); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fx.decide(t, same)
+	e, ok := err.(*acs.Erro)
+	if !ok || e.ErrorCode != "305" || e.ErrorDetail != "threeDSServerTransID" {
+		t.Fatalf("replay: %v", err)
+	}
+}
