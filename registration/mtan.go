@@ -2,6 +2,7 @@ package registration
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"strings"
@@ -196,4 +197,34 @@ func (r *Registrar) ConfirmNumber(ctx context.Context, cardID uuid.UUID, code st
 		return nil, result
 	}
 	return r.Active(ctx, cardID)
+}
+
+// CheckAnswer reports whether answer is the security answer of a registration (R-AUTH-5). It only
+// compares: counting failures is the caller's, who knows what the answer is for.
+func (r *Registrar) CheckAnswer(ctx context.Context, regID uuid.UUID, answer string) (bool, error) {
+	var stored []byte
+	if err := r.d.Pool.QueryRow(ctx, `SELECT answer_verifier FROM registrations WHERE id = $1 AND method = 'mtan'`, regID).Scan(&stored); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, apperr.New(apperr.NotFound, "no mTAN registration")
+		}
+		return false, err
+	}
+	v, err := r.verifier("answer", regID.String(), NormalizeAnswer(answer))
+	if err != nil {
+		return false, err
+	}
+	return hmac.Equal(v, stored), nil
+}
+
+// Mobile returns the mobile number of an mTAN registration, for the SMS that carries an mTAN.
+func (r *Registrar) Mobile(ctx context.Context, regID uuid.UUID) (string, error) {
+	var enc []byte
+	if err := r.d.Pool.QueryRow(ctx, `SELECT mobile_enc FROM registrations WHERE id = $1 AND method = 'mtan'`, regID).Scan(&enc); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", apperr.New(apperr.NotFound, "no mTAN registration")
+		}
+		return "", err
+	}
+	m, err := r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "mobile_enc", Row: regID.String()}, enc)
+	return string(m), err
 }

@@ -1,0 +1,257 @@
+package acs
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/apperr"
+	"example.com/acs/registration"
+	"example.com/acs/sms"
+	"example.com/acs/store"
+)
+
+const (
+	// MTANValidity is how long an mTAN can be used (R-AUTH-5).
+	MTANValidity = 4 * time.Minute
+	// MaxChallengeFailures wrong entries end the challenge as not authorised (R-AUTH-6).
+	MaxChallengeFailures = 5
+)
+
+// Outcome of a challenge step.
+type Outcome string
+
+const (
+	OutcomePending   Outcome = "pending"   // a wrong entry; the cardholder may try again
+	OutcomeSucceeded Outcome = "succeeded" // authenticated
+	OutcomeFailed    Outcome = "failed"    // too many wrong entries: not authorised
+)
+
+// Verifier computes HSM-keyed verifiers.
+type Verifier interface {
+	Verifier(domain string, secret []byte) ([]byte, error)
+}
+
+// ChallengeDeps are what challenges need.
+type ChallengeDeps struct {
+	Pool         *pgxpool.Pool
+	Registration *registration.Registrar
+	Keys         Verifier
+	Outbox       *sms.Outbox
+	Clock        clockwork.Clock
+	Log          *slog.Logger
+	SMSPrice     decimal.Decimal
+	Currency     string // of the SMS price
+}
+
+// Challenges runs the cardholder's side of a challenge. This file holds the mTAN method (R-AUTH-5); the
+// pages that drive it come with the browser flow.
+type Challenges struct{ d ChallengeDeps }
+
+// NewChallenges returns Challenges.
+func NewChallenges(d ChallengeDeps) *Challenges { return &Challenges{d: d} }
+
+// txn is what a challenge needs of its transaction.
+type txn struct {
+	cardID, regID uuid.UUID
+	amount        decimal.Decimal
+	currency      string
+	merchant      string
+	method        registration.Method
+}
+
+func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (*txn, error) {
+	var t txn
+	err := q.QueryRow(ctx, `SELECT t.card_id, t.registration_id, t.amount, t.currency, t.merchant_name, r.method
+		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
+		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, acsTransID).
+		Scan(&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
+	}
+	return &t, err
+}
+
+// Start opens the challenge of a transaction answered with C and, for mTAN, sends the first code.
+// Starting twice is harmless: the challenge exists once.
+func (c *Challenges) Start(ctx context.Context, acsTransID uuid.UUID) error {
+	return store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		t, err := c.load(ctx, tx, acsTransID)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, 'pending', $3)
+			ON CONFLICT (acs_trans_id) DO NOTHING`, acsTransID, t.method, c.d.Clock.Now())
+		if err != nil || tag.RowsAffected() == 0 || t.method != registration.MethodMTAN {
+			return err
+		}
+		return c.sendMTANTx(ctx, tx, acsTransID, t)
+	})
+}
+
+// ResendMTAN sends a new mTAN; the previous one is void from then on (R-AUTH-5).
+func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error {
+	return store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		var state string
+		err := tx.QueryRow(ctx, `SELECT state FROM acs_challenges WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`, acsTransID).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
+		}
+		if err != nil {
+			return err
+		}
+		if state != "pending" {
+			return apperr.New(apperr.Conflict, "the challenge has ended")
+		}
+		t, err := c.load(ctx, tx, acsTransID)
+		if err != nil {
+			return err
+		}
+		return c.sendMTANTx(ctx, tx, acsTransID, t)
+	})
+}
+
+// sendMTANTx makes a code whose verifier is bound to the transaction id, and queues an SMS that shows
+// the amount and the merchant it is for (R-AUTH-2): the code is useless for any other transaction.
+func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID, t *txn) error {
+	code, err := digits(6)
+	if err != nil {
+		return err
+	}
+	v, err := c.d.Keys.Verifier("mtan", []byte(acsTransID.String()+"\x00"+code))
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET otp_verifier = $2, otp_expires_at = $3, otp_sent = otp_sent + 1
+		WHERE acs_trans_id = $1`, acsTransID, v, c.d.Clock.Now().Add(MTANValidity)); err != nil {
+		return err
+	}
+	mobile, err := c.d.Registration.Mobile(ctx, t.regID)
+	if err != nil {
+		return err
+	}
+	_, err = c.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: t.cardID, Purpose: "mtan", To: mobile,
+		Text: fmt.Sprintf("mTAN %s für %s bei %s. Nur gültig für diesen Kauf, 4 Minuten. Geben Sie die mTAN niemals weiter.",
+			code, FormatAmount(t.amount, t.currency), t.merchant),
+		Price: c.d.SMSPrice, Currency: c.d.Currency})
+	return err
+}
+
+// errWrong is the one answer for a wrong mTAN or a wrong security answer: which one was wrong is not
+// told (R-AUTH-5).
+var errWrong = apperr.Field("mtan", "the mTAN or the answer to your security question is not correct")
+
+// VerifyMTAN checks the mTAN and the security answer together. A wrong code or a wrong answer counts
+// one failure; the fifth ends the challenge as failed. An expired code gives Expired (request a new
+// one). Of two concurrent correct entries exactly one succeeds.
+func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string) (Outcome, error) {
+	var out Outcome
+	var result error
+	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		now := c.d.Clock.Now()
+		var state string
+		var failures int
+		var expires *time.Time
+		var stored []byte
+		err := tx.QueryRow(ctx, `SELECT state, failures, otp_expires_at, otp_verifier FROM acs_challenges
+			WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`, acsTransID).Scan(&state, &failures, &expires, &stored)
+		if errors.Is(err, pgx.ErrNoRows) {
+			result = apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if state != "pending" {
+			result = apperr.New(apperr.Conflict, "the challenge has ended")
+			return nil
+		}
+		if expires == nil || !now.Before(*expires) {
+			result = apperr.New(apperr.Expired, "the mTAN has expired; request a new one")
+			return nil
+		}
+		t, err := c.load(ctx, tx, acsTransID)
+		if err != nil {
+			return err
+		}
+		v, err := c.d.Keys.Verifier("mtan", []byte(acsTransID.String()+"\x00"+strings.TrimSpace(code)))
+		if err != nil {
+			return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		}
+		answerOK, err := c.d.Registration.CheckAnswer(ctx, t.regID, answer)
+		if err != nil {
+			return err
+		}
+		if hmac.Equal(v, stored) && answerOK {
+			if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET state = 'succeeded', completed_at = $2, otp_verifier = NULL
+				WHERE acs_trans_id = $1 AND state = 'pending'`, acsTransID, now); err != nil {
+				return err
+			}
+			out = OutcomeSucceeded
+			return nil
+		}
+		failures++
+		out, result = OutcomePending, errWrong
+		newState := "pending"
+		if failures >= MaxChallengeFailures {
+			out, result, newState = OutcomeFailed, nil, "failed"
+		}
+		_, err = tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2, state = $3,
+			completed_at = CASE WHEN $3 = 'failed' THEN $4::timestamptz END WHERE acs_trans_id = $1`, acsTransID, failures, newState, now)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return out, result
+}
+
+func digits(n int) (string, error) {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			return "", err
+		}
+		b.WriteByte(byte('0' + d.Int64()))
+	}
+	return b.String(), nil
+}
+
+// currencyCodes maps ISO 4217 numeric codes to the letters people read.
+var currencyCodes = map[string]string{"978": "EUR", "840": "USD", "826": "GBP", "756": "CHF", "203": "CZK", "985": "PLN",
+	"752": "SEK", "208": "DKK", "578": "NOK", "392": "JPY"}
+
+// FormatAmount writes an amount as a German reader expects it: "1.234,50 EUR".
+func FormatAmount(amount decimal.Decimal, numericCurrency string) string {
+	exp := currencies[numericCurrency]
+	s := amount.StringFixed(int32(exp))
+	intPart, frac, _ := strings.Cut(s, ".")
+	var grouped []string
+	for len(intPart) > 3 {
+		grouped = append([]string{intPart[len(intPart)-3:]}, grouped...)
+		intPart = intPart[:len(intPart)-3]
+	}
+	grouped = append([]string{intPart}, grouped...)
+	out := strings.Join(grouped, ".")
+	if frac != "" {
+		out += "," + frac
+	}
+	code := currencyCodes[numericCurrency]
+	if code == "" {
+		code = numericCurrency
+	}
+	return out + " " + code
+}

@@ -1,0 +1,199 @@
+package acs_test
+
+import (
+	"context"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/acs"
+	"example.com/acs/apperr"
+	"example.com/acs/registration"
+	"example.com/acs/sms"
+)
+
+var sixDigits = regexp.MustCompile(`[0-9]{6}`)
+
+type challengeFixture struct {
+	*decisionFixture
+	ch   *acs.Challenges
+	disp *sms.Dispatcher
+}
+
+func newChallengeFixture(t *testing.T) *challengeFixture {
+	t.Helper()
+	fx := &challengeFixture{decisionFixture: newDecisionFixture(t)}
+	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
+		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR"})
+	fx.disp = &sms.Dispatcher{Pool: fx.Pool, Keys: fx.Keys, Gateway: &sms.DevInbox{Pool: fx.Pool, Clock: fx.Clock}, Clock: fx.Clock,
+		Log: fx.Log, MaxAttempts: 3, Backoff: time.Second}
+	ctx := context.Background()
+	card, err := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, sixDigits.FindString(fx.lastSMS(t))); err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+func (fx *challengeFixture) lastSMS(t *testing.T) string {
+	t.Helper()
+	if _, _, err := fx.disp.DispatchOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// challenge decides an AReq for Anna's card (49,90 EUR at Beispiel-Shop unless mod changes it) and
+// starts its challenge; it returns the transaction id and the mTAN the SMS carried.
+func (fx *challengeFixture) challenge(t *testing.T, mod func(m map[string]any)) (uuid.UUID, string, string) {
+	t.Helper()
+	res, err := fx.decide(t, mod)
+	if err != nil || res.TransStatus != "C" {
+		t.Fatalf("decision: %+v %v", res, err)
+	}
+	id := uuid.MustParse(res.ACSTransID)
+	if err := fx.ch.Start(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	text := fx.lastSMS(t)
+	return id, sixDigits.FindString(text), text
+}
+
+// R-AUTH-2, R-AUTH-5: the SMS names amount and merchant; mTAN and answer together authenticate.
+func TestMTANChallengeApproved(t *testing.T) {
+	fx := newChallengeFixture(t)
+	id, code, text := fx.challenge(t, nil)
+	if !regexp.MustCompile(`49,90 EUR bei Beispiel-Shop`).MatchString(text) {
+		t.Fatalf("SMS without amount and merchant: %q", text)
+	}
+	out, err := fx.ch.VerifyMTAN(context.Background(), id, code, " KIEL ")
+	if err != nil || out != acs.OutcomeSucceeded {
+		t.Fatalf("%s %v", out, err)
+	}
+	if _, err := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel"); apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("second use: %v", err)
+	}
+}
+
+// R-AUTH-5, R-AUTH-6: one message whichever is wrong; five failures end the challenge.
+func TestMTANWrongEntries(t *testing.T) {
+	fx := newChallengeFixture(t)
+	ctx := context.Background()
+	id, code, _ := fx.challenge(t, nil)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	_, e1 := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel")
+	_, e2 := fx.ch.VerifyMTAN(ctx, id, code, "Hamburg")
+	if e1 == nil || e2 == nil || e1.Error() != e2.Error() {
+		t.Fatalf("messages differ or missing: %v / %v", e1, e2)
+	}
+	for i := 3; i < acs.MaxChallengeFailures; i++ {
+		if out, _ := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel"); out != acs.OutcomePending {
+			t.Fatalf("failure %d: %s", i, out)
+		}
+	}
+	if out, err := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel"); out != acs.OutcomeFailed || err != nil {
+		t.Fatalf("fifth failure: %s %v", out, err)
+	}
+	if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel"); apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("right code after failure: %v", err)
+	}
+}
+
+// R-AUTH-5: 4 minutes (3:59 accepted, 4:01 refused); a new mTAN voids the old one.
+func TestMTANExpiryAndResend(t *testing.T) {
+	fx := newChallengeFixture(t)
+	ctx := context.Background()
+	id, code, _ := fx.challenge(t, nil)
+	fx.Clock.Advance(4*time.Minute + time.Second)
+	if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel"); apperr.KindOf(err) != apperr.Expired {
+		t.Fatalf("4:01: %v", err)
+	}
+	if err := fx.ch.ResendMTAN(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	fresh := sixDigits.FindString(fx.lastSMS(t))
+	if fresh != code {
+		if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel"); apperr.KindOf(err) != apperr.Invalid {
+			t.Fatalf("old code after resend: %v", err)
+		}
+	}
+	fx.Clock.Advance(3*time.Minute + 59*time.Second)
+	if out, err := fx.ch.VerifyMTAN(ctx, id, fresh, "Kiel"); out != acs.OutcomeSucceeded || err != nil {
+		t.Fatalf("3:59: %s %v", out, err)
+	}
+}
+
+// R-AUTH-2: the mTAN of transaction A is useless for transaction B (another amount).
+func TestMTANBoundToItsTransaction(t *testing.T) {
+	fx := newChallengeFixture(t)
+	ctx := context.Background()
+	_, codeA, _ := fx.challenge(t, nil)
+	idB, codeB, textB := fx.challenge(t, func(m map[string]any) { m["purchaseAmount"] = "4991" })
+	if !regexp.MustCompile(`49,91 EUR`).MatchString(textB) {
+		t.Fatalf("SMS B: %q", textB)
+	}
+	if codeA != codeB {
+		if _, err := fx.ch.VerifyMTAN(ctx, idB, codeA, "Kiel"); apperr.KindOf(err) != apperr.Invalid {
+			t.Fatalf("A's mTAN on B: %v", err)
+		}
+	}
+}
+
+// The same challenge completed twice at once: exactly one success.
+func TestConcurrentCompletionOneOutcome(t *testing.T) {
+	fx := newChallengeFixture(t)
+	id, code, _ := fx.challenge(t, nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, _ := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel")
+			mu.Lock()
+			defer mu.Unlock()
+			if out == acs.OutcomeSucceeded {
+				wins++
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d successes", wins)
+	}
+}
+
+func TestFormatAmount(t *testing.T) {
+	for in, want := range map[string]string{"49.9|978": "49,90 EUR", "1234567.5|978": "1.234.567,50 EUR", "12000|392": "12.000 JPY", "0.5|840": "0,50 USD"} {
+		var amount, cur string
+		for i := range in {
+			if in[i] == '|' {
+				amount, cur = in[:i], in[i+1:]
+			}
+		}
+		if got := acs.FormatAmount(decimal.RequireFromString(amount), cur); got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+}
