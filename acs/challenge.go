@@ -3,11 +3,9 @@ package acs
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strings"
 	"time"
 
@@ -126,7 +124,7 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 // sendMTANTx makes a code whose verifier is bound to the transaction id, and queues an SMS that shows
 // the amount and the merchant it is for (R-AUTH-2): the code is useless for any other transaction.
 func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID, t *txn) error {
-	code, err := digits(6)
+	code, err := registration.RandomDigits(6)
 	if err != nil {
 		return err
 	}
@@ -216,18 +214,6 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		return "", err
 	}
 	return out, result
-}
-
-func digits(n int) (string, error) {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		d, err := rand.Int(rand.Reader, big.NewInt(10))
-		if err != nil {
-			return "", err
-		}
-		b.WriteByte(byte('0' + d.Int64()))
-	}
-	return b.String(), nil
 }
 
 // currencyCodes maps ISO 4217 numeric codes to the letters people read.

@@ -20,8 +20,7 @@ var sixDigits = regexp.MustCompile(`[0-9]{6}`)
 
 type challengeFixture struct {
 	*decisionFixture
-	ch   *acs.Challenges
-	disp *sms.Dispatcher
+	ch *acs.Challenges
 }
 
 func newChallengeFixture(t *testing.T) *challengeFixture {
@@ -29,8 +28,6 @@ func newChallengeFixture(t *testing.T) *challengeFixture {
 	fx := &challengeFixture{decisionFixture: newDecisionFixture(t)}
 	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR"})
-	fx.disp = &sms.Dispatcher{Pool: fx.Pool, Keys: fx.Keys, Gateway: &sms.DevInbox{Pool: fx.Pool, Clock: fx.Clock}, Clock: fx.Clock,
-		Log: fx.Log, MaxAttempts: 3, Backoff: time.Second}
 	ctx := context.Background()
 	card, err := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
 	if err != nil {
@@ -42,22 +39,10 @@ func newChallengeFixture(t *testing.T) *challengeFixture {
 	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, sixDigits.FindString(fx.lastSMS(t))); err != nil {
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, sixDigits.FindString(fx.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
 	return fx
-}
-
-func (fx *challengeFixture) lastSMS(t *testing.T) string {
-	t.Helper()
-	if _, _, err := fx.disp.DispatchOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var body string
-	if err := fx.Pool.QueryRow(context.Background(), `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body
 }
 
 // challenge decides an AReq for Anna's card (49,90 EUR at Beispiel-Shop unless mod changes it) and
@@ -72,7 +57,7 @@ func (fx *challengeFixture) challenge(t *testing.T, mod func(m map[string]any)) 
 	if err := fx.ch.Start(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	text := fx.lastSMS(t)
+	text := fx.DeliverSMS(t)
 	return id, sixDigits.FindString(text), text
 }
 
@@ -131,7 +116,7 @@ func TestMTANExpiryAndResend(t *testing.T) {
 	if err := fx.ch.ResendMTAN(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	fresh := sixDigits.FindString(fx.lastSMS(t))
+	fresh := sixDigits.FindString(fx.DeliverSMS(t))
 	if fresh != code {
 		if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel"); apperr.KindOf(err) != apperr.Invalid {
 			t.Fatalf("old code after resend: %v", err)

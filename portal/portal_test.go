@@ -1,7 +1,6 @@
 package portal_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,8 +22,7 @@ import (
 
 type fixture struct {
 	*testenv.Stack
-	e    *echo.Echo
-	disp *sms.Dispatcher
+	e *echo.Echo
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -37,8 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	e := server.New(server.Deps{Log: st.Log})
 	portal.New(portal.Deps{Registrar: reg, Cards: st.Cards, Audit: au, Keys: st.Keys, Clock: st.Clock, Log: st.Log,
 		Issuer: "Musterbank AG", SMSPrice: price, Currency: "EUR"}).Routes(e.Group("/portal"))
-	return &fixture{Stack: st, e: e, disp: &sms.Dispatcher{Pool: st.Pool, Keys: st.Keys,
-		Gateway: &sms.DevInbox{Pool: st.Pool, Clock: st.Clock}, Clock: st.Clock, Log: st.Log, MaxAttempts: 3, Backoff: time.Second}}
+	return &fixture{Stack: st, e: e}
 }
 
 func (fx *fixture) do(t *testing.T, method, path string, form url.Values, acceptLang string) *httptest.ResponseRecorder {
@@ -84,7 +81,6 @@ func TestLanguagesAndHeaders(t *testing.T) {
 // confirm the number by SMS; no page ever shows the card number or a secret.
 func TestMTANRegistrationThroughThePortal(t *testing.T) {
 	fx := newFixture(t)
-	ctx := context.Background()
 	card := url.Values{"pan": {"4000 1100 0000 0017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}
 	var pages []string
 
@@ -118,14 +114,7 @@ func TestMTANRegistrationThroughThePortal(t *testing.T) {
 	if r.Code != 200 || m == nil || !strings.Contains(r.Body.String(), "49151******78") {
 		t.Fatalf("activation: %d %s", r.Code, r.Body)
 	}
-	if _, _, err := fx.disp.DispatchOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var body string
-	if err := fx.Pool.QueryRow(ctx, `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
-		t.Fatal(err)
-	}
-	smsCode := regexp.MustCompile(`[0-9]{6}`).FindString(body)
+	smsCode := regexp.MustCompile(`[0-9]{6}`).FindString(fx.DeliverSMS(t))
 	r = fx.do(t, "POST", "/portal/activate/confirm", url.Values{"flow": {m[1]}, "code": {smsCode}}, "en")
 	pages = append(pages, r.Body.String())
 	if r.Code != 200 || !strings.Contains(r.Body.String(), "Registration complete") {

@@ -112,7 +112,7 @@ func (r *Registrar) sendConfirmationTx(ctx context.Context, tx pgx.Tx, cardID, r
 	if err != nil {
 		return err
 	}
-	code, err := randomDigits(6)
+	code, err := RandomDigits(6)
 	if err != nil {
 		return err
 	}

@@ -200,7 +200,9 @@ func (r *Registrar) requestTx(ctx context.Context, card *cards.Card, method Meth
 	return id, nil
 }
 
-func randomDigits(n int) (string, error) {
+// RandomDigits returns n decimal digits from the CSPRNG, each equally likely: the one-time codes sent by
+// SMS (number confirmation here, mTANs in package acs).
+func RandomDigits(n int) (string, error) {
 	var b strings.Builder
 	for i := 0; i < n; i++ {
 		d, err := rand.Int(rand.Reader, big.NewInt(10))

@@ -30,7 +30,6 @@ type fixture struct {
 	*testenv.Stack
 	reg   *registration.Registrar
 	audit *audit.Log
-	disp  *sms.Dispatcher
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -40,8 +39,6 @@ func newFixture(t *testing.T) *fixture {
 	fx.reg = registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: fx.audit, Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR"})
-	fx.disp = &sms.Dispatcher{Pool: st.Pool, Keys: st.Keys, Gateway: &sms.DevInbox{Pool: st.Pool, Clock: st.Clock}, Clock: st.Clock,
-		Log: st.Log, MaxAttempts: 3, Backoff: time.Second}
 	return fx
 }
 
@@ -57,19 +54,6 @@ func (fx *fixture) verify(t *testing.T, in registration.HolderData) *cards.Card 
 }
 
 var smsCode = regexp.MustCompile(`[0-9]{6}`)
-
-// lastSMS delivers the outbox through the development inbox and returns the newest text.
-func (fx *fixture) lastSMS(t *testing.T) string {
-	t.Helper()
-	if _, _, err := fx.disp.DispatchOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var body string
-	if err := fx.Pool.QueryRow(context.Background(), `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body
-}
 
 func wantKind(t *testing.T, err error, k apperr.Kind) *apperr.Error {
 	t.Helper()
@@ -260,7 +244,7 @@ func TestMTANRegistration(t *testing.T) {
 	if r.State != registration.Confirming || r.MobileMasked != "+49151******78" {
 		t.Fatalf("after the ID code: %+v", r)
 	}
-	text := fx.lastSMS(t)
+	text := fx.DeliverSMS(t)
 	code := smsCode.FindString(text)
 	_, err = fx.reg.ConfirmNumber(ctx, card.ID, "000000")
 	if code == "000000" {
@@ -292,14 +276,14 @@ func TestConfirmationCodeExpiresAndResendVoids(t *testing.T) {
 	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
-	first := smsCode.FindString(fx.lastSMS(t))
+	first := smsCode.FindString(fx.DeliverSMS(t))
 	fx.Clock.Advance(registration.ConfirmValidity + time.Second)
 	_, err := fx.reg.ConfirmNumber(ctx, card.ID, first)
 	wantKind(t, err, apperr.Expired)
 	if err := fx.reg.ResendConfirmation(ctx, card.ID); err != nil {
 		t.Fatal(err)
 	}
-	second := smsCode.FindString(fx.lastSMS(t))
+	second := smsCode.FindString(fx.DeliverSMS(t))
 	if first != second {
 		_, err = fx.reg.ConfirmNumber(ctx, card.ID, first)
 		wantKind(t, err, apperr.Invalid)
@@ -340,7 +324,7 @@ func TestMethodChangeNeedsNewLetter(t *testing.T) {
 	if a, _ := fx.reg.Active(ctx, card.ID); a.ID != appReg.ID {
 		t.Fatal("the app binding ended before the number was confirmed")
 	}
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.lastSMS(t))); err != nil {
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
 	a, err := fx.reg.Active(ctx, card.ID)
@@ -367,7 +351,7 @@ func TestOneNumberServesManyCards(t *testing.T) {
 		if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.lastSMS(t))); err != nil {
+		if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.DeliverSMS(t))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
 	"example.com/acs/letters"
+	"example.com/acs/sms"
 )
 
 // Buffer is a log sink that goroutines may share.
@@ -146,4 +147,21 @@ func Dump(t testing.TB, pool *pgxpool.Pool, tables ...string) string {
 		}
 	}
 	return b.String()
+}
+
+// DeliverSMS sends what the SMS outbox holds through the development gateway and returns the newest
+// message text, as the cardholder's phone would show it.
+func (s *Stack) DeliverSMS(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	d := &sms.Dispatcher{Pool: s.Pool, Keys: s.Keys, Gateway: &sms.DevInbox{Pool: s.Pool, Clock: s.Clock}, Clock: s.Clock,
+		Log: s.Log, MaxAttempts: 3, Backoff: time.Second}
+	if _, _, err := d.DispatchOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	if err := s.Pool.QueryRow(ctx, `SELECT body FROM dev_sms_inbox ORDER BY id DESC LIMIT 1`).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
