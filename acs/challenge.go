@@ -52,6 +52,8 @@ type ChallengeDeps struct {
 	Log          *slog.Logger
 	SMSPrice     decimal.Decimal
 	Currency     string // of the SMS price
+	// Results ends the transaction when the challenge is decided.
+	Results *Results
 }
 
 // Challenges runs the cardholder's side of a challenge. This file holds the mTAN method (R-AUTH-5); the
@@ -83,35 +85,46 @@ func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (
 }
 
 // Start opens the challenge of a transaction answered with C and, for mTAN, sends the first code.
-// Starting twice is harmless: the challenge exists once.
+// Starting twice is harmless: the challenge exists once. The browser flow starts it through Open.
 func (c *Challenges) Start(ctx context.Context, acsTransID uuid.UUID) error {
-	return store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
-		t, err := c.load(ctx, tx, acsTransID)
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, 'pending', $3)
-			ON CONFLICT (acs_trans_id) DO NOTHING`, acsTransID, t.method, c.d.Clock.Now())
-		if err != nil || tag.RowsAffected() == 0 || t.method != registration.MethodMTAN {
-			return err
-		}
-		return c.sendMTANTx(ctx, tx, acsTransID, t)
-	})
+	return store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error { return c.startTx(ctx, tx, acsTransID) })
+}
+
+func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) error {
+	t, err := c.load(ctx, tx, acsTransID)
+	if err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, 'pending', $3)
+		ON CONFLICT (acs_trans_id) DO NOTHING`, acsTransID, t.method, c.d.Clock.Now())
+	if err != nil || tag.RowsAffected() == 0 || t.method != registration.MethodMTAN {
+		return err
+	}
+	return c.sendMTANTx(ctx, tx, acsTransID, t)
 }
 
 // ResendMTAN sends a new mTAN; the previous one is void from then on (R-AUTH-5).
 func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error {
-	return store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+	var result error
+	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		result = nil
+		ended, err := c.lockTx(ctx, tx, acsTransID)
+		if err != nil || ended {
+			result = errEnded
+			return err
+		}
 		var state string
-		err := tx.QueryRow(ctx, `SELECT state FROM acs_challenges WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`, acsTransID).Scan(&state)
+		err = tx.QueryRow(ctx, `SELECT state FROM acs_challenges WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`, acsTransID).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
+			result = apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 		if state != "pending" {
-			return apperr.New(apperr.Conflict, "the challenge has ended")
+			result = errEnded
+			return nil
 		}
 		t, err := c.load(ctx, tx, acsTransID)
 		if err != nil {
@@ -119,6 +132,33 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 		}
 		return c.sendMTANTx(ctx, tx, acsTransID, t)
 	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+var errEnded = apperr.New(apperr.Conflict, "the challenge has ended")
+
+// lockTx locks a challenged transaction's row (always before its challenge's row, as Open and Sweep do,
+// so that no two of them deadlock) and reports whether it has ended. A challenge past ChallengeTimeout
+// is ended here as timed out, so that a request arriving before the sweep cannot outlive the limit.
+func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (bool, error) {
+	var creqAt *time.Time
+	var final *string
+	err := tx.QueryRow(ctx, `SELECT creq_at, final_status FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C' FOR UPDATE`,
+		acsTransID).Scan(&creqAt, &final)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, apperr.New(apperr.NotFound, "no challenge for this transaction")
+	}
+	if err != nil || final != nil {
+		return final != nil, err
+	}
+	if creqAt != nil && c.d.Clock.Now().Sub(*creqAt) >= ChallengeTimeout {
+		_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultTimedOut)
+		return true, err
+	}
+	return false, nil
 }
 
 // sendMTANTx makes a code whose verifier is bound to the transaction id, and queues an SMS that shows
@@ -152,13 +192,19 @@ func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.
 var errWrong = apperr.Field("mtan", "the mTAN or the answer to your security question is not correct")
 
 // VerifyMTAN checks the mTAN and the security answer together. A wrong code or a wrong answer counts
-// one failure; the fifth ends the challenge as failed. An expired code gives Expired (request a new
+// one failure; the fifth ends the challenge as failed. Success and the fifth failure end the
+// transaction (its RReq is queued in the same database transaction). An expired code gives Expired (request a new
 // one). Of two concurrent correct entries exactly one succeeds.
 func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string) (Outcome, error) {
 	var out Outcome
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		out, result = "", nil
 		now := c.d.Clock.Now()
+		if ended, err := c.lockTx(ctx, tx, acsTransID); err != nil || ended {
+			result = errEnded
+			return err
+		}
 		var state string
 		var failures int
 		var expires *time.Time
@@ -173,7 +219,7 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 			return err
 		}
 		if state != "pending" {
-			result = apperr.New(apperr.Conflict, "the challenge has ended")
+			result = errEnded
 			return nil
 		}
 		if expires == nil || !now.Before(*expires) {
@@ -193,27 +239,31 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 			return err
 		}
 		if hmac.Equal(v, stored) && answerOK {
-			if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET state = 'succeeded', completed_at = $2, otp_verifier = NULL
-				WHERE acs_trans_id = $1 AND state = 'pending'`, acsTransID, now); err != nil {
-				return err
-			}
 			out = OutcomeSucceeded
-			return nil
+			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultSucceeded)
+			return err
 		}
 		failures++
-		out, result = OutcomePending, errWrong
-		newState := "pending"
-		if failures >= MaxChallengeFailures {
-			out, result, newState = OutcomeFailed, nil, "failed"
+		if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, acsTransID, failures); err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2, state = $3,
-			completed_at = CASE WHEN $3 = 'failed' THEN $4::timestamptz END WHERE acs_trans_id = $1`, acsTransID, failures, newState, now)
+		if failures < MaxChallengeFailures {
+			out, result = OutcomePending, errWrong
+			return nil
+		}
+		out = OutcomeFailed
+		_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultFailed)
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
 	return out, result
+}
+
+// Cancel ends a pending challenge at the cardholder's request: not authorised, challengeCancel 01.
+func (c *Challenges) Cancel(ctx context.Context, acsTransID uuid.UUID) (*Final, error) {
+	return c.d.Results.Finish(ctx, acsTransID, resultCancelled)
 }
 
 // currencyCodes maps ISO 4217 numeric codes to the letters people read.

@@ -20,14 +20,17 @@ var sixDigits = regexp.MustCompile(`[0-9]{6}`)
 
 type challengeFixture struct {
 	*decisionFixture
-	ch *acs.Challenges
+	ch      *acs.Challenges
+	results *acs.Results
 }
 
 func newChallengeFixture(t *testing.T) *challengeFixture {
 	t.Helper()
 	fx := &challengeFixture{decisionFixture: newDecisionFixture(t)}
+	fx.results = acs.NewResults(acs.ResultDeps{Pool: fx.Pool, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log,
+		MaxAttempts: 5, Backoff: time.Second})
 	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
-		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR"})
+		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: fx.results})
 	ctx := context.Background()
 	card, err := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
 	if err != nil {

@@ -40,6 +40,7 @@ const (
 	ErrTransactionIDGone = "301"
 	ErrISOCode           = "304"
 	ErrTransactionData   = "305"
+	ErrTransientFailure  = "403"
 )
 
 var errDescriptions = map[string]string{
@@ -51,6 +52,7 @@ var errDescriptions = map[string]string{
 	ErrTransactionIDGone: "Transaction ID Not Recognised",
 	ErrISOCode:           "ISO Code Invalid",
 	ErrTransactionData:   "Transaction data not valid",
+	ErrTransientFailure:  "Transient System Failure",
 }
 
 func newErro(code, detail, version, forType string) *Erro {

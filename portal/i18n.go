@@ -2,7 +2,8 @@ package portal
 
 import (
 	"net/http"
-	"strings"
+
+	"example.com/acs/internal/web"
 )
 
 // lang is the page language: German for the bank's customers by default, English on request.
@@ -22,21 +23,7 @@ func (l lang) t(key string) string {
 }
 
 // pickLang follows an explicit ?lang= and then the browser's Accept-Language.
-func pickLang(r *http.Request) lang {
-	if q := r.URL.Query().Get("lang"); q == "en" || q == "de" {
-		return lang(q)
-	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "de"):
-			return "de"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "de"
-}
+func pickLang(r *http.Request) lang { return lang(web.Lang(r, "")) }
 
 var messages = map[string]map[lang]string{
 	"title":           {"de": "Sicher online bezahlen", "en": "Secure online payments"},

@@ -9,7 +9,6 @@ package portal
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -31,6 +30,7 @@ import (
 	"example.com/acs/audit"
 	"example.com/acs/cards"
 	"example.com/acs/envelope"
+	"example.com/acs/internal/web"
 	"example.com/acs/registration"
 )
 
@@ -80,9 +80,7 @@ func (p *Portal) Routes(g *echo.Group) {
 // element carries the request's nonce.
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		nonce := base64.RawURLEncoding.EncodeToString(b) // no "+" or "/": the template leaves it as it is
+		nonce := web.Nonce()
 		c.Set("nonce", nonce)
 		c.Response().Header().Set("Content-Security-Policy",
 			"default-src 'none'; style-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

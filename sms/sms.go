@@ -219,7 +219,7 @@ func truncate(s string) string {
 // own), and every interval for retries and for notifications missed while reconnecting.
 func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
 	wake := make(chan struct{}, 1)
-	go d.listen(ctx, wake)
+	go store.Listen(ctx, d.Pool, "sms_outbox", wake)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -241,30 +241,6 @@ func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
 		case <-wake:
 		case <-t.C:
 		}
-	}
-}
-
-func (d *Dispatcher) listen(ctx context.Context, wake chan<- struct{}) {
-	for ctx.Err() == nil {
-		conn, err := d.Pool.Acquire(ctx)
-		if err != nil {
-			time.Sleep(time.Second)
-			continue
-		}
-		if _, err := conn.Exec(ctx, `LISTEN sms_outbox`); err == nil {
-			for {
-				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-					break
-				}
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			}
-		}
-		// A connection that was listening is not returned to the pool in that state.
-		_ = conn.Conn().Close(context.Background())
-		conn.Release()
 	}
 }
 

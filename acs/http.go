@@ -1,0 +1,334 @@
+package acs
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	_ "time/tzdata" // purchase dates are shown in the bank's time zone on any host
+
+	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
+
+	"example.com/acs/apperr"
+	"example.com/acs/envelope"
+	"example.com/acs/internal/web"
+	"example.com/acs/registration"
+)
+
+// Sealer encrypts the per-transaction page tokens (envelope.Keyring).
+type Sealer interface {
+	Encrypt(ad envelope.AD, plaintext []byte) ([]byte, error)
+	Decrypt(ctx context.Context, ad envelope.AD, ciphertext []byte) ([]byte, error)
+}
+
+// HandlerDeps are what the EMV endpoints and challenge pages need.
+type HandlerDeps struct {
+	Decider    *Decider
+	Challenges *Challenges
+	Results    *Results
+	Tokens     Sealer
+	Clock      clockwork.Clock
+	Log        *slog.Logger
+	Issuer     string
+}
+
+// Handler serves the merchant-facing EMV surface: the AReq endpoint for 3DS Servers and Directory
+// Servers, and the challenge pages a cardholder's browser sees inside the merchant's iframe.
+type Handler struct {
+	d    HandlerDeps
+	tmpl *template.Template
+	zone *time.Location
+}
+
+// NewHandler parses the page templates.
+func NewHandler(d HandlerDeps) *Handler {
+	zone, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		zone = time.UTC
+	}
+	t := template.Must(template.New("").Funcs(template.FuncMap{"t": func(l, key string) string { return tr(l, key) }}).
+		ParseFS(templateFS, "templates/*.html"))
+	return &Handler{d: d, tmpl: t, zone: zone}
+}
+
+// Routes mounts the endpoints on g (/3ds).
+func (h *Handler) Routes(g *echo.Group) {
+	g.POST("/areq", h.areq)
+	pages := g.Group("/challenge", challengeHeaders)
+	pages.POST("", h.creq)
+	pages.POST("/step", h.step)
+}
+
+// areq answers an AReq with ARes or Erro. Protocol problems are Erro in an HTTP 200, as the Directory
+// Server reads them; a failure of this system is Erro 403 (transient) with HTTP 503.
+func (h *Handler) areq(c echo.Context) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return c.JSON(http.StatusOK, newErro(ErrMessageInvalid, "Invalid Formatted Message", "", "AReq"))
+	}
+	a, erro := ParseAReq(body)
+	if erro != nil {
+		return c.JSON(http.StatusOK, erro)
+	}
+	res, err := h.d.Decider.Decide(c.Request().Context(), a)
+	var e *Erro
+	if errors.As(err, &e) {
+		return c.JSON(http.StatusOK, e)
+	}
+	if err != nil {
+		h.d.Log.ErrorContext(c.Request().Context(), "areq failed", "err", err)
+		e := newErro(ErrTransientFailure, "ACS", a.MessageVersion, "AReq")
+		e.ThreeDSServerTransID = a.ThreeDSServerTransID.String()
+		return c.JSON(http.StatusServiceUnavailable, e)
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// challengeHeaders: the challenge pages are the only pages of this ACS that may be framed (inside the
+// merchant's checkout); they load nothing from elsewhere, and their one style and one script element
+// carry the response's nonce. form-action is widened per page to the notificationURL's origin.
+func challengeHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		nonce := web.Nonce()
+		c.Set("nonce", nonce)
+		hd := c.Response().Header()
+		hd.Del("X-Frame-Options")
+		hd.Set("Content-Security-Policy", csp(nonce, ""))
+		return next(c)
+	}
+}
+
+func csp(nonce, postTo string) string {
+	return "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; form-action 'self'" + postTo +
+		"; frame-ancestors 'self' https:; base-uri 'none'"
+}
+
+// pageToken carries a challenge's transaction between the page's requests instead of a cookie, which a
+// browser blocks in a third-party iframe. Only this server can make or read one.
+type pageToken struct {
+	ID      uuid.UUID `json:"i"`
+	Expires time.Time `json:"e"`
+}
+
+var tokenAD = envelope.AD{Table: "acs", Column: "challenge_page", Row: "v1"}
+
+func (h *Handler) seal(id uuid.UUID) (string, error) {
+	b, _ := json.Marshal(pageToken{ID: id, Expires: h.d.Clock.Now().Add(ChallengeTimeout + time.Minute)})
+	ct, err := h.d.Tokens.Encrypt(tokenAD, b)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(ct), nil
+}
+
+func (h *Handler) open(ctx context.Context, token string) (uuid.UUID, bool) {
+	ct, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(token) > 1000 {
+		return uuid.Nil, false
+	}
+	b, err := h.d.Tokens.Decrypt(ctx, tokenAD, ct)
+	if err != nil {
+		return uuid.Nil, false
+	}
+	var p pageToken
+	if json.Unmarshal(b, &p) != nil || !h.d.Clock.Now().Before(p.Expires) {
+		return uuid.Nil, false
+	}
+	return p.ID, true
+}
+
+// validSessionData accepts the 3DS Requestor's threeDSSessionData, returned unchanged with the final
+// CRes: base64url, at most 1024 characters.
+func validSessionData(s string) bool { return len(s) <= 1024 && sessionDataChars.MatchString(s) }
+
+var sessionDataChars = regexp.MustCompile(`^[A-Za-z0-9_=-]*$`)
+
+// page is what the challenge templates get.
+type page struct {
+	Lang        string
+	Nonce       string
+	Issuer      string
+	Size        string
+	Token       string
+	SessionData string
+	View        *View
+	Amount      string
+	Date        string
+	Question    string
+	Notice      string
+	Error       string
+	ErroCode    string
+	ErroDetail  string
+	CRes        string
+	PostTo      string
+}
+
+func (h *Handler) render(c echo.Context, status int, name string, pg page) error {
+	pg.Nonce, _ = c.Get("nonce").(string)
+	pg.Issuer = h.d.Issuer
+	fallback := ""
+	if pg.View != nil {
+		fallback = pg.View.BrowserLanguage
+		pg.Size = pg.View.WindowSize
+		pg.Amount = displayAmount(pg.View, pg.Lang)
+		pg.Date = pg.View.PurchaseDate.In(h.zone).Format("02.01.2006 15:04")
+		pg.Question = question(pg.View.QuestionKey, pg.Lang)
+	}
+	if pg.Lang == "" {
+		pg.Lang = web.Lang(c.Request(), fallback)
+	}
+	if pg.Size == "" {
+		pg.Size = "05"
+	}
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return h.tmpl.ExecuteTemplate(c.Response(), name, pg)
+}
+
+func displayAmount(v *View, lang string) string {
+	s := FormatAmount(v.Amount, v.Currency)
+	if lang == "en" {
+		// "1.234,50 EUR" -> "1,234.50 EUR"
+		s = strings.NewReplacer(".", ",", ",", ".").Replace(s)
+	}
+	return s
+}
+
+// question shows the registered security question in the page's language.
+func question(key, lang string) string {
+	q := registration.Questions[key]
+	de, en, ok := strings.Cut(q, " / ")
+	if !ok || lang != "en" {
+		return de
+	}
+	return en
+}
+
+// refuse shows a CReq problem to the cardholder. Where the CReq cannot be tied to a transaction there is
+// nowhere to post a CRes; a 3DS Requestor that sent a bad CReq learns of it from its own timeout.
+func (h *Handler) refuse(c echo.Context, e *Erro) error {
+	h.d.Log.WarnContext(c.Request().Context(), "creq refused", "error_code", e.ErrorCode, "error_detail", e.ErrorDetail)
+	return h.render(c, http.StatusBadRequest, "refused.html", page{Lang: web.Lang(c.Request(), ""), ErroCode: e.ErrorCode, ErroDetail: e.ErrorDetail})
+}
+
+// creq receives the browser's CReq and shows the challenge.
+func (h *Handler) creq(c echo.Context) error {
+	sd := c.FormValue("threeDSSessionData")
+	if !validSessionData(sd) {
+		return h.refuse(c, newErro(ErrFormat, "threeDSSessionData", "", "CReq"))
+	}
+	creq, erro := ParseCReq(c.FormValue("creq"))
+	if erro != nil {
+		return h.refuse(c, erro)
+	}
+	v, err := h.d.Challenges.Open(c.Request().Context(), creq)
+	var e *Erro
+	if errors.As(err, &e) {
+		return h.refuse(c, e)
+	}
+	if err != nil {
+		return err
+	}
+	return h.show(c, v, sd, page{})
+}
+
+// show renders the challenge as it stands: the form, or, once the transaction has ended, the page that
+// carries the final CRes to the notificationURL.
+func (h *Handler) show(c echo.Context, v *View, sd string, pg page) error {
+	pg.View, pg.SessionData = v, sd
+	if v.Final != nil {
+		return h.complete(c, v, pg)
+	}
+	var err error
+	if pg.Token, err = h.seal(v.ACSTransID); err != nil {
+		return apperr.Wrap(apperr.Unavailable, "keys unavailable", err)
+	}
+	name := "mtan.html"
+	if v.Method == registration.MethodApp {
+		name = "app.html"
+	}
+	status := http.StatusOK
+	if pg.Error != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return h.render(c, status, name, pg)
+}
+
+// complete posts the final CRes (and threeDSSessionData) to the notificationURL from the browser: a form
+// that submits itself, with a button for browsers without script.
+func (h *Handler) complete(c echo.Context, v *View, pg page) error {
+	// Deliver the RReq before the browser brings the CRes, as the specification orders; if the 3DS Server
+	// is unreachable now, the queued RReq is retried in the background.
+	dctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	if err := h.d.Results.DeliverNow(dctx, v.ACSTransID); err != nil {
+		h.d.Log.WarnContext(c.Request().Context(), "rreq delivery deferred", "acs_trans_id", v.ACSTransID, "err", err)
+	}
+	cancel()
+	b, _ := json.Marshal(v.Final.CRes())
+	pg.CRes = base64.RawURLEncoding.EncodeToString(b)
+	pg.PostTo = v.NotificationURL
+	if u, err := url.Parse(v.NotificationURL); err == nil {
+		nonce, _ := c.Get("nonce").(string)
+		c.Response().Header().Set("Content-Security-Policy", csp(nonce, " "+u.Scheme+"://"+u.Host))
+	}
+	return h.render(c, http.StatusOK, "complete.html", pg)
+}
+
+// step handles the challenge form: confirm, new mTAN, cancel.
+func (h *Handler) step(c echo.Context) error {
+	ctx := c.Request().Context()
+	sd := c.FormValue("threeDSSessionData")
+	if !validSessionData(sd) {
+		sd = ""
+	}
+	id, ok := h.open(ctx, c.FormValue("t"))
+	if !ok {
+		return h.render(c, http.StatusGone, "refused.html", page{Lang: web.Lang(c.Request(), ""), Error: "expired"})
+	}
+	var pg page
+	switch c.FormValue("action") {
+	case "cancel":
+		if _, err := h.d.Challenges.Cancel(ctx, id); err != nil {
+			return err
+		}
+	case "resend":
+		switch err := h.d.Challenges.ResendMTAN(ctx, id); {
+		case err == nil:
+			pg.Notice = "resent"
+		case apperr.KindOf(err) == apperr.Conflict, apperr.KindOf(err) == apperr.NotFound:
+			// ended meanwhile: the view shows the end
+		default:
+			return err
+		}
+	case "verify":
+		// Success and the fifth failure end the transaction; the view then shows the end.
+		_, err := h.d.Challenges.VerifyMTAN(ctx, id, c.FormValue("mtan"), c.FormValue("answer"))
+		switch {
+		case err == nil:
+		case apperr.KindOf(err) == apperr.Invalid:
+			pg.Error = "wrong"
+		case apperr.KindOf(err) == apperr.Expired:
+			pg.Error = "expired_mtan"
+		case apperr.KindOf(err) == apperr.Conflict, apperr.KindOf(err) == apperr.NotFound:
+		default:
+			return err
+		}
+	default:
+		pg.Error = "action"
+	}
+	v, err := h.d.Challenges.View(ctx, id)
+	if err != nil {
+		return err
+	}
+	return h.show(c, v, sd, pg)
+}
