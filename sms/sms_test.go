@@ -301,7 +301,7 @@ func TestRunWakesOnNotify(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		var n int
 		_ = fx.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND query = 'LISTEN sms_outbox'`).Scan(&n)
+			WHERE datname = current_database() AND query = 'LISTEN "sms_outbox"'`).Scan(&n)
 		if n > 0 {
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -21,7 +22,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, wake chan<-
 			}
 			continue
 		}
-		if _, err := conn.Exec(ctx, `LISTEN "`+channel+`"`); err == nil {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err == nil {
 			for {
 				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 					break
