@@ -36,6 +36,7 @@ type Config struct {
 	Issuer    Issuer       `yaml:"issuer"`
 	Letters   Letters      `yaml:"letters"`
 	SMS       SMS          `yaml:"sms"`
+	ThreeDS   ThreeDS      `yaml:"threeds"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
 }
@@ -73,6 +74,19 @@ type SMS struct {
 	Backoff     time.Duration `yaml:"backoff" validate:"min=100ms,max=10m"`
 }
 
+// ThreeDS configures the EMV 3-D Secure surface.
+type ThreeDS struct {
+	// ReferenceNumber is the acsReferenceNumber EMVCo assigns with the ACS's approval.
+	ReferenceNumber string `yaml:"reference_number" validate:"required,max=32"`
+	// DSURL receives the RReq of transactions whose AReq named no threeDSServerURL (in production: the
+	// Directory Server's results endpoint). Empty: such results are recorded but not sent.
+	DSURL string `yaml:"ds_url" env:"ACS_THREEDS_DS_URL" validate:"omitempty,http_url"`
+	// RReqMaxAttempts and RReqBackoff bound the retries of an unacknowledged RReq; the wait doubles after
+	// each failure.
+	RReqMaxAttempts int           `yaml:"rreq_max_attempts" validate:"min=1,max=30"`
+	RReqBackoff     time.Duration `yaml:"rreq_backoff" validate:"min=100ms,max=10m"`
+}
+
 // Log configures the structured (slog) log.
 type Log struct {
 	Level  string `yaml:"level" env:"ACS_LOG_LEVEL" validate:"oneof=debug info warn error"`
@@ -92,6 +106,7 @@ func defaults() Config {
 		ShutdownTimeout: 20 * time.Second,
 		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
 		SMS:             SMS{Price: "0", Currency: "EUR", MaxAttempts: 5, Backoff: 2 * time.Second},
+		ThreeDS:         ThreeDS{RReqMaxAttempts: 10, RReqBackoff: 2 * time.Second},
 	}
 }
 

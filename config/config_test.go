@@ -44,6 +44,7 @@ public_url: http://127.0.0.1:8080
 database: {url: "postgres://app@127.0.0.1:5432/acs"}
 hsm: {module: /x.so, token_label: t, pin: "1", key_prefix: acs}
 issuer: {name: Musterbank}
+threeds: {reference_number: TEST_REF}
 letters: {out_dir: /tmp}
 sms: {gateway: dev, sender: Bank}
 `

@@ -167,6 +167,8 @@ type deps struct {
 	audit        *audit.Log
 	registration *registration.Registrar
 	support      *support.Service
+	results      *acs.Results
+	threeds      *acs.Handler
 }
 
 func (d *deps) Close() {
@@ -213,6 +215,14 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Outbox: sms.NewOutbox(d.keys, clock), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency})
 	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
 		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log})
+	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, MAC: d.hsm, Clock: clock, Log: log,
+		DSURL: cfg.ThreeDS.DSURL, MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, Backoff: cfg.ThreeDS.RReqBackoff})
+	challenges := acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
+		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results})
+	decider := acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
+		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber})
+	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: decider, Challenges: challenges, Results: d.results, Tokens: d.keys,
+		Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
 	return d, nil
 }
 
@@ -247,6 +257,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	go func() { dispatcher.Run(dispatchCtx, 5*time.Second); close(dispatched) }()
 	// The dispatcher stops after the server has drained, so an SMS queued by a last request still leaves.
 	defer func() { stopDispatch(); <-dispatched }()
+	// Timeouts and RReq delivery run in every process; row locks keep them from doing anything twice.
+	resultsDone := make(chan struct{})
+	go func() { d.results.Run(dispatchCtx, time.Second); close(resultsDone) }()
+	defer func() { stopDispatch(); <-resultsDone }()
 
 	e := server.New(server.Deps{
 		Log:    log,
@@ -262,6 +276,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log}).
 		Routes(e.Group("/app/v1"))
+	d.threeds.Routes(e.Group("/3ds"))
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,

@@ -1,0 +1,494 @@
+package acs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"example.com/acs/acs"
+	"example.com/acs/internal/sim3ds"
+	"example.com/acs/server"
+)
+
+// flowFixture runs the ACS's EMV surface over real HTTP, with Anna's card registered for mTAN (answer
+// "Kiel"), and the 3DS Server simulator playing merchant and browser.
+type flowFixture struct {
+	*challengeFixture
+	srv *httptest.Server
+	sim *sim3ds.Sim
+}
+
+func newFlowFixture(t *testing.T) *flowFixture {
+	t.Helper()
+	fx := &flowFixture{challengeFixture: newChallengeFixture(t)}
+	var e *echo.Echo
+	fx.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.ServeHTTP(w, r) }))
+	t.Cleanup(fx.srv.Close)
+	e = server.New(server.Deps{Log: fx.Log})
+	dc := acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Registration: fx.reg, Clock: fx.Clock, Log: fx.Log,
+		ChallengeURL: fx.srv.URL + "/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001"})
+	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: fx.ch, Results: fx.results, Tokens: fx.Keys, Clock: fx.Clock,
+		Log: fx.Log, Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
+	var err error
+	if fx.sim, err = sim3ds.Start(fx.srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fx.sim.Close)
+	return fx
+}
+
+// purchase sends an AReq for the card (Anna's unless set says otherwise) and returns the ARes.
+func (fx *flowFixture) purchase(t *testing.T, set map[string]any) map[string]any {
+	t.Helper()
+	a, err := fx.sim.AReq(areqFile, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, ares, err := fx.sim.Send(a)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("AReq: %d %v %v", status, ares, err)
+	}
+	return ares
+}
+
+// challenge sends an AReq that is challenged, posts the CReq and returns the ARes, the challenge page
+// and the mTAN the SMS carried.
+func (fx *flowFixture) challenge(t *testing.T, set map[string]any, lang string) (map[string]any, *sim3ds.Page, string) {
+	t.Helper()
+	ares := fx.purchase(t, set)
+	if ares["transStatus"] != "C" {
+		t.Fatalf("ARes: %v", ares)
+	}
+	page, err := fx.sim.Challenge(ares, sim3ds.CReq(ares, "03", nil), "c2Vzc2lvbi0x", lang)
+	if err != nil || page.Status != http.StatusOK {
+		t.Fatalf("challenge page: %v %+v", err, page)
+	}
+	return ares, page, sixDigits.FindString(fx.DeliverSMS(t))
+}
+
+// final posts the final CRes the page carries and returns it with the RReqs the simulator received.
+func (fx *flowFixture) final(t *testing.T, ares map[string]any, page *sim3ds.Page) (map[string]any, []sim3ds.Received) {
+	t.Helper()
+	cres, ok, err := page.Final()
+	if err != nil || !ok {
+		t.Fatalf("not the final page (HTTP %d, %v): %.600s", page.Status, err, page.Body)
+	}
+	id := ares["threeDSServerTransID"].(string)
+	got := fx.sim.CRes(id)
+	if len(got) != 1 || got[0].SessionData != "c2Vzc2lvbi0x" {
+		t.Fatalf("notificationURL received %+v", got)
+	}
+	return cres, fx.sim.RReqs(id)
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// golden compares an EMV message with testdata/emv/name.json, transaction ids and the authentication
+// value replaced by placeholders (refresh with go test ./acs -args -update).
+func golden(t *testing.T, name string, msg map[string]any) {
+	t.Helper()
+	norm := map[string]any{}
+	for k, v := range msg {
+		s, _ := v.(string)
+		switch {
+		case uuidRE.MatchString(s):
+			norm[k] = "<" + k + ">"
+		case k == "authenticationValue" && len(s) == 28:
+			norm[k] = "<28 characters base64>"
+		case k == "acsURL" && strings.HasSuffix(s, "/3ds/challenge"):
+			norm[k] = "<ACS>/3ds/challenge"
+		default:
+			norm[k] = v
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(norm)
+	got := buf.Bytes()
+	path := "../testdata/emv/" + name + ".json"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from %s:\n%s", name, path, got)
+	}
+}
+
+// R-AUTH-1: card unknown and card not registered are answered at once with N and the EMV reason.
+func TestFlowNotAuthenticated(t *testing.T) {
+	fx := newFlowFixture(t)
+	golden(t, "ares-unknown-card", fx.purchase(t, map[string]any{"acctNumber": "4000110000000991"}))
+	golden(t, "ares-not-registered", fx.purchase(t, map[string]any{"acctNumber": "4000110000000025"}))
+}
+
+// Each required element, when missing, is named in the Erro (EMV 201); unknown ones are tolerated.
+func TestFlowMalformedAReq(t *testing.T) {
+	fx := newFlowFixture(t)
+	for _, name := range []string{"messageVersion", "threeDSServerTransID", "dsTransID", "deviceChannel", "messageCategory",
+		"threeDSRequestorID", "threeDSRequestorName", "threeDSServerRefNumber", "acctNumber", "acquirerBIN", "acquirerMerchantID",
+		"merchantName", "mcc", "merchantCountryCode", "purchaseAmount", "purchaseCurrency", "purchaseExponent", "purchaseDate",
+		"notificationURL", "browserAcceptHeader", "browserLanguage", "browserUserAgent", "browserScreenHeight", "browserScreenWidth"} {
+		a, _ := fx.sim.AReq(areqFile, map[string]any{name: nil})
+		status, erro, err := fx.sim.Send(a)
+		if err != nil || status != http.StatusOK || erro["messageType"] != "Erro" || erro["errorCode"] != "201" || erro["errorDetail"] != name {
+			t.Errorf("without %s: %d %v %v", name, status, erro, err)
+		}
+	}
+	for body, want := range map[string]string{`{`: "101", `[]`: "101", `{"messageType":"AReq","messageVersion":"1.0.2"}`: "102",
+		`{"messageType":"AReq","messageVersion":"2.2.0","messageVersion":"2.2.0"}`: "204"} {
+		status, erro, err := fx.sim.Send([]byte(body))
+		if err != nil || status != http.StatusOK || erro["errorCode"] != want {
+			t.Errorf("%s: %d %v %v", body, status, erro, err)
+		}
+	}
+	a, _ := fx.sim.AReq(areqFile, map[string]any{"purchaseAmount": "49.90"})
+	_, erro, _ := fx.sim.Send(a)
+	golden(t, "erro-bad-amount", erro)
+}
+
+// R-AUTH-2, R-AUTH-5, R-AUTH-8: the whole mTAN challenge over HTTP: the page shows merchant, amount and
+// date; mTAN and answer approve; the final CRes reaches the notificationURL with the session data; the
+// RReq carries Y, the ECI and an authentication value the issuer can verify.
+func TestFlowMTANApproved(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares, page, code := fx.challenge(t, nil, "de-DE,de;q=0.9")
+	golden(t, "ares-challenge", ares)
+	text := html.UnescapeString(page.Body)
+	for _, want := range []string{"Beispiel-Shop", "49,90 EUR", "23.11.2026 11:00", "+49151******78", "In welcher Stadt wurden Sie geboren?"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "4000110000000017") || strings.Contains(text, "+4915112345678") {
+		t.Fatal("page shows the card or mobile number")
+	}
+	done, err := page.Submit("verify", map[string]string{"mtan": code, "answer": "kiel "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cres, rreqs := fx.final(t, ares, done)
+	golden(t, "cres-approved", cres)
+	if len(rreqs) != 1 {
+		t.Fatalf("%d RReqs", len(rreqs))
+	}
+	rreq := rreqs[0].Message
+	golden(t, "rreq-approved", rreq)
+	ok, err := acs.VerifyAuthValue(fx.HSM, acs.AVInput{ACSTransID: ares["acsTransID"].(string), AcctNumber: "4000110000000017",
+		MinorUnits: 4990, Currency: "978", AcquirerBIN: "412345", AcquirerMerchantID: "M-000123", TransStatus: "Y", ECI: "05"},
+		rreq["authenticationValue"].(string))
+	if err != nil || !ok {
+		t.Fatalf("authentication value does not verify: %v", err)
+	}
+	// The page cannot be used again: it shows the end.
+	again, err := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, _ := again.Final(); !ok || c["transStatus"] != "Y" || len(fx.sim.RReqs(ares["threeDSServerTransID"].(string))) != 1 {
+		t.Fatalf("second submit: %v %v", c, ok)
+	}
+}
+
+// R-AUTH-5, R-AUTH-6: a wrong answer and a wrong mTAN get the same message; the fifth failure refuses
+// the purchase (CRes N, RReq N with reason 01).
+func TestFlowWrongEntries(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares, page, code := fx.challenge(t, nil, "en")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	byAnswer, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Hamburg"})
+	byCode, _ := page.Submit("verify", map[string]string{"mtan": wrong, "answer": "Kiel"})
+	msg := regexp.MustCompile(`role="alert">([^<]*)`)
+	a, b := msg.FindStringSubmatch(byAnswer.Body), msg.FindStringSubmatch(byCode.Body)
+	if a == nil || b == nil || !strings.Contains(a[1], "The mTAN or the answer") || !strings.Contains(b[1], "Tries left: 3") {
+		t.Fatalf("messages: %q / %q", a, b)
+	}
+	if strings.ReplaceAll(a[1], "4", "3") != b[1] {
+		t.Fatalf("the message tells which was wrong: %q / %q", a[1], b[1])
+	}
+	last := byCode
+	for i := 3; i <= acs.MaxChallengeFailures; i++ {
+		last, _ = last.Submit("verify", map[string]string{"mtan": wrong, "answer": "Kiel"})
+	}
+	cres, rreqs := fx.final(t, ares, last)
+	golden(t, "cres-failed", cres)
+	if len(rreqs) != 1 {
+		t.Fatalf("%d RReqs", len(rreqs))
+	}
+	golden(t, "rreq-failed", rreqs[0].Message)
+}
+
+// R-AUTH-5: the mTAN lives 4 minutes (3:59 accepted, 4:01 refused); "send a new mTAN" voids the old one.
+func TestFlowMTANExpiryAndResend(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares, page, code := fx.challenge(t, nil, "de")
+	fx.Clock.Advance(4*time.Minute + time.Second)
+	expired, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	if expired.Status != http.StatusUnprocessableEntity || !strings.Contains(expired.Body, "abgelaufen") {
+		t.Fatalf("4:01: %d %.300s", expired.Status, expired.Body)
+	}
+	resent, _ := expired.Submit("resend", nil)
+	if !strings.Contains(resent.Body, "Eine neue mTAN ist unterwegs") {
+		t.Fatalf("resend: %.300s", resent.Body)
+	}
+	fresh := sixDigits.FindString(fx.DeliverSMS(t))
+	if fresh != code {
+		old, _ := resent.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+		if old.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("old mTAN after resend: %d", old.Status)
+		}
+	}
+	fx.Clock.Advance(3*time.Minute + 59*time.Second)
+	done, _ := resent.Submit("verify", map[string]string{"mtan": fresh, "answer": "Kiel"})
+	if cres, _ := fx.final(t, ares, done); cres["transStatus"] != "Y" {
+		t.Fatalf("3:59: %v", cres)
+	}
+}
+
+// R-AUTH-2: the mTAN of purchase A does not confirm purchase B; a CReq cannot change amount or merchant.
+func TestFlowDynamicLinking(t *testing.T) {
+	fx := newFlowFixture(t)
+	_, _, codeA := fx.challenge(t, nil, "de")
+	aresB, pageB, _ := fx.challenge(t, map[string]any{"purchaseAmount": "4991"}, "de")
+	if codeB := codeA; codeB != "" {
+		wrong, _ := pageB.Submit("verify", map[string]string{"mtan": codeA, "answer": "Kiel"})
+		if wrong.Status != http.StatusUnprocessableEntity || len(fx.sim.RReqs(aresB["threeDSServerTransID"].(string))) != 0 {
+			t.Fatalf("A's mTAN on B: %d", wrong.Status)
+		}
+	}
+	aresC := fx.purchase(t, nil)
+	for field, value := range map[string]any{"purchaseAmount": "1", "merchantName": "Anderer Shop", "purchaseCurrency": "840"} {
+		page, err := fx.sim.Challenge(aresC, sim3ds.CReq(aresC, "03", map[string]any{field: value}), "", "en")
+		if err != nil || page.Status != http.StatusBadRequest || !strings.Contains(page.Body, "Erro 305: "+field) {
+			t.Fatalf("CReq changing %s: %v %d %.400s", field, err, page.Status, page.Body)
+		}
+	}
+	// The refused CReqs changed nothing: the genuine one starts the challenge.
+	if page, _ := fx.sim.Challenge(aresC, sim3ds.CReq(aresC, "03", map[string]any{"purchaseAmount": "4990"}), "", "en"); page.Status != http.StatusOK {
+		t.Fatalf("genuine CReq: %d", page.Status)
+	}
+}
+
+// The cardholder cancels: CRes N, RReq with challengeCancel 01.
+func TestFlowCancel(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares, page, _ := fx.challenge(t, nil, "de")
+	done, _ := page.Submit("cancel", nil)
+	cres, rreqs := fx.final(t, ares, done)
+	if cres["transStatus"] != "N" || len(rreqs) != 1 || rreqs[0].Message["challengeCancel"] != "01" {
+		t.Fatalf("cancel: %v %v", cres, rreqs)
+	}
+	golden(t, "rreq-cancelled", rreqs[0].Message)
+}
+
+// EMV 3DS 2.2.0, 5.5: no CReq within 30 s of the ARes ends the transaction: RReq N, 14, challengeCancel 05.
+// A challenge left alone for 10 minutes ends with challengeCancel 04.
+func TestFlowTimeouts(t *testing.T) {
+	fx := newFlowFixture(t)
+	ctx := context.Background()
+	early := fx.purchase(t, nil)
+	fx.Clock.Advance(29 * time.Second)
+	if n, err := fx.results.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep at 29 s: %d %v", n, err)
+	}
+	fx.Clock.Advance(time.Second)
+	if n, err := fx.results.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep at 30 s: %d %v", n, err)
+	}
+	if _, err := fx.results.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rreqs := fx.sim.RReqs(early["threeDSServerTransID"].(string))
+	if len(rreqs) != 1 {
+		t.Fatalf("%d RReqs", len(rreqs))
+	}
+	golden(t, "rreq-timeout-no-creq", rreqs[0].Message)
+	// A CReq arriving now only learns that the purchase ended.
+	late, _ := fx.sim.Challenge(early, sim3ds.CReq(early, "03", nil), "c2Vzc2lvbi0x", "en")
+	if cres, _ := fx.final(t, early, late); cres["transStatus"] != "N" {
+		t.Fatalf("late CReq: %v", cres)
+	}
+
+	// A CReq at 31 s without any sweep in between also ends it.
+	slow := fx.purchase(t, nil)
+	fx.Clock.Advance(31 * time.Second)
+	page, _ := fx.sim.Challenge(slow, sim3ds.CReq(slow, "03", nil), "c2Vzc2lvbi0x", "en")
+	if cres, _ := fx.final(t, slow, page); cres["transStatus"] != "N" {
+		t.Fatalf("CReq at 31 s: %v", cres)
+	}
+
+	ares, page, code := fx.challenge(t, nil, "en")
+	fx.Clock.Advance(9*time.Minute + 59*time.Second)
+	if n, _ := fx.results.Sweep(ctx); n != 0 {
+		t.Fatal("challenge ended before 10 minutes")
+	}
+	fx.Clock.Advance(time.Second)
+	// The cardholder's late entry does not beat the limit, even before a sweep.
+	done, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	cres, rreqs := fx.final(t, ares, done)
+	if cres["transStatus"] != "N" || len(rreqs) != 1 || rreqs[0].Message["challengeCancel"] != "04" || rreqs[0].Message["transStatusReason"] != "14" {
+		t.Fatalf("10 minutes: %v %v", cres, rreqs)
+	}
+}
+
+// The 3DS Server is down when the challenge ends: the RReq is retried with back-off and delivered once
+// when it is back.
+func TestFlowRReqRetried(t *testing.T) {
+	fx := newFlowFixture(t)
+	ctx := context.Background()
+	fx.sim.SetRReqDown(true)
+	ares, page, code := fx.challenge(t, nil, "de")
+	done, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	id := ares["threeDSServerTransID"].(string)
+	if cres, rreqs := fx.final(t, ares, done); cres["transStatus"] != "Y" || len(rreqs) != 0 {
+		t.Fatalf("while down: %v %d", cres, len(rreqs))
+	}
+	if n, _ := fx.results.DeliverDue(ctx); n != 0 {
+		t.Fatal("retried before the back-off")
+	}
+	fx.Clock.Advance(time.Second) // first back-off
+	if n, _ := fx.results.DeliverDue(ctx); n != 0 {
+		t.Fatal("delivered while down")
+	}
+	fx.sim.SetRReqDown(false)
+	if n, _ := fx.results.DeliverDue(ctx); n != 0 {
+		t.Fatal("retried before the doubled back-off")
+	}
+	fx.Clock.Advance(2 * time.Second)
+	if n, err := fx.results.DeliverDue(ctx); n != 1 || err != nil {
+		t.Fatalf("after recovery: %d %v", n, err)
+	}
+	fx.Clock.Advance(time.Hour)
+	if n, _ := fx.results.DeliverDue(ctx); n != 0 || len(fx.sim.RReqs(id)) != 1 {
+		t.Fatalf("delivered %d times", len(fx.sim.RReqs(id)))
+	}
+	if rreq := fx.sim.RReqs(id)[0].Message; rreq["transStatus"] != "Y" {
+		t.Fatalf("RReq: %v", rreq)
+	}
+}
+
+// The same challenge completed twice at the same moment: one outcome, one RReq, both pages agree.
+func TestFlowConcurrentCompletion(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares, page, code := fx.challenge(t, nil, "de")
+	var wg sync.WaitGroup
+	results := make([]string, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			action, fields := "verify", map[string]string{"mtan": code, "answer": "Kiel"}
+			if i%2 == 1 {
+				action, fields = "cancel", nil
+			}
+			p, err := page.Submit(action, fields)
+			if err != nil {
+				return
+			}
+			if c, ok, _ := p.Final(); ok {
+				results[i] = c["transStatus"].(string)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r == "" || r != results[0] {
+			t.Fatalf("outcomes differ: %v", results)
+		}
+	}
+	if n := len(fx.sim.RReqs(ares["threeDSServerTransID"].(string))); n != 1 {
+		t.Fatalf("%d RReqs", n)
+	}
+}
+
+// The challenge pages may be framed by the merchant, post only to this ACS and the notificationURL,
+// escape the merchant's name, and never show a card or mobile number; the log has neither.
+func TestFlowPageSecurity(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares, page, code := fx.challenge(t, map[string]any{"merchantName": `<script>alert(1)</script>`}, "en")
+	h := page.Header
+	if h.Get("X-Frame-Options") != "" || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'self' https:") ||
+		!strings.Contains(h.Get("Content-Security-Policy"), "script-src 'nonce-") || h.Get("Cache-Control") != "no-store" {
+		t.Fatalf("headers: %v", h)
+	}
+	if strings.Contains(page.Body, "<script>alert") || !strings.Contains(page.Body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Fatal("merchant name not escaped")
+	}
+	if strings.Contains(page.Body, "Set-Cookie") || h.Get("Set-Cookie") != "" {
+		t.Fatal("a cookie")
+	}
+	done, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	if !strings.Contains(done.Header.Get("Content-Security-Policy"), "form-action 'self' http://127.0.0.1:") {
+		t.Fatalf("final page CSP: %s", done.Header.Get("Content-Security-Policy"))
+	}
+	fx.final(t, ares, done)
+	// A forged or stale page token is refused.
+	forged := *page
+	forged.Forms = append([]sim3ds.Form(nil), page.Forms...)
+	forged.Forms[0].Fields = map[string][]string{"t": {"AAAA"}}
+	if p, _ := forged.Submit("cancel", nil); p.Status != http.StatusGone {
+		t.Fatalf("forged token: %d", p.Status)
+	}
+	for _, secret := range []string{"4000110000000017", "+4915112345678", "Kiel", code} {
+		if strings.Contains(fx.Logs.String(), secret) {
+			t.Fatalf("the log contains %q", secret)
+		}
+	}
+}
+
+// Bad CReqs are refused with the element named and change nothing.
+func TestFlowBadCReq(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares := fx.purchase(t, nil)
+	other := map[string]any{"threeDSServerTransID": "9e0d1b4a-6a4b-4d59-8d1f-1a2b3c4d5e6f", "acsTransID": ares["acsTransID"],
+		"messageVersion": ares["messageVersion"]}
+	for creq, want := range map[string]string{
+		"not base64!":                            "Erro 101",
+		sim3ds.CReq(ares, "07", nil):             "Erro 203: challengeWindowSize",
+		sim3ds.CReq(other, "03", nil):            "Erro 301: threeDSServerTransID",
+		sim3ds.CReq(map[string]any{}, "03", nil): "Erro 201: messageVersion",
+	} {
+		page, err := fx.sim.Challenge(ares, creq, "", "en")
+		if err != nil || page.Status != http.StatusBadRequest || !strings.Contains(page.Body, want) {
+			t.Errorf("%s: %v %d %.300s", want, err, page.Status, page.Body)
+		}
+	}
+	if page, _ := fx.sim.Challenge(ares, sim3ds.CReq(ares, "03", nil), "", "en"); page.Status != http.StatusOK {
+		t.Fatalf("genuine CReq after bad ones: %d", page.Status)
+	}
+}
+
+// FuzzParseCReq: any creq field ends in a CReq or an Erro, never a panic.
+func FuzzParseCReq(f *testing.F) {
+	f.Add(sim3ds.CReq(map[string]any{"threeDSServerTransID": "8a880dc0-d2d2-4067-bcb1-b08d1690b26e",
+		"acsTransID": "9e0d1b4a-6a4b-4d59-8d1f-1a2b3c4d5e6f", "messageVersion": "2.2.0"}, "05", nil))
+	f.Add("eyJtZXNzYWdlVHlwZSI6IkNSZXEifQ")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, field string) {
+		c, e := acs.ParseCReq(field)
+		if (c == nil) == (e == nil) {
+			t.Fatalf("want exactly one of CReq and Erro: %v %v", c, e)
+		}
+	})
+}
