@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
@@ -16,6 +17,7 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/cards"
 	"example.com/acs/registration"
+	"example.com/acs/store"
 )
 
 // ARes is the authentication response (the elements this ACS sets).
@@ -31,6 +33,8 @@ type ARes struct {
 	ACSURL               string `json:"acsURL,omitempty"`
 	ACSChallengeMandated string `json:"acsChallengeMandated,omitempty"`
 	AuthenticationType   string `json:"authenticationType,omitempty"`
+	ECI                  string `json:"eci,omitempty"`
+	AuthenticationValue  string `json:"authenticationValue,omitempty"`
 }
 
 // Reasons name why a transaction was decided as it was; stored with it and shown to support.
@@ -65,10 +69,14 @@ type DecisionDeps struct {
 	ChallengeURL string
 	// ReferenceNumber is the ACS reference number the EMVCo approval assigns.
 	ReferenceNumber string
+	// MAC computes the authentication value of a frictionless Y.
+	MAC MACer
+	// LowValue is the low-value exemption; the zero value lets nothing through without a challenge.
+	LowValue LowValue
 }
 
-// Decider answers AReqs. Risk-based frictionless decisions (whitelist, low value, TRA) are not made
-// yet: a registered card is always challenged.
+// Decider answers AReqs. A registered card's purchase is challenged unless the low-value exemption lets
+// it through (risk.go); the whitelist and transaction risk analysis are not decided yet.
 type Decider struct{ d DecisionDeps }
 
 // NewDecider returns a Decider.
@@ -117,27 +125,49 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
 		res.ACSURL, res.AuthenticationType, res.ACSChallengeMandated = dc.d.ChallengeURL, authenticationTypeDynamic, "N"
 		if a.ChallengeInd == challengeIndMandated {
 			res.ACSChallengeMandated = "Y"
-			reasons = append(reasons, ReasonChallengeMandated)
 		}
 	}
 
-	why, _ := json.Marshal(reasons)
-	var serverURL *string
-	if a.ThreeDSServerURL != "" {
-		serverURL = &a.ThreeDSServerURL
-	}
 	var statusReason *string
-	if res.TransStatusReason != "" {
-		statusReason = &res.TransStatusReason
-	}
-	_, err = dc.d.Pool.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
-		card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
-		merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
-		trans_status_reason, reasons, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
-		res.ACSTransID, a.ThreeDSServerTransID, a.DSTransID, a.MessageVersion, cardID, regID, a.Amount, a.MinorUnits, a.Currency,
-		a.Exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, a.PurchaseDate, a.ChallengeInd,
-		a.NotificationURL, serverURL, a.BrowserLanguage, res.TransStatus, statusReason, why, dc.d.Clock.Now())
+	err = store.WithTx(ctx, dc.d.Pool, func(tx pgx.Tx) error {
+		if res.TransStatus == "C" {
+			ok, why, err := dc.d.LowValue.frictionless(ctx, tx, *cardID, a, dc.d.Clock.Now())
+			if err != nil {
+				return err
+			}
+			reasons = append(reasons[:1], why...)
+			if ok {
+				res.TransStatus, res.ACSURL, res.AuthenticationType, res.ACSChallengeMandated = "Y", "", "", ""
+				res.ECI = ECI(a.AcctNumber, "Y")
+				if res.AuthenticationValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: res.ACSTransID, AcctNumber: a.AcctNumber,
+					MinorUnits: a.MinorUnits, Currency: a.Currency, AcquirerBIN: a.AcquirerBIN, AcquirerMerchantID: a.AcquirerMerchantID,
+					TransStatus: "Y", ECI: res.ECI}); err != nil {
+					return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+				}
+			}
+		}
+		why, _ := json.Marshal(reasons)
+		var serverURL *string
+		if a.ThreeDSServerURL != "" {
+			serverURL = &a.ThreeDSServerURL
+		}
+		if res.TransStatusReason != "" {
+			statusReason = &res.TransStatusReason
+		}
+		var eci *string
+		if res.ECI != "" {
+			eci = &res.ECI
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
+			card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
+			merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
+			trans_status_reason, reasons, created_at, eci)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+			res.ACSTransID, a.ThreeDSServerTransID, a.DSTransID, a.MessageVersion, cardID, regID, a.Amount, a.MinorUnits, a.Currency,
+			a.Exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, a.PurchaseDate, a.ChallengeInd,
+			a.NotificationURL, serverURL, a.BrowserLanguage, res.TransStatus, statusReason, why, dc.d.Clock.Now(), eci)
+		return err
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		e := newErro(ErrTransactionData, "threeDSServerTransID", a.MessageVersion, "AReq")

@@ -37,7 +37,8 @@ func newFlowFixture(t *testing.T) *flowFixture {
 	t.Cleanup(fx.srv.Close)
 	e = server.New(server.Deps{Log: fx.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Registration: fx.reg, Clock: fx.Clock, Log: fx.Log,
-		ChallengeURL: fx.srv.URL + "/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001"})
+		ChallengeURL: fx.srv.URL + "/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001",
+		MAC: fx.HSM, LowValue: acs.DefaultLowValue})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: fx.ch, Results: fx.results, Tokens: fx.Keys, Clock: fx.Clock,
 		Log: fx.Log, Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	var err error
@@ -477,6 +478,96 @@ func TestFlowBadCReq(t *testing.T) {
 	if page, _ := fx.sim.Challenge(ares, sim3ds.CReq(ares, "03", nil), "", "en"); page.Status != http.StatusOK {
 		t.Fatalf("genuine CReq after bad ones: %d", page.Status)
 	}
+}
+
+// R-AUTH-7, PSD2 RTS Art. 16: up to 30 EUR without a challenge (Y with ECI and an authentication value
+// the issuer can verify) while at most 5 purchases and 100 EUR went through since the last challenge; a
+// successful challenge starts the counting afresh. Other currencies and a requested challenge are
+// challenged.
+func TestFlowFrictionlessLowValue(t *testing.T) {
+	fx := newFlowFixture(t)
+	small := map[string]any{"purchaseAmount": "1250"}
+	first := fx.purchase(t, small)
+	golden(t, "ares-frictionless-y", first)
+	ok, err := acs.VerifyAuthValue(fx.HSM, acs.AVInput{ACSTransID: first["acsTransID"].(string), AcctNumber: "4000110000000017",
+		MinorUnits: 1250, Currency: "978", AcquirerBIN: "412345", AcquirerMerchantID: "M-000123", TransStatus: "Y", ECI: "05"},
+		first["authenticationValue"].(string))
+	if err != nil || !ok {
+		t.Fatalf("authentication value: %v %v", ok, err)
+	}
+	for i := 2; i <= 5; i++ {
+		if ares := fx.purchase(t, small); ares["transStatus"] != "Y" {
+			t.Fatalf("purchase %d: %v", i, ares)
+		}
+	}
+	sixth := fx.purchase(t, small)
+	if sixth["transStatus"] != "C" || !contains(fx.reasons(t, sixth["acsTransID"].(string)), acs.ReasonLowValueCountReached) {
+		t.Fatalf("sixth: %v %v", sixth, fx.reasons(t, sixth["acsTransID"].(string)))
+	}
+	page, err := fx.sim.Challenge(sixth, sim3ds.CReq(sixth, "03", nil), "c2Vzc2lvbi0x", "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, _ := page.Submit("verify", map[string]string{"mtan": sixDigits.FindString(fx.DeliverSMS(t)), "answer": "Kiel"})
+	if cres, _ := fx.final(t, sixth, done); cres["transStatus"] != "Y" {
+		t.Fatalf("challenge: %v", cres)
+	}
+	if ares := fx.purchase(t, small); ares["transStatus"] != "Y" {
+		t.Fatalf("after a challenge: %v", ares)
+	}
+	for name, tc := range map[string]struct {
+		set map[string]any
+		why string
+	}{
+		"USD":              {map[string]any{"purchaseAmount": "1000", "purchaseCurrency": "840"}, acs.ReasonCrossCurrency},
+		"30.01 EUR":        {map[string]any{"purchaseAmount": "3001"}, acs.ReasonAboveLowValue},
+		"challenge wanted": {map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "03"}, acs.ReasonRequestorPrefers},
+		"mandated":         {map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "04"}, acs.ReasonChallengeMandated},
+	} {
+		ares := fx.purchase(t, tc.set)
+		if ares["transStatus"] != "C" || !contains(fx.reasons(t, ares["acsTransID"].(string)), tc.why) {
+			t.Errorf("%s: %v %v", name, ares["transStatus"], fx.reasons(t, ares["acsTransID"].(string)))
+		}
+	}
+	if ares := fx.purchase(t, map[string]any{"purchaseAmount": "3000"}); ares["transStatus"] != "Y" {
+		t.Fatalf("30.00 EUR: %v", ares)
+	}
+}
+
+// PSD2 RTS Art. 16 under concurrency: 20 parallel 25-EUR AReqs for one card let exactly 4 through (100 EUR).
+func TestFlowLowValueConcurrent(t *testing.T) {
+	fx := newFlowFixture(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[any]int{}
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, _ := fx.sim.AReq(areqFile, map[string]any{"purchaseAmount": "2500"})
+			_, ares, err := fx.sim.Send(a)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				statuses[err.Error()]++
+				return
+			}
+			statuses[ares["transStatus"]]++
+		}()
+	}
+	wg.Wait()
+	if statuses["Y"] != 4 || statuses["C"] != 16 {
+		t.Fatalf("statuses: %v", statuses)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // FuzzParseCReq: any creq field ends in a CReq or an Erro, never a panic.

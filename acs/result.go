@@ -195,6 +195,10 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 			return nil, err
 		}
 		rreq.ECI = ECI(pan, "Y")
+		// A strong authentication: the low-value exemption counts afresh from here (PSD2 RTS Art. 16).
+		if err := resetSCACounters(ctx, tx, cardID); err != nil {
+			return nil, err
+		}
 		if rreq.AuthenticationValue, err = AuthValue(rs.d.MAC, AVInput{ACSTransID: id.String(), AcctNumber: pan, MinorUnits: minor,
 			Currency: currency, AcquirerBIN: bin, AcquirerMerchantID: merchantID, TransStatus: "Y", ECI: rreq.ECI}); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)

@@ -47,6 +47,11 @@ type TLS struct {
 	KeyFile  string `yaml:"key_file" env:"ACS_TLS_KEY_FILE" validate:"required_with=CertFile"`
 }
 
+// Exemption returns the low-value exemption as the decision uses it (validated by Load).
+func (l LowValue) Exemption() (enabled bool, maxAmount, maxCumulative decimal.Decimal, maxCount int) {
+	return l.Enabled, decimal.RequireFromString(l.MaxAmount), decimal.RequireFromString(l.MaxCumulative), l.MaxCount
+}
+
 // Enabled reports whether a certificate is configured.
 func (t TLS) Enabled() bool { return t.CertFile != "" }
 
@@ -85,6 +90,16 @@ type ThreeDS struct {
 	// each failure.
 	RReqMaxAttempts int           `yaml:"rreq_max_attempts" validate:"min=1,max=30"`
 	RReqBackoff     time.Duration `yaml:"rreq_backoff" validate:"min=100ms,max=10m"`
+	LowValue        LowValue      `yaml:"low_value"`
+}
+
+// LowValue is the low-value exemption (PSD2 RTS Art. 16), amounts in EUR. The RTS caps are the
+// defaults; an issuer may only be stricter.
+type LowValue struct {
+	Enabled       bool   `yaml:"enabled"`
+	MaxAmount     string `yaml:"max_amount" validate:"required,numeric"`
+	MaxCumulative string `yaml:"max_cumulative" validate:"required,numeric"`
+	MaxCount      int    `yaml:"max_count" validate:"min=1,max=5"`
 }
 
 // Log configures the structured (slog) log.
@@ -106,7 +121,8 @@ func defaults() Config {
 		ShutdownTimeout: 20 * time.Second,
 		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
 		SMS:             SMS{Price: "0", Currency: "EUR", MaxAttempts: 5, Backoff: 2 * time.Second},
-		ThreeDS:         ThreeDS{RReqMaxAttempts: 10, RReqBackoff: 2 * time.Second},
+		ThreeDS: ThreeDS{RReqMaxAttempts: 10, RReqBackoff: 2 * time.Second,
+			LowValue: LowValue{Enabled: true, MaxAmount: "30", MaxCumulative: "100", MaxCount: 5}},
 	}
 }
 
@@ -157,6 +173,13 @@ func (c *Config) Validate() error {
 	}
 	if p, err := decimal.NewFromString(c.SMS.Price); err != nil || p.IsNegative() {
 		return errors.New("sms.price: must be a decimal amount of at least 0")
+	}
+	lv := c.ThreeDS.LowValue
+	maxAmount, err1 := decimal.NewFromString(lv.MaxAmount)
+	maxSum, err2 := decimal.NewFromString(lv.MaxCumulative)
+	if err1 != nil || err2 != nil || maxAmount.IsNegative() || maxAmount.GreaterThan(decimal.NewFromInt(30)) ||
+		maxSum.LessThan(maxAmount) || maxSum.GreaterThan(decimal.NewFromInt(100)) {
+		return errors.New("threeds.low_value: max_amount must be 0..30 EUR and max_cumulative max_amount..100 EUR (PSD2 RTS Art. 16)")
 	}
 	if !c.TLS.Enabled() {
 		host, _, _ := net.SplitHostPort(c.Listen)

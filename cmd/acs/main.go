@@ -220,10 +220,17 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	challenges := acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
 		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results})
 	decider := acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
-		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber})
+		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
+		MAC: d.hsm, LowValue: lowValue(cfg.ThreeDS.LowValue)})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: decider, Challenges: challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
 	return d, nil
+}
+
+func lowValue(c config.LowValue) acs.LowValue {
+	var lv acs.LowValue
+	lv.Enabled, lv.MaxAmount, lv.MaxCumulative, lv.MaxCount = c.Exemption()
+	return lv
 }
 
 func staffAdd(ctx context.Context, cfg *config.Config, log *slog.Logger, name string, role support.Role, out io.Writer) error {
