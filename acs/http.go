@@ -40,6 +40,9 @@ type HandlerDeps struct {
 	Clock      clockwork.Clock
 	Log        *slog.Logger
 	Issuer     string
+	// LoopbackFraming lets http pages on loopback frame the challenge (development: the simulator's
+	// checkout page); in production only https pages may.
+	LoopbackFraming bool
 }
 
 // Handler serves the merchant-facing EMV surface: the AReq endpoint for 3DS Servers and Directory
@@ -64,7 +67,7 @@ func NewHandler(d HandlerDeps) *Handler {
 // Routes mounts the endpoints on g (/3ds).
 func (h *Handler) Routes(g *echo.Group) {
 	g.POST("/areq", h.areq)
-	pages := g.Group("/challenge", challengeHeaders)
+	pages := g.Group("/challenge", h.challengeHeaders)
 	pages.POST("", h.creq)
 	pages.POST("/step", h.step)
 }
@@ -97,20 +100,24 @@ func (h *Handler) areq(c echo.Context) error {
 // challengeHeaders: the challenge pages are the only pages of this ACS that may be framed (inside the
 // merchant's checkout); they load nothing from elsewhere, and their one style and one script element
 // carry the response's nonce. form-action is widened per page to the notificationURL's origin.
-func challengeHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+func (h *Handler) challengeHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		nonce := web.Nonce()
 		c.Set("nonce", nonce)
 		hd := c.Response().Header()
 		hd.Del("X-Frame-Options")
-		hd.Set("Content-Security-Policy", csp(nonce, ""))
+		hd.Set("Content-Security-Policy", h.csp(nonce, ""))
 		return next(c)
 	}
 }
 
-func csp(nonce, postTo string) string {
+func (h *Handler) csp(nonce, postTo string) string {
+	ancestors := "'self' https:"
+	if h.d.LoopbackFraming {
+		ancestors += " http://127.0.0.1:* http://localhost:*"
+	}
 	return "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; form-action 'self'" + postTo +
-		"; frame-ancestors 'self' https:; base-uri 'none'"
+		"; frame-ancestors " + ancestors + "; base-uri 'none'"
 }
 
 // pageToken carries a challenge's transaction between the page's requests instead of a cookie, which a
@@ -279,7 +286,7 @@ func (h *Handler) complete(c echo.Context, v *View, pg page) error {
 	pg.PostTo = v.NotificationURL
 	if u, err := url.Parse(v.NotificationURL); err == nil {
 		nonce, _ := c.Get("nonce").(string)
-		c.Response().Header().Set("Content-Security-Policy", csp(nonce, " "+u.Scheme+"://"+u.Host))
+		c.Response().Header().Set("Content-Security-Policy", h.csp(nonce, " "+u.Scheme+"://"+u.Host))
 	}
 	return h.render(c, http.StatusOK, "complete.html", pg)
 }

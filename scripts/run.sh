@@ -12,5 +12,6 @@ acs() { bin/acs -config "${ACS_CONFIG:-config/dev.yaml}" "$@"; }
 acs hsm init
 acs migrate
 acs import-cards testdata/cards.csv
+acs demo seed
 acs letters sample .local/run/letters/sample-letter.pdf
 acs serve

@@ -54,6 +54,7 @@ Commands:
   verify-av           check an authentication value: reads the transaction as JSON on standard input
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
+  demo seed           development only: register the demo card 4000 11** **** 0017 for mTAN
 
 The configuration file defaults to $ACS_CONFIG; environment variables override it (see README).
 `
@@ -124,6 +125,8 @@ func command(args []string, stdin io.Reader) commandFunc {
 		}
 	case "keys rotate":
 		return keysRotate
+	case "demo seed":
+		return demoSeed
 	case "keys reencrypt":
 		return keysReencrypt
 	}
@@ -223,7 +226,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, LowValue: lowValue(cfg.ThreeDS.LowValue)})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: decider, Challenges: challenges, Results: d.results, Tokens: d.keys,
-		Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
+		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://")})
 	return d, nil
 }
 

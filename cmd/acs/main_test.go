@@ -71,6 +71,8 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"letters", "batch"}, "no letters to print"},
 		{[]string{"letters", "sample", filepath.Join(t.TempDir(), "sample.pdf")}, "sample.pdf"},
 		{[]string{"staff", "add", "mia", "agent"}, "acss_"},
+		{[]string{"demo", "seed"}, "registered for mTAN"},
+		{[]string{"demo", "seed"}, "registered already"},
 		{[]string{"keys", "rotate"}, "new primary key"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 24 rows rewritten"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 0 rows rewritten"},

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
-	"golang.org/x/net/html"
+	xhtml "golang.org/x/net/html"
 )
 
 // Sim is a running simulator. Its HTTP endpoints listen on loopback.
@@ -35,9 +36,12 @@ type Sim struct {
 	rreqDown atomic.Bool
 
 	mu    sync.Mutex
-	cres  map[string][]Received // by threeDSServerTransID
-	rreqs map[string][]Received
+	cres      map[string][]Received // by threeDSServerTransID
+	rreqs     map[string][]Received
+	checkouts map[string]checkoutPage
 }
+
+type checkoutPage struct{ acsURL, creq, width, height string }
 
 // Received is a message the simulator got: the decoded JSON and, for a CRes, the threeDSSessionData.
 type Received struct {
@@ -47,17 +51,22 @@ type Received struct {
 }
 
 // Start listens on a free loopback port. Close stops it.
-func Start(acsURL string) (*Sim, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func Start(acsURL string) (*Sim, error) { return StartOn(acsURL, "127.0.0.1:0") }
+
+// StartOn listens on addr.
+func StartOn(acsURL, addr string) (*Sim, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	s := &Sim{ACS: strings.TrimSuffix(acsURL, "/"), Client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
-	}}, base: "http://" + ln.Addr().String(), cres: map[string][]Received{}, rreqs: map[string][]Received{}}
+	}}, base: "http://" + ln.Addr().String(), cres: map[string][]Received{}, rreqs: map[string][]Received{},
+		checkouts: map[string]checkoutPage{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /notify", s.notify)
 	mux.HandleFunc("POST /rreq", s.rreq)
+	mux.HandleFunc("GET /checkout/{id}", s.checkout)
 	s.srv = &http.Server{Handler: mux}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
@@ -85,7 +94,9 @@ func (s *Sim) notify(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.cres[id] = append(s.cres[id], Received{Message: m, SessionData: r.FormValue("threeDSSessionData"), Raw: b})
 	s.mu.Unlock()
-	_, _ = io.WriteString(w, "<!doctype html><p>Thank you for your purchase.</p>")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = fmt.Fprintf(w, "<!doctype html><body style=\"font-family:sans-serif\"><h2>3DS Server simulator</h2><p>Final CRes received: transStatus <b>%s</b>.</p></body>",
+		html.EscapeString(fmt.Sprint(m["transStatus"])))
 }
 
 func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +120,42 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"threeDSServerTransID": id, "acsTransID": fmt.Sprint(m["acsTransID"]),
 		"dsTransID": fmt.Sprint(m["dsTransID"]), "messageType": "RRes", "messageVersion": fmt.Sprint(m["messageVersion"]),
 		"resultsStatus": "01"})
+}
+
+// windowSizes are the EMV challenge window sizes (challengeWindowSize 01..05) in CSS pixels.
+var windowSizes = map[string][2]string{"01": {"250", "400"}, "02": {"390", "400"}, "03": {"500", "600"}, "04": {"600", "400"},
+	"05": {"100%", "100%"}}
+
+// Checkout registers a checkout page for a challenged ARes and returns its URL: opened in a browser,
+// it posts the CReq into an iframe of the window size, as a merchant's page does.
+func (s *Sim) Checkout(ares map[string]any, windowSize string) string {
+	id := fmt.Sprint(ares["threeDSServerTransID"])
+	size := windowSizes[windowSize]
+	s.mu.Lock()
+	s.checkouts[id] = checkoutPage{acsURL: fmt.Sprint(ares["acsURL"]), creq: CReq(ares, windowSize, nil), width: size[0], height: size[1]}
+	s.mu.Unlock()
+	return s.base + "/checkout/" + id
+}
+
+func (s *Sim) checkout(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	p, ok := s.checkouts[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Checkout (3DS Server simulator)</title></head>
+<body style="font-family:sans-serif;background:#eee">
+<h2>Checkout: 3DS Server simulator</h2>
+<p>The card issuer asks you to confirm this payment:</p>
+<iframe name="challenge" width="%s" height="%s" style="border:1px solid #999;background:#fff"></iframe>
+<form id="creq" method="post" action="%s" target="challenge">
+<input type="hidden" name="creq" value="%s"><input type="hidden" name="threeDSSessionData" value="c2ltdWxhdG9y">
+</form>
+<script>document.getElementById("creq").submit();</script>
+</body></html>`, p.width, p.height, html.EscapeString(p.acsURL), html.EscapeString(p.creq))
 }
 
 // CRes and RReqs return what arrived for a transaction so far.
@@ -281,15 +328,15 @@ func (p *Page) Final() (map[string]any, bool, error) {
 }
 
 func parseForms(body string) ([]Form, error) {
-	doc, err := html.Parse(strings.NewReader(body))
+	doc, err := xhtml.Parse(strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	var forms []Form
 	var cur *Form
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
+	var walk func(n *xhtml.Node)
+	walk = func(n *xhtml.Node) {
+		if n.Type == xhtml.ElementNode {
 			a := map[string]string{}
 			for _, at := range n.Attr {
 				a[at.Key] = at.Val
