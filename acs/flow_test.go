@@ -583,3 +583,24 @@ func FuzzParseCReq(f *testing.F) {
 		}
 	})
 }
+
+// App cards are challenged too; until confirmation in the app exists, their page says so and can
+// cancel. Mastercard's ECI for a frictionless Y is 02.
+func TestFlowAppCard(t *testing.T) {
+	fx := newFlowFixture(t)
+	fx.registerApp(t, "5200110000000012", 5, 2029, "Noah Schröder")
+	small := fx.purchase(t, map[string]any{"acctNumber": "5200110000000012", "purchaseAmount": "999"})
+	if small["transStatus"] != "Y" || small["eci"] != "02" {
+		t.Fatalf("frictionless Mastercard: %v", small)
+	}
+	ares := fx.purchase(t, map[string]any{"acctNumber": "5200110000000012"})
+	page, err := fx.sim.Challenge(ares, sim3ds.CReq(ares, "01", nil), "c2Vzc2lvbi0x", "en")
+	if err != nil || page.Status != http.StatusOK || !strings.Contains(page.Body, "registered for confirmation in the app") ||
+		!strings.Contains(page.Body, `class="s01"`) {
+		t.Fatalf("app page: %v %d %.500s", err, page.Status, page.Body)
+	}
+	done, _ := page.Submit("cancel", nil)
+	if cres, rreqs := fx.final(t, ares, done); cres["transStatus"] != "N" || len(rreqs) != 1 {
+		t.Fatalf("cancel: %v %v", cres, rreqs)
+	}
+}
