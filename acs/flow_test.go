@@ -220,6 +220,10 @@ func TestFlowWrongEntries(t *testing.T) {
 	}
 	byAnswer, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Hamburg"})
 	byCode, _ := page.Submit("verify", map[string]string{"mtan": wrong, "answer": "Kiel"})
+	text := html.UnescapeString(page.Body)
+	if !strings.Contains(text, "49.90 EUR") || !strings.Contains(text, "In which city were you born?") {
+		t.Fatal("the English page shows the amount or the question the German way")
+	}
 	msg := regexp.MustCompile(`role="alert">([^<]*)`)
 	a, b := msg.FindStringSubmatch(byAnswer.Body), msg.FindStringSubmatch(byCode.Body)
 	if a == nil || b == nil || !strings.Contains(a[1], "The mTAN or the answer") || !strings.Contains(b[1], "Tries left: 3") {

@@ -183,16 +183,18 @@ type page struct {
 func (h *Handler) render(c echo.Context, status int, name string, pg page) error {
 	pg.Nonce, _ = c.Get("nonce").(string)
 	pg.Issuer = h.d.Issuer
-	fallback := ""
+	if pg.Lang == "" {
+		fallback := ""
+		if pg.View != nil {
+			fallback = pg.View.BrowserLanguage
+		}
+		pg.Lang = web.Lang(c.Request(), fallback)
+	}
 	if pg.View != nil {
-		fallback = pg.View.BrowserLanguage
 		pg.Size = pg.View.WindowSize
 		pg.Amount = displayAmount(pg.View, pg.Lang)
 		pg.Date = pg.View.PurchaseDate.In(h.zone).Format("02.01.2006 15:04")
 		pg.Question = question(pg.View.QuestionKey, pg.Lang)
-	}
-	if pg.Lang == "" {
-		pg.Lang = web.Lang(c.Request(), fallback)
 	}
 	if pg.Size == "" {
 		pg.Size = "05"
