@@ -123,8 +123,8 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 }
 
 // windowSizes are the EMV challenge window sizes (challengeWindowSize 01..05) in CSS pixels.
-var windowSizes = map[string][2]string{"01": {"250", "400"}, "02": {"390", "400"}, "03": {"500", "600"}, "04": {"600", "400"},
-	"05": {"100%", "100%"}}
+var windowSizes = map[string][2]string{"01": {"250px", "400px"}, "02": {"390px", "400px"}, "03": {"500px", "600px"},
+	"04": {"600px", "400px"}, "05": {"100%", "85vh"}}
 
 // Checkout registers a checkout page for a challenged ARes and returns its URL: opened in a browser,
 // it posts the CReq into an iframe of the window size, as a merchant's page does.
@@ -150,7 +150,7 @@ func (s *Sim) checkout(w http.ResponseWriter, r *http.Request) {
 <body style="font-family:sans-serif;background:#eee">
 <h2>Checkout: 3DS Server simulator</h2>
 <p>The card issuer asks you to confirm this payment:</p>
-<iframe name="challenge" width="%s" height="%s" style="border:1px solid #999;background:#fff"></iframe>
+<iframe name="challenge" style="width:%s;height:%s;border:1px solid #999;background:#fff"></iframe>
 <form id="creq" method="post" action="%s" target="challenge">
 <input type="hidden" name="creq" value="%s"><input type="hidden" name="threeDSSessionData" value="c2ltdWxhdG9y">
 </form>
