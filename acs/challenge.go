@@ -56,8 +56,8 @@ type ChallengeDeps struct {
 	Results *Results
 }
 
-// Challenges runs the cardholder's side of a challenge. This file holds the mTAN method (R-AUTH-5); the
-// pages that drive it come with the browser flow.
+// Challenges runs the cardholder's side of a challenge: the mTAN method (R-AUTH-5) here, the CReq that
+// opens a challenge in creq.go; the pages that drive it are in http.go.
 type Challenges struct{ d ChallengeDeps }
 
 // NewChallenges returns Challenges.
@@ -193,8 +193,8 @@ var errWrong = apperr.Field("mtan", "the mTAN or the answer to your security que
 
 // VerifyMTAN checks the mTAN and the security answer together. A wrong code or a wrong answer counts
 // one failure; the fifth ends the challenge as failed. Success and the fifth failure end the
-// transaction (its RReq is queued in the same database transaction). An expired code gives Expired (request a new
-// one). Of two concurrent correct entries exactly one succeeds.
+// transaction (its RReq is queued in the same database transaction). An expired code gives Expired
+// (request a new one). Of two concurrent correct entries exactly one succeeds.
 func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string) (Outcome, error) {
 	var out Outcome
 	var result error
