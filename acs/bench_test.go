@@ -25,7 +25,7 @@ func BenchmarkDecide(b *testing.B) {
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, LowValue: acs.DefaultLowValue})
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Hasher: st.HSM, Risk: acs.DefaultRisk})
 	sample := areq(b)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -194,8 +194,9 @@ var errWrong = apperr.Field("mtan", "the mTAN or the answer to your security que
 // VerifyMTAN checks the mTAN and the security answer together. A wrong code or a wrong answer counts
 // one failure; the fifth ends the challenge as failed. Success and the fifth failure end the
 // transaction (its RReq is queued in the same database transaction). An expired code gives Expired
-// (request a new one). Of two concurrent correct entries exactly one succeeds.
-func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string) (Outcome, error) {
+// (request a new one). Of two concurrent correct entries exactly one succeeds. trust is the cardholder's
+// "trust this merchant" tick: it takes effect only if this entry succeeds.
+func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string, trust bool) (Outcome, error) {
 	var out Outcome
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
@@ -240,6 +241,10 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		}
 		if hmac.Equal(v, stored) && answerOK {
 			out = OutcomeSucceeded
+			// The "trust this merchant" tick of the submit that succeeded, not of an earlier one (R-WL-1).
+			if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET trust_merchant = $2 WHERE acs_trans_id = $1`, acsTransID, trust); err != nil {
+				return err
+			}
 			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultSucceeded)
 			return err
 		}

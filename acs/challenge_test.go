@@ -71,11 +71,11 @@ func TestMTANChallengeApproved(t *testing.T) {
 	if !regexp.MustCompile(`49,90 EUR bei Beispiel-Shop`).MatchString(text) {
 		t.Fatalf("SMS without amount and merchant: %q", text)
 	}
-	out, err := fx.ch.VerifyMTAN(context.Background(), id, code, " KIEL ")
+	out, err := fx.ch.VerifyMTAN(context.Background(), id, code, " KIEL ", false)
 	if err != nil || out != acs.OutcomeSucceeded {
 		t.Fatalf("%s %v", out, err)
 	}
-	if _, err := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel"); apperr.KindOf(err) != apperr.Conflict {
+	if _, err := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel", false); apperr.KindOf(err) != apperr.Conflict {
 		t.Fatalf("second use: %v", err)
 	}
 }
@@ -89,20 +89,20 @@ func TestMTANWrongEntries(t *testing.T) {
 	if code == wrong {
 		wrong = "111111"
 	}
-	_, e1 := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel")
-	_, e2 := fx.ch.VerifyMTAN(ctx, id, code, "Hamburg")
+	_, e1 := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel", false)
+	_, e2 := fx.ch.VerifyMTAN(ctx, id, code, "Hamburg", false)
 	if e1 == nil || e2 == nil || e1.Error() != e2.Error() {
 		t.Fatalf("messages differ or missing: %v / %v", e1, e2)
 	}
 	for i := 3; i < acs.MaxChallengeFailures; i++ {
-		if out, _ := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel"); out != acs.OutcomePending {
+		if out, _ := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel", false); out != acs.OutcomePending {
 			t.Fatalf("failure %d: %s", i, out)
 		}
 	}
-	if out, err := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel"); out != acs.OutcomeFailed || err != nil {
+	if out, err := fx.ch.VerifyMTAN(ctx, id, wrong, "Kiel", false); out != acs.OutcomeFailed || err != nil {
 		t.Fatalf("fifth failure: %s %v", out, err)
 	}
-	if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel"); apperr.KindOf(err) != apperr.Conflict {
+	if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel", false); apperr.KindOf(err) != apperr.Conflict {
 		t.Fatalf("right code after failure: %v", err)
 	}
 }
@@ -113,7 +113,7 @@ func TestMTANExpiryAndResend(t *testing.T) {
 	ctx := context.Background()
 	id, code, _ := fx.challenge(t, nil)
 	fx.Clock.Advance(4*time.Minute + time.Second)
-	if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel"); apperr.KindOf(err) != apperr.Expired {
+	if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel", false); apperr.KindOf(err) != apperr.Expired {
 		t.Fatalf("4:01: %v", err)
 	}
 	if err := fx.ch.ResendMTAN(ctx, id); err != nil {
@@ -121,12 +121,12 @@ func TestMTANExpiryAndResend(t *testing.T) {
 	}
 	fresh := sixDigits.FindString(fx.DeliverSMS(t))
 	if fresh != code {
-		if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel"); apperr.KindOf(err) != apperr.Invalid {
+		if _, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel", false); apperr.KindOf(err) != apperr.Invalid {
 			t.Fatalf("old code after resend: %v", err)
 		}
 	}
 	fx.Clock.Advance(3*time.Minute + 59*time.Second)
-	if out, err := fx.ch.VerifyMTAN(ctx, id, fresh, "Kiel"); out != acs.OutcomeSucceeded || err != nil {
+	if out, err := fx.ch.VerifyMTAN(ctx, id, fresh, "Kiel", false); out != acs.OutcomeSucceeded || err != nil {
 		t.Fatalf("3:59: %s %v", out, err)
 	}
 }
@@ -141,7 +141,7 @@ func TestMTANBoundToItsTransaction(t *testing.T) {
 		t.Fatalf("SMS B: %q", textB)
 	}
 	if codeA != codeB {
-		if _, err := fx.ch.VerifyMTAN(ctx, idB, codeA, "Kiel"); apperr.KindOf(err) != apperr.Invalid {
+		if _, err := fx.ch.VerifyMTAN(ctx, idB, codeA, "Kiel", false); apperr.KindOf(err) != apperr.Invalid {
 			t.Fatalf("A's mTAN on B: %v", err)
 		}
 	}
@@ -158,7 +158,7 @@ func TestConcurrentCompletionOneOutcome(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, _ := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel")
+			out, _ := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel", false)
 			mu.Lock()
 			defer mu.Unlock()
 			if out == acs.OutcomeSucceeded {

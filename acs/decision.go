@@ -18,6 +18,7 @@ import (
 	"example.com/acs/cards"
 	"example.com/acs/registration"
 	"example.com/acs/store"
+	"example.com/acs/whitelist"
 )
 
 // ARes is the authentication response (the elements this ACS sets).
@@ -35,6 +36,28 @@ type ARes struct {
 	AuthenticationType   string `json:"authenticationType,omitempty"`
 	ECI                  string `json:"eci,omitempty"`
 	AuthenticationValue  string `json:"authenticationValue,omitempty"`
+	// The merchant's place on the card's whitelist, as 2.2 names it and as 2.3 renamed it.
+	WhiteListStatus       string `json:"whiteListStatus,omitempty"`
+	WhiteListStatusSource string `json:"whiteListStatusSource,omitempty"`
+	TrustListStatus       string `json:"trustListStatus,omitempty"`
+	TrustListStatusSource string `json:"trustListStatusSource,omitempty"`
+}
+
+// whiteListSourceACS is whiteListStatusSource 03: the status was set by the ACS.
+const whiteListSourceACS = "03"
+
+// setListStatus reports the whitelist status in the element the message version has (none in 2.1).
+func setListStatus(version string, on bool, status, source *string, trustStatus, trustSource *string) {
+	v := "N"
+	if on {
+		v = "Y"
+	}
+	switch version {
+	case "2.2.0":
+		*status, *source = v, whiteListSourceACS
+	case "2.3.1":
+		*trustStatus, *trustSource = v, whiteListSourceACS
+	}
 }
 
 // Reasons name why a transaction was decided as it was; stored with it and shown to support.
@@ -47,6 +70,17 @@ const (
 	ReasonRegisteredApp     = "registered_app"
 	ReasonChallengeMandated = "challenge_mandated"
 )
+
+// browserDigests are the keyed digests of the browser (user agent, language, screen) and of the IP
+// address (nil when the AReq gave none): the rules compare browsers without storing what identifies one.
+func (dc *Decider) browserDigests(a *AReq) ([]byte, []byte, error) {
+	b, err := dc.d.Hasher.Index("browser", []byte(a.BrowserUserAgent+"\x00"+a.BrowserLanguage+"\x00"+a.BrowserScreenWidth+"x"+a.BrowserScreenHeight))
+	if err != nil || a.BrowserIP == "" {
+		return b, nil, err
+	}
+	ip, err := dc.d.Hasher.Index("browser_ip", []byte(a.BrowserIP))
+	return b, ip, err
+}
 
 // EMV transStatusReason values used (EMV 3DS 2.2.0, Table A.1).
 const (
@@ -71,12 +105,23 @@ type DecisionDeps struct {
 	ReferenceNumber string
 	// MAC computes the authentication value of a frictionless Y.
 	MAC MACer
-	// LowValue is the low-value exemption; the zero value lets nothing through without a challenge.
-	LowValue LowValue
+	// Hasher computes the keyed digests of the browser and IP address (hsm.HSM.Index).
+	Hasher Hasher
+	// Risk configures the rules; its zero value challenges every registered card's purchase.
+	Risk Risk
+	// Whitelist is asked for the merchant; nil: no whitelist.
+	Whitelist *whitelist.List
+	// Metrics counts decisions; nil: not counted.
+	Metrics *Metrics
 }
 
-// Decider answers AReqs. A registered card's purchase is challenged unless the low-value exemption lets
-// it through (risk.go); the whitelist and transaction risk analysis are not decided yet.
+// Hasher computes HSM-keyed digests.
+type Hasher interface {
+	Index(domain string, data []byte) ([]byte, error)
+}
+
+// Decider answers AReqs: unknown, blocked, expired and unregistered cards are refused; a registered
+// card's purchase is challenged unless the risk rules (risk.go) let it through.
 type Decider struct{ d DecisionDeps }
 
 // NewDecider returns a Decider.
@@ -128,15 +173,32 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
 		}
 	}
 
+	var browserDigest, ipDigest []byte
+	if res.TransStatus == "C" && dc.d.Risk.KnownBrowsers {
+		if browserDigest, ipDigest, err = dc.browserDigests(a); err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		}
+	}
 	var statusReason *string
 	err = store.WithTx(ctx, dc.d.Pool, func(tx pgx.Tx) error {
 		if res.TransStatus == "C" {
-			ok, why, err := dc.d.LowValue.frictionless(ctx, tx, *cardID, a, dc.d.Clock.Now())
+			in := riskInput{cardID: *cardID, ipGiven: ipDigest != nil}
+			if dc.d.Risk.KnownBrowsers {
+				var err error
+				if in.browserKnown, in.ipKnow, err = knownBrowser(ctx, tx, *cardID, browserDigest, ipDigest); err != nil {
+					return err
+				}
+			}
+			as, err := dc.d.Risk.assess(ctx, tx, dc.d.Whitelist, a, in, dc.d.Clock.Now())
 			if err != nil {
 				return err
 			}
-			reasons = append(reasons[:1], why...)
-			if ok {
+			reasons = append(reasons[:1], as.reasons...)
+			if dc.d.Whitelist != nil {
+				setListStatus(a.MessageVersion, as.whitelisted, &res.WhiteListStatus, &res.WhiteListStatusSource,
+					&res.TrustListStatus, &res.TrustListStatusSource)
+			}
+			if as.frictionless {
 				res.TransStatus, res.ACSURL, res.AuthenticationType, res.ACSChallengeMandated = "Y", "", "", ""
 				res.ECI = ECI(a.AcctNumber, "Y")
 				if res.AuthenticationValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: res.ACSTransID, AcctNumber: a.AcctNumber,
@@ -161,11 +223,13 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
 		_, err := tx.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
 			card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
 			merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
-			trans_status_reason, reasons, created_at, eci)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+			trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+				$26, $27)`,
 			res.ACSTransID, a.ThreeDSServerTransID, a.DSTransID, a.MessageVersion, cardID, regID, a.Amount, a.MinorUnits, a.Currency,
 			a.Exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, a.PurchaseDate, a.ChallengeInd,
-			a.NotificationURL, serverURL, a.BrowserLanguage, res.TransStatus, statusReason, why, dc.d.Clock.Now(), eci)
+			a.NotificationURL, serverURL, a.BrowserLanguage, res.TransStatus, statusReason, why, dc.d.Clock.Now(), eci,
+			browserDigest, ipDigest)
 		return err
 	})
 	var pgErr *pgconn.PgError
@@ -177,6 +241,7 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acs: store transaction: %w", err)
 	}
+	dc.d.Metrics.decided(res.TransStatus, reasons)
 	dc.d.Log.InfoContext(ctx, "areq decided", "acs_trans_id", res.ACSTransID, "trans_status", res.TransStatus,
 		"reasons", strings.Join(reasons, ","))
 	return res, nil

@@ -38,7 +38,7 @@ func newFlowFixture(t *testing.T) *flowFixture {
 	e = server.New(server.Deps{Log: fx.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Registration: fx.reg, Clock: fx.Clock, Log: fx.Log,
 		ChallengeURL: fx.srv.URL + "/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001",
-		MAC: fx.HSM, LowValue: acs.DefaultLowValue})
+		MAC: fx.HSM, Hasher: fx.HSM, Risk: acs.Risk{LowValue: acs.DefaultRisk.LowValue}})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: fx.ch, Results: fx.results, Tokens: fx.Keys, Clock: fx.Clock,
 		Log: fx.Log, Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	var err error
@@ -524,7 +524,7 @@ func TestFlowFrictionlessLowValue(t *testing.T) {
 		why string
 	}{
 		"USD":              {map[string]any{"purchaseAmount": "1000", "purchaseCurrency": "840"}, acs.ReasonCrossCurrency},
-		"30.01 EUR":        {map[string]any{"purchaseAmount": "3001"}, acs.ReasonAboveLowValue},
+		"30.01 EUR":        {map[string]any{"purchaseAmount": "3001"}, acs.ReasonNoExemption},
 		"challenge wanted": {map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "03"}, acs.ReasonRequestorPrefers},
 		"mandated":         {map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "04"}, acs.ReasonChallengeMandated},
 	} {

@@ -321,7 +321,7 @@ func (h *Handler) step(c echo.Context) error {
 		}
 	case "verify":
 		// Success and the fifth failure end the transaction; the view then shows the end.
-		_, err := h.d.Challenges.VerifyMTAN(ctx, id, c.FormValue("mtan"), c.FormValue("answer"))
+		_, err := h.d.Challenges.VerifyMTAN(ctx, id, c.FormValue("mtan"), c.FormValue("answer"), c.FormValue("trust") == "on")
 		switch {
 		case err == nil:
 		case apperr.KindOf(err) == apperr.Invalid:

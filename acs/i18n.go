@@ -44,5 +44,6 @@ var texts = map[string]map[string]string{
 	"result_N":      {"de": "Die Zahlung wurde nicht bestätigt.", "en": "The payment was not confirmed."},
 	"result_cancel": {"de": "Sie haben den Vorgang abgebrochen.", "en": "You cancelled."},
 	"result_time":   {"de": "Die Zeit für die Bestätigung ist abgelaufen.", "en": "The time to confirm has run out."},
+	"trust":         {"de": "Diesem Händler vertrauen: künftige Zahlungen hier können ohne Bestätigung erfolgen (gilt nur, wenn Sie jetzt bestätigen).", "en": "Trust this merchant: future payments here may go through without confirmation (only if you confirm now)."},
 	"other":         {"de": "English", "en": "Deutsch"},
 }

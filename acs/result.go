@@ -20,6 +20,7 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/cards"
 	"example.com/acs/store"
+	"example.com/acs/whitelist"
 )
 
 const (
@@ -107,6 +108,11 @@ type RReq struct {
 	AuthenticationValue  string `json:"authenticationValue,omitempty"`
 	AuthenticationType   string `json:"authenticationType,omitempty"`
 	InteractionCounter   string `json:"interactionCounter"`
+	// The merchant's place on the card's whitelist after the challenge (2.2 and 2.3 names).
+	WhiteListStatus       string `json:"whiteListStatus,omitempty"`
+	WhiteListStatusSource string `json:"whiteListStatusSource,omitempty"`
+	TrustListStatus       string `json:"trustListStatus,omitempty"`
+	TrustListStatusSource string `json:"trustListStatusSource,omitempty"`
 }
 
 // RRes is the 3DS Server's acknowledgement of an RReq.
@@ -132,6 +138,10 @@ type ResultDeps struct {
 	// MaxAttempts before an RReq is given up; Backoff is the first wait, doubling after each failure.
 	MaxAttempts int
 	Backoff     time.Duration
+	// Whitelist receives merchants the cardholder trusted in a successful challenge; nil: none.
+	Whitelist *whitelist.List
+	// Metrics counts challenge results; nil: not counted.
+	Metrics *Metrics
 }
 
 // Results ends challenged transactions exactly once, queues their RReq in the same database
@@ -163,17 +173,19 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		final, finalReason, cancel           *string
 		cardID                               uuid.UUID
 		dsTransID, currency, bin, merchantID string
+		merchantName                         string
 		serverURL                            *string
 		minor                                int64
 		failures                             int
+		trust                                bool
 	)
 	err := tx.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.ds_trans_id::text, t.message_version, t.notification_url,
 			t.three_ds_server_url, t.card_id, t.minor_units, t.currency, t.acquirer_bin, t.acquirer_merchant_id,
-			t.final_status, t.final_reason, t.challenge_cancel, coalesce(c.failures, 0)
+			t.final_status, t.final_reason, t.challenge_cancel, coalesce(c.failures, 0), t.merchant_name, t.trust_merchant
 		FROM acs_transactions t LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, id).
 		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &serverURL, &cardID, &minor, &currency,
-			&bin, &merchantID, &final, &finalReason, &cancel, &failures)
+			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -195,15 +207,35 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 			return nil, err
 		}
 		rreq.ECI = ECI(pan, "Y")
-		// A strong authentication: the low-value exemption counts afresh from here (PSD2 RTS Art. 16).
+		// A strong authentication: the low-value exemption counts afresh from here (PSD2 RTS Art. 16), the
+		// browser becomes known, and a merchant the cardholder ticked becomes trusted (R-WL-1).
 		if err := resetSCACounters(ctx, tx, cardID); err != nil {
 			return nil, err
+		}
+		if err := learnBrowserTx(ctx, tx, id, cardID, now); err != nil {
+			return nil, err
+		}
+		if trust && rs.d.Whitelist != nil {
+			if err := rs.d.Whitelist.AddTx(ctx, tx, cardID, whitelist.Merchant{AcquirerBIN: bin, AcquirerMerchantID: merchantID,
+				Name: merchantName}, id); err != nil {
+				return nil, err
+			}
 		}
 		if rreq.AuthenticationValue, err = AuthValue(rs.d.MAC, AVInput{ACSTransID: id.String(), AcctNumber: pan, MinorUnits: minor,
 			Currency: currency, AcquirerBIN: bin, AcquirerMerchantID: merchantID, TransStatus: "Y", ECI: rreq.ECI}); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
 	}
+	if rs.d.Whitelist != nil {
+		on, err := rs.d.Whitelist.Contains(ctx, tx, cardID, bin, merchantID)
+		if err != nil {
+			return nil, err
+		}
+		setListStatus(f.MessageVersion, on, &rreq.WhiteListStatus, &rreq.WhiteListStatusSource, &rreq.TrustListStatus,
+			&rreq.TrustListStatusSource)
+	}
+	// Counted when decided; in the rare case that the commit then fails, the retry counts again.
+	rs.d.Metrics.challengeEnded(r.Why)
 	why, _ := json.Marshal([]string{r.Why})
 	if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET final_status = $2, final_reason = nullif($3, ''), challenge_cancel = nullif($4, ''),
 		eci = nullif($5, ''), completed_at = $6, reasons = reasons || $7::jsonb WHERE acs_trans_id = $1`,

@@ -2,27 +2,38 @@ package acs
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"example.com/acs/whitelist"
 )
 
-// Reasons of the risk decision.
+// Reasons of the risk decision, stored with each transaction and counted in the metrics.
 const (
-	ReasonLowValue             = "low_value_exemption"
 	ReasonRequestorPrefers     = "requestor_prefers_challenge"
-	ReasonAboveLowValue        = "amount_above_low_value"
+	ReasonAmountAboveLimit     = "amount_above_limit"
+	ReasonCrossCurrency        = "currency_not_eur"
+	ReasonVelocity             = "velocity"
+	ReasonNewBrowser           = "new_browser"
+	ReasonNewIP                = "new_ip"
+	ReasonWhitelisted          = "whitelisted_merchant"
+	ReasonLowValue             = "low_value_exemption"
 	ReasonLowValueCountReached = "low_value_count_reached"
 	ReasonLowValueSumReached   = "low_value_cumulative_reached"
-	ReasonCrossCurrency        = "currency_not_eur"
-	ReasonExemptionsOff        = "exemptions_off"
+	ReasonTRA100               = "tra_up_to_100"
+	ReasonTRA250               = "tra_up_to_250"
+	ReasonTRA500               = "tra_up_to_500"
+	ReasonNoExemption          = "no_exemption"
 )
 
 const (
-	challengeIndPrefers = "03"
-	currencyEUR         = "978"
+	challengeIndNoChallenge = "02"
+	challengeIndPrefers     = "03"
+	currencyEUR             = "978"
 )
 
 // LowValue configures the low-value exemption (PSD2 RTS Art. 16): a purchase up to MaxAmount EUR goes
@@ -36,35 +47,139 @@ type LowValue struct {
 	MaxCount      int
 }
 
-// DefaultLowValue is the RTS's own limits.
-var DefaultLowValue = LowValue{Enabled: true, MaxAmount: decimal.NewFromInt(30), MaxCumulative: decimal.NewFromInt(100), MaxCount: 5}
+// TRA switches the transaction-risk-analysis exemption (PSD2 RTS Art. 18) per amount band: the issuer
+// may use a band only while its fraud rate stays within the band's reference rate, so each is a switch.
+type TRA struct {
+	UpTo100, UpTo250, UpTo500 bool
+}
 
-// frictionless decides, inside the AReq's database transaction, whether a registered card's purchase
-// goes without a challenge. It returns the reasons either way; a yes has counted the purchase.
-func (lv LowValue) frictionless(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, a *AReq, now time.Time) (bool, []string, error) {
-	switch {
-	case a.ChallengeInd == challengeIndMandated:
-		return false, []string{ReasonChallengeMandated}, nil
-	case a.ChallengeInd == challengeIndPrefers:
-		return false, []string{ReasonRequestorPrefers}, nil
-	case !lv.Enabled:
-		return false, []string{ReasonExemptionsOff}, nil
-	case a.Currency != currencyEUR:
-		return false, []string{ReasonCrossCurrency}, nil
-	case a.Amount.GreaterThan(lv.MaxAmount):
-		return false, []string{ReasonAboveLowValue}, nil
+// Velocity challenges a card that has had Count or more AReqs within Window.
+type Velocity struct {
+	Count  int
+	Window time.Duration
+}
+
+// Risk is the risk decision's configuration. Its zero value challenges every registered card's purchase.
+type Risk struct {
+	LowValue LowValue
+	TRA      TRA
+	// ChallengeAbove challenges every purchase above this amount (EUR); zero: no limit.
+	ChallengeAbove decimal.Decimal
+	Velocity       Velocity
+	// KnownBrowsers challenges a purchase from a browser or IP address the card has not completed a
+	// challenge from.
+	KnownBrowsers bool
+}
+
+// DefaultRisk is the configuration of the development set-up: the RTS's limits, TRA up to 100 EUR.
+var DefaultRisk = Risk{
+	LowValue:       LowValue{Enabled: true, MaxAmount: decimal.NewFromInt(30), MaxCumulative: decimal.NewFromInt(100), MaxCount: 5},
+	TRA:            TRA{UpTo100: true},
+	ChallengeAbove: decimal.NewFromInt(2000),
+	Velocity:       Velocity{Count: 10, Window: 10 * time.Minute},
+	KnownBrowsers:  true,
+}
+
+// assessment is the outcome of the risk decision with its reasons.
+type assessment struct {
+	frictionless bool
+	whitelisted  bool
+	reasons      []string
+}
+
+// riskInput is what the rules look at beyond the AReq.
+type riskInput struct {
+	cardID               uuid.UUID
+	browserKnown, ipKnow bool
+	ipGiven              bool
+}
+
+// assess runs the rules in order, inside the AReq's database transaction. Signals that force a
+// challenge come first and all of them are recorded; then the exemptions, first that applies wins:
+// whitelisted merchant, low value (counted), TRA band. threeDSRequestorChallengeInd 02 (no challenge
+// wanted) grants nothing by itself: it is honoured only when an exemption applies.
+func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq, in riskInput, now time.Time) (assessment, error) {
+	var out assessment
+	switch a.ChallengeInd {
+	case challengeIndMandated:
+		out.reasons = append(out.reasons, ReasonChallengeMandated)
+	case challengeIndPrefers:
+		out.reasons = append(out.reasons, ReasonRequestorPrefers)
 	}
-	// One guarded upsert: the row lock serialises parallel AReqs for the card, and the WHERE refuses the
-	// purchase that would pass a limit.
-	var count int
+	if a.Currency != currencyEUR {
+		out.reasons = append(out.reasons, ReasonCrossCurrency)
+	}
+	if r.ChallengeAbove.IsPositive() && a.Currency == currencyEUR && a.Amount.GreaterThan(r.ChallengeAbove) {
+		out.reasons = append(out.reasons, ReasonAmountAboveLimit)
+	}
+	if r.Velocity.Count > 0 {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM acs_transactions WHERE card_id = $1 AND created_at > $2`,
+			in.cardID, now.Add(-r.Velocity.Window)).Scan(&n); err != nil {
+			return out, err
+		}
+		if n+1 > r.Velocity.Count {
+			out.reasons = append(out.reasons, ReasonVelocity)
+		}
+	}
+	if r.KnownBrowsers {
+		if !in.browserKnown {
+			out.reasons = append(out.reasons, ReasonNewBrowser)
+		}
+		if in.ipGiven && !in.ipKnow {
+			out.reasons = append(out.reasons, ReasonNewIP)
+		}
+	}
+	if len(out.reasons) > 0 {
+		return out, nil
+	}
+
+	if wl != nil {
+		ok, err := wl.Contains(ctx, tx, in.cardID, a.AcquirerBIN, a.AcquirerMerchantID)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			out.frictionless, out.whitelisted, out.reasons = true, true, []string{ReasonWhitelisted}
+			return out, nil
+		}
+	}
+	ok, why, err := r.LowValue.count(ctx, tx, in.cardID, a, now)
+	if err != nil {
+		return out, err
+	}
+	if ok {
+		out.frictionless, out.reasons = true, why
+		return out, nil
+	}
+	out.reasons = append(out.reasons, why...)
+	switch {
+	case r.TRA.UpTo100 && a.Amount.LessThanOrEqual(decimal.NewFromInt(100)):
+		out.frictionless, out.reasons = true, append(out.reasons, ReasonTRA100)
+	case r.TRA.UpTo250 && a.Amount.GreaterThan(decimal.NewFromInt(100)) && a.Amount.LessThanOrEqual(decimal.NewFromInt(250)):
+		out.frictionless, out.reasons = true, append(out.reasons, ReasonTRA250)
+	case r.TRA.UpTo500 && a.Amount.GreaterThan(decimal.NewFromInt(250)) && a.Amount.LessThanOrEqual(decimal.NewFromInt(500)):
+		out.frictionless, out.reasons = true, append(out.reasons, ReasonTRA500)
+	default:
+		out.reasons = append(out.reasons, ReasonNoExemption)
+	}
+	return out, nil
+}
+
+// count applies the low-value exemption: one guarded upsert whose row lock serialises parallel AReqs for
+// the card and whose WHERE refuses the purchase that would pass a limit. A yes has counted the purchase.
+func (lv LowValue) count(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, a *AReq, now time.Time) (bool, []string, error) {
+	if !lv.Enabled || a.Amount.GreaterThan(lv.MaxAmount) {
+		return false, nil, nil
+	}
+	var n int
 	err := tx.QueryRow(ctx, `INSERT INTO acs_sca_counters AS c (card_id, count, cumulative, since) VALUES ($1, 1, $2, $5)
 		ON CONFLICT (card_id) DO UPDATE SET count = c.count + 1, cumulative = c.cumulative + $2
 		WHERE c.count + 1 <= $3 AND c.cumulative + $2 <= $4
-		RETURNING count`, cardID, a.Amount, lv.MaxCount, lv.MaxCumulative, now).Scan(&count)
-	if err == pgx.ErrNoRows {
+		RETURNING count`, cardID, a.Amount, lv.MaxCount, lv.MaxCumulative, now).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
 		var c int
-		var sum decimal.Decimal
-		if err := tx.QueryRow(ctx, `SELECT count, cumulative FROM acs_sca_counters WHERE card_id = $1`, cardID).Scan(&c, &sum); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count FROM acs_sca_counters WHERE card_id = $1`, cardID).Scan(&c); err != nil {
 			return false, nil, err
 		}
 		if c+1 > lv.MaxCount {
@@ -82,4 +197,23 @@ func (lv LowValue) frictionless(ctx context.Context, tx pgx.Tx, cardID uuid.UUID
 func resetSCACounters(ctx context.Context, tx pgx.Tx, cardID uuid.UUID) error {
 	_, err := tx.Exec(ctx, `DELETE FROM acs_sca_counters WHERE card_id = $1`, cardID)
 	return err
+}
+
+// learnBrowserTx records the challenged transaction's browser and IP as known for its card.
+func learnBrowserTx(ctx context.Context, tx pgx.Tx, id, cardID uuid.UUID, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO acs_card_browsers (card_id, kind, digest, first_seen, last_seen)
+		SELECT $2, k.kind, k.digest, $3, $3 FROM acs_transactions t,
+			LATERAL (VALUES ('browser', t.browser_digest), ('ip', t.ip_digest)) AS k (kind, digest)
+		WHERE t.acs_trans_id = $1 AND k.digest IS NOT NULL
+		ON CONFLICT (card_id, kind, digest) DO UPDATE SET last_seen = excluded.last_seen`, id, cardID, now)
+	return err
+}
+
+// knownBrowser reports whether the card has completed a challenge from the browser and the IP address.
+func knownBrowser(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, browser, ip []byte) (bool, bool, error) {
+	var b, i bool
+	err := tx.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM acs_card_browsers WHERE card_id = $1 AND kind = 'browser' AND digest = $2),
+		EXISTS (SELECT 1 FROM acs_card_browsers WHERE card_id = $1 AND kind = 'ip' AND digest = $3)`, cardID, browser, ip).Scan(&b, &i)
+	return b, i, err
 }

@@ -91,6 +91,23 @@ type ThreeDS struct {
 	RReqMaxAttempts int           `yaml:"rreq_max_attempts" validate:"min=1,max=30"`
 	RReqBackoff     time.Duration `yaml:"rreq_backoff" validate:"min=100ms,max=10m"`
 	LowValue        LowValue      `yaml:"low_value"`
+	Risk            Risk          `yaml:"risk"`
+}
+
+// Risk configures the rules that force a challenge and the transaction-risk-analysis exemption
+// (PSD2 RTS Art. 18). Each TRA band may be switched on only while the issuer's fraud rate stays within
+// the band's reference rate (13, 6 and 1 basis points for remote card payments).
+type Risk struct {
+	TRAUpTo100 bool `yaml:"tra_up_to_100"`
+	TRAUpTo250 bool `yaml:"tra_up_to_250"`
+	TRAUpTo500 bool `yaml:"tra_up_to_500"`
+	// ChallengeAbove challenges every purchase above this amount in EUR; "0": no limit.
+	ChallengeAbove string `yaml:"challenge_above" validate:"required,numeric"`
+	// VelocityCount AReqs for a card within VelocityWindow force a challenge; 0 switches the rule off.
+	VelocityCount  int           `yaml:"velocity_count" validate:"min=0,max=1000"`
+	VelocityWindow time.Duration `yaml:"velocity_window" validate:"min=0,max=24h"`
+	// KnownBrowsers challenges a browser or IP address the card has not completed a challenge from.
+	KnownBrowsers bool `yaml:"known_browsers"`
 }
 
 // LowValue is the low-value exemption (PSD2 RTS Art. 16), amounts in EUR. The RTS caps are the
@@ -122,7 +139,8 @@ func defaults() Config {
 		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
 		SMS:             SMS{Price: "0", Currency: "EUR", MaxAttempts: 5, Backoff: 2 * time.Second},
 		ThreeDS: ThreeDS{RReqMaxAttempts: 10, RReqBackoff: 2 * time.Second,
-			LowValue: LowValue{Enabled: true, MaxAmount: "30", MaxCumulative: "100", MaxCount: 5}},
+			LowValue: LowValue{Enabled: true, MaxAmount: "30", MaxCumulative: "100", MaxCount: 5},
+			Risk:     Risk{ChallengeAbove: "0", KnownBrowsers: true, VelocityCount: 10, VelocityWindow: 10 * time.Minute}},
 	}
 }
 
@@ -180,6 +198,9 @@ func (c *Config) Validate() error {
 	if err1 != nil || err2 != nil || maxAmount.IsNegative() || maxAmount.GreaterThan(decimal.NewFromInt(30)) ||
 		maxSum.LessThan(maxAmount) || maxSum.GreaterThan(decimal.NewFromInt(100)) {
 		return errors.New("threeds.low_value: max_amount must be 0..30 EUR and max_cumulative max_amount..100 EUR (PSD2 RTS Art. 16)")
+	}
+	if a, err := decimal.NewFromString(c.ThreeDS.Risk.ChallengeAbove); err != nil || a.IsNegative() {
+		return errors.New("threeds.risk.challenge_above: must be a decimal amount of at least 0")
 	}
 	if !c.TLS.Enabled() {
 		host, _, _ := net.SplitHostPort(c.Listen)

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
@@ -39,6 +40,7 @@ import (
 	"example.com/acs/sms"
 	"example.com/acs/store"
 	"example.com/acs/support"
+	"example.com/acs/whitelist"
 )
 
 const usage = `usage: acs [-config FILE] COMMAND [ARGS]
@@ -172,6 +174,10 @@ type deps struct {
 	support      *support.Service
 	results      *acs.Results
 	threeds      *acs.Handler
+	whitelist    *whitelist.List
+	// metricsRegistry is served at /metrics with the HTTP metrics and the decision counters.
+	metricsRegistry *prometheus.Registry
+	metrics         *acs.Metrics
 }
 
 func (d *deps) Close() {
@@ -218,22 +224,31 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Outbox: sms.NewOutbox(d.keys, clock), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency})
 	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
 		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log})
+	d.metricsRegistry = prometheus.NewRegistry()
+	d.metrics = acs.NewMetrics(d.metricsRegistry)
+	d.whitelist = whitelist.New(d.pool, clock)
 	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, MAC: d.hsm, Clock: clock, Log: log,
-		DSURL: cfg.ThreeDS.DSURL, MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, Backoff: cfg.ThreeDS.RReqBackoff})
+		DSURL: cfg.ThreeDS.DSURL, MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, Backoff: cfg.ThreeDS.RReqBackoff,
+		Whitelist: d.whitelist, Metrics: d.metrics})
 	challenges := acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
 		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results})
 	decider := acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
-		MAC: d.hsm, LowValue: lowValue(cfg.ThreeDS.LowValue)})
+		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: decider, Challenges: challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://")})
 	return d, nil
 }
 
-func lowValue(c config.LowValue) acs.LowValue {
-	var lv acs.LowValue
-	lv.Enabled, lv.MaxAmount, lv.MaxCumulative, lv.MaxCount = c.Exemption()
-	return lv
+// risk translates the validated configuration into the decision's rules.
+func risk(c config.ThreeDS) acs.Risk {
+	var r acs.Risk
+	r.LowValue.Enabled, r.LowValue.MaxAmount, r.LowValue.MaxCumulative, r.LowValue.MaxCount = c.LowValue.Exemption()
+	r.TRA = acs.TRA{UpTo100: c.Risk.TRAUpTo100, UpTo250: c.Risk.TRAUpTo250, UpTo500: c.Risk.TRAUpTo500}
+	r.ChallengeAbove = decimal.RequireFromString(c.Risk.ChallengeAbove)
+	r.Velocity = acs.Velocity{Count: c.Risk.VelocityCount, Window: c.Risk.VelocityWindow}
+	r.KnownBrowsers = c.Risk.KnownBrowsers
+	return r
 }
 
 func staffAdd(ctx context.Context, cfg *config.Config, log *slog.Logger, name string, role support.Role, out io.Writer) error {
@@ -273,9 +288,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer func() { stopDispatch(); <-resultsDone }()
 
 	e := server.New(server.Deps{
-		Log:    log,
-		Checks: map[string]server.Checker{"database": d.pool, "hsm": d.hsm},
-		TLS:    cfg.TLS.Enabled(),
+		Log:      log,
+		Registry: d.metricsRegistry,
+		Checks:   map[string]server.Checker{"database": d.pool, "hsm": d.hsm},
+		TLS:      cfg.TLS.Enabled(),
 	})
 	d.support.Routes(e.Group("/support/v1"))
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: d.clock,

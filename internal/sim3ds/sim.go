@@ -351,7 +351,9 @@ func parseForms(body string) ([]Form, error) {
 				cur = nil
 				return
 			case "input":
-				if cur != nil && a["name"] != "" {
+				_, checked := a["checked"]
+				box := a["type"] == "checkbox" || a["type"] == "radio"
+				if cur != nil && a["name"] != "" && (!box || checked) {
 					cur.Fields.Set(a["name"], a["value"])
 				}
 			case "button":
