@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
 	"example.com/acs/apperr"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
+	"example.com/acs/whitelist"
 )
 
 var sixDigits = regexp.MustCompile(`[0-9]{6}`)
@@ -22,13 +24,19 @@ type challengeFixture struct {
 	*decisionFixture
 	ch      *acs.Challenges
 	results *acs.Results
+	wl      *whitelist.List
+	metrics *prometheus.Registry
+	m       *acs.Metrics
 }
 
 func newChallengeFixture(t *testing.T) *challengeFixture {
 	t.Helper()
 	fx := &challengeFixture{decisionFixture: newDecisionFixture(t)}
+	fx.wl = whitelist.New(fx.Pool, fx.Clock)
+	fx.metrics = prometheus.NewRegistry()
+	fx.m = acs.NewMetrics(fx.metrics)
 	fx.results = acs.NewResults(acs.ResultDeps{Pool: fx.Pool, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log,
-		MaxAttempts: 5, Backoff: time.Second})
+		MaxAttempts: 5, Backoff: time.Second, Whitelist: fx.wl, Metrics: fx.m})
 	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: fx.results})
 	ctx := context.Background()

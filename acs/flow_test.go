@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +39,7 @@ func newFlowFixture(t *testing.T) *flowFixture {
 	e = server.New(server.Deps{Log: fx.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Registration: fx.reg, Clock: fx.Clock, Log: fx.Log,
 		ChallengeURL: fx.srv.URL + "/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001",
-		MAC: fx.HSM, Hasher: fx.HSM, Risk: acs.Risk{LowValue: acs.DefaultRisk.LowValue}})
+		MAC: fx.HSM, Hasher: fx.HSM, Risk: acs.Risk{LowValue: acs.DefaultRisk.LowValue}, Whitelist: fx.wl, Metrics: fx.m})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: fx.ch, Results: fx.results, Tokens: fx.Keys, Clock: fx.Clock,
 		Log: fx.Log, Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	var err error
@@ -562,6 +563,57 @@ func TestFlowLowValueConcurrent(t *testing.T) {
 	wg.Wait()
 	if statuses["Y"] != 4 || statuses["C"] != 16 {
 		t.Fatalf("statuses: %v", statuses)
+	}
+}
+
+// R-WL-1..3 end to end: a challenge with "trust this merchant" ticked; the next purchase there (above
+// the low-value limit) is frictionless; after the removal it is challenged again. /metrics counts it all.
+func TestFlowWhitelist(t *testing.T) {
+	fx := newFlowFixture(t)
+	big := map[string]any{"purchaseAmount": "18000"}
+	ares, page, code := fx.challenge(t, big, "de")
+	if ares["whiteListStatus"] != "N" || ares["whiteListStatusSource"] != "03" {
+		t.Fatalf("ARes: %v", ares)
+	}
+	if !strings.Contains(page.Body, `name="trust"`) {
+		t.Fatal("no trust box on the page")
+	}
+	done, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel", "trust": "on"})
+	_, rreqs := fx.final(t, ares, done)
+	if len(rreqs) != 1 || rreqs[0].Message["whiteListStatus"] != "Y" || rreqs[0].Message["whiteListStatusSource"] != "03" {
+		t.Fatalf("RReq: %v", rreqs)
+	}
+	next := fx.purchase(t, big)
+	if next["transStatus"] != "Y" || next["whiteListStatus"] != "Y" || !contains(fx.reasons(t, next["acsTransID"].(string)), acs.ReasonWhitelisted) {
+		t.Fatalf("whitelisted purchase: %v", next)
+	}
+	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
+	entries, _ := fx.wl.List(context.Background(), card.ID)
+	if len(entries) != 1 {
+		t.Fatalf("entries: %+v", entries)
+	}
+	if err := fx.wl.Remove(context.Background(), card.ID, entries[0].ID, "portal"); err != nil {
+		t.Fatal(err)
+	}
+	if again := fx.purchase(t, big); again["transStatus"] != "C" || again["whiteListStatus"] != "N" {
+		t.Fatalf("after removal: %v", again)
+	}
+	var metrics strings.Builder
+	mfs, _ := fx.metrics.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			metrics.WriteString(mf.GetName())
+			for _, l := range m.GetLabel() {
+				metrics.WriteString(" " + l.GetName() + "=" + l.GetValue())
+			}
+			metrics.WriteString(" " + strconv.FormatFloat(m.GetCounter().GetValue(), 'f', -1, 64) + "\n")
+		}
+	}
+	for _, want := range []string{"acs_ares_total trans_status=C 2", "acs_ares_total trans_status=Y 1",
+		"acs_challenge_results_total result=challenge_succeeded 1", "acs_decision_reasons_total reason=whitelisted_merchant 1"} {
+		if !strings.Contains(metrics.String(), want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, metrics.String())
+		}
 	}
 }
 

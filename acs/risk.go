@@ -53,7 +53,7 @@ type TRA struct {
 	UpTo100, UpTo250, UpTo500 bool
 }
 
-// Velocity challenges a card that has had Count or more AReqs within Window.
+// Velocity challenges the Count-th AReq for a card within Window (this one included), and every further one.
 type Velocity struct {
 	Count  int
 	Window time.Duration
@@ -118,7 +118,7 @@ func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq
 			in.cardID, now.Add(-r.Velocity.Window)).Scan(&n); err != nil {
 			return out, err
 		}
-		if n+1 > r.Velocity.Count {
+		if n+1 >= r.Velocity.Count {
 			out.reasons = append(out.reasons, ReasonVelocity)
 		}
 	}

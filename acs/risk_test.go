@@ -1,0 +1,202 @@
+package acs_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/acs"
+)
+
+// riskFixture is Anna's mTAN card after one successful challenge from the sample AReq's browser and IP,
+// so that the browser is known, with a decider whose rules each test case sets.
+type riskFixture struct {
+	*challengeFixture
+}
+
+func newRiskFixture(t *testing.T) *riskFixture {
+	t.Helper()
+	fx := &riskFixture{challengeFixture: newChallengeFixture(t)}
+	fx.use(t, acs.Risk{KnownBrowsers: true})
+	// A challenge from the sample browser and IP at Beispiel-Shop, with "trust this merchant" ticked.
+	id, code, _ := fx.challenge(t, nil)
+	if out, err := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel", true); err != nil || out != acs.OutcomeSucceeded {
+		t.Fatalf("first challenge: %s %v", out, err)
+	}
+	return fx
+}
+
+// use makes the decider apply risk.
+func (fx *riskFixture) use(t *testing.T, risk acs.Risk) {
+	t.Helper()
+	fx.dc = acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Registration: fx.reg, Clock: fx.Clock, Log: fx.Log,
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: fx.HSM, Hasher: fx.HSM, Risk: risk,
+		Whitelist: fx.wl})
+}
+
+func eur(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// R-AUTH-7, R-WL-2: every rule alone and in combination, with the reasons stored for each decision.
+func TestRiskRules(t *testing.T) {
+	fx := newRiskFixture(t)
+	base := acs.Risk{
+		LowValue:       acs.DefaultRisk.LowValue,
+		TRA:            acs.TRA{UpTo100: true},
+		ChallengeAbove: eur("1000"),
+		KnownBrowsers:  true,
+	}
+	otherMerchant := map[string]any{"acquirerMerchantID": "M-999", "merchantName": "Anderer Shop"}
+	with := func(m map[string]any, kv ...any) map[string]any {
+		out := map[string]any{}
+		for k, v := range m {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i].(string)] = kv[i+1]
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		risk   func(r *acs.Risk)
+		set    map[string]any
+		status string
+		why    []string
+	}{
+		{"low value", nil, with(otherMerchant, "purchaseAmount", "2000"), "Y", []string{acs.ReasonLowValue}},
+		{"TRA up to 100", nil, with(otherMerchant, "purchaseAmount", "8000"), "Y", []string{acs.ReasonTRA100}},
+		{"TRA band 250 off", nil, with(otherMerchant, "purchaseAmount", "18000"), "C", []string{acs.ReasonNoExemption}},
+		{"TRA band 250 on", func(r *acs.Risk) { r.TRA.UpTo250 = true }, with(otherMerchant, "purchaseAmount", "18000"), "Y", []string{acs.ReasonTRA250}},
+		{"TRA band 500 on", func(r *acs.Risk) { r.TRA.UpTo500 = true }, with(otherMerchant, "purchaseAmount", "50000"), "Y", []string{acs.ReasonTRA500}},
+		{"above 500", func(r *acs.Risk) { r.TRA = acs.TRA{UpTo100: true, UpTo250: true, UpTo500: true} }, with(otherMerchant, "purchaseAmount", "50001"), "C", []string{acs.ReasonNoExemption}},
+		{"whitelisted merchant", nil, map[string]any{"purchaseAmount": "18000"}, "Y", []string{acs.ReasonWhitelisted}},
+		{"no whitelist without the exact acquirer merchant id", nil, with(otherMerchant, "merchantName", "Beispiel-Shop", "purchaseAmount", "18000"), "C", []string{acs.ReasonNoExemption}},
+		{"amount above limit", nil, map[string]any{"purchaseAmount": "100001"}, "C", []string{acs.ReasonAmountAboveLimit}},
+		{"cross-currency", nil, map[string]any{"purchaseAmount": "1000", "purchaseCurrency": "840"}, "C", []string{acs.ReasonCrossCurrency}},
+		{"new browser", nil, map[string]any{"purchaseAmount": "1000", "browserUserAgent": "Mozilla/5.0 (Windows NT 10.0) Firefox/140.0"}, "C", []string{acs.ReasonNewBrowser}},
+		{"new screen", nil, map[string]any{"purchaseAmount": "1000", "browserScreenWidth": "390"}, "C", []string{acs.ReasonNewBrowser}},
+		{"new IP", nil, map[string]any{"purchaseAmount": "1000", "browserIP": "198.51.100.7"}, "C", []string{acs.ReasonNewIP}},
+		{"no IP given", nil, with(otherMerchant, "purchaseAmount", "1000", "browserIP", nil), "Y", []string{acs.ReasonLowValue}},
+		{"known browsers off", func(r *acs.Risk) { r.KnownBrowsers = false }, with(otherMerchant, "purchaseAmount", "1000", "browserIP", "198.51.100.7"), "Y", []string{acs.ReasonLowValue}},
+		{"requestor prefers a challenge", nil, map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "03"}, "C", []string{acs.ReasonRequestorPrefers}},
+		{"challenge mandated", nil, map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "04"}, "C", []string{acs.ReasonChallengeMandated}},
+		{"no challenge wanted, exemption applies", nil, with(otherMerchant, "purchaseAmount", "1000", "threeDSRequestorChallengeInd", "02"), "Y", []string{acs.ReasonLowValue}},
+		{"no challenge wanted, no exemption", nil, with(otherMerchant, "purchaseAmount", "18000", "threeDSRequestorChallengeInd", "02"), "C", []string{acs.ReasonNoExemption}},
+		{"signals add up", nil, map[string]any{"purchaseAmount": "1000", "purchaseCurrency": "840", "threeDSRequestorChallengeInd": "04",
+			"browserIP": "198.51.100.7"}, "C", []string{acs.ReasonChallengeMandated, acs.ReasonCrossCurrency, acs.ReasonNewIP}},
+		{"whitelisted but new browser", nil, map[string]any{"purchaseAmount": "18000", "browserLanguage": "fr-FR"}, "C", []string{acs.ReasonNewBrowser}},
+		{"zero value rules challenge", func(r *acs.Risk) { *r = acs.Risk{} }, with(otherMerchant, "purchaseAmount", "100"), "C", []string{acs.ReasonNoExemption}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := base
+			if tc.risk != nil {
+				tc.risk(&r)
+			}
+			fx.use(t, r)
+			fx.Clock.Advance(time.Hour) // apart from the velocity window of other cases
+			res, err := fx.decide(t, func(m map[string]any) {
+				for k, v := range tc.set {
+					if v == nil {
+						delete(m, k)
+					} else {
+						m[k] = v
+					}
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fx.reasons(t, res.ACSTransID)
+			if res.TransStatus != tc.status || !slices.Equal(got, append([]string{acs.ReasonRegisteredMTAN}, tc.why...)) {
+				t.Fatalf("%s %v, want %s %v", res.TransStatus, got, tc.status, tc.why)
+			}
+			if (res.TransStatus == "Y") != (res.ECI == "05" && len(res.AuthenticationValue) == 28) {
+				t.Fatalf("ECI/authentication value: %+v", res)
+			}
+			if want := map[bool]string{true: "Y", false: "N"}[slices.Contains(tc.why, acs.ReasonWhitelisted)]; res.WhiteListStatus != want ||
+				res.WhiteListStatusSource != "03" {
+				t.Fatalf("whiteListStatus %q/%q", res.WhiteListStatus, res.WhiteListStatusSource)
+			}
+			// Low-value counters start afresh for each case.
+			if _, err := fx.Pool.Exec(context.Background(), `DELETE FROM acs_sca_counters`); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Velocity: the Count-th AReq within Window is challenged; after the window it is not.
+func TestRiskVelocity(t *testing.T) {
+	fx := newRiskFixture(t)
+	fx.Clock.Advance(time.Hour)
+	fx.use(t, acs.Risk{TRA: acs.TRA{UpTo100: true}, Velocity: acs.Velocity{Count: 3, Window: 10 * time.Minute}, KnownBrowsers: true})
+	small := func(m map[string]any) { m["purchaseAmount"] = "1000"; m["acquirerMerchantID"] = "M-7" }
+	for i, want := range []string{"Y", "Y", "C"} {
+		res, err := fx.decide(t, small)
+		if err != nil || res.TransStatus != want {
+			t.Fatalf("AReq %d: %+v %v", i+1, res, err)
+		}
+		if want == "C" && !slices.Contains(fx.reasons(t, res.ACSTransID), acs.ReasonVelocity) {
+			t.Fatalf("reasons %v", fx.reasons(t, res.ACSTransID))
+		}
+		fx.Clock.Advance(time.Minute)
+	}
+	fx.Clock.Advance(10 * time.Minute)
+	if res, _ := fx.decide(t, small); res.TransStatus != "Y" {
+		t.Fatalf("after the window: %+v", res)
+	}
+}
+
+// R-WL-2, R-WL-3: a removal takes effect for the very next AReq; 2.3.1 reports trustListStatus.
+func TestRiskWhitelistRemoval(t *testing.T) {
+	fx := newRiskFixture(t)
+	fx.use(t, acs.Risk{KnownBrowsers: true})
+	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
+	entries, err := fx.wl.List(context.Background(), card.ID)
+	if err != nil || len(entries) != 1 || entries[0].MerchantName != "Beispiel-Shop" || entries[0].AcquirerMerchantID != "M-000123" {
+		t.Fatalf("list: %+v %v", entries, err)
+	}
+	v231 := func(m map[string]any) { m["messageVersion"] = "2.3.1" }
+	if res, _ := fx.decide(t, v231); res.TransStatus != "Y" || res.TrustListStatus != "Y" || res.WhiteListStatus != "" {
+		t.Fatalf("whitelisted: %+v", res)
+	}
+	if err := fx.wl.Remove(context.Background(), card.ID, entries[0].ID, "portal"); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := fx.decide(t, v231); res.TransStatus != "C" || res.TrustListStatus != "N" {
+		t.Fatalf("after removal: %+v", res)
+	}
+	other, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000025")
+	if err := fx.wl.Remove(context.Background(), other.ID, entries[0].ID, "portal"); err == nil || !strings.Contains(err.Error(), "no such entry") {
+		t.Fatalf("another card's entry: %v", err)
+	}
+	if err := fx.wl.Remove(context.Background(), card.ID, uuid.New(), "portal"); err == nil {
+		t.Fatal("unknown entry removed")
+	}
+}
+
+// The tick counts only on the entry that succeeds: ticked on a wrong entry, unticked on the right one,
+// the merchant is not trusted.
+func TestRiskTrustOnlyWithSuccess(t *testing.T) {
+	fx := newRiskFixture(t)
+	fx.use(t, acs.Risk{})
+	id, code, _ := fx.challenge(t, func(m map[string]any) { m["acquirerMerchantID"] = "M-555"; m["merchantName"] = "Dritter Shop" })
+	if _, err := fx.ch.VerifyMTAN(context.Background(), id, code, "Hamburg", true); err == nil {
+		t.Fatal("wrong answer accepted")
+	}
+	if out, err := fx.ch.VerifyMTAN(context.Background(), id, code, "Kiel", false); out != acs.OutcomeSucceeded || err != nil {
+		t.Fatalf("%s %v", out, err)
+	}
+	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
+	entries, _ := fx.wl.List(context.Background(), card.ID)
+	for _, e := range entries {
+		if e.AcquirerMerchantID == "M-555" {
+			t.Fatal("merchant trusted without the tick on the successful entry")
+		}
+	}
+}
