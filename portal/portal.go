@@ -1,6 +1,7 @@
 // Package portal is the cardholder's registration portal: server-rendered pages in German and English
 // for registering a card with the mTAN method (R-REG-1, -2, -6), activating it with the ID code from the
-// letter (R-REG-3), and confirming the mobile number by SMS. It only translates forms to calls of
+// letter (R-REG-3), confirming the mobile number by SMS, and managing the card's trusted merchants after a
+// strong authentication (R-WL-3, whitelist.go). It only translates forms to calls of
 // package registration and renders the answers; the rules live there.
 //
 // The pages keep no server-side session and set no cookie: the card a visitor has proved to know travels
@@ -32,6 +33,7 @@ import (
 	"example.com/acs/envelope"
 	"example.com/acs/internal/web"
 	"example.com/acs/registration"
+	"example.com/acs/whitelist"
 )
 
 //go:embed templates/*.html
@@ -48,6 +50,7 @@ type Deps struct {
 	Issuer    string
 	SMSPrice  decimal.Decimal
 	Currency  string
+	Whitelist *whitelist.List
 }
 
 // Portal serves the pages.
@@ -74,6 +77,10 @@ func (p *Portal) Routes(g *echo.Group) {
 	g.POST("/activate", p.activate)
 	g.POST("/activate/confirm", p.confirm)
 	g.POST("/activate/resend", p.resend)
+	g.GET("/whitelist", p.whitelistForm)
+	g.POST("/whitelist", p.whitelistStart)
+	g.POST("/whitelist/verify", p.whitelistVerify)
+	g.POST("/whitelist/remove", p.whitelistRemove)
 }
 
 // securityHeaders: the portal is never framed and loads nothing from elsewhere; its one inline style
@@ -88,18 +95,27 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// flow is what the flow token carries: the card the visitor proved to know, until when.
+// flow is what the flow token carries: the card the visitor proved to know, until when; for the
+// whitelist pages also the step-up in progress or, once passed, the strong authentication.
 type flow struct {
 	CardID  uuid.UUID `json:"c"`
 	Expires time.Time `json:"e"`
+	StepUp  uuid.UUID `json:"s,omitempty"`
+	SCA     bool      `json:"a,omitempty"`
 }
 
 const flowTTL = 15 * time.Minute
 
 var flowAD = envelope.AD{Table: "portal", Column: "flow", Row: "v1"}
 
-func (p *Portal) sealFlow(cardID uuid.UUID) (string, error) {
-	b, _ := json.Marshal(flow{CardID: cardID, Expires: p.d.Clock.Now().Add(flowTTL)})
+func (p *Portal) sealFlow(cardID uuid.UUID) (string, error) { return p.seal(flow{CardID: cardID}) }
+
+func (p *Portal) seal(f flow) (string, error) {
+	f.Expires = p.d.Clock.Now().Add(flowTTL)
+	if f.SCA {
+		f.Expires = p.d.Clock.Now().Add(scaTTL)
+	}
+	b, _ := json.Marshal(f)
 	ct, err := p.d.Keys.Encrypt(flowAD, b)
 	if err != nil {
 		return "", err
@@ -107,22 +123,25 @@ func (p *Portal) sealFlow(cardID uuid.UUID) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(ct), nil
 }
 
+// scaTTL bounds how long a strong authentication lets the cardholder change the whitelist.
+const scaTTL = 10 * time.Minute
+
 var errFlow = apperr.New(apperr.Expired, "this form has expired; please start again")
 
-func (p *Portal) openFlow(ctx context.Context, token string) (uuid.UUID, error) {
+func (p *Portal) openFlow(ctx context.Context, token string) (flow, error) {
+	var f flow
 	ct, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(token) > 1000 {
-		return uuid.Nil, errFlow
+		return f, errFlow
 	}
 	b, err := p.d.Keys.Decrypt(ctx, flowAD, ct)
 	if err != nil {
-		return uuid.Nil, errFlow
+		return f, errFlow
 	}
-	var f flow
 	if json.Unmarshal(b, &f) != nil || !p.d.Clock.Now().Before(f.Expires) {
-		return uuid.Nil, errFlow
+		return flow{}, errFlow
 	}
-	return f.CardID, nil
+	return f, nil
 }
 
 // page is the data every template gets.
@@ -140,6 +159,9 @@ type page struct {
 	Card      string
 	Mobile    string
 	Reads     int
+	Question  string
+	Entries   []whitelist.Entry
+	Notice    string
 }
 
 type question struct{ Key, Text string }
@@ -216,11 +238,11 @@ func (p *Portal) register(c echo.Context) error {
 // flowCard opens the flow token of a posted form and returns the card it carries.
 func (p *Portal) flowCard(c echo.Context) (*cards.Card, string, error) {
 	tok := c.FormValue("flow")
-	cardID, err := p.openFlow(c.Request().Context(), tok)
+	f, err := p.openFlow(c.Request().Context(), tok)
 	if err != nil {
 		return nil, tok, err
 	}
-	card, err := p.d.Cards.Get(c.Request().Context(), cardID)
+	card, err := p.d.Cards.Get(c.Request().Context(), f.CardID)
 	return card, tok, err
 }
 

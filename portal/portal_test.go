@@ -18,11 +18,14 @@ import (
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
+	"example.com/acs/whitelist"
 )
 
 type fixture struct {
 	*testenv.Stack
-	e *echo.Echo
+	e   *echo.Echo
+	reg *registration.Registrar
+	wl  *whitelist.List
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -33,9 +36,10 @@ func newFixture(t *testing.T) *fixture {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: price, Currency: "EUR"})
 	e := server.New(server.Deps{Log: st.Log})
+	wl := whitelist.New(st.Pool, st.Clock)
 	portal.New(portal.Deps{Registrar: reg, Cards: st.Cards, Audit: au, Keys: st.Keys, Clock: st.Clock, Log: st.Log,
-		Issuer: "Musterbank AG", SMSPrice: price, Currency: "EUR"}).Routes(e.Group("/portal"))
-	return &fixture{Stack: st, e: e}
+		Issuer: "Musterbank AG", SMSPrice: price, Currency: "EUR", Whitelist: wl}).Routes(e.Group("/portal"))
+	return &fixture{Stack: st, e: e, reg: reg, wl: wl}
 }
 
 func (fx *fixture) do(t *testing.T, method, path string, form url.Values, acceptLang string) *httptest.ResponseRecorder {

@@ -295,7 +295,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	})
 	d.support.Routes(e.Group("/support/v1"))
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: d.clock,
-		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency}).
+		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency, Whitelist: d.whitelist}).
 		Routes(e.Group("/portal"))
 	if inbox, ok := gw.(*sms.DevInbox); ok {
 		e.GET("/dev/sms", inbox.Handler)

@@ -1,0 +1,119 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"example.com/acs/apperr"
+	"example.com/acs/registration"
+)
+
+// The cardholder's trusted merchants (R-WL-3). Seeing and changing the list takes a strong
+// authentication of its own (PSD2 RTS Art. 13): the card check, then a code sent by SMS to the
+// registered number (possession) together with the security answer (knowledge). The flow token then
+// carries the authentication for whitelistSession.
+
+func (p *Portal) whitelistForm(c echo.Context) error {
+	return p.render(c, http.StatusOK, "whitelist_start.html", page{})
+}
+
+// whitelistStart checks the card and sends the code.
+func (p *Portal) whitelistStart(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, form := holderForm(c)
+	card, err := p.d.Registrar.VerifyCard(ctx, in)
+	if err != nil {
+		return p.fail(c, "whitelist_start.html", err, page{Form: form})
+	}
+	stepUp, err := p.d.Registrar.StartStepUp(ctx, card.ID, registration.PurposeWhitelist)
+	if apperr.KindOf(err) == apperr.NotFound {
+		err = apperr.New(apperr.NotFound, "this card is not registered for secure online payments")
+	}
+	if err != nil {
+		return p.fail(c, "whitelist_start.html", err, page{Form: form})
+	}
+	return p.whitelistVerifyPage(c, card.ID, stepUp, http.StatusOK, nil)
+}
+
+func (p *Portal) whitelistVerifyPage(c echo.Context, cardID, stepUp uuid.UUID, status int, problem error) error {
+	reg, err := p.d.Registrar.Active(c.Request().Context(), cardID)
+	if err != nil {
+		return err
+	}
+	tok, err := p.seal(flow{CardID: cardID, StepUp: stepUp})
+	if err != nil {
+		return err
+	}
+	pg := page{Flow: tok, Mobile: reg.MobileMasked, Question: questionText(reg.Question, pickLang(c.Request()))}
+	if problem != nil {
+		return p.fail(c, "whitelist_verify.html", problem, pg)
+	}
+	return p.render(c, status, "whitelist_verify.html", pg)
+}
+
+// questionText shows a security question in the page's language.
+func questionText(key string, l lang) string {
+	de, en, _ := strings.Cut(registration.Questions[key], " / ")
+	if l == "en" && en != "" {
+		return en
+	}
+	return de
+}
+
+// whitelistVerify checks code and answer; on success the list is shown.
+func (p *Portal) whitelistVerify(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, err := p.openFlow(ctx, c.FormValue("flow"))
+	if err != nil || f.StepUp == uuid.Nil {
+		return p.fail(c, "whitelist_start.html", errFlow, page{})
+	}
+	err = p.d.Registrar.VerifyStepUp(ctx, f.StepUp, f.CardID, c.FormValue("code"), c.FormValue("answer"))
+	var ae *apperr.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &ae) && ae.Kind == apperr.Invalid:
+		return p.whitelistVerifyPage(c, f.CardID, f.StepUp, http.StatusUnprocessableEntity, err)
+	default:
+		return p.fail(c, "whitelist_start.html", err, page{})
+	}
+	return p.whitelistList(c, f.CardID, "")
+}
+
+// whitelistList shows the list with a fresh authenticated flow token.
+func (p *Portal) whitelistList(c echo.Context, cardID uuid.UUID, notice string) error {
+	ctx := c.Request().Context()
+	card, err := p.d.Cards.Get(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	entries, err := p.d.Whitelist.List(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	tok, err := p.seal(flow{CardID: cardID, SCA: true})
+	if err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "whitelist.html", page{Flow: tok, Card: card.Masked(), Entries: entries, Notice: notice})
+}
+
+// whitelistRemove takes an entry off the list; the flow token must carry the strong authentication.
+func (p *Portal) whitelistRemove(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, err := p.openFlow(ctx, c.FormValue("flow"))
+	if err != nil || !f.SCA {
+		return p.fail(c, "whitelist_start.html", errFlow, page{})
+	}
+	entry, err := uuid.Parse(c.FormValue("entry"))
+	if err != nil {
+		return p.fail(c, "whitelist_start.html", apperr.Field("entry", "unknown entry"), page{})
+	}
+	if err := p.d.Whitelist.Remove(ctx, f.CardID, entry, "portal"); err != nil && apperr.KindOf(err) != apperr.NotFound {
+		return err
+	}
+	return p.whitelistList(c, f.CardID, "removed")
+}

@@ -1,0 +1,175 @@
+package registration
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"example.com/acs/apperr"
+	"example.com/acs/sms"
+	"example.com/acs/store"
+)
+
+// Step-up purposes: what the strong authentication is for, named in the SMS.
+const PurposeWhitelist = "whitelist"
+
+var purposeText = map[string]string{
+	PurposeWhitelist: "zum Ändern Ihrer Liste vertrauenswürdiger Händler / to change your trusted merchants",
+}
+
+// StartStepUp sends an mTAN cardholder a code for purpose to the registered number and returns the
+// step-up's id. A card registered for the app authenticates in the app instead (Conflict).
+func (r *Registrar) StartStepUp(ctx context.Context, cardID uuid.UUID, purpose string) (uuid.UUID, error) {
+	text, ok := purposeText[purpose]
+	if !ok {
+		return uuid.Nil, fmt.Errorf("registration: unknown step-up purpose %q", purpose)
+	}
+	reg, err := r.Active(ctx, cardID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if reg.Method != MethodMTAN {
+		return uuid.Nil, apperr.New(apperr.Conflict, "this card confirms in the app; make the change there")
+	}
+	id := uuid.New()
+	err = store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE step_ups SET state = 'void' WHERE card_id = $1 AND purpose = $2 AND state = 'pending'`,
+			cardID, purpose); err != nil {
+			return err
+		}
+		code, err := RandomDigits(6)
+		if err != nil {
+			return err
+		}
+		v, err := r.verifier("step_up", id.String(), code)
+		if err != nil {
+			return err
+		}
+		now := r.d.Clock.Now()
+		if _, err := tx.Exec(ctx, `INSERT INTO step_ups (id, card_id, registration_id, purpose, verifier, expires_at, state, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)`, id, cardID, reg.ID, purpose, v, now.Add(ConfirmValidity), now); err != nil {
+			return err
+		}
+		mobile, err := r.Mobile(ctx, reg.ID)
+		if err != nil {
+			return err
+		}
+		_, err = r.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: cardID, Purpose: "step_up_" + purpose, To: mobile,
+			Text: fmt.Sprintf("Code %s %s. 4 Minuten gültig. Geben Sie den Code niemals weiter.", code, text),
+			Price: r.d.SMSPrice, Currency: r.d.Currency})
+		return err
+	})
+	return id, err
+}
+
+// VerifyStepUp checks the code of step-up id together with the security answer: one message whichever
+// is wrong, at most MaxConfirmFailures tries, ConfirmValidity long, used once (guarded update).
+func (r *Registrar) VerifyStepUp(ctx context.Context, id, cardID uuid.UUID, code, answer string) error {
+	var result error
+	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		result = nil
+		var regID uuid.UUID
+		var stored []byte
+		var expires time.Time
+		var failures int
+		var state string
+		err := tx.QueryRow(ctx, `SELECT registration_id, verifier, expires_at, failures, state FROM step_ups
+			WHERE id = $1 AND card_id = $2 FOR UPDATE`, id, cardID).Scan(&regID, &stored, &expires, &failures, &state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			result = apperr.New(apperr.NotFound, "no such confirmation; request a new code")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case state != "pending":
+			result = apperr.New(apperr.Conflict, "this code can no longer be used; request a new code")
+			return nil
+		case !r.d.Clock.Now().Before(expires):
+			result = apperr.New(apperr.Expired, "the code has expired; request a new code")
+			return nil
+		}
+		v, err := r.verifier("step_up", id.String(), strings.TrimSpace(code))
+		if err != nil {
+			return err
+		}
+		answerOK, err := r.CheckAnswer(ctx, regID, answer)
+		if err != nil {
+			return err
+		}
+		if hmac.Equal(v, stored) && answerOK {
+			_, err := tx.Exec(ctx, `UPDATE step_ups SET state = 'used' WHERE id = $1 AND state = 'pending'`, id)
+			return err
+		}
+		failures++
+		newState := "pending"
+		result = apperr.Field("code", "the code or the answer to your security question is not correct")
+		if failures >= MaxConfirmFailures {
+			newState = "failed"
+			result = apperr.New(apperr.Locked, "too many wrong entries; request a new code")
+		}
+		_, err = tx.Exec(ctx, `UPDATE step_ups SET failures = $2, state = $3 WHERE id = $1`, id, failures, newState)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+// MaxPINFailures wrong app PINs lock the app binding; the PIN cannot be reset, the card is registered
+// again (R-REG-7).
+const MaxPINFailures = 5
+
+// CheckPIN checks the app PIN of the card's active app registration against its HSM-keyed verifier. A
+// wrong PIN is counted; the fifth locks the binding. A right PIN resets the count.
+func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) error {
+	var result error
+	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		result = nil
+		var id, em uuid.UUID
+		var stored []byte
+		var failures int
+		err := tx.QueryRow(ctx, `SELECT id, em_cert_id, pin_verifier, pin_failures FROM registrations
+			WHERE card_id = $1 AND state = 'active' AND method = 'app' FOR UPDATE`, cardID).Scan(&id, &em, &stored, &failures)
+		if errors.Is(err, pgx.ErrNoRows) {
+			result = apperr.New(apperr.NotFound, "no active app registration for this card")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if failures >= MaxPINFailures {
+			result = errPINLocked
+			return nil
+		}
+		v, err := r.verifier("pin", em.String(), pin)
+		if err != nil {
+			return err
+		}
+		if hmac.Equal(v, stored) {
+			_, err := tx.Exec(ctx, `UPDATE registrations SET pin_failures = 0 WHERE id = $1`, id)
+			return err
+		}
+		failures++
+		result = apperr.Field("pin", fmt.Sprintf("the PIN is not correct; %d tries left", MaxPINFailures-failures))
+		if failures >= MaxPINFailures {
+			result = errPINLocked
+		}
+		_, err = tx.Exec(ctx, `UPDATE registrations SET pin_failures = $2 WHERE id = $1`, id, failures)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+var errPINLocked = apperr.New(apperr.Locked, "the app is locked after 5 wrong PINs; register the card again")
