@@ -22,6 +22,7 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/registration"
 	"example.com/acs/server"
+	"example.com/acs/whitelist"
 )
 
 // Deps are what the app API needs.
@@ -30,6 +31,7 @@ type Deps struct {
 	Registrar *registration.Registrar
 	Clock     clockwork.Clock
 	Log       *slog.Logger
+	Whitelist *whitelist.List
 }
 
 // API serves /app/v1.
@@ -42,6 +44,8 @@ func New(d Deps) *API { return &API{d: d} }
 func (a *API) Routes(g *echo.Group) {
 	g.POST("/registrations", a.register)
 	g.POST("/registrations/activate", a.activate)
+	g.POST("/whitelist", a.whitelistList)
+	g.POST("/whitelist/remove", a.whitelistRemove)
 }
 
 var errSignature = apperr.New(apperr.Unauthorized, "the request is not signed by the device key")

@@ -2,6 +2,7 @@ package appapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,11 +23,13 @@ import (
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
+	"example.com/acs/whitelist"
 )
 
 type fixture struct {
 	*testenv.Stack
-	e *echo.Echo
+	e  *echo.Echo
+	wl *whitelist.List
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -36,8 +39,9 @@ func newFixture(t *testing.T) *fixture {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	e := server.New(server.Deps{Log: st.Log})
-	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log}).Routes(e.Group("/app/v1"))
-	return &fixture{Stack: st, e: e}
+	wl := whitelist.New(st.Pool, st.Clock)
+	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl}).Routes(e.Group("/app/v1"))
+	return &fixture{Stack: st, e: e, wl: wl}
 }
 
 func newKey(t *testing.T) (*ecdsa.PrivateKey, []byte) {
@@ -137,5 +141,62 @@ func TestHostileBodies(t *testing.T) {
 	code, _ := fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": "0b7f5c2e-0000-4000-8000-000000000000", "id_code": "X"}, key, now))
 	if code != 404 {
 		t.Errorf("activation of an unknown card: %d", code)
+	}
+}
+
+// R-WL-3: the list only for the card's active device; removing needs the PIN and touches only the card's
+// own entries; five wrong PINs lock the app.
+func TestWhitelistInTheApp(t *testing.T) {
+	fx := newFixture(t)
+	key, der := newKey(t)
+	other, _ := newKey(t)
+	now := fx.Clock.Now()
+	_, out := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now))
+	cardID := out["card_id"].(string)
+	fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": cardID, "id_code": fx.PrintLetters(t)}, key, now))
+	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
+	testenv.TrustMerchant(t, fx.Pool, fx.wl, card.ID, "Beispiel-Shop", "M-1")
+	jonas, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000025")
+	testenv.TrustMerchant(t, fx.Pool, fx.wl, jonas.ID, "Jonas' Shop", "M-9")
+	jonasEntries, _ := fx.wl.List(context.Background(), jonas.ID)
+
+	list := map[string]string{"card_id": cardID}
+	if code, _ := fx.send(fx.request(t, "/app/v1/whitelist", list, other, now)); code != 401 {
+		t.Fatalf("another device: %d", code)
+	}
+	if code, _ := fx.send(fx.request(t, "/app/v1/whitelist", map[string]string{"card_id": jonas.ID.String()}, key, now)); code != 401 {
+		t.Fatalf("another card's list: %d", code)
+	}
+	code, res := fx.send(fx.request(t, "/app/v1/whitelist", list, key, now))
+	entries, _ := res["entries"].([]any)
+	if code != 200 || len(entries) != 1 {
+		t.Fatalf("list: %d %v", code, res)
+	}
+	entry := entries[0].(map[string]any)["id"].(string)
+	remove := func(id, pin string) (int, map[string]any) {
+		return fx.send(fx.request(t, "/app/v1/whitelist/remove", map[string]string{"card_id": cardID, "entry_id": id, "pin": pin}, key, now))
+	}
+	if code, res := remove(jonasEntries[0].ID.String(), "4821"); code != 404 {
+		t.Fatalf("another card's entry: %d %v", code, res)
+	}
+	if code, res := remove(entry, "48a1"); code != 400 || res["fields"].(map[string]any)["pin"] == nil {
+		t.Fatalf("malformed PIN: %d %v", code, res)
+	}
+	if code, res := remove(entry, "4821"); code != 200 || len(res["entries"].([]any)) != 0 {
+		t.Fatalf("remove: %d %v", code, res)
+	}
+	for i := 1; i < registration.MaxPINFailures; i++ {
+		if code, _ := remove(entry, "1111"); code != 400 {
+			t.Fatalf("wrong PIN %d: %d", i, code)
+		}
+	}
+	if code, _ := remove(entry, "1111"); code != 423 {
+		t.Fatalf("fifth wrong PIN: %d", code)
+	}
+	if code, _ := remove(entry, "4821"); code != 423 {
+		t.Fatalf("right PIN after the lock: %d", code)
+	}
+	if left, _ := fx.wl.List(context.Background(), jonas.ID); len(left) != 1 {
+		t.Fatal("another card's entry removed")
 	}
 }

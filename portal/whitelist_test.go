@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"example.com/acs/registration"
-	"example.com/acs/whitelist"
+	"example.com/acs/internal/testenv"
 )
 
 // registerAnna gives Anna's card an active mTAN registration (answer "Kiel") and two trusted merchants.
@@ -33,23 +32,8 @@ func (fx *fixture) registerAnna(t *testing.T) uuid.UUID {
 	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, regexp.MustCompile(`[0-9]{6}`).FindString(fx.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
-	for i, name := range []string{"Beispiel-Shop", "Buchladen <am Markt>"} {
-		err := pgx.BeginFunc(ctx, fx.Pool, func(tx pgx.Tx) error {
-			id := uuid.New()
-			if _, err := tx.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
-				card_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc, merchant_country,
-				purchase_date, challenge_ind, notification_url, browser_language, trans_status, reasons, created_at, final_status)
-				VALUES ($1, $2, $3, '2.2.0', $4, 10, 1000, '978', 2, $5, '412345', $6, '5732', '276', now(), '01', 'https://shop.example/n',
-				'de', 'C', '[]', now(), 'Y')`, id, uuid.New(), uuid.New(), card.ID, name, "M-"+string(rune('1'+i))); err != nil {
-				return err
-			}
-			return fx.wl.AddTx(ctx, tx, card.ID, whitelist.Merchant{AcquirerBIN: "412345", AcquirerMerchantID: "M-" + string(rune('1'+i)),
-				Name: name}, id)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.TrustMerchant(t, fx.Pool, fx.wl, card.ID, "Beispiel-Shop", "M-1")
+	testenv.TrustMerchant(t, fx.Pool, fx.wl, card.ID, "Buchladen <am Markt>", "M-2")
 	return card.ID
 }
 

@@ -35,6 +35,9 @@ Commands:
                                         bind a card to this installation; a letter with an ID code follows
   activate -card LAST4 -code ID-CODE    complete the registration with the code from the letter
   cards                                 list the cards of this installation
+  whitelist list -card LAST4            the card's trusted merchants
+  whitelist remove -card LAST4 -entry ID -pin NNNN
+                                        remove a trusted merchant (confirmed with the app PIN)
 `
 
 // state is what the app keeps on the phone. The private key never leaves it.
@@ -84,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = a.activate(rest, stderr)
 	case "cards":
 		err = a.cards()
+	case "whitelist":
+		err = a.whitelist(rest, stderr)
 	default:
 		fs.Usage()
 		return 2
@@ -301,6 +306,64 @@ func (a *app) cards() error {
 	}
 	for _, c := range st.Cards {
 		fmt.Fprintf(a.out, "%s  %-8s  emCertID %s\n", c.Card, c.State, c.EmCertID)
+	}
+	return nil
+}
+
+// card finds a card of this installation by its last 4 digits.
+func (a *app) card(st *state, last4 string) (cardState, error) {
+	for _, c := range st.Cards {
+		if last4 != "" && strings.HasSuffix(c.Card, last4) {
+			return c, nil
+		}
+	}
+	return cardState{}, fmt.Errorf("no card ending in %q in this app", last4)
+}
+
+func (a *app) whitelist(args []string, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "remove") {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	fs := flag.NewFlagSet("whitelist "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	last4 := fs.String("card", "", "last 4 digits of the card")
+	entry := fs.String("entry", "", "the entry's id (from whitelist list)")
+	pin := fs.String("pin", "", "the app PIN")
+	if err := fs.Parse(args[1:]); err != nil || *last4 == "" || (args[0] == "remove" && (*entry == "" || *pin == "")) {
+		fs.Usage()
+		return errUsage
+	}
+	st, key, err := a.load()
+	if err != nil {
+		return err
+	}
+	c, err := a.card(st, *last4)
+	if err != nil {
+		return err
+	}
+	var res appapi.WhitelistResponse
+	if args[0] == "list" {
+		err = a.call(key, "/app/v1/whitelist", appapi.WhitelistRequest{CardID: mustUUID(c.CardID)}, &res)
+	} else {
+		id, perr := uuid.Parse(*entry)
+		if perr != nil {
+			return fmt.Errorf("-entry must be an entry id as whitelist list prints it")
+		}
+		err = a.call(key, "/app/v1/whitelist/remove", appapi.WhitelistRemoveRequest{CardID: mustUUID(c.CardID), EntryID: id, PIN: *pin}, &res)
+		if err == nil {
+			fmt.Fprintln(a.out, "removed; the next payment there will be confirmed again")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if len(res.Entries) == 0 {
+		fmt.Fprintf(a.out, "card %s has no trusted merchants\n", c.Card)
+	}
+	for _, e := range res.Entries {
+		fmt.Fprintf(a.out, "%s  %s  since %s  (acquirer %s, merchant id %s)\n", e.ID, e.MerchantName, e.AddedAt.Format("2006-01-02"),
+			e.AcquirerBIN, e.AcquirerMerchantID)
 	}
 	return nil
 }

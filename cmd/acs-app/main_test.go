@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
+	"example.com/acs/whitelist"
 )
 
 // The app stand-in against a real server: init, register, activate with the letter's code, list.
@@ -27,7 +30,8 @@ func TestRegisterAndActivate(t *testing.T) {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	e := server.New(server.Deps{Log: st.Log})
-	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log}).Routes(e.Group("/app/v1"))
+	wl := whitelist.New(st.Pool, st.Clock)
+	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl}).Routes(e.Group("/app/v1"))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 
@@ -69,6 +73,26 @@ func TestRegisterAndActivate(t *testing.T) {
 	raw, _ := os.ReadFile(statePath)
 	if strings.Contains(string(raw), "4821") || strings.Contains(string(raw), "4000110000000017") {
 		t.Fatal("the state file keeps the PIN or the card number")
+	}
+
+	// R-WL-3: the list in the app; removing an entry takes the app PIN.
+	card, _ := st.Cards.FindByPAN(context.Background(), "4000110000000017")
+	testenv.TrustMerchant(t, st.Pool, wl, card.ID, "Beispiel-Shop", "M-1")
+	testenv.TrustMerchant(t, st.Pool, wl, card.ID, "Buchladen", "M-2")
+	code, out = app("whitelist", "list", "-card", "0017")
+	ids := regexp.MustCompile(`(?m)^([0-9a-f-]{36})  Beispiel-Shop`).FindStringSubmatch(out)
+	if code != 0 || ids == nil || !strings.Contains(out, "Buchladen") {
+		t.Fatalf("whitelist list: %d %s", code, out)
+	}
+	if code, out := app("whitelist", "remove", "-card", "0017", "-entry", ids[1], "-pin", "1111"); code != 1 || !strings.Contains(out, "PIN is not correct") {
+		t.Fatalf("wrong PIN: %d %s", code, out)
+	}
+	if code, out := app("whitelist", "remove", "-card", "0017", "-entry", ids[1], "-pin", "4821"); code != 0 || strings.Contains(out, "Beispiel-Shop") ||
+		!strings.Contains(out, "Buchladen") {
+		t.Fatalf("remove: %d %s", code, out)
+	}
+	if code, _ := app("whitelist", "remove", "-card", "0017"); code != 2 {
+		t.Fatal("remove without entry and PIN")
 	}
 	if code, _ := app("frobnicate"); code != 2 {
 		t.Fatal("unknown command")

@@ -300,7 +300,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if inbox, ok := gw.(*sms.DevInbox); ok {
 		e.GET("/dev/sms", inbox.Handler)
 	}
-	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log}).
+	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log, Whitelist: d.whitelist}).
 		Routes(e.Group("/app/v1"))
 	d.threeds.Routes(e.Group("/3ds"))
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })
