@@ -64,6 +64,9 @@ type Deps struct {
 	Audit        *audit.Log
 	Clock        clockwork.Clock
 	Log          *slog.Logger
+	// Transactions lists a card's newest 3-D Secure transactions with their decisions and reasons
+	// (package acs provides it; support shows them as they come). Nil: none shown.
+	Transactions func(ctx context.Context, cardID uuid.UUID) (any, error)
 }
 
 // Service is the support staff's toolbox.
@@ -216,6 +219,7 @@ type CardView struct {
 	IssuerDataReads int                        `json:"issuer_data_reads_13_months"`
 	SMSCostLines    []sms.LedgerLine           `json:"sms_cost_lines_13_months"`
 	AuditTrail      []audit.Entry              `json:"audit_trail"`
+	Transactions    any                        `json:"transactions,omitempty"`
 }
 
 // View shows a card.
@@ -246,6 +250,11 @@ func (s *Service) View(ctx context.Context, who Staff, cardID uuid.UUID) (*CardV
 	now := s.d.Clock.Now()
 	if v.SMSCostLines, err = sms.Ledger(ctx, s.d.Pool, c.ID, now.AddDate(0, -audit.AccessWindowMonths, 0), now.Add(time.Minute)); err != nil {
 		return nil, err
+	}
+	if s.d.Transactions != nil {
+		if v.Transactions, err = s.d.Transactions(ctx, c.ID); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.audited(ctx, s.d.Pool, who, "card.view", c, nil); err != nil {
 		return nil, err

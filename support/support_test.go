@@ -14,15 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
+	"example.com/acs/acs"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
 	"example.com/acs/support"
+	"example.com/acs/whitelist"
 )
 
 const annaPAN = "4000110000000017"
@@ -43,7 +46,8 @@ func newFixture(t *testing.T) *fixture {
 	fx.reg = registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	fx.svc = support.New(support.Deps{Pool: st.Pool, Keys: st.HSM, Cards: st.Cards, Letters: st.Letters, Registration: fx.reg,
-		Audit: au, Clock: st.Clock, Log: st.Log})
+		Audit: au, Clock: st.Clock, Log: st.Log,
+		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, st.Pool, cardID, 50) }})
 	fx.e = server.New(server.Deps{Log: st.Log})
 	fx.svc.Routes(fx.e.Group("/support/v1"))
 	var err error
@@ -134,9 +138,19 @@ func TestSearchAndView(t *testing.T) {
 	if _, err := fx.Letters.Batch(ctx, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
+	testenv.TrustMerchant(t, fx.Pool, whitelist.New(fx.Pool, fx.Clock), card.ID, "Beispiel-Shop", "M-1")
 	code, out, raw = fx.do(t, fx.agent, "GET", "/support/v1/cards/"+id, "")
 	if code != 200 {
 		t.Fatalf("view: %d %s", code, raw)
+	}
+	// R-AUTH-7: each transaction with its decision and reasons.
+	txs, _ := out["transactions"].([]any)
+	if len(txs) != 1 {
+		t.Fatalf("transactions: %s", raw)
+	}
+	if tx := txs[0].(map[string]any); tx["merchant"] != "Beispiel-Shop" || tx["currency"] != "EUR" || tx["final_trans_status"] != "Y" ||
+		tx["reasons"].([]any)[0] != "challenge_succeeded" {
+		t.Fatalf("transaction: %v", tx)
 	}
 	reg := out["registration"].(map[string]any)
 	if reg["method"] != "mtan" || reg["state"] != "pending" || reg["mobile"] != "+49151******78" {

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
 	"github.com/labstack/echo/v4"
@@ -223,7 +224,8 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.registration = registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: d.letters, Data: d.keys, Keys: d.hsm,
 		Outbox: sms.NewOutbox(d.keys, clock), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency})
 	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
-		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log})
+		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log,
+		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }})
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
 	d.whitelist = whitelist.New(d.pool, clock)
