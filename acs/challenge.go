@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
+	"example.com/acs/cards"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/store"
@@ -54,6 +55,10 @@ type ChallengeDeps struct {
 	Currency     string // of the SMS price
 	// Results ends the transaction when the challenge is decided.
 	Results *Results
+	// Cards tells whether a card is blocked when its app answers.
+	Cards *cards.Directory
+	// Pusher tells the app that a confirmation waits; nil: the app learns of it by polling only.
+	Pusher Pusher
 }
 
 // Challenges runs the cardholder's side of a challenge: the mTAN method (R-AUTH-5) here, the CReq that
@@ -87,20 +92,61 @@ func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (
 // Start opens the challenge of a transaction answered with C and, for mTAN, sends the first code.
 // Starting twice is harmless: the challenge exists once. The browser flow starts it through Open.
 func (c *Challenges) Start(ctx context.Context, acsTransID uuid.UUID) error {
-	return store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error { return c.startTx(ctx, tx, acsTransID) })
+	var push bool
+	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		var err error
+		push, err = c.startTx(ctx, tx, acsTransID)
+		return err
+	})
+	if err == nil && push {
+		c.push(ctx, acsTransID)
+	}
+	return err
 }
 
-func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) error {
+// startTx opens the challenge: for mTAN the SMS goes out, for the app a confirmation is created (and
+// push reports true: the caller pushes after the commit). A card with too many confirmations waiting is
+// refused, which ends the transaction.
+func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (push bool, err error) {
 	t, err := c.load(ctx, tx, acsTransID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, 'pending', $3)
 		ON CONFLICT (acs_trans_id) DO NOTHING`, acsTransID, t.method, c.d.Clock.Now())
-	if err != nil || tag.RowsAffected() == 0 || t.method != registration.MethodMTAN {
-		return err
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
 	}
-	return c.sendMTANTx(ctx, tx, acsTransID, t)
+	if t.method == registration.MethodMTAN {
+		return false, c.sendMTANTx(ctx, tx, acsTransID, t)
+	}
+	opened, err := c.openConfirmationTx(ctx, tx, acsTransID, t)
+	if err != nil || opened {
+		return opened, err
+	}
+	c.d.Log.WarnContext(ctx, "app challenge refused: too many confirmations waiting", "acs_trans_id", acsTransID)
+	_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultPushLimit)
+	return false, err
+}
+
+// push tells the device of a new confirmation; a failure is logged, the app still finds it by polling.
+func (c *Challenges) push(ctx context.Context, acsTransID uuid.UUID) {
+	if c.d.Pusher == nil {
+		return
+	}
+	var cardID, regID uuid.UUID
+	if err := c.d.Pool.QueryRow(ctx, `SELECT card_id, registration_id FROM app_confirmations WHERE acs_trans_id = $1`, acsTransID).
+		Scan(&cardID, &regID); err != nil {
+		c.d.Log.WarnContext(ctx, "push: confirmation not found", "acs_trans_id", acsTransID, "err", err)
+		return
+	}
+	conf, _, err := c.confirmation(ctx, cardID, acsTransID)
+	if err == nil {
+		err = c.d.Pusher.Push(ctx, regID, conf)
+	}
+	if err != nil {
+		c.d.Log.WarnContext(ctx, "push failed; the app will find the confirmation when it polls", "acs_trans_id", acsTransID, "err", err)
+	}
 }
 
 // ResendMTAN sends a new mTAN; the previous one is void from then on (R-AUTH-5).

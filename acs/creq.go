@@ -150,7 +150,9 @@ func errCReqTransaction(c *CReq, detail string) *Erro {
 // whose identifiers or claimed transaction data disagree with the AReq's is refused with *Erro, and the
 // transaction is left as it was.
 func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
+	var push bool
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		push = false
 		var serverID, version string
 		var creqAt *time.Time
 		var created time.Time
@@ -196,10 +198,14 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 			creq.ACSTransID, now, creq.WindowSize); err != nil {
 			return err
 		}
-		return c.startTx(ctx, tx, creq.ACSTransID)
+		push, err = c.startTx(ctx, tx, creq.ACSTransID)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if push {
+		c.push(ctx, creq.ACSTransID)
 	}
 	return c.View(ctx, creq.ACSTransID)
 }
@@ -208,16 +214,16 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	v := &View{ACSTransID: id}
 	var regID uuid.UUID
-	var windowSize, question, final, finalReason, cancel *string
+	var windowSize, question, final, finalReason, cancel, why *string
 	var failures *int
 	err := c.d.Pool.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.message_version, t.notification_url, r.method,
 			t.merchant_name, t.amount, t.currency, t.purchase_date, t.browser_language, t.window_size, t.registration_id,
-			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel
+			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges ch ON ch.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, id).
 		Scan(&v.ThreeDSServerTransID, &v.MessageVersion, &v.NotificationURL, &v.Method, &v.Merchant, &v.Amount, &v.Currency,
-			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &regID, &question, &failures, &final, &finalReason, &cancel)
+			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &regID, &question, &failures, &final, &finalReason, &cancel, &why)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -231,7 +237,8 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	}
 	if final != nil {
 		v.Final = &Final{ACSTransID: id, ThreeDSServerTransID: v.ThreeDSServerTransID, MessageVersion: v.MessageVersion,
-			NotificationURL: v.NotificationURL, TransStatus: *final, TransStatusReason: deref(finalReason), ChallengeCancel: deref(cancel)}
+			NotificationURL: v.NotificationURL, TransStatus: *final, TransStatusReason: deref(finalReason), ChallengeCancel: deref(cancel),
+			Why: deref(why)}
 		return v, nil
 	}
 	if v.Method == registration.MethodMTAN {

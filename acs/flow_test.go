@@ -640,8 +640,8 @@ func FuzzParseCReq(f *testing.F) {
 	})
 }
 
-// App cards are challenged too; until confirmation in the app exists, their page says so and can
-// cancel. Mastercard's ECI for a frictionless Y is 02.
+// App cards are challenged too; the page asks to confirm in the app and can cancel. Mastercard's ECI
+// for a frictionless Y is 02.
 func TestFlowAppCard(t *testing.T) {
 	fx := newFlowFixture(t)
 	fx.registerApp(t, "5200110000000012", 5, 2029, "Noah Schröder")
@@ -651,7 +651,7 @@ func TestFlowAppCard(t *testing.T) {
 	}
 	ares := fx.purchase(t, map[string]any{"acctNumber": "5200110000000012"})
 	page, err := fx.sim.Challenge(ares, sim3ds.CReq(ares, "01", nil), "c2Vzc2lvbi0x", "en")
-	if err != nil || page.Status != http.StatusOK || !strings.Contains(page.Body, "registered for confirmation in the app") ||
+	if err != nil || page.Status != http.StatusOK || !strings.Contains(html.UnescapeString(page.Body), "confirm the payment in your bank's app") ||
 		!strings.Contains(page.Body, `class="s01"`) {
 		t.Fatalf("app page: %v %d %.500s", err, page.Status, page.Body)
 	}

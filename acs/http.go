@@ -70,6 +70,21 @@ func (h *Handler) Routes(g *echo.Group) {
 	pages := g.Group("/challenge", h.challengeHeaders)
 	pages.POST("", h.creq)
 	pages.POST("/step", h.step)
+	pages.POST("/status", h.status)
+}
+
+// status answers the app-challenge page's script: has the challenge ended? Any process can answer, since
+// the state is in the database: the app's answer may have arrived through another one.
+func (h *Handler) status(c echo.Context) error {
+	id, ok := h.open(c.Request().Context(), c.FormValue("t"))
+	if !ok {
+		return c.JSON(http.StatusGone, map[string]bool{"ended": true})
+	}
+	v, err := h.d.Challenges.View(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"ended": v.Final != nil})
 }
 
 // areq answers an AReq with ARes or Erro. Protocol problems are Erro in an HTTP 200, as the Directory
@@ -116,7 +131,7 @@ func (h *Handler) csp(nonce, postTo string) string {
 	if h.d.LoopbackFraming {
 		ancestors += " http://127.0.0.1:* http://localhost:*"
 	}
-	return "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; form-action 'self'" + postTo +
+	return "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; connect-src 'self'; form-action 'self'" + postTo +
 		"; frame-ancestors " + ancestors + "; base-uri 'none'"
 }
 
@@ -178,6 +193,9 @@ type page struct {
 	ErroDetail  string
 	CRes        string
 	PostTo      string
+	// Offline shows the offline-password form with its challenge number (app cards).
+	Offline          bool
+	OfflineChallenge string
 }
 
 func (h *Handler) render(c echo.Context, status int, name string, pg page) error {
@@ -265,6 +283,11 @@ func (h *Handler) show(c echo.Context, v *View, sd string, pg page) error {
 	name := "mtan.html"
 	if v.Method == registration.MethodApp {
 		name = "app.html"
+		if pg.Offline {
+			if pg.OfflineChallenge, err = h.d.Challenges.OfflineChallenge(c.Request().Context(), v.ACSTransID); err != nil {
+				return err
+			}
+		}
 	}
 	status := http.StatusOK
 	if pg.Error != "" {
@@ -328,6 +351,21 @@ func (h *Handler) step(c echo.Context) error {
 			pg.Error = "wrong"
 		case apperr.KindOf(err) == apperr.Expired:
 			pg.Error = "expired_mtan"
+		case apperr.KindOf(err) == apperr.Conflict, apperr.KindOf(err) == apperr.NotFound:
+		default:
+			return err
+		}
+	case "status":
+		// The page's script saw the app answer: the view shows the end.
+	case "offline":
+		pg.Offline = true
+	case "offline_verify":
+		pg.Offline = true
+		_, err := h.d.Challenges.VerifyOffline(ctx, id, c.FormValue("offline_password"))
+		switch {
+		case err == nil:
+		case apperr.KindOf(err) == apperr.Invalid:
+			pg.Error = "wrong_offline"
 		case apperr.KindOf(err) == apperr.Conflict, apperr.KindOf(err) == apperr.NotFound:
 		default:
 			return err

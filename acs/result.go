@@ -75,6 +75,8 @@ type Final struct {
 	TransStatus          string
 	TransStatusReason    string
 	ChallengeCancel      string
+	// Why is the reason name the end was recorded with (challenge_succeeded, identification_failed, ...).
+	Why string
 }
 
 // CRes is the final challenge response the browser carries to the 3DS Server's notificationURL.
@@ -181,11 +183,12 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 	)
 	err := tx.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.ds_trans_id::text, t.message_version, t.notification_url,
 			t.three_ds_server_url, t.card_id, t.minor_units, t.currency, t.acquirer_bin, t.acquirer_merchant_id,
-			t.final_status, t.final_reason, t.challenge_cancel, coalesce(c.failures, 0), t.merchant_name, t.trust_merchant
+			t.final_status, t.final_reason, t.challenge_cancel, coalesce(c.failures, 0), t.merchant_name, t.trust_merchant,
+			coalesce(t.reasons->>-1, '')
 		FROM acs_transactions t LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, id).
 		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &serverURL, &cardID, &minor, &currency,
-			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust)
+			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust, &f.Why)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -246,6 +249,11 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		WHERE acs_trans_id = $1 AND state = 'pending'`, id, r.ChallengeState, now); err != nil {
 		return nil, err
 	}
+	// An app confirmation still waiting is void once its challenge has ended.
+	if _, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = 'expired', answered_at = $2
+		WHERE acs_trans_id = $1 AND state = 'pending'`, id, now); err != nil {
+		return nil, err
+	}
 	target := rs.d.DSURL
 	if serverURL != nil {
 		target = *serverURL
@@ -263,7 +271,7 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		return nil, err
 	}
 	rs.d.Log.InfoContext(ctx, "challenge ended", "acs_trans_id", id, "trans_status", r.Status, "reason", r.Why)
-	f.TransStatus, f.TransStatusReason, f.ChallengeCancel = r.Status, r.Reason, r.Cancel
+	f.TransStatus, f.TransStatusReason, f.ChallengeCancel, f.Why = r.Status, r.Reason, r.Cancel, r.Why
 	return f, nil
 }
 

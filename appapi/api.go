@@ -19,9 +19,11 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/labstack/echo/v4"
 
+	"example.com/acs/acs"
 	"example.com/acs/apperr"
 	"example.com/acs/registration"
 	"example.com/acs/server"
+	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
 
@@ -32,6 +34,9 @@ type Deps struct {
 	Clock     clockwork.Clock
 	Log       *slog.Logger
 	Whitelist *whitelist.List
+	// Challenges holds the app confirmations; Wake wakes long polls when one is created (any process).
+	Challenges *acs.Challenges
+	Wake       *store.Broadcast
 }
 
 // API serves /app/v1.
@@ -46,6 +51,9 @@ func (a *API) Routes(g *echo.Group) {
 	g.POST("/registrations/activate", a.activate)
 	g.POST("/whitelist", a.whitelistList)
 	g.POST("/whitelist/remove", a.whitelistRemove)
+	g.POST("/confirmations", a.confirmations)
+	g.POST("/confirmations/wait", a.waitConfirmations)
+	g.POST("/confirmations/answer", a.answer)
 }
 
 var errSignature = apperr.New(apperr.Unauthorized, "the request is not signed by the device key")

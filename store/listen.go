@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,5 +36,43 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, wake chan<-
 		}
 		_ = conn.Conn().Close(context.Background())
 		conn.Release()
+	}
+}
+
+// Broadcast wakes every waiter in this process when a NOTIFY on its channel arrives from any process:
+// long-polling requests wait on Changed and then read the database again.
+type Broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// NewBroadcast returns a Broadcast; Run feeds it.
+func NewBroadcast() *Broadcast { return &Broadcast{ch: make(chan struct{})} }
+
+// Changed returns a channel closed at the next notification.
+func (b *Broadcast) Changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *Broadcast) fire() {
+	b.mu.Lock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// Run listens on channel until ctx ends and wakes the waiters at each notification.
+func (b *Broadcast) Run(ctx context.Context, pool *pgxpool.Pool, channel string) {
+	wake := make(chan struct{}, 1)
+	go Listen(ctx, pool, channel, wake)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+			b.fire()
+		}
 	}
 }

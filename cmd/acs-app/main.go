@@ -1,6 +1,7 @@
 // Command acs-app stands in for the bank's app on the cardholder's phone: it creates and keeps a device
 // key (P-256) in a local state file, registers a card for the app method, redeems the ID code from the
-// letter, and lists its cards with their emCertIDs. Every request is signed with the device key exactly
+// letter, lists its cards with their emCertIDs, confirms or declines purchases (confirm.go), derives
+// offline passwords, and manages trusted merchants. Every request is signed with the device key exactly
 // as the real app signs (package appapi).
 package main
 
@@ -35,6 +36,13 @@ Commands:
                                         bind a card to this installation; a letter with an ID code follows
   activate -card LAST4 -code ID-CODE    complete the registration with the code from the letter
   cards                                 list the cards of this installation
+  pending -card LAST4                   the purchases waiting for confirmation
+  watch -card LAST4 [-count N]          wait for purchases to confirm and show them as they come
+  approve -card LAST4 [-id ID] (-pin NNNN | -biometric | -fail-biometric)
+                                        confirm a purchase (signs exactly the data shown)
+  decline -card LAST4 [-id ID]          refuse a purchase
+  offline-password -card LAST4 -challenge N -amount 49.90 -pin NNNN
+                                        the password for the payment page when the phone is offline
   whitelist list -card LAST4            the card's trusted merchants
   whitelist remove -card LAST4 -entry ID -pin NNNN
                                         remove a trusted merchant (confirmed with the app PIN)
@@ -53,6 +61,8 @@ type cardState struct {
 	Card     string `json:"card"`
 	EmCertID string `json:"em_cert_id"`
 	State    string `json:"state"`
+	// PINCheck lets the app check its PIN offline (pinCheck); never the PIN itself.
+	PINCheck []byte `json:"pin_check,omitempty"`
 }
 
 type app struct {
@@ -89,6 +99,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = a.cards()
 	case "whitelist":
 		err = a.whitelist(rest, stderr)
+	case "pending":
+		err = a.listPending(rest, stderr)
+	case "watch":
+		err = a.watch(rest, stderr)
+	case "approve":
+		err = a.answer(true, rest, stderr)
+	case "decline":
+		err = a.answer(false, rest, stderr)
+	case "offline-password":
+		err = a.offlinePassword(rest, stderr)
 	default:
 		fs.Usage()
 		return 2
@@ -243,7 +263,8 @@ func (a *app) register(args []string, stderr io.Writer) error {
 		OfflineSecret: st.OfflineSecret}, &res); err != nil {
 		return err
 	}
-	cs := cardState{CardID: res.CardID.String(), Card: res.Card, EmCertID: res.EmCertID.String(), State: res.State}
+	cs := cardState{CardID: res.CardID.String(), Card: res.Card, EmCertID: res.EmCertID.String(), State: res.State,
+		PINCheck: pinCheck(st.OfflineSecret, *pin)}
 	kept := st.Cards[:0]
 	for _, c := range st.Cards {
 		if c.CardID != cs.CardID {

@@ -176,6 +176,7 @@ type deps struct {
 	results      *acs.Results
 	threeds      *acs.Handler
 	whitelist    *whitelist.List
+	challenges   *acs.Challenges
 	// metricsRegistry is served at /metrics with the HTTP metrics and the decision counters.
 	metricsRegistry *prometheus.Registry
 	metrics         *acs.Metrics
@@ -232,14 +233,24 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, MAC: d.hsm, Clock: clock, Log: log,
 		DSURL: cfg.ThreeDS.DSURL, MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, Backoff: cfg.ThreeDS.RReqBackoff,
 		Whitelist: d.whitelist, Metrics: d.metrics})
-	challenges := acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
-		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results})
+	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
+		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results,
+		Cards: d.cards, Pusher: logPusher{log}})
 	decider := acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics})
-	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: decider, Challenges: challenges, Results: d.results, Tokens: d.keys,
+	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://")})
 	return d, nil
+}
+
+// logPusher stands in for the push service (FCM, APNs) in this build: it records that a device would be
+// woken. Apps learn of confirmations by long-polling /app/v1/confirmations/wait in any case.
+type logPusher struct{ log *slog.Logger }
+
+func (p logPusher) Push(ctx context.Context, registrationID uuid.UUID, c acs.Confirmation) error {
+	p.log.InfoContext(ctx, "push: confirmation waiting", "registration_id", registrationID, "acs_trans_id", c.ID)
+	return nil
 }
 
 // risk translates the validated configuration into the decision's rules.
@@ -302,7 +313,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if inbox, ok := gw.(*sms.DevInbox); ok {
 		e.GET("/dev/sms", inbox.Handler)
 	}
-	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log, Whitelist: d.whitelist}).
+	// Apps waiting for confirmations are woken by a NOTIFY from whichever process created one.
+	wake := store.NewBroadcast()
+	go wake.Run(dispatchCtx, d.pool, "app_confirmations")
+	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log, Whitelist: d.whitelist,
+		Challenges: d.challenges, Wake: wake}).
 		Routes(e.Group("/app/v1"))
 	d.threeds.Routes(e.Group("/3ds"))
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })

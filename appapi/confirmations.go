@@ -1,0 +1,144 @@
+package appapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"example.com/acs/acs"
+	"example.com/acs/registration"
+	"example.com/acs/server"
+)
+
+// Confirmations in the app (R-AUTH-2, R-AUTH-3, R-AUTH-6). The app lists what waits, or waits for it
+// (long poll, woken through PostgreSQL so that it works whichever process the push came from), shows
+// merchant, amount and date, and answers with a signature of the device key over exactly these data.
+
+// ConfirmationsRequest names the card.
+type ConfirmationsRequest struct {
+	CardID uuid.UUID `json:"card_id" validate:"required"`
+}
+
+// ConfirmationsResponse lists waiting confirmations. Canonical is what the app signs, base64.
+type ConfirmationsResponse struct {
+	Confirmations []ConfirmationView `json:"confirmations"`
+}
+
+// ConfirmationView is a confirmation as the app receives it.
+type ConfirmationView struct {
+	acs.Confirmation
+	Canonical []byte `json:"canonical"`
+}
+
+// AnswerRequest approves or declines a confirmation.
+type AnswerRequest struct {
+	CardID         uuid.UUID `json:"card_id" validate:"required"`
+	ConfirmationID uuid.UUID `json:"confirmation_id" validate:"required"`
+	Decision       string    `json:"decision" validate:"required,oneof=approve decline"`
+	// UserVerification is how the app verified the cardholder: pin, biometric, or biometric_failed.
+	// A decline needs none.
+	UserVerification string `json:"user_verification" validate:"required_if=Decision approve,omitempty,oneof=pin biometric biometric_failed"`
+	PIN              string `json:"pin" validate:"required_if=UserVerification pin,omitempty,len=4,numeric"`
+	// Signature is the device key's ECDSA signature (ASN.1 DER, base64) over the confirmation's canonical form.
+	Signature []byte `json:"signature" validate:"required,max=128"`
+}
+
+// AnswerResponse is the purchase's outcome.
+type AnswerResponse struct {
+	TransStatus string `json:"trans_status"`
+	Result      string `json:"result"`
+}
+
+// longPoll bounds a wait request; the app asks again.
+const longPoll = 25 * time.Second
+
+func (a *API) confirmations(c echo.Context) error {
+	return a.listConfirmations(c, false)
+}
+
+func (a *API) waitConfirmations(c echo.Context) error {
+	return a.listConfirmations(c, true)
+}
+
+func (a *API) listConfirmations(c echo.Context, wait bool) error {
+	ctx := c.Request().Context()
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var req ConfirmationsRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	if err := a.active(ctx, c, raw, req.CardID); err != nil {
+		return err
+	}
+	deadline := time.NewTimer(longPoll)
+	defer deadline.Stop()
+	for {
+		var changed <-chan struct{}
+		if wait && a.d.Wake != nil {
+			changed = a.d.Wake.Changed() // taken before reading, so no notification falls in between
+		}
+		list, err := a.d.Challenges.Pending(ctx, req.CardID)
+		if err != nil {
+			return err
+		}
+		if len(list) > 0 || changed == nil {
+			return c.JSON(http.StatusOK, views(list))
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return c.JSON(http.StatusOK, views(nil))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func views(list []acs.Confirmation) ConfirmationsResponse {
+	out := ConfirmationsResponse{Confirmations: []ConfirmationView{}}
+	for _, c := range list {
+		out.Confirmations = append(out.Confirmations, ConfirmationView{Confirmation: c, Canonical: c.Canonical()})
+	}
+	return out
+}
+
+func (a *API) answer(c echo.Context) error {
+	ctx := c.Request().Context()
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var req AnswerRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	der, err := a.deviceKey(ctx, c, raw, req.CardID)
+	if err != nil {
+		return err
+	}
+	f, err := a.d.Challenges.AnswerApp(ctx, req.CardID, req.ConfirmationID, der, acs.Answer{Approve: req.Decision == "approve",
+		Verification: acs.Verification(req.UserVerification), PIN: req.PIN, Signature: req.Signature})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, AnswerResponse{TransStatus: f.TransStatus, Result: f.Why})
+}
+
+// deviceKey authenticates the request with the card's active device key and returns that key.
+func (a *API) deviceKey(ctx context.Context, c echo.Context, raw []byte, cardID uuid.UUID) ([]byte, error) {
+	der, err := a.d.Registrar.DeviceKey(ctx, cardID, registration.Active)
+	if err != nil {
+		return nil, errSignature
+	}
+	pub, err := parseKey(der)
+	if err != nil {
+		return nil, err
+	}
+	return der, a.verify(ctx, c, raw, pub)
+}
