@@ -12,6 +12,6 @@ acs() { bin/acs -config "${ACS_CONFIG:-config/dev.yaml}" "$@"; }
 acs hsm init
 acs migrate
 acs import-cards testdata/cards.csv
-acs demo seed
+acs demo seed .local/run/demo-phone.json
 acs letters sample .local/run/letters/sample-letter.pdf
 acs serve

@@ -19,15 +19,6 @@ import (
 	"example.com/acs/appapi"
 )
 
-// pinCheck is the app's local check of its PIN, for the offline password when the server cannot be
-// asked. It is keyed with the offline secret: whoever holds the state file holds that secret anyway, so
-// the check exposes nothing more (a real app keeps both in the phone's secure element).
-func pinCheck(secret []byte, pin string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("acs-app-pin|" + pin))
-	return m.Sum(nil)
-}
-
 // currencyNames shows ISO 4217 numeric codes as people read them.
 var currencyNames = map[string]string{"978": "EUR", "840": "USD", "826": "GBP", "756": "CHF", "392": "JPY"}
 
@@ -210,7 +201,7 @@ func (a *app) offlinePassword(args []string, stderr io.Writer) error {
 	if *challenge == "" || *pin == "" || perr != nil {
 		return errors.New("offline-password needs -challenge, -amount and -pin")
 	}
-	if c.PINCheck == nil || !hmac.Equal(c.PINCheck, pinCheck(st.OfflineSecret, *pin)) {
+	if c.PINCheck == nil || !hmac.Equal(c.PINCheck, appapi.PINCheck(st.OfflineSecret, *pin)) {
 		return errors.New("the PIN is not correct")
 	}
 	exp := int32(2)

@@ -48,22 +48,11 @@ Commands:
                                         remove a trusted merchant (confirmed with the app PIN)
 `
 
-// state is what the app keeps on the phone. The private key never leaves it.
-type state struct {
-	DeviceKey []byte `json:"device_key_pkcs8"`
-	// OfflineSecret derives offline passwords (R-AUTH-4); the server holds it encrypted.
-	OfflineSecret []byte      `json:"offline_secret"`
-	Cards         []cardState `json:"cards"`
-}
-
-type cardState struct {
-	CardID   string `json:"card_id"`
-	Card     string `json:"card"`
-	EmCertID string `json:"em_cert_id"`
-	State    string `json:"state"`
-	// PINCheck lets the app check its PIN offline (pinCheck); never the PIN itself.
-	PINCheck []byte `json:"pin_check,omitempty"`
-}
+// state and cardState are the state file's shape, shared with `acs demo seed` (appapi.DeviceState).
+type (
+	state     = appapi.DeviceState
+	cardState = appapi.DeviceCard
+)
 
 type app struct {
 	server    string
@@ -152,20 +141,7 @@ func (a *app) load() (*state, *ecdsa.PrivateKey, error) {
 	return &st, key, nil
 }
 
-func (a *app) save(st *state) error {
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(a.statePath), 0o700); err != nil {
-		return err
-	}
-	tmp := a.statePath + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, a.statePath)
-}
+func (a *app) save(st *state) error { return st.Save(a.statePath) }
 
 func (a *app) init() error {
 	if _, err := os.Stat(a.statePath); err == nil {
@@ -264,7 +240,7 @@ func (a *app) register(args []string, stderr io.Writer) error {
 		return err
 	}
 	cs := cardState{CardID: res.CardID.String(), Card: res.Card, EmCertID: res.EmCertID.String(), State: res.State,
-		PINCheck: pinCheck(st.OfflineSecret, *pin)}
+		PINCheck: appapi.PINCheck(st.OfflineSecret, *pin)}
 	kept := st.Cards[:0]
 	for _, c := range st.Cards {
 		if c.CardID != cs.CardID {

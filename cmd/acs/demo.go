@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +14,7 @@ import (
 	"regexp"
 	"sync"
 
+	"example.com/acs/appapi"
 	"example.com/acs/apperr"
 	"example.com/acs/config"
 	"example.com/acs/letters"
@@ -17,9 +22,16 @@ import (
 	"example.com/acs/sms"
 )
 
-// demoCard is the demo cardholder whose card `acs demo seed` registers for mTAN, so that a purchase can
-// be walked through at once. The data are in testdata/cards.csv and the README; never real ones.
-var demoCard = registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"}
+// demoCard is the demo cardholder whose card `acs demo seed` registers for mTAN, and demoAppCard the one
+// registered for the app on a demo phone, so that purchases can be walked through at once. The data are
+// in testdata/cards.csv and the README; never real ones.
+var (
+	demoCard    = registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"}
+	demoAppCard = registration.HolderData{PAN: "5200110000000012", ExpiryMonth: 5, ExpiryYear: 2029, Name: "Noah Schröder"}
+)
+
+// demoPIN is the demo phone's app PIN (README).
+const demoPIN = "4821"
 
 const (
 	demoMobile   = "+4915112345678"
@@ -44,10 +56,12 @@ func (g *captureGateway) Send(ctx context.Context, to, text string) (string, err
 
 var confirmCode = regexp.MustCompile(`\b[0-9]{6}\b`)
 
-// demoSeed registers the demo card for mTAN through the same steps a cardholder takes (card check, ID
-// code letter, activation, number confirmation by SMS). Development only: it refuses unless SMS go to
-// the development inbox. Running it again changes nothing.
-func demoSeed(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+// demoSeed registers the demo cards through the same steps a cardholder takes: Anna's for mTAN (card
+// check, ID code letter, activation, number confirmation by SMS), Noah's for the app on a demo phone
+// whose state file (device key, offline secret) it writes to phonePath for acs-app. Development only:
+// it refuses unless SMS go to the development inbox. Running it again changes nothing, except that a
+// missing phone file gets a new phone (the old binding is replaced).
+func demoSeed(ctx context.Context, cfg *config.Config, log *slog.Logger, phonePath string, out io.Writer) error {
 	if cfg.SMS.Gateway != "dev" {
 		return errors.New("demo seed: only for development set-ups (sms.gateway: dev)")
 	}
@@ -56,6 +70,50 @@ func demoSeed(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.
 		return err
 	}
 	defer d.Close()
+	s := &seeder{d: d, cfg: cfg, log: log}
+	s.lt = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: d.clock, Log: log, Issuer: cfg.Issuer.Name,
+		NewCode: func() (string, error) {
+			c, err := letters.NewCode()
+			s.code = c
+			return c, err
+		}})
+	s.reg = registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: s.lt, Data: d.keys, Keys: d.hsm,
+		Outbox: sms.NewOutbox(d.keys, d.clock), Audit: d.audit, Clock: d.clock, Log: log, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency})
+	if err := os.MkdirAll(cfg.Letters.OutDir, 0o700); err != nil {
+		return err
+	}
+	if err := s.mtan(ctx, out); err != nil {
+		return err
+	}
+	if phonePath == "" {
+		return nil
+	}
+	return s.app(ctx, phonePath, out)
+}
+
+type seeder struct {
+	d    *deps
+	cfg  *config.Config
+	log  *slog.Logger
+	lt   *letters.Letters
+	reg  *registration.Registrar
+	code string // the ID code of the letter printed last
+}
+
+// letter prints the card's requested letter and returns its code, as the cardholder reads it.
+func (s *seeder) letter(ctx context.Context) (string, error) {
+	s.code = ""
+	if _, err := s.lt.Batch(ctx, s.cfg.Letters.OutDir); err != nil {
+		return "", err
+	}
+	if s.code == "" {
+		return "", errors.New("demo seed: no letter printed")
+	}
+	return s.code, nil
+}
+
+func (s *seeder) mtan(ctx context.Context, out io.Writer) error {
+	d := s.d
 	card, err := d.cards.FindByPAN(ctx, demoCard.PAN)
 	if err != nil {
 		return fmt.Errorf("demo seed: the demo card is not imported (acs import-cards testdata/cards.csv): %w", err)
@@ -66,33 +124,22 @@ func demoSeed(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.
 	} else if apperr.KindOf(err) != apperr.NotFound {
 		return err
 	}
-	var code string
-	lt := letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: d.clock, Log: log, Issuer: cfg.Issuer.Name,
-		NewCode: func() (string, error) {
-			c, err := letters.NewCode()
-			code = c
-			return c, err
-		}})
-	reg := registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: lt, Data: d.keys, Keys: d.hsm,
-		Outbox: sms.NewOutbox(d.keys, d.clock), Audit: d.audit, Clock: d.clock, Log: log, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency})
-	if _, err := reg.VerifyCard(ctx, demoCard); err != nil {
+	if _, err := s.reg.VerifyCard(ctx, demoCard); err != nil {
 		return err
 	}
-	if _, err := reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: demoMobile, Question: demoQuestion, Answer: demoAnswer,
+	if _, err := s.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: demoMobile, Question: demoQuestion, Answer: demoAnswer,
 		AcceptPrice: true}); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.Letters.OutDir, 0o700); err != nil {
+	code, err := s.letter(ctx)
+	if err != nil {
 		return err
 	}
-	if _, err := lt.Batch(ctx, cfg.Letters.OutDir); err != nil {
-		return err
-	}
-	if _, err := reg.Activate(ctx, card.ID, code); err != nil {
+	if _, err := s.reg.Activate(ctx, card.ID, code); err != nil {
 		return err
 	}
 	gw := &captureGateway{inbox: &sms.DevInbox{Pool: d.pool, Clock: d.clock}}
-	disp := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: d.clock, Log: log, MaxAttempts: 1, Backoff: cfg.SMS.Backoff}
+	disp := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: d.clock, Log: s.log, MaxAttempts: 1, Backoff: s.cfg.SMS.Backoff}
 	if _, _, err := disp.DispatchOnce(ctx); err != nil {
 		return err
 	}
@@ -102,9 +149,57 @@ func demoSeed(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.
 		confirm = confirmCode.FindString(gw.texts[n-1])
 	}
 	gw.mu.Unlock()
-	if _, err := reg.ConfirmNumber(ctx, card.ID, confirm); err != nil {
+	if _, err := s.reg.ConfirmNumber(ctx, card.ID, confirm); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "demo seed: card %s (%s) registered for mTAN; SMS go to the inbox at /dev/sms\n", card.Masked(), demoCard.Name)
+	return nil
+}
+
+// app binds Noah's card to a demo phone: a new device key and offline secret, registered and activated
+// with the letter's code, written as acs-app's state file.
+func (s *seeder) app(ctx context.Context, phonePath string, out io.Writer) error {
+	d := s.d
+	card, err := d.cards.FindByPAN(ctx, demoAppCard.PAN)
+	if err != nil {
+		return fmt.Errorf("demo seed: the demo app card is not imported: %w", err)
+	}
+	if _, err := os.Stat(phonePath); err == nil {
+		if reg, err := d.registration.Active(ctx, card.ID); err == nil && reg.Method == registration.MethodApp {
+			fmt.Fprintf(out, "demo seed: card %s is registered already on the demo phone %s\n", card.Masked(), phonePath)
+			return nil
+		}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	if _, err := s.reg.VerifyCard(ctx, demoAppCard); err != nil {
+		return err
+	}
+	b, err := s.reg.RequestApp(ctx, card, registration.AppRequest{DeviceKey: pub, Platform: "android", OSVersion: "14", PIN: demoPIN,
+		OfflineSecret: secret})
+	if err != nil {
+		return err
+	}
+	code, err := s.letter(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.reg.Activate(ctx, card.ID, code); err != nil {
+		return err
+	}
+	st := &appapi.DeviceState{DeviceKey: pkcs8, OfflineSecret: secret, Cards: []appapi.DeviceCard{{CardID: card.ID.String(),
+		Card: card.Masked(), EmCertID: b.EmCertID.String(), State: string(registration.Active), PINCheck: appapi.PINCheck(secret, demoPIN)}}}
+	if err := st.Save(phonePath); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo seed: card %s (%s) registered for the app on the demo phone %s\n", card.Masked(), demoAppCard.Name, phonePath)
 	return nil
 }

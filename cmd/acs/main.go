@@ -57,7 +57,8 @@ Commands:
   verify-av           check an authentication value: reads the transaction as JSON on standard input
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
-  demo seed           development only: register the demo card 4000 11** **** 0017 for mTAN
+  demo seed [PHONE]   development only: register the demo card 4000 11** **** 0017 for mTAN and, given a
+                      state file PHONE for acs-app, 5200 11** **** 0012 for the app on that demo phone
 
 The configuration file defaults to $ACS_CONFIG; environment variables override it (see README).
 `
@@ -129,7 +130,9 @@ func command(args []string, stdin io.Reader) commandFunc {
 	case "keys rotate":
 		return keysRotate
 	case "demo seed":
-		return demoSeed
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return demoSeed(ctx, cfg, log, "", out)
+		}
 	case "keys reencrypt":
 		return keysReencrypt
 	}
@@ -141,6 +144,11 @@ func command(args []string, stdin io.Reader) commandFunc {
 	if len(args) == 3 && args[0] == "letters" && args[1] == "sample" {
 		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
 			return lettersSample(cfg, args[2], out)
+		}
+	}
+	if len(args) == 3 && args[0] == "demo" && args[1] == "seed" {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return demoSeed(ctx, cfg, log, args[2], out)
 		}
 	}
 	if len(args) == 2 && args[0] == "import-cards" {

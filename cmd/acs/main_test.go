@@ -54,6 +54,7 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 func TestOperatorCommands(t *testing.T) {
 	cfg, dbURL := writeConfigDB(t)
 	cardFile := "../../testdata/cards.csv"
+	phone := filepath.Join(t.TempDir(), "phone.json")
 
 	if code, _, stderr := cli(t, "-config", cfg, "import-cards", cardFile); code != 1 || !strings.Contains(stderr, "acs migrate") {
 		t.Fatalf("import before migrate: %d %s", code, stderr)
@@ -73,6 +74,8 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"staff", "add", "mia", "agent"}, "acss_"},
 		{[]string{"demo", "seed"}, "registered for mTAN"},
 		{[]string{"demo", "seed"}, "registered already"},
+		{[]string{"demo", "seed", phone}, "registered for the app on the demo phone"},
+		{[]string{"demo", "seed", phone}, "registered already on the demo phone"},
 		{[]string{"keys", "rotate"}, "new primary key"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 24 rows rewritten"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 0 rows rewritten"},
@@ -87,6 +90,12 @@ func TestOperatorCommands(t *testing.T) {
 		}
 	}
 
+	if fi, err := os.Stat(phone); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("demo phone: %v %v", fi, err)
+	}
+	if raw, _ := os.ReadFile(phone); !strings.Contains(string(raw), "device_key_pkcs8") || strings.Contains(string(raw), "4821") {
+		t.Fatalf("demo phone file: %s", raw)
+	}
 	conn, err := pgx.Connect(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
