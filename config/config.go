@@ -37,6 +37,7 @@ type Config struct {
 	Letters   Letters      `yaml:"letters"`
 	SMS       SMS          `yaml:"sms"`
 	ThreeDS   ThreeDS      `yaml:"threeds"`
+	Demo      Demo         `yaml:"demo"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
 }
@@ -119,6 +120,13 @@ type LowValue struct {
 	MaxCount      int    `yaml:"max_count" validate:"min=1,max=5"`
 }
 
+// Demo is the development-only demo shop and virtual phone (package demo).
+type Demo struct {
+	Enabled bool `yaml:"enabled"`
+	// PhoneState is the demo phone's acs-app state file that `acs demo seed` writes.
+	PhoneState string `yaml:"phone_state" validate:"required_if=Enabled true"`
+}
+
 // Log configures the structured (slog) log.
 type Log struct {
 	Level  string `yaml:"level" env:"ACS_LOG_LEVEL" validate:"oneof=debug info warn error"`
@@ -198,6 +206,9 @@ func (c *Config) Validate() error {
 	if err1 != nil || err2 != nil || maxAmount.IsNegative() || maxAmount.GreaterThan(decimal.NewFromInt(30)) ||
 		maxSum.LessThan(maxAmount) || maxSum.GreaterThan(decimal.NewFromInt(100)) {
 		return errors.New("threeds.low_value: max_amount must be 0..30 EUR and max_cumulative max_amount..100 EUR (PSD2 RTS Art. 16)")
+	}
+	if c.Demo.Enabled && c.SMS.Gateway != "dev" {
+		return errors.New("demo.enabled: the demo shop is for development only; it needs sms.gateway dev")
 	}
 	if a, err := decimal.NewFromString(c.ThreeDS.Risk.ChallengeAbove); err != nil || a.IsNegative() {
 		return errors.New("threeds.risk.challenge_above: must be a decimal amount of at least 0")

@@ -47,6 +47,8 @@ install_packages() {
   if [ "$name" = test ]; then
     [ -x /usr/sbin/bearerbox ] || missing+=(kannel)
     [ -x /usr/lib/kannel/test/fakesmsc ] || missing+=(kannel-extras)
+    # The end-to-end tests drive Debian's Chromium headless (never a downloaded browser).
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
   fi
   [ ${#missing[@]} = 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then

@@ -9,13 +9,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Listen sends to wake (without blocking) whenever a NOTIFY on channel arrives, until ctx ends. It holds
-// one connection of the pool and reconnects after a failure; a listening connection is closed rather
-// than returned to the pool in that state. Notifications sent while it reconnects are lost, so callers
+// Listen sends to wake (without blocking) whenever a NOTIFY on channel arrives, until ctx ends. It uses
+// a connection of its own, outside the pool, so that listeners never take the pool's connections from
+// requests; it reconnects after a failure. Notifications sent while it reconnects are lost, so callers
 // also poll.
 func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, wake chan<- struct{}) {
 	for ctx.Err() == nil {
-		conn, err := pool.Acquire(ctx)
+		conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 		if err != nil {
 			select {
 			case <-ctx.Done():
@@ -25,7 +25,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, wake chan<-
 		}
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err == nil {
 			for {
-				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+				if _, err := conn.WaitForNotification(ctx); err != nil {
 					break
 				}
 				select {
@@ -34,8 +34,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, wake chan<-
 				}
 			}
 		}
-		_ = conn.Conn().Close(context.Background())
-		conn.Release()
+		_ = conn.Close(context.Background())
 	}
 }
 

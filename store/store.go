@@ -22,9 +22,14 @@ import (
 type Config struct {
 	// URL is a PostgreSQL connection URL (postgres://user@host:port/db?sslmode=...).
 	URL string `yaml:"url" env:"ACS_DATABASE_URL" validate:"required,url"`
-	// MaxConns bounds the pool; 0 lets pgx choose (4 or the number of CPUs, whichever is larger).
+	// MaxConns bounds the pool; 0 means DefaultMaxConns. A challenge step holds one connection for its
+	// transaction and may read through a second, so the pool should stay well above the number of
+	// concurrent requests' transactions (listeners use connections of their own).
 	MaxConns int32 `yaml:"max_conns" validate:"min=0,max=1000"`
 }
+
+// DefaultMaxConns is the pool size when the configuration names none.
+const DefaultMaxConns = 20
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -36,6 +41,7 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		// pgx's parse error can repeat the URL, password included: say only what is wrong in general.
 		return nil, errors.New("store: database URL does not parse")
 	}
+	pc.MaxConns = DefaultMaxConns
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}

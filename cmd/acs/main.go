@@ -32,6 +32,7 @@ import (
 	"example.com/acs/audit"
 	"example.com/acs/cards"
 	"example.com/acs/config"
+	"example.com/acs/demo"
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
 	"example.com/acs/letters"
@@ -328,7 +329,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Challenges: d.challenges, Wake: wake}).
 		Routes(e.Group("/app/v1"))
 	d.threeds.Routes(e.Group("/3ds"))
-	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/portal") })
+	home := "/portal"
+	if cfg.Demo.Enabled {
+		demo.New(demo.Deps{PublicURL: cfg.PublicURL, Challenges: d.challenges, PhoneState: cfg.Demo.PhoneState, Clock: d.clock, Log: log}).
+			Routes(e.Group("/demo"))
+		home = "/demo"
+	}
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, home) })
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,
 	})

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"example.com/acs/config"
+	"example.com/acs/internal/testenv"
+)
+
+// The end-to-end tests drive Debian's Chromium (headless) against `acs serve` with the demo shop, the
+// SMS inbox and the virtual phone, as a newcomer would click through them. scripts/test.sh installs
+// Chromium; run alone without it, they are skipped (say so loudly: ACS_E2E=1 makes that a failure).
+// Screenshots go to .local/e2e/ (git-ignored).
+
+const chromium = "/usr/bin/chromium"
+
+type e2e struct {
+	t    *testing.T
+	base string
+	shot string
+	ctx  context.Context // the browser's
+}
+
+func startE2E(t *testing.T) *e2e {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("ACS_E2E") != "" {
+			t.Fatalf("ACS_E2E is set but %s is missing", chromium)
+		}
+		t.Skipf("%s is not installed (scripts/test.sh installs it)", chromium)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dbURL := testenv.DatabaseURL(t)
+	h := testenv.HSMConfig(t)
+	dir := t.TempDir()
+	phone := filepath.Join(dir, "phone.json")
+	body := fmt.Sprintf(`listen: %s
+public_url: http://%s
+database: {url: %q}
+hsm: {module: %q, token_label: %q, pin: %q, key_prefix: %q}
+log: {level: info, format: json}
+issuer: {name: Musterbank AG}
+threeds:
+  reference_number: TEST_REF
+  rreq_backoff: 1s
+  risk: {tra_up_to_100: false, challenge_above: "2000", velocity_count: 0, known_browsers: false}
+letters: {out_dir: %q}
+sms: {gateway: dev, sender: Musterbank, price: "0.09"}
+demo: {enabled: true, phone_state: %q}
+`, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, filepath.Join(dir, "letters"), phone)
+	cfgPath := filepath.Join(dir, "acs.yaml")
+	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"migrate"}, {"hsm", "init"}, {"import-cards", "../../testdata/cards.csv"}, {"demo", "seed", phone}} {
+		if code, out, errs := cli(t, append([]string{"-config", cfgPath}, args...)...); code != 0 {
+			t.Fatalf("acs %v: %s %s", args, out, errs)
+		}
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(cfg.Log, io.Discard)) }()
+	t.Cleanup(func() { cancel(); <-done })
+	base := "http://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("acs serve did not become ready")
+		}
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1000, 900),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")))
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { bcancel(); acancel() })
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join("..", "..", ".local", "e2e")
+	if err := os.MkdirAll(shot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &e2e{t: t, base: base, shot: shot, ctx: bctx}
+}
+
+// tab opens a new browser tab with the given Accept-Language, bounded in time; it is closed when the
+// (sub)test t ends.
+func (e *e2e) tab(t *testing.T, lang string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(e.ctx)
+	ctx, cancel2 := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancel2(); cancel() })
+	if err := chromedp.Run(ctx, network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": lang})); err != nil {
+		e.t.Fatal(err)
+	}
+	return ctx
+}
+
+func (e *e2e) run(ctx context.Context, what string, actions ...chromedp.Action) {
+	e.t.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		e.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (e *e2e) screenshot(ctx context.Context, name string) {
+	e.t.Helper()
+	var png []byte
+	// A tab in the background renders no frames to capture: bring it to the front first.
+	e.run(ctx, "screenshot "+name, page.BringToFront(), chromedp.CaptureScreenshot(&png))
+	if err := os.WriteFile(filepath.Join(e.shot, name+".png"), png, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// pay fills in the checkout and pays.
+func (e *e2e) pay(ctx context.Context, pan, merchantID, amount, window string) {
+	e.t.Helper()
+	e.run(ctx, "checkout", chromedp.Navigate(e.base+"/demo"), chromedp.WaitVisible("#pay", chromedp.ByQuery),
+		chromedp.SetValue("#card", pan, chromedp.ByQuery), chromedp.SetValue("#merchant", merchantID, chromedp.ByQuery),
+		chromedp.SetValue("#amount", amount, chromedp.ByQuery), chromedp.SetValue("#window", window, chromedp.ByQuery),
+		chromedp.Click("#pay", chromedp.ByQuery))
+}
+
+// The challenge runs in the shop's iframe (same origin here); the tests reach into it with script
+// through DevTools, which a page's CSP does not restrict.
+const frameDoc = `document.getElementById("challenge").contentDocument`
+
+// frame waits until the challenge iframe shows sel.
+func (e *e2e) frame(ctx context.Context, sel string) {
+	e.t.Helper()
+	js := fmt.Sprintf(`(() => { const f = document.getElementById("challenge"); return !!(f && f.contentDocument && f.contentDocument.querySelector(%q)); })()`, sel)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var ok bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(js, &ok)); err == nil && ok {
+			return
+		}
+	}
+	e.screenshot(ctx, "failed-frame")
+	e.t.Fatalf("the challenge frame never showed %s", sel)
+}
+
+// inFrame runs statements against the challenge frame's document d.
+func (e *e2e) inFrame(ctx context.Context, what, statements string) {
+	e.t.Helper()
+	var ignored any
+	e.run(ctx, what, chromedp.Evaluate(`(() => { const d = `+frameDoc+`; `+statements+`; return true; })()`, &ignored))
+}
+
+// frameText returns the challenge frame's visible text.
+func (e *e2e) frameText(ctx context.Context) string {
+	e.t.Helper()
+	var text string
+	e.run(ctx, "frame text", chromedp.Evaluate(frameDoc+`.body.innerText`, &text))
+	return text
+}
+
+// confirmMTAN types the mTAN and the answer into the frame, ticks trust if asked, and confirms.
+func (e *e2e) confirmMTAN(ctx context.Context, code string, trust bool) {
+	e.t.Helper()
+	e.inFrame(ctx, "confirm", fmt.Sprintf(`d.querySelector("#mtan").value = %q; d.querySelector("#answer").value = "Kiel";
+		d.querySelector('input[name="trust"]').checked = %t; d.querySelector('button[value="verify"]').click()`, code, trust))
+}
+
+// result waits for the order page and returns its status line and ECI.
+func (e *e2e) result(ctx context.Context) (string, string) {
+	e.t.Helper()
+	var status, eci string
+	e.run(ctx, "order page", chromedp.WaitVisible("#order", chromedp.ByQuery), chromedp.Text("#status", &status, chromedp.ByQuery),
+		chromedp.Text("#eci", &eci, chromedp.ByQuery))
+	return status, eci
+}
+
+// waitText waits until the page's text contains want.
+func (e *e2e) waitText(ctx context.Context, want string) {
+	e.t.Helper()
+	var text string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if chromedp.Run(ctx, chromedp.Evaluate(`document.body ? document.body.innerText : ""`, &text)) == nil && strings.Contains(text, want) {
+			return
+		}
+	}
+	e.t.Fatalf("the page never said %q: %s", want, text)
+}
+
+var mtanRE = regexp.MustCompile(`mTAN ([0-9]{6})`)
+
+// mtan reads the newest mTAN from the SMS inbox page, as the cardholder reads the phone.
+func (e *e2e) mtan() string {
+	e.t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(e.base + "/dev/sms")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := mtanRE.FindStringSubmatch(string(b)); m != nil {
+			return m[1]
+		}
+	}
+	e.t.Fatal("no mTAN arrived")
+	return ""
+}
+
+func TestBrowser(t *testing.T) {
+	e := startE2E(t)
+
+	// R-AUTH-2, R-AUTH-5: an mTAN purchase; a wrong mTAN first, then the right one.
+	t.Run("mTAN purchase, wrong mTAN then right", func(t *testing.T) {
+		ctx := e.tab(t, "de-DE,de;q=0.9")
+		e.pay(ctx, "4000110000000017", "M-000123", "49,90", "03")
+		e.frame(ctx, "#mtan")
+		if text := e.frameText(ctx); !strings.Contains(text, "Beispiel-Shop") || !strings.Contains(text, "49,90 EUR") {
+			t.Fatalf("challenge page: %s", text)
+		}
+		code := e.mtan()
+		e.screenshot(ctx, "challenge-mtan-de")
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		e.confirmMTAN(ctx, wrong, false)
+		e.frame(ctx, `[role="alert"]`)
+		if text := e.frameText(ctx); !strings.Contains(text, "nicht korrekt") {
+			t.Fatalf("after a wrong mTAN: %s", text)
+		}
+		e.confirmMTAN(ctx, code, false)
+		if status, eci := e.result(ctx); !strings.Contains(status, "Zahlung authentifiziert") || eci != "05" {
+			t.Fatalf("result: %q %q", status, eci)
+		}
+		e.screenshot(ctx, "order-approved")
+	})
+
+	// R-AUTH-3: an app purchase approved on the virtual phone; the shop's page moves on by itself.
+	t.Run("app purchase approved on the phone", func(t *testing.T) {
+		ctx := e.tab(t, "de-DE")
+		e.pay(ctx, "5200110000000012", "M-000789", "149,00", "03")
+		e.frame(ctx, "#waiting")
+		e.screenshot(ctx, "challenge-app-de")
+		phone := e.tab(t, "de-DE")
+		e.run(phone, "phone", chromedp.Navigate(e.base+"/demo/phone"), chromedp.WaitVisible(".approve-pin", chromedp.ByQuery))
+		var merchant string
+		e.run(phone, "phone shows the purchase", chromedp.Text(".merchant", &merchant, chromedp.ByQuery))
+		if merchant != "Elektro Müller & Söhne" {
+			t.Fatalf("phone shows %q", merchant)
+		}
+		e.screenshot(phone, "virtual-phone")
+		e.run(phone, "approve with PIN", chromedp.SendKeys(`input[name="pin"]`, "4821", chromedp.ByQuery),
+			chromedp.Click(".approve-pin", chromedp.ByQuery), chromedp.WaitVisible("#notice", chromedp.ByQuery))
+		if status, eci := e.result(ctx); !strings.Contains(status, "Zahlung authentifiziert") || eci != "02" {
+			t.Fatalf("result: %q %q", status, eci)
+		}
+	})
+
+	t.Run("app purchase declined", func(t *testing.T) {
+		ctx := e.tab(t, "en")
+		e.pay(ctx, "5200110000000012", "M-000789", "99,00", "03")
+		e.frame(ctx, "#waiting")
+		phone := e.tab(t, "de-DE")
+		e.run(phone, "decline", chromedp.Navigate(e.base+"/demo/phone"), chromedp.WaitVisible(".decline", chromedp.ByQuery),
+			chromedp.Click(".decline", chromedp.ByQuery), chromedp.WaitVisible("#notice", chromedp.ByQuery))
+		if status, _ := e.result(ctx); !strings.Contains(status, "nicht authentifiziert") {
+			t.Fatalf("result: %q", status)
+		}
+	})
+
+	// R-WL-1, R-WL-2: trust the merchant while confirming; the next purchase there goes through.
+	t.Run("whitelist then frictionless", func(t *testing.T) {
+		ctx := e.tab(t, "de-DE")
+		e.pay(ctx, "4000110000000017", "M-000456", "180,00", "03")
+		e.frame(ctx, "#mtan")
+		e.confirmMTAN(ctx, e.mtan(), true)
+		if status, _ := e.result(ctx); !strings.Contains(status, "Zahlung authentifiziert") {
+			t.Fatalf("first: %q", status)
+		}
+		e.pay(ctx, "4000110000000017", "M-000456", "180,00", "03")
+		var flow string
+		status, _ := e.result(ctx)
+		e.run(ctx, "flow", chromedp.Text("#order", &flow, chromedp.ByQuery))
+		if !strings.Contains(status, "Zahlung authentifiziert") || !strings.Contains(flow, "ohne Challenge") {
+			t.Fatalf("second: %q %q", status, flow)
+		}
+	})
+
+	// R-REG-1, R-REG-2, R-REG-6: registration in the portal up to the letter.
+	t.Run("registration in the portal", func(t *testing.T) {
+		ctx := e.tab(t, "de-DE")
+		e.run(ctx, "card check", chromedp.Navigate(e.base+"/portal/register"), chromedp.WaitVisible("#pan", chromedp.ByQuery),
+			chromedp.SendKeys("#pan", "4000 1100 0000 0025", chromedp.ByQuery), chromedp.SendKeys("#expiry", "03/28", chromedp.ByQuery),
+			chromedp.SendKeys("#name", "Jonas Müller", chromedp.ByQuery), chromedp.Submit("#pan", chromedp.ByQuery),
+			chromedp.WaitVisible(`input[name="mobile"]`, chromedp.ByQuery),
+			chromedp.SendKeys(`input[name="mobile"]`, "0170 1234567", chromedp.ByQuery),
+			chromedp.SetValue(`select[name="question"]`, "first_pet", chromedp.ByQuery),
+			chromedp.SendKeys(`input[name="answer"]`, "Bello", chromedp.ByQuery),
+			chromedp.Click(`input[name="accept_price"]`, chromedp.ByQuery), chromedp.Submit(`input[name="mobile"]`, chromedp.ByQuery))
+		e.waitText(ctx, "ID-Code ist unterwegs")
+		e.screenshot(ctx, "portal-letter-requested")
+	})
+
+	// The challenge page at every EMV window size, in German and English.
+	t.Run("window sizes", func(t *testing.T) {
+		for _, lang := range []string{"de", "en"} {
+			for _, size := range []string{"01", "02", "03", "04", "05"} {
+				t.Run(size+"-"+lang, func(t *testing.T) {
+					ctx := e.tab(t, lang)
+					e.pay(ctx, "4000110000000017", "M-000789", "2499,00", size)
+					e.frame(ctx, "#mtan")
+					e.screenshot(ctx, "challenge-"+size+"-"+lang)
+				})
+			}
+		}
+	})
+}
