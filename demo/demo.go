@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -51,7 +50,6 @@ type Deps struct {
 	// PhoneState is the demo phone's acs-app state file.
 	PhoneState string
 	Clock      clockwork.Clock
-	Log        *slog.Logger
 	Client     *http.Client
 }
 
@@ -70,7 +68,6 @@ type order struct {
 	Card       DemoCard
 	Merchant   DemoMerchant
 	Amount     decimal.Decimal
-	Created    time.Time
 	ARes       map[string]any
 	CRes       map[string]any
 	RReq       map[string]any
@@ -180,7 +177,7 @@ func (dm *Demo) pay(c echo.Context) error {
 	if card == nil || merchant == nil || err != nil || !amount.IsPositive() || amount.GreaterThan(decimal.NewFromInt(100000)) {
 		return dm.render(c, http.StatusUnprocessableEntity, "shop.html", page{Error: "Bitte Karte, Händler und einen Betrag über 0 wählen."})
 	}
-	o := &order{ID: uuid.NewString(), Card: *card, Merchant: *merchant, Amount: amount.Round(2), Created: dm.d.Clock.Now(), WindowSize: size}
+	o := &order{ID: uuid.NewString(), Card: *card, Merchant: *merchant, Amount: amount.Round(2), WindowSize: size}
 	areq, err := dm.areq(o, c.Request().Header.Get("Accept-Language"), c.Request().UserAgent())
 	if err != nil {
 		return err

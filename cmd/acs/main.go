@@ -331,7 +331,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	d.threeds.Routes(e.Group("/3ds"))
 	home := "/portal"
 	if cfg.Demo.Enabled {
-		demo.New(demo.Deps{PublicURL: cfg.PublicURL, Challenges: d.challenges, PhoneState: cfg.Demo.PhoneState, Clock: d.clock, Log: log}).
+		demo.New(demo.Deps{PublicURL: cfg.PublicURL, Challenges: d.challenges, PhoneState: cfg.Demo.PhoneState, Clock: d.clock}).
 			Routes(e.Group("/demo"))
 		home = "/demo"
 	}
