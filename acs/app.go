@@ -158,22 +158,24 @@ const (
 	ReasonDeclined             = "declined_in_app"
 	ReasonIdentificationFailed = "identification_failed"
 	ReasonPushLimit            = "too_many_pending_confirmations"
+	ReasonAppLocked            = "app_locked_wrong_pin"
 )
 
 var (
 	resultDeclined       = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonDeclined}
 	resultIdentification = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonIdentificationFailed}
 	resultPushLimit      = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonPushLimit}
+	resultAppLocked      = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonAppLocked}
 )
 
 var errNotPending = apperr.New(apperr.Conflict, "this confirmation has been answered or has ended")
 
-// AnswerApp takes the app's answer to confirmation id of card cardID, signed by deviceKey (the card's
-// active app registration's key, which the caller used to authenticate the request). The signature
-// must cover exactly the stored confirmation; a PIN is checked against its HSM verifier (five wrong lock
-// the app and end the challenge). Approval ends the challenge with Y; a decline or a failed biometric
-// check with N. An answer is taken once.
-func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, deviceKey []byte, ans Answer) (*Final, error) {
+// AnswerApp takes the app's answer to confirmation id of card cardID. The signature must be made by the
+// device key of the card's active app registration (read here, not taken from the caller) over exactly
+// the stored confirmation; a PIN is checked against its HSM verifier (five wrong lock the app and end
+// the challenge). Approval ends the challenge with Y; a decline or a failed biometric check with N. An
+// answer is taken once.
+func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, ans Answer) (*Final, error) {
 	conf, regID, err := c.confirmation(ctx, cardID, id)
 	if err != nil {
 		return nil, err
@@ -187,6 +189,10 @@ func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, device
 	if err != nil || reg.ID != regID {
 		return nil, apperr.New(apperr.Forbidden, "this confirmation belongs to another registration of the card")
 	}
+	deviceKey, err := c.d.Registration.DeviceKey(ctx, cardID, registration.Active)
+	if err != nil {
+		return nil, err
+	}
 	if !VerifyConfirmation(deviceKey, conf, ans.Signature) {
 		return nil, apperr.Field("signature", "does not match this confirmation (transaction, amount, currency, merchant, date)")
 	}
@@ -199,8 +205,8 @@ func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, device
 	case ans.Verification == VerifiedPIN:
 		if err := c.d.Registration.CheckPIN(ctx, cardID, ans.PIN); err != nil {
 			if apperr.KindOf(err) == apperr.Locked {
-				// The app is locked for good: this purchase is not authorised either.
-				_, _ = c.finishApp(ctx, id, resultIdentification, BiometricFailed)
+				// The app is locked for good (R-AUTH-6): this purchase is not authorised either.
+				_, _ = c.finishApp(ctx, id, resultAppLocked, VerifiedPIN)
 			}
 			return nil, err
 		}

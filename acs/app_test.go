@@ -343,6 +343,14 @@ func TestAppSignatureBoundToTheData(t *testing.T) {
 			t.Fatalf("signature over another %s: %d %v", name, code, out)
 		}
 	}
+	// A right confirmation signed by another key (not the card's device) is refused too.
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sum := sha256.Sum256(c.Canonical())
+	sig, _ := ecdsa.SignASN1(rand.Reader, other, sum[:])
+	if _, err := fx.a.ch.AnswerApp(context.Background(), fx.cardID, c.ID, acs.Answer{Approve: true, Verification: acs.VerifiedBiometric,
+		Signature: sig}); apperr.KindOf(err) != apperr.Invalid {
+		t.Fatalf("signed by another key: %v", err)
+	}
 	if fx.ended(t, fx.a, page) {
 		t.Fatal("a forged answer ended the challenge")
 	}
@@ -386,7 +394,7 @@ func TestAppBlockedCard(t *testing.T) {
 	if _, err := fx.Pool.Exec(context.Background(), `UPDATE issuer_cards SET status = 'blocked' WHERE id = $1`, fx.cardID); err != nil {
 		t.Fatal(err)
 	}
-	_, err := fx.a.ch.AnswerApp(context.Background(), fx.cardID, c.ID, nil, acs.Answer{Approve: true, Verification: acs.VerifiedBiometric,
+	_, err := fx.a.ch.AnswerApp(context.Background(), fx.cardID, c.ID, acs.Answer{Approve: true, Verification: acs.VerifiedBiometric,
 		Signature: fx.sign(c)})
 	if apperr.KindOf(err) != apperr.Forbidden {
 		t.Fatalf("blocked card: %v", err)

@@ -118,11 +118,10 @@ func (a *API) answer(c echo.Context) error {
 	if err := server.BindJSON(c, &req); err != nil {
 		return err
 	}
-	der, err := a.deviceKey(ctx, c, raw, req.CardID)
-	if err != nil {
+	if err := a.active(ctx, c, raw, req.CardID); err != nil {
 		return err
 	}
-	f, err := a.d.Challenges.AnswerApp(ctx, req.CardID, req.ConfirmationID, der, acs.Answer{Approve: req.Decision == "approve",
+	f, err := a.d.Challenges.AnswerApp(ctx, req.CardID, req.ConfirmationID, acs.Answer{Approve: req.Decision == "approve",
 		Verification: acs.Verification(req.UserVerification), PIN: req.PIN, Signature: req.Signature})
 	if err != nil {
 		return err

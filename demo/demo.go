@@ -403,13 +403,12 @@ func (dm *Demo) phoneAnswer(c echo.Context) error {
 			if err != nil {
 				return err
 			}
-			pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 			ans := acs.Answer{Approve: c.FormValue("action") != "decline", Verification: acs.Verification(c.FormValue("action")),
 				PIN: c.FormValue("pin"), Signature: sig}
 			if c.FormValue("action") == "decline" {
 				ans.Verification = ""
 			}
-			f, err := dm.d.Challenges.AnswerApp(ctx, cardID, id, pub, ans)
+			f, err := dm.d.Challenges.AnswerApp(ctx, cardID, id, ans)
 			if err != nil {
 				var ae *apperr.Error
 				if errors.As(err, &ae) && ae.Kind != apperr.Internal && ae.Kind != apperr.Unavailable {
