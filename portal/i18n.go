@@ -70,3 +70,61 @@ var messages = map[string]map[lang]string{
 	"other_language":  {"de": "English", "en": "Deutsch"},
 	"other_lang_code": {"de": "en", "en": "de"},
 }
+
+// german translates the messages of the domain packages that a portal page can show; the domain speaks
+// English (its messages are also the JSON APIs'), the bank's customers read German first.
+var german = map[string]string{
+	"the SMS price agreement must be accepted":                         "Bitte bestätigen Sie den kostenpflichtigen SMS-Versand.",
+	"must be 3 to 64 characters":                                       "muss 3 bis 64 Zeichen lang sein",
+	"the code is not correct":                                          "Der Code ist nicht korrekt.",
+	"the code or the answer to your security question is not correct":  "Der Code oder die Antwort auf Ihre Sicherheitsfrage ist nicht korrekt.",
+	"must be a month and a four-digit year":                            "Monat und Jahr wie auf der Karte (MM/JJ)",
+	"the ID code is not correct":                                       "Der ID-Code ist nicht korrekt.",
+	"is not a mobile number; SMS need a mobile phone":                  "ist keine Mobilnummer; SMS brauchen ein Mobiltelefon",
+	"is not a valid phone number; enter it like +49 151 23456789":      "ist keine gültige Telefonnummer; bitte so eingeben: +49 151 23456789",
+	"enter the name on the card or your date of birth":                 "Geben Sie den Namen auf der Karte oder Ihr Geburtsdatum ein.",
+	"choose one of the offered questions":                              "Wählen Sie eine der angebotenen Fragen.",
+	"this card confirms in the app; make the change there":             "Diese Karte wird in der App bestätigt; ändern Sie die Liste dort.",
+	"this card has expired; register your replacement card":            "Diese Karte ist abgelaufen; registrieren Sie Ihre Folgekarte.",
+	"this card is blocked and cannot be registered":                    "Diese Karte ist gesperrt und kann nicht registriert werden.",
+	"this code can no longer be used; request a new code":              "Dieser Code ist nicht mehr gültig; fordern Sie einen neuen an.",
+	"the ID code has expired; request a new letter":                    "Der ID-Code ist abgelaufen; fordern Sie einen neuen Brief an.",
+	"the code has expired; request a new code":                         "Der Code ist abgelaufen; fordern Sie einen neuen an.",
+	"this form has expired; please start again":                        "Dieses Formular ist abgelaufen; bitte beginnen Sie erneut.",
+	"the data you entered do not match our records for this card":      "Ihre Angaben passen nicht zu unseren Daten dieser Karte.",
+	"too many wrong ID codes; request a new letter":                    "Zu viele falsche ID-Codes; fordern Sie einen neuen Brief an.",
+	"too many wrong codes; request a new code":                         "Zu viele falsche Codes; fordern Sie einen neuen an.",
+	"too many wrong entries; request a new code":                       "Zu viele falsche Eingaben; fordern Sie einen neuen Code an.",
+	"no mobile number of this card is waiting for confirmation":        "Für diese Karte wartet keine Mobilnummer auf Bestätigung.",
+	"no registration of this card is waiting for an ID code":           "Für diese Karte wartet keine Registrierung auf einen ID-Code.",
+	"no valid ID code letter for this card; request a new letter":      "Für diese Karte gibt es keinen gültigen ID-Code-Brief; fordern Sie einen neuen an.",
+	"this card is not registered for secure online payments":           "Diese Karte ist nicht für sicheres Online-Bezahlen registriert.",
+	"no such confirmation; request a new code":                         "Diese Bestätigung gibt es nicht; fordern Sie einen neuen Code an.",
+	"another registration of this card was started at the same moment": "Gleichzeitig wurde eine andere Registrierung dieser Karte begonnen.",
+	"unknown entry": "unbekannter Eintrag",
+}
+
+// fieldLabels name the form fields as the German page does.
+var fieldLabels = map[string]string{"accept_price": "SMS-Preis", "answer": "Antwort", "code": "Code", "expiry": "Gültig bis",
+	"id_code": "ID-Code", "mobile_number": "Mobilnummer", "name": "Name", "question": "Sicherheitsfrage", "entry": "Eintrag"}
+
+// localize returns msg and fields as a page in l shows them.
+func localize(l lang, msg string, fields map[string]string) (string, map[string]string) {
+	if l != "de" {
+		return msg, fields
+	}
+	if g, ok := german[msg]; ok {
+		msg = g
+	}
+	out := make(map[string]string, len(fields))
+	for f, m := range fields {
+		if g, ok := german[m]; ok {
+			m = g
+		}
+		if label, ok := fieldLabels[f]; ok {
+			f = label
+		}
+		out[f] = m
+	}
+	return msg, out
+}

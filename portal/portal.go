@@ -191,7 +191,7 @@ func (p *Portal) fail(c echo.Context, name string, err error, pg page) error {
 	if !errors.As(err, &ae) || ae.Kind == apperr.Internal || ae.Kind == apperr.Unavailable {
 		return err
 	}
-	pg.Error, pg.Fields = ae.Msg, ae.Fields
+	pg.Error, pg.Fields = localize(pickLang(c.Request()), ae.Msg, ae.Fields)
 	status := http.StatusUnprocessableEntity
 	if ae.Kind == apperr.Expired {
 		status = http.StatusGone

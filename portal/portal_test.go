@@ -96,7 +96,7 @@ func TestMTANRegistrationThroughThePortal(t *testing.T) {
 	}
 	mtan := url.Values{"flow": {m[1]}, "mobile": {"0151 12345678"}, "question": {"birthplace"}, "answer": {"Lübeck"}}
 	r = fx.do(t, "POST", "/portal/register/mtan", mtan, "de")
-	if r.Code != 422 || !strings.Contains(r.Body.String(), "accept_price") {
+	if r.Code != 422 || !strings.Contains(r.Body.String(), "Bitte bestätigen Sie den kostenpflichtigen SMS-Versand") {
 		t.Fatalf("price agreement not required: %d", r.Code)
 	}
 	mtan.Set("accept_price", "yes")
