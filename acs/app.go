@@ -302,7 +302,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			result = errEnded
 			return nil
 		}
-		secret, err := c.d.Registration.OfflineSecret(ctx, regID)
+		secret, err := c.d.Registration.OfflineSecret(ctx, tx, regID)
 		if err != nil {
 			return err
 		}

@@ -222,7 +222,7 @@ func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.
 		WHERE acs_trans_id = $1`, acsTransID, v, c.d.Clock.Now().Add(MTANValidity)); err != nil {
 		return err
 	}
-	mobile, err := c.d.Registration.Mobile(ctx, t.regID)
+	mobile, err := c.d.Registration.Mobile(ctx, tx, t.regID)
 	if err != nil {
 		return err
 	}
@@ -281,7 +281,7 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		if err != nil {
 			return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
-		answerOK, err := c.d.Registration.CheckAnswer(ctx, t.regID, answer)
+		answerOK, err := c.d.Registration.CheckAnswer(ctx, tx, t.regID, answer)
 		if err != nil {
 			return err
 		}

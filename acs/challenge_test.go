@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
@@ -191,5 +192,38 @@ func TestFormatAmount(t *testing.T) {
 		if got := acs.FormatAmount(decimal.RequireFromString(amount), cur); got != want {
 			t.Errorf("%s: %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A challenge step reads everything through its own transaction: on a pool of one connection, opening
+// and completing a challenge must not wait for a second one (which, under load, would deadlock).
+func TestChallengeOnOneConnection(t *testing.T) {
+	fx := newChallengeFixture(t)
+	cfg := fx.Pool.Config().Copy()
+	cfg.MaxConns = 1
+	one, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	results := acs.NewResults(acs.ResultDeps{Pool: one, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log, Whitelist: fx.wl})
+	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: one, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
+		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: results, Cards: fx.Cards})
+	res, err := fx.decide(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.MustParse(res.ACSTransID)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ch.Start(ctx, id); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	code := sixDigits.FindString(fx.DeliverSMS(t))
+	if _, err := ch.VerifyMTAN(ctx, id, "000000", "Kiel", false); apperr.KindOf(err) != apperr.Invalid && code != "000000" {
+		t.Fatalf("wrong entry: %v", err)
+	}
+	if out, err := ch.VerifyMTAN(ctx, id, code, "Kiel", true); err != nil || out != acs.OutcomeSucceeded {
+		t.Fatalf("verify: %s %v", out, err)
 	}
 }

@@ -242,7 +242,7 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 		return v, nil
 	}
 	if v.Method == registration.MethodMTAN {
-		mobile, err := c.d.Registration.Mobile(ctx, regID)
+		mobile, err := c.d.Registration.Mobile(ctx, c.d.Pool, regID)
 		if err != nil {
 			return nil, err
 		}

@@ -205,7 +205,7 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		ChallengeCancel: r.Cancel, AuthenticationType: authenticationTypeDynamic,
 		InteractionCounter: fmt.Sprintf("%02d", min(failures+1, 99))}
 	if r.Status == "Y" {
-		pan, err := rs.d.Cards.PAN(ctx, cardID)
+		pan, err := rs.d.Cards.PANVia(ctx, tx, cardID)
 		if err != nil {
 			return nil, err
 		}

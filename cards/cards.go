@@ -143,8 +143,11 @@ func (d *Directory) FindByPAN(ctx context.Context, pan string) (*Card, error) {
 }
 
 // Get returns a card by its id.
-func (d *Directory) Get(ctx context.Context, id uuid.UUID) (*Card, error) {
-	return scanCard(d.pool.QueryRow(ctx, `SELECT `+cardColumns+` FROM issuer_cards WHERE id = $1`, id))
+func (d *Directory) Get(ctx context.Context, id uuid.UUID) (*Card, error) { return d.GetVia(ctx, d.pool, id) }
+
+// GetVia is Get read through q (a caller's transaction).
+func (d *Directory) GetVia(ctx context.Context, q Querier, id uuid.UUID) (*Card, error) {
+	return scanCard(q.QueryRow(ctx, `SELECT `+cardColumns+` FROM issuer_cards WHERE id = $1`, id))
 }
 
 // Holder decrypts the personal data of a card's holder.
@@ -169,9 +172,18 @@ func (d *Directory) Holder(ctx context.Context, id uuid.UUID) (*Holder, error) {
 
 // PAN decrypts a card's full number. Only the paths that must hand the number to another system of the
 // issuer call it; nothing shows or logs the result.
-func (d *Directory) PAN(ctx context.Context, id uuid.UUID) (string, error) {
+func (d *Directory) PAN(ctx context.Context, id uuid.UUID) (string, error) { return d.PANVia(ctx, d.pool, id) }
+
+// Querier is a pool or a transaction.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// PANVia is PAN read through q: a caller inside a database transaction reads with it rather than taking
+// a second connection from the pool while it holds one.
+func (d *Directory) PANVia(ctx context.Context, q Querier, id uuid.UUID) (string, error) {
 	var enc []byte
-	if err := d.pool.QueryRow(ctx, `SELECT pan_enc FROM issuer_cards WHERE id = $1`, id).Scan(&enc); err != nil {
+	if err := q.QueryRow(ctx, `SELECT pan_enc FROM issuer_cards WHERE id = $1`, id).Scan(&enc); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", ErrNotFound
 		}

@@ -150,9 +150,9 @@ func (r *Registrar) DeviceKey(ctx context.Context, cardID uuid.UUID, st State) (
 
 // OfflineSecret returns the offline-password secret of an app registration (R-AUTH-4), to check an
 // offline password the app derived from it.
-func (r *Registrar) OfflineSecret(ctx context.Context, regID uuid.UUID) ([]byte, error) {
+func (r *Registrar) OfflineSecret(ctx context.Context, q Querier, regID uuid.UUID) ([]byte, error) {
 	var enc []byte
-	err := r.d.Pool.QueryRow(ctx, `SELECT offline_secret_enc FROM registrations WHERE id = $1 AND method = 'app'`, regID).Scan(&enc)
+	err := q.QueryRow(ctx, `SELECT offline_secret_enc FROM registrations WHERE id = $1 AND method = 'app'`, regID).Scan(&enc)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && enc == nil) {
 		return nil, apperr.New(apperr.NotFound, "no offline-password secret for this registration")
 	}

@@ -199,11 +199,12 @@ func (r *Registrar) ConfirmNumber(ctx context.Context, cardID uuid.UUID, code st
 	return r.Active(ctx, cardID)
 }
 
-// CheckAnswer reports whether answer is the security answer of a registration (R-AUTH-5). It only
-// compares: counting failures is the caller's, who knows what the answer is for.
-func (r *Registrar) CheckAnswer(ctx context.Context, regID uuid.UUID, answer string) (bool, error) {
+// CheckAnswer reports whether answer is the security answer of a registration (R-AUTH-5), read through
+// q (the caller's transaction, or a pool). It only compares: counting failures is the caller's, who
+// knows what the answer is for.
+func (r *Registrar) CheckAnswer(ctx context.Context, q Querier, regID uuid.UUID, answer string) (bool, error) {
 	var stored []byte
-	if err := r.d.Pool.QueryRow(ctx, `SELECT answer_verifier FROM registrations WHERE id = $1 AND method = 'mtan'`, regID).Scan(&stored); err != nil {
+	if err := q.QueryRow(ctx, `SELECT answer_verifier FROM registrations WHERE id = $1 AND method = 'mtan'`, regID).Scan(&stored); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, apperr.New(apperr.NotFound, "no mTAN registration")
 		}
@@ -216,10 +217,11 @@ func (r *Registrar) CheckAnswer(ctx context.Context, regID uuid.UUID, answer str
 	return hmac.Equal(v, stored), nil
 }
 
-// Mobile returns the mobile number of an mTAN registration, for the SMS that carries an mTAN.
-func (r *Registrar) Mobile(ctx context.Context, regID uuid.UUID) (string, error) {
+// Mobile returns the mobile number of an mTAN registration, for the SMS that carries an mTAN, read
+// through q: a caller inside a transaction passes it, so as not to take a second connection.
+func (r *Registrar) Mobile(ctx context.Context, q Querier, regID uuid.UUID) (string, error) {
 	var enc []byte
-	if err := r.d.Pool.QueryRow(ctx, `SELECT mobile_enc FROM registrations WHERE id = $1 AND method = 'mtan'`, regID).Scan(&enc); err != nil {
+	if err := q.QueryRow(ctx, `SELECT mobile_enc FROM registrations WHERE id = $1 AND method = 'mtan'`, regID).Scan(&enc); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", apperr.New(apperr.NotFound, "no mTAN registration")
 		}

@@ -84,6 +84,11 @@ type Deps struct {
 	Currency string
 }
 
+// Querier is a pool or a transaction; reads that a caller makes inside its transaction go through it.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // Registrar runs registrations.
 type Registrar struct{ d Deps }
 
@@ -275,7 +280,7 @@ func (r *Registrar) activateTx(ctx context.Context, tx pgx.Tx, cardID, regID uui
 	if tag.RowsAffected() != 1 {
 		return fmt.Errorf("registration: %s changed state during activation", regID)
 	}
-	card, err := r.d.Cards.Get(ctx, cardID)
+	card, err := r.d.Cards.GetVia(ctx, tx, cardID)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (r *Registrar) StartStepUp(ctx context.Context, cardID uuid.UUID, purpose s
 			VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)`, id, cardID, reg.ID, purpose, v, now.Add(ConfirmValidity), now); err != nil {
 			return err
 		}
-		mobile, err := r.Mobile(ctx, reg.ID)
+		mobile, err := r.Mobile(ctx, tx, reg.ID)
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func (r *Registrar) VerifyStepUp(ctx context.Context, id, cardID uuid.UUID, code
 		if err != nil {
 			return err
 		}
-		answerOK, err := r.CheckAnswer(ctx, regID, answer)
+		answerOK, err := r.CheckAnswer(ctx, tx, regID, answer)
 		if err != nil {
 			return err
 		}
