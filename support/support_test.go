@@ -280,3 +280,17 @@ func TestHostileInput(t *testing.T) {
 		t.Fatalf("no content type: %d", rec.Code)
 	}
 }
+
+// The staff console is a page without data: it needs no token to load and grants nothing; its script
+// runs only with the response's nonce and talks to this server only.
+func TestConsolePage(t *testing.T) {
+	e := echo.New()
+	e.GET("/support/console", support.Console)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/support/console", nil))
+	csp := rec.Header().Get("Content-Security-Policy")
+	if rec.Code != 200 || !strings.Contains(csp, "connect-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		!strings.Contains(rec.Body.String(), `<script nonce="`) || strings.Contains(rec.Body.String(), "innerHTML") {
+		t.Fatalf("console: %d %s", rec.Code, csp)
+	}
+}

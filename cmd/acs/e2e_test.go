@@ -29,10 +29,11 @@ import (
 const chromium = "/usr/bin/chromium"
 
 type e2e struct {
-	t    *testing.T
-	base string
-	shot string
-	ctx  context.Context // the browser's
+	t     *testing.T
+	base  string
+	shot  string
+	ctx   context.Context // the browser's
+	staff string          // a supervisor's token
 }
 
 func startE2E(t *testing.T) *e2e {
@@ -76,6 +77,9 @@ demo: {enabled: true, phone_state: %q}
 			t.Fatalf("acs %v: %s %s", args, out, errs)
 		}
 	}
+	_, out, _ := cli(t, "-config", cfgPath, "staff", "add", "sven", "supervisor")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	staff := lines[len(lines)-1]
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +114,7 @@ demo: {enabled: true, phone_state: %q}
 	if err := os.MkdirAll(shot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &e2e{t: t, base: base, shot: shot, ctx: bctx}
+	return &e2e{t: t, base: base, shot: shot, ctx: bctx, staff: staff}
 }
 
 // tab opens a new browser tab with the given Accept-Language, bounded in time; it is closed when the
@@ -326,6 +330,19 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(`input[name="accept_price"]`, chromedp.ByQuery), chromedp.Submit(`input[name="mobile"]`, chromedp.ByQuery))
 		e.waitText(ctx, "ID-Code ist unterwegs")
 		e.screenshot(ctx, "portal-letter-requested")
+	})
+
+	// R-SUP, R-AUTH-7: the staff console finds Anna's card and shows each transaction with its reasons.
+	t.Run("support console", func(t *testing.T) {
+		ctx := e.tab(t, "de-DE")
+		e.run(ctx, "console", chromedp.Navigate(e.base+"/support/console"), chromedp.WaitVisible("#token", chromedp.ByQuery),
+			chromedp.SetValue("#token", e.staff, chromedp.ByQuery),
+			chromedp.Evaluate(`document.getElementById("token").dispatchEvent(new Event("change"))`, nil),
+			chromedp.SendKeys("#last4", "0017", chromedp.ByQuery), chromedp.SendKeys("#holder", "Anna Schmidt", chromedp.ByQuery),
+			chromedp.Click("#search", chromedp.ByQuery), chromedp.WaitVisible(".open", chromedp.ByQuery), chromedp.Click(".open", chromedp.ByQuery))
+		e.waitText(ctx, "challenge_succeeded")
+		e.waitText(ctx, "Beispiel-Shop")
+		e.screenshot(ctx, "support-console")
 	})
 
 	// The challenge page at every EMV window size, in German and English.

@@ -316,6 +316,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TLS:      cfg.TLS.Enabled(),
 	})
 	d.support.Routes(e.Group("/support/v1"))
+	e.GET("/support/console", support.Console)
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: d.clock,
 		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency, Whitelist: d.whitelist}).
 		Routes(e.Group("/portal"))
