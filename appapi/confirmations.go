@@ -1,7 +1,6 @@
 package appapi
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"example.com/acs/acs"
-	"example.com/acs/registration"
 	"example.com/acs/server"
 )
 
@@ -127,17 +125,4 @@ func (a *API) answer(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, AnswerResponse{TransStatus: f.TransStatus, Result: f.Why})
-}
-
-// deviceKey authenticates the request with the card's active device key and returns that key.
-func (a *API) deviceKey(ctx context.Context, c echo.Context, raw []byte, cardID uuid.UUID) ([]byte, error) {
-	der, err := a.d.Registrar.DeviceKey(ctx, cardID, registration.Active)
-	if err != nil {
-		return nil, errSignature
-	}
-	pub, err := parseKey(der)
-	if err != nil {
-		return nil, err
-	}
-	return der, a.verify(ctx, c, raw, pub)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/whitelist"
 )
@@ -34,8 +35,15 @@ type WhitelistResponse struct {
 
 // active checks that the request is signed by the device key of the card's active app registration.
 func (a *API) active(ctx context.Context, c echo.Context, raw []byte, cardID uuid.UUID) error {
-	_, err := a.deviceKey(ctx, c, raw, cardID)
-	return err
+	der, err := a.d.Registrar.DeviceKey(ctx, cardID, registration.Active)
+	if err != nil {
+		return errSignature
+	}
+	pub, err := parseKey(der)
+	if err != nil {
+		return err
+	}
+	return a.verify(ctx, c, raw, pub)
 }
 
 func (a *API) whitelistList(c echo.Context) error {
