@@ -6,20 +6,24 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 
+	"example.com/acs/acs"
 	"example.com/acs/appapi"
 	"example.com/acs/apperr"
 	"example.com/acs/config"
 	"example.com/acs/letters"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
+	"github.com/google/uuid"
 )
 
 // demoCard is the demo cardholder whose card `acs demo seed` registers for mTAN, and demoAppCard the one
@@ -153,6 +157,54 @@ func (s *seeder) mtan(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "demo seed: card %s (%s) registered for mTAN; SMS go to the inbox at /dev/sms\n", card.Masked(), demoCard.Name)
+	if err := s.trustMerchant(ctx, disp, gw); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo seed: %s trusts %s (a confirmed purchase with the trust box ticked)\n", demoCard.Name, demoTrusted)
+	return nil
+}
+
+// demoTrusted is the merchant on Anna's whitelist, so that the frictionless path of a trusted merchant
+// is there from the start (demo shop merchant M-000456).
+const demoTrusted = "Buchladen am Markt"
+
+// trustMerchant puts demoTrusted on Anna's whitelist the only way there is: a purchase there, challenged
+// and confirmed with mTAN and answer, "trust this merchant" ticked.
+func (s *seeder) trustMerchant(ctx context.Context, disp *sms.Dispatcher, gw *captureGateway) error {
+	d := s.d
+	areq, _ := json.Marshal(map[string]any{"messageType": "AReq", "messageVersion": "2.2.0", "threeDSServerTransID": uuid.NewString(),
+		"dsTransID": uuid.NewString(), "threeDSServerRefNumber": "DEMO_SEED", "threeDSRequestorID": "demo-seed",
+		"threeDSRequestorName": "acs demo seed", "threeDSRequestorChallengeInd": "04", "deviceChannel": "02", "messageCategory": "01",
+		"acctNumber": demoCard.PAN, "acquirerBIN": "412345", "acquirerMerchantID": "M-000456", "merchantName": demoTrusted,
+		"mcc": "5942", "merchantCountryCode": "276", "purchaseAmount": "1", "purchaseCurrency": "978", "purchaseExponent": "2",
+		"purchaseDate": d.clock.Now().UTC().Format("20060102150405"), "notificationURL": strings.TrimSuffix(s.cfg.PublicURL, "/") + "/demo/notify",
+		"browserAcceptHeader": "text/html", "browserLanguage": "de-DE", "browserUserAgent": "acs demo seed",
+		"browserScreenHeight": "900", "browserScreenWidth": "1440"})
+	a, erro := acs.ParseAReq(areq)
+	if erro != nil {
+		return erro
+	}
+	res, err := d.decider.Decide(ctx, a)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.Parse(res.ACSTransID)
+	if err != nil || res.TransStatus != "C" {
+		return fmt.Errorf("demo seed: the trusting purchase was not challenged (%s)", res.TransStatus)
+	}
+	if err := d.challenges.Start(ctx, id); err != nil {
+		return err
+	}
+	if _, _, err := disp.DispatchOnce(ctx); err != nil {
+		return err
+	}
+	gw.mu.Lock()
+	code := confirmCode.FindString(gw.texts[len(gw.texts)-1])
+	gw.mu.Unlock()
+	out, err := d.challenges.VerifyMTAN(ctx, id, code, demoAnswer, true)
+	if err != nil || out != acs.OutcomeSucceeded {
+		return fmt.Errorf("demo seed: the trusting purchase was not confirmed: %s %v", out, err)
+	}
 	return nil
 }
 

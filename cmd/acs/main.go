@@ -186,6 +186,7 @@ type deps struct {
 	threeds      *acs.Handler
 	whitelist    *whitelist.List
 	challenges   *acs.Challenges
+	decider      *acs.Decider
 	// metricsRegistry is served at /metrics with the HTTP metrics and the decision counters.
 	metricsRegistry *prometheus.Registry
 	metrics         *acs.Metrics
@@ -245,10 +246,10 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
 		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results,
 		Cards: d.cards, Pusher: logPusher{log}})
-	decider := acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
+	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics})
-	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
+	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://")})
 	return d, nil
 }
