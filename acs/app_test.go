@@ -23,8 +23,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
-	"example.com/acs/apperr"
 	"example.com/acs/appapi"
+	"example.com/acs/apperr"
 	"example.com/acs/audit"
 	"example.com/acs/internal/sim3ds"
 	"example.com/acs/internal/testenv"

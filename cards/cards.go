@@ -143,7 +143,9 @@ func (d *Directory) FindByPAN(ctx context.Context, pan string) (*Card, error) {
 }
 
 // Get returns a card by its id.
-func (d *Directory) Get(ctx context.Context, id uuid.UUID) (*Card, error) { return d.GetVia(ctx, d.pool, id) }
+func (d *Directory) Get(ctx context.Context, id uuid.UUID) (*Card, error) {
+	return d.GetVia(ctx, d.pool, id)
+}
 
 // GetVia is Get read through q (a caller's transaction).
 func (d *Directory) GetVia(ctx context.Context, q Querier, id uuid.UUID) (*Card, error) {
@@ -172,7 +174,9 @@ func (d *Directory) Holder(ctx context.Context, id uuid.UUID) (*Holder, error) {
 
 // PAN decrypts a card's full number. Only the paths that must hand the number to another system of the
 // issuer call it; nothing shows or logs the result.
-func (d *Directory) PAN(ctx context.Context, id uuid.UUID) (string, error) { return d.PANVia(ctx, d.pool, id) }
+func (d *Directory) PAN(ctx context.Context, id uuid.UUID) (string, error) {
+	return d.PANVia(ctx, d.pool, id)
+}
 
 // Querier is a pool or a transaction.
 type Querier interface {

@@ -150,7 +150,9 @@ func (dm *Demo) render(c echo.Context, status int, name string, pg page) error {
 	return dm.tmpl.ExecuteTemplate(c.Response(), name, pg)
 }
 
-func (dm *Demo) checkout(c echo.Context) error { return dm.render(c, http.StatusOK, "shop.html", page{}) }
+func (dm *Demo) checkout(c echo.Context) error {
+	return dm.render(c, http.StatusOK, "shop.html", page{})
+}
 
 // windowSizes are the EMV challenge window sizes (layout.html sizes the iframe by class).
 var windowSizes = map[string]bool{"01": true, "02": true, "03": true, "04": true, "05": true}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"example.com/acs/registration"
 	"example.com/acs/internal/testenv"
+	"example.com/acs/registration"
 )
 
 // registerAnna gives Anna's card an active mTAN registration (answer "Kiel") and two trusted merchants.

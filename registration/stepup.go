@@ -61,7 +61,7 @@ func (r *Registrar) StartStepUp(ctx context.Context, cardID uuid.UUID, purpose s
 			return err
 		}
 		_, err = r.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: cardID, Purpose: "step_up_" + purpose, To: mobile,
-			Text: fmt.Sprintf("Code %s %s. 4 Minuten gültig. Geben Sie den Code niemals weiter.", code, text),
+			Text:  fmt.Sprintf("Code %s %s. 4 Minuten gültig. Geben Sie den Code niemals weiter.", code, text),
 			Price: r.d.SMSPrice, Currency: r.d.Currency})
 		return err
 	})

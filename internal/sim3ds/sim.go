@@ -35,7 +35,7 @@ type Sim struct {
 	base     string
 	rreqDown atomic.Bool
 
-	mu    sync.Mutex
+	mu        sync.Mutex
 	cres      map[string][]Received // by threeDSServerTransID
 	rreqs     map[string][]Received
 	checkouts map[string]checkoutPage
