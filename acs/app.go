@@ -315,16 +315,9 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			_, err := c.d.Results.finishTx(ctx, tx, id, resultSucceeded)
 			return err
 		}
-		failures++
-		if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, id, failures); err != nil {
-			return err
+		if out, err = c.failTx(ctx, tx, id, failures); out == OutcomePending {
+			result = apperr.Field("offline_password", "the password is not correct")
 		}
-		if failures < MaxChallengeFailures {
-			out, result = OutcomePending, apperr.Field("offline_password", "the password is not correct")
-			return nil
-		}
-		out = OutcomeFailed
-		_, err = c.d.Results.finishTx(ctx, tx, id, resultFailed)
 		return err
 	})
 	if err != nil {

@@ -294,22 +294,29 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultSucceeded)
 			return err
 		}
-		failures++
-		if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, acsTransID, failures); err != nil {
-			return err
+		if out, err = c.failTx(ctx, tx, acsTransID, failures); out == OutcomePending {
+			result = errWrong
 		}
-		if failures < MaxChallengeFailures {
-			out, result = OutcomePending, errWrong
-			return nil
-		}
-		out = OutcomeFailed
-		_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultFailed)
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
 	return out, result
+}
+
+// failTx counts one more wrong entry of a challenge that had failures so far (mTAN, answer or offline
+// password alike): OutcomePending while tries remain, else the challenge ends as failed (R-AUTH-6).
+func (c *Challenges) failTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID, failures int) (Outcome, error) {
+	failures++
+	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, acsTransID, failures); err != nil {
+		return "", err
+	}
+	if failures < MaxChallengeFailures {
+		return OutcomePending, nil
+	}
+	_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultFailed)
+	return OutcomeFailed, err
 }
 
 // Cancel ends a pending challenge at the cardholder's request: not authorised, challengeCancel 01.

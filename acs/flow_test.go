@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
 	"example.com/acs/internal/sim3ds"
 	"example.com/acs/server"
+	"example.com/acs/sms"
 )
 
 // flowFixture runs the ACS's EMV surface over real HTTP, with Anna's card registered for mTAN (answer
@@ -167,7 +169,7 @@ func TestFlowMalformedAReq(t *testing.T) {
 	golden(t, "erro-bad-amount", erro)
 }
 
-// R-AUTH-2, R-AUTH-5, R-AUTH-8: the whole mTAN challenge over HTTP: the page shows merchant, amount and
+// R-AUTH-2, R-AUTH-5, R-AUTH-8, R-AUTH-9: the whole mTAN challenge over HTTP: the page shows merchant, amount and
 // date; mTAN and answer approve; the final CRes reaches the notificationURL with the session data; the
 // RReq carries Y, the ECI and an authentication value the issuer can verify.
 func TestFlowMTANApproved(t *testing.T) {
@@ -199,6 +201,12 @@ func TestFlowMTANApproved(t *testing.T) {
 		rreq["authenticationValue"].(string))
 	if err != nil || !ok {
 		t.Fatalf("authentication value does not verify: %v", err)
+	}
+	// R-AUTH-9: the mTAN's SMS is on the card's cost ledger, priced.
+	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
+	lines, err := sms.Ledger(context.Background(), fx.Pool, card.ID, time.Time{}, fx.Clock.Now().Add(time.Hour))
+	if err != nil || len(lines) == 0 || lines[len(lines)-1].Purpose != "mtan" || !lines[len(lines)-1].Price.Equal(decimal.RequireFromString("0.09")) {
+		t.Fatalf("ledger: %+v %v", lines, err)
 	}
 	// The page cannot be used again: it shows the end.
 	again, err := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})

@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"example.com/acs/acs"
-	"example.com/acs/server"
 )
 
 // Confirmations in the app (R-AUTH-2, R-AUTH-3, R-AUTH-6). The app lists what waits, or waits for it
@@ -63,15 +62,8 @@ func (a *API) waitConfirmations(c echo.Context) error {
 
 func (a *API) listConfirmations(c echo.Context, wait bool) error {
 	ctx := c.Request().Context()
-	raw, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	var req ConfirmationsRequest
-	if err := server.BindJSON(c, &req); err != nil {
-		return err
-	}
-	if err := a.active(ctx, c, raw, req.CardID); err != nil {
+	if err := a.bindActive(c, &req); err != nil {
 		return err
 	}
 	deadline := time.NewTimer(longPoll)
@@ -108,15 +100,8 @@ func views(list []acs.Confirmation) ConfirmationsResponse {
 
 func (a *API) answer(c echo.Context) error {
 	ctx := c.Request().Context()
-	raw, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	var req AnswerRequest
-	if err := server.BindJSON(c, &req); err != nil {
-		return err
-	}
-	if err := a.active(ctx, c, raw, req.CardID); err != nil {
+	if err := a.bindActive(c, &req); err != nil {
 		return err
 	}
 	f, err := a.d.Challenges.AnswerApp(ctx, req.CardID, req.ConfirmationID, acs.Answer{Approve: req.Decision == "approve",

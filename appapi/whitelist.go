@@ -1,7 +1,6 @@
 package appapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -33,9 +32,25 @@ type WhitelistResponse struct {
 	Entries []whitelist.Entry `json:"entries"`
 }
 
-// active checks that the request is signed by the device key of the card's active app registration.
-func (a *API) active(ctx context.Context, c echo.Context, raw []byte, cardID uuid.UUID) error {
-	der, err := a.d.Registrar.DeviceKey(ctx, cardID, registration.Active)
+// cardRequest is a request made in a card's name by the card's active device.
+type cardRequest interface{ card() uuid.UUID }
+
+func (r *WhitelistRequest) card() uuid.UUID       { return r.CardID }
+func (r *WhitelistRemoveRequest) card() uuid.UUID { return r.CardID }
+func (r *ConfirmationsRequest) card() uuid.UUID   { return r.CardID }
+func (r *AnswerRequest) card() uuid.UUID          { return r.CardID }
+
+// bindActive reads the JSON body into req and checks that it is signed by the device key of the card's
+// active app registration.
+func (a *API) bindActive(c echo.Context, req cardRequest) error {
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if err := server.BindJSON(c, req); err != nil {
+		return err
+	}
+	der, err := a.d.Registrar.DeviceKey(c.Request().Context(), req.card(), registration.Active)
 	if err != nil {
 		return errSignature
 	}
@@ -43,20 +58,13 @@ func (a *API) active(ctx context.Context, c echo.Context, raw []byte, cardID uui
 	if err != nil {
 		return err
 	}
-	return a.verify(ctx, c, raw, pub)
+	return a.verify(c.Request().Context(), c, raw, pub)
 }
 
 func (a *API) whitelistList(c echo.Context) error {
 	ctx := c.Request().Context()
-	raw, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	var req WhitelistRequest
-	if err := server.BindJSON(c, &req); err != nil {
-		return err
-	}
-	if err := a.active(ctx, c, raw, req.CardID); err != nil {
+	if err := a.bindActive(c, &req); err != nil {
 		return err
 	}
 	entries, err := a.d.Whitelist.List(ctx, req.CardID)
@@ -68,15 +76,8 @@ func (a *API) whitelistList(c echo.Context) error {
 
 func (a *API) whitelistRemove(c echo.Context) error {
 	ctx := c.Request().Context()
-	raw, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	var req WhitelistRemoveRequest
-	if err := server.BindJSON(c, &req); err != nil {
-		return err
-	}
-	if err := a.active(ctx, c, raw, req.CardID); err != nil {
+	if err := a.bindActive(c, &req); err != nil {
 		return err
 	}
 	if err := a.d.Registrar.CheckPIN(ctx, req.CardID, req.PIN); err != nil {

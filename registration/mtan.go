@@ -104,19 +104,11 @@ func (r *Registrar) RequestMTAN(ctx context.Context, card *cards.Card, in MTANRe
 // sendConfirmationTx gives an mTAN registration a fresh confirmation code and queues its SMS; an
 // earlier code is void from then on.
 func (r *Registrar) sendConfirmationTx(ctx context.Context, tx pgx.Tx, cardID, regID uuid.UUID) error {
-	var enc []byte
-	if err := tx.QueryRow(ctx, `SELECT mobile_enc FROM registrations WHERE id = $1`, regID).Scan(&enc); err != nil {
-		return err
-	}
-	mobile, err := r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "mobile_enc", Row: regID.String()}, enc)
+	mobile, err := r.Mobile(ctx, tx, regID)
 	if err != nil {
 		return err
 	}
-	code, err := RandomDigits(6)
-	if err != nil {
-		return err
-	}
-	v, err := r.verifier("mtan_confirm", regID.String(), code)
+	code, v, err := r.newCode("mtan_confirm", regID)
 	if err != nil {
 		return err
 	}
@@ -125,7 +117,7 @@ func (r *Registrar) sendConfirmationTx(ctx context.Context, tx pgx.Tx, cardID, r
 		confirm_failures = 0 WHERE id = $1`, regID, v, now.Add(ConfirmValidity)); err != nil {
 		return err
 	}
-	_, err = r.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: cardID, Purpose: "number_confirmation", To: string(mobile),
+	_, err = r.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: cardID, Purpose: "number_confirmation", To: mobile,
 		Text: fmt.Sprintf("Ihr Code zur Bestätigung Ihrer Mobilnummer für sicheres Online-Bezahlen: %s (4 Minuten gültig). "+
 			"Your code to confirm your number: %s", code, code),
 		Price: r.d.SMSPrice, Currency: r.d.Currency})

@@ -227,6 +227,16 @@ func (r *Registrar) verifier(domain string, parts ...string) ([]byte, error) {
 	return v, nil
 }
 
+// newCode makes a 6-digit code to send by SMS and its verifier in domain, bound to id (the registration
+// or step-up it confirms): only the verifier is stored.
+func (r *Registrar) newCode(domain string, id uuid.UUID) (code string, verifier []byte, err error) {
+	if code, err = RandomDigits(6); err != nil {
+		return "", nil, err
+	}
+	verifier, err = r.verifier(domain, id.String(), code)
+	return code, verifier, err
+}
+
 // Activate redeems the ID code from the letter for the card's registration in progress. An app
 // registration becomes active at once; an mTAN registration sends a confirmation code to its number
 // first (R-REG-6). Spending the code and the state change commit together; a wrong code is counted.

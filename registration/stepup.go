@@ -43,11 +43,7 @@ func (r *Registrar) StartStepUp(ctx context.Context, cardID uuid.UUID, purpose s
 			cardID, purpose); err != nil {
 			return err
 		}
-		code, err := RandomDigits(6)
-		if err != nil {
-			return err
-		}
-		v, err := r.verifier("step_up", id.String(), code)
+		code, v, err := r.newCode("step_up", id)
 		if err != nil {
 			return err
 		}

@@ -2,10 +2,12 @@ package registration_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"example.com/acs/apperr"
+	"example.com/acs/internal/testenv"
 	"example.com/acs/registration"
 )
 
@@ -63,6 +65,14 @@ func TestStepUp(t *testing.T) {
 	}
 	wantKind(t, fx.reg.VerifyStepUp(ctx, fourth, card.ID, code, "Lübeck"), apperr.Locked)
 	wantKind(t, fx.reg.VerifyStepUp(ctx, fourth, card.ID, code, "Kiel"), apperr.Conflict)
+
+	// R-KEY-1, R-KEY-2: only verifiers are stored, never a code or the answer.
+	dump := testenv.Dump(t, fx.Pool, "step_ups")
+	for _, secret := range []string{code, firstCode, "Kiel", "kiel"} {
+		if strings.Contains(dump, secret) {
+			t.Fatalf("step_ups holds %q", secret)
+		}
+	}
 }
 
 // R-REG-7: the app PIN is checked against its HSM verifier; a right PIN resets the count; the fifth

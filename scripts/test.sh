@@ -10,6 +10,9 @@ trap 'scripts/devenv.sh test stop' EXIT
 export CGO_ENABLED=1
 # devenv.sh installed Chromium: the browser tests must run, not skip.
 export ACS_E2E=1
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+[ -z "$unformatted" ] || { echo "not gofmt-formatted: $unformatted" >&2; exit 1; }
 echo "== go vet"
 go vet ./...
 echo "== staticcheck"

@@ -104,16 +104,18 @@ type seeder struct {
 	code string // the ID code of the letter printed last
 }
 
-// letter prints the card's requested letter and returns its code, as the cardholder reads it.
-func (s *seeder) letter(ctx context.Context) (string, error) {
+// activate prints the card's requested letter and redeems its code, as the cardholder does with the
+// letter in hand.
+func (s *seeder) activate(ctx context.Context, cardID uuid.UUID) error {
 	s.code = ""
 	if _, err := s.lt.Batch(ctx, s.cfg.Letters.OutDir); err != nil {
-		return "", err
+		return err
 	}
 	if s.code == "" {
-		return "", errors.New("demo seed: no letter printed")
+		return errors.New("demo seed: no letter printed")
 	}
-	return s.code, nil
+	_, err := s.reg.Activate(ctx, cardID, s.code)
+	return err
 }
 
 func (s *seeder) mtan(ctx context.Context, out io.Writer) error {
@@ -135,11 +137,7 @@ func (s *seeder) mtan(ctx context.Context, out io.Writer) error {
 		AcceptPrice: true}); err != nil {
 		return err
 	}
-	code, err := s.letter(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := s.reg.Activate(ctx, card.ID, code); err != nil {
+	if err := s.activate(ctx, card.ID); err != nil {
 		return err
 	}
 	gw := &captureGateway{inbox: &sms.DevInbox{Pool: d.pool, Clock: d.clock}}
@@ -240,11 +238,7 @@ func (s *seeder) app(ctx context.Context, phonePath string, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	code, err := s.letter(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := s.reg.Activate(ctx, card.ID, code); err != nil {
+	if err := s.activate(ctx, card.ID); err != nil {
 		return err
 	}
 	st := &appapi.DeviceState{DeviceKey: pkcs8, OfflineSecret: secret, Cards: []appapi.DeviceCard{{CardID: card.ID.String(),

@@ -338,7 +338,7 @@ func TestBrowser(t *testing.T) {
 		e.screenshot(ctx, "portal-letter-requested")
 	})
 
-	// R-SUP, R-AUTH-7: the staff console finds Anna's card and shows each transaction with its reasons.
+	// R-SUP-2, R-AUTH-7: the staff console finds Anna's card and shows each transaction with its reasons.
 	t.Run("support console", func(t *testing.T) {
 		ctx := e.tab(t, "de-DE")
 		e.run(ctx, "console", chromedp.Navigate(e.base+"/support/console"), chromedp.WaitVisible("#token", chromedp.ByQuery),
@@ -348,6 +348,11 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click("#search", chromedp.ByQuery), chromedp.WaitVisible(".open", chromedp.ByQuery), chromedp.Click(".open", chromedp.ByQuery))
 		e.waitText(ctx, "challenge_succeeded")
 		e.waitText(ctx, "Beispiel-Shop")
+		var text string
+		e.run(ctx, "console text", chromedp.Evaluate(`document.body.innerText`, &text))
+		if strings.Contains(strings.ReplaceAll(text, " ", ""), "4000110000000017") {
+			t.Fatal("the console shows the full card number (R-SUP-2)")
+		}
 		e.screenshot(ctx, "support-console")
 	})
 
