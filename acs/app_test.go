@@ -69,7 +69,7 @@ func startProcess(t *testing.T, st *testenv.Stack) *acsProcess {
 		SMSPrice: decimal.Zero, Currency: "EUR"})
 	p := &acsProcess{pushed: make(chan acs.Confirmation, 10)}
 	wl := whitelist.New(pool, st.Clock)
-	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log, Whitelist: wl})
+	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log, Whitelist: wl, Link: testenv.LoopbackDS(t)})
 	p.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
 		Clock: st.Clock, Log: st.Log, Results: p.results, Cards: st.Cards, Pusher: recordingPusher(p.pushed)})
 	var e *echo.Echo

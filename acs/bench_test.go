@@ -40,7 +40,7 @@ func BenchmarkDecide(b *testing.B) {
 			if e != nil {
 				b.Fatal(e)
 			}
-			if _, err := dc.Decide(context.Background(), a); err != nil {
+			if _, _, err := dc.Decide(context.Background(), a); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 
 	"example.com/acs/apperr"
 	"example.com/acs/cards"
+	"example.com/acs/emv"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/store"
@@ -324,13 +325,12 @@ func (c *Challenges) Cancel(ctx context.Context, acsTransID uuid.UUID) (*Final, 
 	return c.d.Results.Finish(ctx, acsTransID, resultCancelled)
 }
 
-// currencyCodes maps ISO 4217 numeric codes to the letters people read.
-var currencyCodes = map[string]string{"978": "EUR", "840": "USD", "826": "GBP", "756": "CHF", "203": "CZK", "985": "PLN",
-	"752": "SEK", "208": "DKK", "578": "NOK", "392": "JPY"}
-
 // FormatAmount writes an amount as a German reader expects it: "1.234,50 EUR".
 func FormatAmount(amount decimal.Decimal, numericCurrency string) string {
-	exp := currencies[numericCurrency]
+	exp, alpha, ok := emv.CurrencyExponent(numericCurrency)
+	if !ok {
+		alpha = numericCurrency
+	}
 	s := amount.StringFixed(int32(exp))
 	intPart, frac, _ := strings.Cut(s, ".")
 	var grouped []string
@@ -343,9 +343,5 @@ func FormatAmount(amount decimal.Decimal, numericCurrency string) string {
 	if frac != "" {
 		out += "," + frac
 	}
-	code := currencyCodes[numericCurrency]
-	if code == "" {
-		code = numericCurrency
-	}
-	return out + " " + code
+	return out + " " + alpha
 }

@@ -14,6 +14,7 @@ import (
 
 	"example.com/acs/acs"
 	"example.com/acs/apperr"
+	"example.com/acs/internal/testenv"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/whitelist"
@@ -37,7 +38,7 @@ func newChallengeFixture(t *testing.T) *challengeFixture {
 	fx.metrics = prometheus.NewRegistry()
 	fx.m = acs.NewMetrics(fx.metrics)
 	fx.results = acs.NewResults(acs.ResultDeps{Pool: fx.Pool, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log,
-		MaxAttempts: 5, Backoff: time.Second, Whitelist: fx.wl, Metrics: fx.m})
+		MaxAttempts: 5, RetryInterval: time.Second, Link: testenv.LoopbackDS(t), Whitelist: fx.wl, Metrics: fx.m})
 	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: fx.results})
 	ctx := context.Background()
@@ -206,7 +207,7 @@ func TestChallengeOnOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer one.Close()
-	results := acs.NewResults(acs.ResultDeps{Pool: one, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log, Whitelist: fx.wl})
+	results := acs.NewResults(acs.ResultDeps{Pool: one, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log, Whitelist: fx.wl, Link: testenv.LoopbackDS(t)})
 	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: one, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: results, Cards: fx.Cards})
 	res, err := fx.decide(t, nil)

@@ -13,105 +13,64 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
+	"example.com/acs/emv"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/store"
 )
 
 // CReq is a browser challenge request as the 3DS Requestor's page posts it (form field creq, base64url
-// JSON).
+// JSON), after package emv has checked it against its version's table.
 type CReq struct {
-	ThreeDSServerTransID uuid.UUID
+	ThreeDSServerTransID string
 	ACSTransID           uuid.UUID
-	MessageVersion       string
+	MessageVersion       emv.Version
 	WindowSize           string // challengeWindowSize 01..05
 	// Claims are transaction elements that do not belong in a CReq but were sent anyway (amount,
 	// currency, merchant). They must agree with the AReq's: a CReq cannot change what is confirmed.
 	Claims map[string]string
 }
 
-// claimable maps the elements a CReq might carry to change the transaction to the AReq's names.
+// claimable lists the elements a CReq might carry to change the transaction, by their AReq names.
 var claimable = []string{"purchaseAmount", "purchaseCurrency", "purchaseExponent", "merchantName", "acquirerMerchantID", "acquirerBIN"}
 
 // maxCReqSize bounds the encoded form field; a browser CReq is a few hundred bytes.
-const maxCReqSize = 4096
+const maxCReqSize = 8192
 
-// ParseCReq decodes the creq form field. Problems are returned as an *Erro naming the element.
+// ParseCReq decodes the creq form field: base64url with or without padding, whitespace ignored (Req 119,
+// 193), then the browser CReq's element table. Problems are an *Erro naming the element, with the ids
+// echoed as received so that the transaction can be found.
 func ParseCReq(field string) (*CReq, *Erro) {
 	if len(field) > maxCReqSize {
-		return nil, newErro(ErrMessageInvalid, "Invalid Formatted Message", "", "CReq")
+		return nil, newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeCReq)
 	}
-	// base64url without padding is what the specification asks for; padding is tolerated.
-	body, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(field), "="))
+	clean := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
+			return -1
+		}
+		return r
+	}, field)
+	body, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(clean, "="))
 	if err != nil {
-		return nil, newErro(ErrMessageInvalid, "Invalid Formatted Message", "", "CReq")
+		return nil, newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeCReq)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return nil, newErro(ErrMessageInvalid, "Invalid Formatted Message", "", "CReq")
+	m, erro := emv.Decode(body, emv.TypeCReq, emv.Context{Channel: emv.BRW})
+	if erro != nil {
+		return nil, erro
 	}
-	if dup := duplicateKey(body); dup != "" {
-		return nil, newErro(ErrDuplicate, dup, "", "CReq")
-	}
-	str := func(name string) (string, bool) {
-		v, ok := raw[name]
-		if !ok {
-			return "", true
-		}
-		var s string
-		err := json.Unmarshal(v, &s)
-		return s, err == nil
-	}
-	if mt, ok := str("messageType"); !ok || mt != "CReq" {
-		return nil, newErro(ErrMessageInvalid, "Invalid Message Type", "", "CReq")
-	}
-	version, ok := str("messageVersion")
-	switch {
-	case !ok:
-		return nil, newErro(ErrFormat, "messageVersion", "", "CReq")
-	case version == "":
-		return nil, newErro(ErrRequiredMissing, "messageVersion", "", "CReq")
-	case !supported(version):
-		return nil, newErro(ErrVersion, strings.Join(SupportedVersions, ","), "", "CReq")
-	}
-	c := &CReq{MessageVersion: version, Claims: map[string]string{}}
-	for _, name := range []string{"threeDSServerTransID", "acsTransID"} {
-		s, ok := str(name)
-		if !ok {
-			return nil, newErro(ErrFormat, name, version, "CReq")
-		}
-		if s == "" {
-			return nil, newErro(ErrRequiredMissing, name, version, "CReq")
-		}
-		id, err := uuid.Parse(s)
-		if err != nil || len(s) != 36 {
-			return nil, newErro(ErrFormat, name, version, "CReq")
-		}
-		if name == "acsTransID" {
-			c.ACSTransID = id
-		} else {
-			c.ThreeDSServerTransID = id
-		}
-	}
-	ws, ok := str("challengeWindowSize")
-	switch {
-	case !ok:
-		return nil, newErro(ErrFormat, "challengeWindowSize", version, "CReq")
-	case ws == "":
-		return nil, newErro(ErrRequiredMissing, "challengeWindowSize", version, "CReq")
-	case len(ws) != 2 || ws < "01" || ws > "05":
-		return nil, newErro(ErrFormat, "challengeWindowSize", version, "CReq")
-	}
-	c.WindowSize = ws
+	c := &CReq{MessageVersion: m.Version, ThreeDSServerTransID: m.Str("threeDSServerTransID"),
+		WindowSize: m.Str("challengeWindowSize"), Claims: map[string]string{}}
+	c.ACSTransID, _ = uuid.Parse(m.Str("acsTransID")) // the table checked the form
 	for _, name := range claimable {
-		if _, present := raw[name]; !present {
+		raw := m.Extra(name)
+		if raw == nil {
 			continue
 		}
-		s, ok := str(name)
-		if !ok {
-			return nil, newErro(ErrFormat, name, version, "CReq")
+		var v string
+		if json.Unmarshal(raw, &v) != nil {
+			return nil, newErro(emv.ErrFormat, name, m.Version, emv.TypeCReq).Echo(m)
 		}
-		c.Claims[name] = s
+		c.Claims[name] = v
 	}
 	return c, nil
 }
@@ -137,62 +96,113 @@ type View struct {
 	Final *Final
 }
 
-// errCReqTransaction is the answer to a CReq that names no challenged transaction of this ACS.
-func errCReqTransaction(c *CReq, detail string) *Erro {
-	e := newErro(ErrTransactionIDGone, detail, c.MessageVersion, "CReq")
-	e.ThreeDSServerTransID, e.ACSTransID = c.ThreeDSServerTransID.String(), c.ACSTransID.String()
-	return e
+// Refusal is a CReq the ACS refuses. Where the CReq named a transaction of this ACS, NotificationURL is
+// the 3DS Requestor's, and the page posts the Erro there (2.3.1 5.9.6), so the requestor learns of it
+// at once instead of waiting for its own timeout.
+type Refusal struct {
+	Erro            *Erro
+	NotificationURL string
 }
 
-// Open handles the browser's CReq. The first CReq within CReqTimeout of the ARes starts the challenge
-// (for mTAN: the SMS goes out); a later one ends the transaction as timed out; a repeated one (the
-// cardholder reloaded the frame) shows the challenge as it stands without sending another SMS. A CReq
-// whose identifiers or claimed transaction data disagree with the AReq's is refused with *Erro, and the
-// transaction is left as it was.
+func (r *Refusal) Error() string { return r.Erro.Error() }
+
+func refusal(e *Erro, notificationURL string) *Refusal {
+	return &Refusal{Erro: e, NotificationURL: notificationURL}
+}
+
+// resultCReqRefused ends a transaction whose CReq was refused: U, with challengeCancel 10 (2.3.1: an Erro
+// answered a CReq) or 06 (transaction error) in the versions without 10; the RReq carries the Erro.
+func resultCReqRefused(v emv.Version, e *Erro) Result {
+	cancel := cancelErroReceivedForCReq
+	if v != emv.V231 {
+		cancel = "06"
+	}
+	return Result{Status: "U", Reason: statusReasonInvalidTx, Cancel: cancel, ChallengeState: "failed", Why: ReasonCReqRefused, Erro: e}
+}
+
+// Open handles the browser's CReq (2.3.1 5.9.6, Req 220-222, 442):
+//   - the first CReq within CReqTimeout of the ARes starts the challenge (for mTAN: the SMS goes out);
+//   - a first CReq after it ends the transaction as timed out (RReq N/14/05) and is refused with 402;
+//   - a CReq after the transaction ended (its RReq is out) is refused with 315, or 402 where it ended
+//     because no CReq came; nothing is posted twice;
+//   - a repeated identical CReq (the cardholder reloaded the frame) continues the challenge as it stands
+//     without another SMS;
+//   - a CReq whose version or claimed transaction data differ from the AReq's is refused (203
+//     messageVersion, 305 naming the element) and ends the transaction with U;
+//   - a CReq naming no transaction of this ACS, or a transaction with another threeDSServerTransID, is
+//     refused with 301 and changes nothing.
+//
+// Refusals are returned as *Refusal.
 func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 	var push bool
+	var refused *Refusal
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
-		push = false
-		var serverID, version string
+		push, refused = false, nil
+		// A refusal is kept apart from err: where it ends the transaction, that end must commit.
+		refuseOnly := func(e *Erro, notify string) error { refused = refusal(e, notify); return nil }
+		var serverID, version, why string
+		var notifyURL *string
 		var creqAt *time.Time
 		var created time.Time
 		var final *string
-		var minor int64
-		var currency, exponent, merchant, merchantID, bin string
-		err := tx.QueryRow(ctx, `SELECT three_ds_server_trans_id::text, message_version, creq_at, created_at, final_status,
-				minor_units, currency, exponent::text, merchant_name, acquirer_merchant_id, acquirer_bin
+		var minor *int64
+		var currency, exponent, merchant, merchantID, bin *string
+		err := tx.QueryRow(ctx, `SELECT three_ds_server_trans_id, message_version, creq_at, created_at, final_status,
+				minor_units, currency, exponent::text, merchant_name, acquirer_merchant_id, acquirer_bin, notification_url,
+				coalesce(reasons->>-1, '')
 			FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C' FOR UPDATE`, creq.ACSTransID).
-			Scan(&serverID, &version, &creqAt, &created, &final, &minor, &currency, &exponent, &merchant, &merchantID, &bin)
+			Scan(&serverID, &version, &creqAt, &created, &final, &minor, &currency, &exponent, &merchant, &merchantID, &bin,
+				&notifyURL, &why)
+		erro := func(code, detail string) *Erro {
+			e := newErro(code, detail, emv.Version(version), emv.TypeCReq)
+			e.ThreeDSServerTransID, e.ACSTransID = creq.ThreeDSServerTransID, creq.ACSTransID.String()
+			return e
+		}
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errCReqTransaction(creq, "acsTransID")
+			version = string(creq.MessageVersion)
+			return refuseOnly(erro(emv.ErrTransactionUnknown, "acsTransID"), "")
 		}
 		if err != nil {
 			return err
 		}
-		if serverID != creq.ThreeDSServerTransID.String() {
-			return errCReqTransaction(creq, "threeDSServerTransID")
+		if !strings.EqualFold(serverID, creq.ThreeDSServerTransID) {
+			return refuseOnly(erro(emv.ErrTransactionUnknown, "threeDSServerTransID"), "")
 		}
-		if version != creq.MessageVersion {
-			e := newErro(ErrTransactionData, "messageVersion", creq.MessageVersion, "CReq")
-			e.ThreeDSServerTransID, e.ACSTransID = serverID, creq.ACSTransID.String()
-			return e
+		notify := deref(notifyURL)
+		if final != nil {
+			if creqAt == nil && why == ReasonNoCReq {
+				return refuseOnly(erro(emv.ErrTimedOut, "CReq not received within 30 seconds of the ARes"), notify)
+			}
+			return refuseOnly(erro(emv.ErrTransactionStatus, "the transaction has ended and its result was sent"), notify)
 		}
-		stored := map[string]string{"purchaseAmount": decimal.NewFromInt(minor).String(), "purchaseCurrency": currency,
-			"purchaseExponent": exponent, "merchantName": merchant, "acquirerMerchantID": merchantID, "acquirerBIN": bin}
+		refuse := func(e *Erro) error {
+			if _, err := c.d.Results.finishTx(ctx, tx, creq.ACSTransID, resultCReqRefused(emv.Version(version), e)); err != nil {
+				return err
+			}
+			return refuseOnly(e, notify)
+		}
+		if string(creq.MessageVersion) != version {
+			return refuse(erro(emv.ErrFormat, "messageVersion"))
+		}
+		stored := map[string]string{"purchaseCurrency": deref(currency), "purchaseExponent": deref(exponent),
+			"merchantName": deref(merchant), "acquirerMerchantID": deref(merchantID), "acquirerBIN": deref(bin)}
+		if minor != nil {
+			stored["purchaseAmount"] = decimal.NewFromInt(*minor).String()
+		}
 		for _, name := range claimable {
 			if v, ok := creq.Claims[name]; ok && v != stored[name] {
-				e := newErro(ErrTransactionData, name, creq.MessageVersion, "CReq")
-				e.ThreeDSServerTransID, e.ACSTransID = serverID, creq.ACSTransID.String()
-				return e
+				return refuse(erro(emv.ErrTransactionData, name))
 			}
 		}
-		if final != nil || creqAt != nil {
-			return nil // ended, or a repeated CReq: shown as it stands
+		if creqAt != nil {
+			return nil // a repeated CReq: the challenge continues as it stands (Req 442)
 		}
 		now := c.d.Clock.Now()
 		if now.Sub(created) >= CReqTimeout {
-			_, err := c.d.Results.finishTx(ctx, tx, creq.ACSTransID, resultNoCReq)
-			return err
+			if _, err := c.d.Results.finishTx(ctx, tx, creq.ACSTransID, resultNoCReq); err != nil {
+				return err
+			}
+			return refuseOnly(erro(emv.ErrTimedOut, "CReq not received within 30 seconds of the ARes"), notify)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET creq_at = $2, window_size = $3 WHERE acs_trans_id = $1`,
 			creq.ACSTransID, now, creq.WindowSize); err != nil {
@@ -204,10 +214,45 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 	if err != nil {
 		return nil, err
 	}
+	if refused != nil {
+		return nil, refused
+	}
 	if push {
 		c.push(ctx, creq.ACSTransID)
 	}
 	return c.View(ctx, creq.ACSTransID)
+}
+
+// RefuseUnreadable handles a CReq that package emv refused (e an *Erro with the ids it could read):
+// where those ids name a challenge of this ACS that is still open, the challenge ends with U (RReq with
+// challengeCancel 10, 2.3.1 5.9.6) and the Erro goes to the requestor's notificationURL; otherwise
+// nothing changes and there is nowhere to post.
+func (c *Challenges) RefuseUnreadable(ctx context.Context, e *Erro) (*Refusal, error) {
+	id, err := uuid.Parse(e.ACSTransID)
+	if err != nil || e.ThreeDSServerTransID == "" {
+		return refusal(e, ""), nil
+	}
+	var serverID, version string
+	var notifyURL *string
+	var final *string
+	err = c.d.Pool.QueryRow(ctx, `SELECT three_ds_server_trans_id, message_version, notification_url, final_status
+		FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C'`, id).Scan(&serverID, &version, &notifyURL, &final)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !strings.EqualFold(serverID, e.ThreeDSServerTransID)) {
+		return refusal(e, ""), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if final != nil {
+		return refusal(e, ""), nil
+	}
+	if e.ErrorCode != emv.ErrVersionUnsupported {
+		e.MessageVersion = version
+	}
+	if _, err := c.d.Results.Finish(ctx, id, resultCReqRefused(emv.Version(version), e)); err != nil {
+		return nil, err
+	}
+	return refusal(e, deref(notifyURL)), nil
 }
 
 // View reads the challenge of a transaction as a page shows it.

@@ -16,49 +16,11 @@ import (
 
 	"example.com/acs/apperr"
 	"example.com/acs/cards"
+	"example.com/acs/emv"
 	"example.com/acs/registration"
 	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
-
-// ARes is the authentication response (the elements this ACS sets).
-type ARes struct {
-	MessageType          string `json:"messageType"`
-	MessageVersion       string `json:"messageVersion"`
-	ThreeDSServerTransID string `json:"threeDSServerTransID"`
-	DSTransID            string `json:"dsTransID"`
-	ACSTransID           string `json:"acsTransID"`
-	ACSReferenceNumber   string `json:"acsReferenceNumber"`
-	TransStatus          string `json:"transStatus"`
-	TransStatusReason    string `json:"transStatusReason,omitempty"`
-	ACSURL               string `json:"acsURL,omitempty"`
-	ACSChallengeMandated string `json:"acsChallengeMandated,omitempty"`
-	AuthenticationType   string `json:"authenticationType,omitempty"`
-	ECI                  string `json:"eci,omitempty"`
-	AuthenticationValue  string `json:"authenticationValue,omitempty"`
-	// The merchant's place on the card's whitelist, as 2.2 names it and as 2.3 renamed it.
-	WhiteListStatus       string `json:"whiteListStatus,omitempty"`
-	WhiteListStatusSource string `json:"whiteListStatusSource,omitempty"`
-	TrustListStatus       string `json:"trustListStatus,omitempty"`
-	TrustListStatusSource string `json:"trustListStatusSource,omitempty"`
-}
-
-// whiteListSourceACS is whiteListStatusSource 03: the status was set by the ACS.
-const whiteListSourceACS = "03"
-
-// setListStatus reports the whitelist status in the element the message version has (none in 2.1).
-func setListStatus(version string, on bool, status, source *string, trustStatus, trustSource *string) {
-	v := "N"
-	if on {
-		v = "Y"
-	}
-	switch version {
-	case "2.2.0":
-		*status, *source = v, whiteListSourceACS
-	case "2.3.1":
-		*trustStatus, *trustSource = v, whiteListSourceACS
-	}
-}
 
 // Reasons name why a transaction was decided as it was; stored with it and shown to support.
 const (
@@ -69,6 +31,12 @@ const (
 	ReasonRegisteredMTAN    = "registered_mtan"
 	ReasonRegisteredApp     = "registered_app"
 	ReasonChallengeMandated = "challenge_mandated"
+	ReasonAppChannel        = "app_channel_not_supported"
+	ReasonDataShareOnly     = "data_share_only"
+	Reason3RIAuthenticated  = "3ri_prior_authentication"
+	Reason3RINotSupported   = "3ri_not_supported"
+	Reason3RINoPrior        = "3ri_no_prior_authentication"
+	ReasonNonPayment        = "non_payment"
 )
 
 // browserDigests are the keyed digests of the browser (user agent, language, screen) and of the IP
@@ -82,14 +50,24 @@ func (dc *Decider) browserDigests(a *AReq) ([]byte, []byte, error) {
 	return b, ip, err
 }
 
-// EMV transStatusReason values used (EMV 3DS 2.2.0, Table A.1).
+// EMV transStatusReason values used (2.3.1 Annex A, transStatusReason).
 const (
-	statusReasonExpiredCard   = "05"
-	statusReasonNoCardRecord  = "08"
-	statusReasonNotPermitted  = "12"
-	statusReasonNotEnrolled   = "13"
-	challengeIndMandated      = "04"
-	authenticationTypeDynamic = "02"
+	statusReasonUnsupportedDevice = "03"
+	statusReasonExpiredCard       = "05"
+	statusReasonInvalidTx         = "07"
+	statusReasonNoCardRecord      = "08"
+	statusReasonNotPermitted      = "12"
+	statusReasonNotEnrolled       = "13"
+	statusReason3RINotSupported   = "21"
+	challengeIndMandated          = "04"
+	challengeIndDataShareOnly     = "06"
+)
+
+// threeRIInd values the ACS authenticates without a cardholder (2.3.1 Annex A, threeRIInd): a
+// recurring or instalment payment that follows one the cardholder authenticated.
+const (
+	threeRIRecurring  = "01"
+	threeRIInstalment = "02"
 )
 
 // DecisionDeps are what the decision needs.
@@ -113,6 +91,8 @@ type DecisionDeps struct {
 	Whitelist *whitelist.List
 	// Metrics counts decisions; nil: not counted.
 	Metrics *Metrics
+	// OperatorID is acsOperatorID (2.2.0, 2.3.1): the identifier the DS assigned to the ACS operator.
+	OperatorID string
 }
 
 // Hasher computes HSM-keyed digests.
@@ -127,15 +107,20 @@ type Decider struct{ d DecisionDeps }
 // NewDecider returns a Decider.
 func NewDecider(d DecisionDeps) *Decider { return &Decider{d: d} }
 
-// Decide looks the card up, decides, stores the transaction with its reasons, and returns the ARes. A
-// second AReq with a threeDSServerTransID already answered is refused with Erro 305.
-func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
-	res := &ARes{MessageType: "ARes", MessageVersion: a.MessageVersion, ThreeDSServerTransID: a.ThreeDSServerTransID.String(),
-		DSTransID: a.DSTransID.String(), ACSTransID: uuid.NewString(), ACSReferenceNumber: dc.d.ReferenceNumber}
+// Decide looks the card up, decides, stores the transaction with its reasons, and returns the ARes,
+// encoded through its version's element table. A second AReq with a threeDSServerTransID already
+// answered is refused with Erro 305.
+//
+// Every valid request gets an answer of the specification's kind: the app channel, until it is built,
+// gets U with reason 03 (unsupported device); 3RI requests are decided without a cardholder (decide3RI);
+// a non-payment request in the browser is challenged like a payment; threeDSRequestorChallengeInd 06
+// (data share only) is never answered C (2.3.1 Table A.17) but I.
+func (dc *Decider) Decide(ctx context.Context, a *AReq) ([]byte, *Decision, error) {
+	d := &aresData{a: a, acsTransID: uuid.NewString(), referenceNo: dc.d.ReferenceNumber, operatorID: dc.d.OperatorID}
 	var cardID, regID *uuid.UUID
 	var reasons []string
 	decide := func(status, reason string, why ...string) {
-		res.TransStatus, res.TransStatusReason = status, reason
+		d.status, d.reason = status, reason
 		reasons = append(reasons, why...)
 	}
 
@@ -144,13 +129,16 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
 	case errors.Is(err, cards.ErrNotFound):
 		decide("N", statusReasonNoCardRecord, ReasonCardUnknown)
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	case card.Status == cards.Blocked:
 		cardID = &card.ID
 		decide("N", statusReasonNotPermitted, ReasonCardBlocked)
 	case card.Expired(dc.d.Clock.Now()):
 		cardID = &card.ID
 		decide("N", statusReasonExpiredCard, ReasonCardExpired)
+	case a.DeviceChannel == ChannelApp:
+		cardID = &card.ID
+		decide("U", statusReasonUnsupportedDevice, ReasonAppChannel)
 	default:
 		cardID = &card.ID
 		reg, err := dc.d.Registration.Active(ctx, card.ID)
@@ -159,29 +147,54 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		regID = &reg.ID
-		why := ReasonRegisteredMTAN
+		why, via := ReasonRegisteredMTAN, ViaMTAN
 		if reg.Method == registration.MethodApp {
-			why = ReasonRegisteredApp
+			why, via = ReasonRegisteredApp, ViaApp
+		}
+		if a.DeviceChannel == Channel3RI {
+			regID = nil // no cardholder takes part
+			decide("", "", why)
+			break
 		}
 		decide("C", "", why)
-		res.ACSURL, res.AuthenticationType, res.ACSChallengeMandated = dc.d.ChallengeURL, authenticationTypeDynamic, "N"
-		if a.ChallengeInd == challengeIndMandated {
-			res.ACSChallengeMandated = "Y"
-		}
+		d.acsURL, d.via, d.mandated = dc.d.ChallengeURL, via, a.ChallengeInd == challengeIndMandated
 	}
 
 	var browserDigest, ipDigest []byte
-	if res.TransStatus == "C" && dc.d.Risk.KnownBrowsers {
+	if d.status == "C" && dc.d.Risk.KnownBrowsers {
 		if browserDigest, ipDigest, err = dc.browserDigests(a); err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+			return nil, nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
 	}
-	var statusReason *string
+	var body []byte
+	base, baseReasons := *d, reasons
 	err = store.WithTx(ctx, dc.d.Pool, func(tx pgx.Tx) error {
-		if res.TransStatus == "C" {
+		*d, reasons = base, append([]string(nil), baseReasons...) // a retried transaction starts afresh
+		frictionless := false
+		switch {
+		case a.DeviceChannel == Channel3RI && d.status == "":
+			ok, why, reason, err := dc.decide3RI(ctx, tx, a, *cardID)
+			if err != nil {
+				return err
+			}
+			reasons = append(reasons, why)
+			if !ok {
+				d.status, d.reason = "N", reason
+				break
+			}
+			frictionless = true
+		case d.status == "C" && a.ChallengeInd == challengeIndDataShareOnly:
+			// Data share only: the requestor will not challenge; the ACS acknowledges (2.3.1 Table A.17).
+			d.status, d.acsURL, d.via, d.mandated = "I", "", "", false
+			reasons = append(reasons, ReasonDataShareOnly)
+		case d.status == "C" && !a.HasAmount:
+			// A non-payment authentication without purchase data: nothing for the amount-based rules to
+			// weigh, so the cardholder confirms.
+			reasons = append(reasons, ReasonNonPayment)
+		case d.status == "C":
 			in := riskInput{cardID: *cardID, ipGiven: ipDigest != nil}
 			if dc.d.Risk.KnownBrowsers {
 				var err error
@@ -193,56 +206,129 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) (*ARes, error) {
 			if err != nil {
 				return err
 			}
-			reasons = append(reasons[:1], as.reasons...)
+			reasons = append(reasons, as.reasons...)
 			if dc.d.Whitelist != nil {
-				setListStatus(a.MessageVersion, as.whitelisted, &res.WhiteListStatus, &res.WhiteListStatusSource,
-					&res.TrustListStatus, &res.TrustListStatusSource)
+				d.listed = &as.whitelisted
 			}
-			if as.frictionless {
-				res.TransStatus, res.ACSURL, res.AuthenticationType, res.ACSChallengeMandated = "Y", "", "", ""
-				res.ECI = ECI(a.AcctNumber, "Y")
-				if res.AuthenticationValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: res.ACSTransID, AcctNumber: a.AcctNumber,
-					MinorUnits: a.MinorUnits, Currency: a.Currency, AcquirerBIN: a.AcquirerBIN, AcquirerMerchantID: a.AcquirerMerchantID,
-					TransStatus: "Y", ECI: res.ECI}); err != nil {
-					return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
-				}
+			frictionless = as.frictionless
+			d.exemption = exemptionOf(as.reasons)
+		}
+		if frictionless {
+			d.status, d.acsURL, d.via, d.mandated = "Y", "", "", false
+			d.eci = ECI(a.AcctNumber, "Y")
+			var err error
+			if d.authValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: d.acsTransID, AcctNumber: a.AcctNumber,
+				MinorUnits: a.MinorUnits, Currency: a.Currency, AcquirerBIN: a.AcquirerBIN, AcquirerMerchantID: a.AcquirerMerchantID,
+				TransStatus: "Y", ECI: d.eci}); err != nil {
+				return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 			}
 		}
-		why, _ := json.Marshal(reasons)
-		var serverURL *string
-		if a.ThreeDSServerURL != "" {
-			serverURL = &a.ThreeDSServerURL
+		var err error
+		if body, err = emv.Encode(d.message()); err != nil {
+			return err
 		}
-		if res.TransStatusReason != "" {
-			statusReason = &res.TransStatusReason
-		}
-		var eci *string
-		if res.ECI != "" {
-			eci = &res.ECI
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
-			card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
-			merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
-			trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-				$26, $27)`,
-			res.ACSTransID, a.ThreeDSServerTransID, a.DSTransID, a.MessageVersion, cardID, regID, a.Amount, a.MinorUnits, a.Currency,
-			a.Exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, a.PurchaseDate, a.ChallengeInd,
-			a.NotificationURL, serverURL, a.BrowserLanguage, res.TransStatus, statusReason, why, dc.d.Clock.Now(), eci,
-			browserDigest, ipDigest)
-		return err
+		return dc.insert(ctx, tx, a, d, cardID, regID, reasons, browserDigest, ipDigest)
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		e := newErro(ErrTransactionData, "threeDSServerTransID", a.MessageVersion, "AReq")
-		e.ThreeDSServerTransID = a.ThreeDSServerTransID.String()
-		return nil, e
+		return nil, nil, newErro(emv.ErrTransactionData, "threeDSServerTransID", a.MessageVersion, emv.TypeAReq).Echo(a.Message)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("acs: store transaction: %w", err)
+		return nil, nil, fmt.Errorf("acs: decide: %w", err)
 	}
-	dc.d.Metrics.decided(res.TransStatus, reasons)
-	dc.d.Log.InfoContext(ctx, "areq decided", "acs_trans_id", res.ACSTransID, "trans_status", res.TransStatus,
+	dc.d.Metrics.decided(d.status, reasons)
+	dc.d.Log.InfoContext(ctx, "areq decided", "acs_trans_id", d.acsTransID, "trans_status", d.status,
 		"reasons", strings.Join(reasons, ","))
-	return res, nil
+	return body, &Decision{ACSTransID: d.acsTransID, TransStatus: d.status, TransStatusReason: d.reason, ECI: d.eci,
+		AuthenticationValue: d.authValue, Reasons: reasons}, nil
+}
+
+// Decision is what Decide decided, for callers in this program (the demo seed, tests); the 3DS Server
+// gets the ARes.
+type Decision struct {
+	ACSTransID          string
+	TransStatus         string
+	TransStatusReason   string
+	ECI                 string
+	AuthenticationValue string
+	Reasons             []string
+}
+
+// exemptionOf names the exemption that made a purchase frictionless (transChallengeExemption).
+func exemptionOf(reasons []string) string {
+	for _, r := range reasons {
+		switch r {
+		case ReasonWhitelisted:
+			return exemptionTrustList
+		case ReasonLowValue:
+			return exemptionLowValue
+		case ReasonTRA100, ReasonTRA250, ReasonTRA500:
+			return exemptionTRA
+		}
+	}
+	return ""
+}
+
+// decide3RI decides a 3DS Requestor Initiated request (deviceChannel 03): the cardholder is not there, so
+// the ACS authenticates only a recurring or instalment payment that follows a purchase of the same card
+// at the same merchant that the cardholder authenticated (threeDSRequestorPriorAuthenticationInfo names
+// its acsTransID), within the amount rules. Anything else is N: 21 for a kind of 3RI this ACS does not
+// authenticate, 07 where the prior authentication is missing or does not match.
+func (dc *Decider) decide3RI(ctx context.Context, tx pgx.Tx, a *AReq, cardID uuid.UUID) (bool, string, string, error) {
+	if a.MessageCategory != CategoryPayment || (a.ThreeRIInd != threeRIRecurring && a.ThreeRIInd != threeRIInstalment) {
+		return false, Reason3RINotSupported, statusReason3RINotSupported, nil
+	}
+	prior, err := uuid.Parse(a.PriorACSTransID)
+	if err != nil {
+		return false, Reason3RINoPrior, statusReasonInvalidTx, nil
+	}
+	var ok bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM acs_transactions WHERE acs_trans_id = $1 AND card_id = $2
+			AND acquirer_bin = $3 AND acquirer_merchant_id = $4 AND (trans_status = 'Y' OR final_status = 'Y'))`,
+		prior, cardID, a.AcquirerBIN, a.AcquirerMerchantID).Scan(&ok)
+	if err != nil {
+		return false, "", "", err
+	}
+	if !ok {
+		return false, Reason3RINoPrior, statusReasonInvalidTx, nil
+	}
+	if lim := dc.d.Risk.ChallengeAbove; lim.IsPositive() && (a.Currency != currencyEUR || a.Amount.GreaterThan(lim)) {
+		return false, ReasonAmountAboveLimit, statusReasonInvalidTx, nil
+	}
+	return true, Reason3RIAuthenticated, "", nil
+}
+
+// insert stores the answered AReq.
+func (dc *Decider) insert(ctx context.Context, tx pgx.Tx, a *AReq, d *aresData, cardID, regID *uuid.UUID, reasons []string,
+	browserDigest, ipDigest []byte) error {
+	why, _ := json.Marshal(reasons)
+	var amount, minor, currency, exponent any
+	if a.HasAmount {
+		amount, minor, currency, exponent = a.Amount, a.MinorUnits, a.Currency, a.Exponent
+	}
+	var purchaseDate any
+	if !a.PurchaseDate.IsZero() {
+		purchaseDate = a.PurchaseDate
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
+		card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
+		merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
+		trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest, ds_url, device_channel, message_category)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''), nullif($12, ''), nullif($13, ''), nullif($14, ''),
+			nullif($15, ''), $16, $17, nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''), $23, $24, nullif($25, ''),
+			$26, $27, nullif($28, ''), $29, $30)`,
+		d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
+		exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, purchaseDate,
+		strings.Join(append([]string{a.ChallengeInd}, tail(a.ChallengeInds)...), ","), a.NotificationURL, a.ThreeDSServerURL,
+		a.BrowserLanguage, d.status, d.reason, why, dc.d.Clock.Now(), d.eci, browserDigest, ipDigest, a.DSURL,
+		a.DeviceChannel, a.MessageCategory)
+	return err
+}
+
+// tail is the list after its first item.
+func tail(s []string) []string {
+	if len(s) < 2 {
+		return nil
+	}
+	return s[1:]
 }

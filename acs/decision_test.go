@@ -56,7 +56,28 @@ func (fx *decisionFixture) registerApp(t *testing.T, pan string, month, year int
 	}
 }
 
-func (fx *decisionFixture) decide(t *testing.T, mod func(m map[string]any)) (*acs.ARes, error) {
+// ares is an ARes as a test reads it.
+type ares struct {
+	MessageType          string   `json:"messageType"`
+	MessageVersion       string   `json:"messageVersion"`
+	ThreeDSServerTransID string   `json:"threeDSServerTransID"`
+	ACSTransID           string   `json:"acsTransID"`
+	TransStatus          string   `json:"transStatus"`
+	TransStatusReason    string   `json:"transStatusReason"`
+	ACSURL               string   `json:"acsURL"`
+	ACSChallengeMandated string   `json:"acsChallengeMandated"`
+	AuthenticationType   string   `json:"authenticationType"`
+	AuthenticationMethod []string `json:"authenticationMethod"`
+	ECI                  string   `json:"eci"`
+	AuthenticationValue  string   `json:"authenticationValue"`
+	WhiteListStatus      string   `json:"whiteListStatus"`
+	WhiteListSource      string   `json:"whiteListStatusSource"`
+	TrustListStatus      string   `json:"trustListStatus"`
+	TrustListSource      string   `json:"trustListStatusSource"`
+	Exemption            string   `json:"transChallengeExemption"`
+}
+
+func (fx *decisionFixture) decide(t *testing.T, mod func(m map[string]any)) (*ares, error) {
 	t.Helper()
 	m := areq(t)
 	m["threeDSServerTransID"] = uuid.NewString()
@@ -67,7 +88,15 @@ func (fx *decisionFixture) decide(t *testing.T, mod func(m map[string]any)) (*ac
 	if e != nil {
 		t.Fatalf("AReq: %+v", e)
 	}
-	return fx.dc.Decide(context.Background(), a)
+	body, _, err := fx.dc.Decide(context.Background(), a)
+	if err != nil {
+		return nil, err
+	}
+	var r ares
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r, nil
 }
 
 func (fx *decisionFixture) reasons(t *testing.T, acsTransID string) []string {
@@ -110,7 +139,7 @@ func TestDecisions(t *testing.T) {
 				t.Fatalf("ARes: %+v", res)
 			}
 			if tc.status == "C" {
-				if res.ACSURL != "https://acs.example/3ds/challenge" || res.AuthenticationType != "02" {
+				if res.ACSURL != "https://acs.example/3ds/challenge" || res.AuthenticationType != "03" {
 					t.Fatalf("challenge: %+v", res)
 				}
 				if want := map[bool]string{true: "Y", false: "N"}[tc.why == acs.ReasonChallengeMandated]; res.ACSChallengeMandated != want {

@@ -291,16 +291,39 @@ func TestFlowDynamicLinking(t *testing.T) {
 			t.Fatalf("A's mTAN on B: %d", wrong.Status)
 		}
 	}
-	aresC := fx.purchase(t, nil)
+	// 2.3.1 5.9.6: a CReq whose content differs from the AReq's is refused with 305 naming the element;
+	// the Erro goes to the notificationURL, the transaction ends (RReq U, challengeCancel 06 in 2.2.0),
+	// and a later CReq learns with 315 that it has ended.
 	for field, value := range map[string]any{"purchaseAmount": "1", "merchantName": "Anderer Shop", "purchaseCurrency": "840"} {
-		page, err := fx.sim.Challenge(aresC, sim3ds.CReq(aresC, "03", map[string]any{field: value}), "", "en")
+		aresC := fx.purchase(t, nil)
+		id := aresC["threeDSServerTransID"].(string)
+		page, err := fx.sim.Challenge(aresC, sim3ds.CReq(aresC, "03", map[string]any{field: value}), "c2Vzc2lvbi0x", "en")
 		if err != nil || page.Status != http.StatusBadRequest || !strings.Contains(page.Body, "Erro 305: "+field) {
 			t.Fatalf("CReq changing %s: %v %d %.400s", field, err, page.Status, page.Body)
 		}
+		erro, posted, err := page.Final()
+		if err != nil || !posted || erro["messageType"] != "Erro" || erro["errorCode"] != "305" || erro["errorDetail"] != field {
+			t.Fatalf("Erro to the notificationURL: %v %v %v", posted, erro, err)
+		}
+		if got := fx.sim.CRes(id); len(got) != 1 || got[0].SessionData != "c2Vzc2lvbi0x" {
+			t.Fatalf("notificationURL received %+v", got)
+		}
+		rreqs := fx.sim.RReqs(id)
+		if len(rreqs) != 1 || rreqs[0].Message["transStatus"] != "U" || rreqs[0].Message["challengeCancel"] != "06" {
+			t.Fatalf("RReq after a refused CReq: %+v", rreqs)
+		}
+		again, _ := fx.sim.Challenge(aresC, sim3ds.CReq(aresC, "03", nil), "", "en")
+		if again.Status != http.StatusBadRequest || !strings.Contains(again.Body, "Erro 315") || len(fx.sim.RReqs(id)) != 1 {
+			t.Fatalf("CReq after the RReq: %d %.300s", again.Status, again.Body)
+		}
 	}
-	// The refused CReqs changed nothing: the genuine one starts the challenge.
-	if page, _ := fx.sim.Challenge(aresC, sim3ds.CReq(aresC, "03", map[string]any{"purchaseAmount": "4990"}), "", "en"); page.Status != http.StatusOK {
+	// A CReq that repeats the AReq's own values is no change.
+	aresD := fx.purchase(t, nil)
+	if page, _ := fx.sim.Challenge(aresD, sim3ds.CReq(aresD, "03", map[string]any{"purchaseAmount": "4990"}), "", "en"); page.Status != http.StatusOK {
 		t.Fatalf("genuine CReq: %d", page.Status)
+	}
+	if p := fx.sim.Problems(); len(p) != 0 {
+		t.Fatalf("messages that fail the emv tables: %v", p)
 	}
 }
 
@@ -338,18 +361,21 @@ func TestFlowTimeouts(t *testing.T) {
 		t.Fatalf("%d RReqs", len(rreqs))
 	}
 	golden(t, "rreq-timeout-no-creq", rreqs[0].Message)
-	// A CReq arriving now only learns that the purchase ended.
+	// A CReq arriving now gets Erro 402 at the notificationURL (Req 222); nothing else is sent.
 	late, _ := fx.sim.Challenge(early, sim3ds.CReq(early, "03", nil), "c2Vzc2lvbi0x", "en")
-	if cres, _ := fx.final(t, early, late); cres["transStatus"] != "N" {
-		t.Fatalf("late CReq: %v", cres)
+	if erro, _ := fx.final(t, early, late); erro["messageType"] != "Erro" || erro["errorCode"] != "402" {
+		t.Fatalf("late CReq: %v", erro)
+	}
+	if n := len(fx.sim.RReqs(early["threeDSServerTransID"].(string))); n != 1 {
+		t.Fatalf("%d RReqs after the late CReq", n)
 	}
 
-	// A CReq at 31 s without any sweep in between also ends it.
+	// A CReq at 31 s without any sweep in between ends it (RReq N/14/05) and gets 402 too.
 	slow := fx.purchase(t, nil)
 	fx.Clock.Advance(31 * time.Second)
 	page, _ := fx.sim.Challenge(slow, sim3ds.CReq(slow, "03", nil), "c2Vzc2lvbi0x", "en")
-	if cres, _ := fx.final(t, slow, page); cres["transStatus"] != "N" {
-		t.Fatalf("CReq at 31 s: %v", cres)
+	if erro, rreqs := fx.final(t, slow, page); erro["errorCode"] != "402" || len(rreqs) != 1 || rreqs[0].Message["challengeCancel"] != "05" {
+		t.Fatalf("CReq at 31 s: %v %v", erro, rreqs)
 	}
 
 	ares, page, code := fx.challenge(t, nil, "en")
@@ -471,25 +497,45 @@ func TestFlowPageSecurity(t *testing.T) {
 	}
 }
 
-// Bad CReqs are refused with the element named and change nothing.
+// Bad CReqs are refused with the element named (2.3.1 5.9.6). One that names no transaction of this ACS
+// changes nothing and has nowhere to post; one that names this transaction but breaks its table ends it:
+// the Erro goes to the notificationURL, the RReq says U, and a later CReq gets 315.
 func TestFlowBadCReq(t *testing.T) {
 	fx := newFlowFixture(t)
 	ares := fx.purchase(t, nil)
 	other := map[string]any{"threeDSServerTransID": "9e0d1b4a-6a4b-4d59-8d1f-1a2b3c4d5e6f", "acsTransID": ares["acsTransID"],
 		"messageVersion": ares["messageVersion"]}
-	for creq, want := range map[string]string{
-		"not base64!":                            "Erro 101",
-		sim3ds.CReq(ares, "07", nil):             "Erro 203: challengeWindowSize",
-		sim3ds.CReq(other, "03", nil):            "Erro 301: threeDSServerTransID",
-		sim3ds.CReq(map[string]any{}, "03", nil): "Erro 201: messageVersion",
+	for _, tc := range []struct{ creq, want string }{
+		{"not base64!", "Erro 101"},
+		{sim3ds.CReq(other, "03", nil), "Erro 301: threeDSServerTransID"},
+		{sim3ds.CReq(map[string]any{}, "03", nil), "Erro 201: messageVersion"},
 	} {
-		page, err := fx.sim.Challenge(ares, creq, "", "en")
-		if err != nil || page.Status != http.StatusBadRequest || !strings.Contains(page.Body, want) {
-			t.Errorf("%s: %v %d %.300s", want, err, page.Status, page.Body)
+		page, err := fx.sim.Challenge(ares, tc.creq, "", "en")
+		if err != nil || page.Status != http.StatusBadRequest || !strings.Contains(page.Body, tc.want) {
+			t.Errorf("%s: %v %d %.300s", tc.want, err, page.Status, page.Body)
+		}
+		if _, posted, _ := page.Final(); posted {
+			t.Errorf("%s: posted to a notificationURL", tc.want)
 		}
 	}
-	if page, _ := fx.sim.Challenge(ares, sim3ds.CReq(ares, "03", nil), "", "en"); page.Status != http.StatusOK {
-		t.Fatalf("genuine CReq after bad ones: %d", page.Status)
+	id := ares["threeDSServerTransID"].(string)
+	if len(fx.sim.RReqs(id)) != 0 {
+		t.Fatal("a CReq for no transaction of ours ended one")
+	}
+	page, _ := fx.sim.Challenge(ares, sim3ds.CReq(ares, "07", nil), "", "en")
+	erro, posted, err := page.Final()
+	if page.Status != http.StatusBadRequest || !posted || err != nil || erro["errorCode"] != "203" || erro["errorDetail"] != "challengeWindowSize" {
+		t.Fatalf("bad window size: %d %v %v", page.Status, erro, err)
+	}
+	if rreqs := fx.sim.RReqs(id); len(rreqs) != 1 || rreqs[0].Message["transStatus"] != "U" {
+		t.Fatalf("RReq: %+v", rreqs)
+	}
+	if page, _ := fx.sim.Challenge(ares, sim3ds.CReq(ares, "03", nil), "", "en"); page.Status != http.StatusBadRequest ||
+		!strings.Contains(page.Body, "Erro 315") {
+		t.Fatalf("CReq after the end: %d", page.Status)
+	}
+	if p := fx.sim.Problems(); len(p) != 0 {
+		t.Fatalf("messages that fail the emv tables: %v", p)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"example.com/acs/apperr"
+	"example.com/acs/emv"
 	"example.com/acs/envelope"
 	"example.com/acs/internal/web"
 	"example.com/acs/registration"
@@ -87,29 +88,43 @@ func (h *Handler) status(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]bool{"ended": v.Final != nil})
 }
 
-// areq answers an AReq with ARes or Erro. Protocol problems are Erro in an HTTP 200, as the Directory
-// Server reads them; a failure of this system is Erro 403 (transient) with HTTP 503.
+// areq answers an AReq with ARes or Erro, as JSON in UTF-8 (Req 190) with the headers of Table A.29
+// (X-Request-ID: dsTransID, X-Response-ID: acsTransID). Protocol problems are Erro in an HTTP 200, as
+// the Directory Server reads them (the specification defines no HTTP status); a failure of this system
+// is Erro 403 (transient) with HTTP 503.
 func (h *Handler) areq(c echo.Context) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, emv.MaxMessageSize+1))
 	if err != nil {
-		return c.JSON(http.StatusOK, newErro(ErrMessageInvalid, "Invalid Formatted Message", "", "AReq"))
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeAReq)), "", "")
 	}
 	a, erro := ParseAReq(body)
 	if erro != nil {
-		return c.JSON(http.StatusOK, erro)
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(erro), erro.DSTransID, "")
 	}
-	res, err := h.d.Decider.Decide(c.Request().Context(), a)
+	res, dec, err := h.d.Decider.Decide(c.Request().Context(), a)
 	var e *Erro
 	if errors.As(err, &e) {
-		return c.JSON(http.StatusOK, e)
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(e), a.DSTransID, "")
 	}
 	if err != nil {
 		h.d.Log.ErrorContext(c.Request().Context(), "areq failed", "err", err)
-		e := newErro(ErrTransientFailure, "ACS", a.MessageVersion, "AReq")
-		e.ThreeDSServerTransID = a.ThreeDSServerTransID.String()
-		return c.JSON(http.StatusServiceUnavailable, e)
+		e := newErro(emv.ErrTransientFailure, "ACS", a.MessageVersion, emv.TypeAReq).Echo(a.Message)
+		return h.emvJSON(c, http.StatusServiceUnavailable, emv.EncodeErro(e), a.DSTransID, "")
 	}
-	return c.JSON(http.StatusOK, res)
+	return h.emvJSON(c, http.StatusOK, res, a.DSTransID, dec.ACSTransID)
+}
+
+// emvJSON writes an EMV message with the Table A.29 headers: X-Request-ID echoes the request's
+// dsTransID as its body gave it (Req 469), X-Response-ID is the ACS's transaction id.
+func (h *Handler) emvJSON(c echo.Context, status int, body []byte, requestID, responseID string) error {
+	hd := c.Response().Header()
+	if requestID != "" {
+		hd.Set("X-Request-ID", requestID)
+	}
+	if responseID != "" {
+		hd.Set("X-Response-ID", responseID)
+	}
+	return c.Blob(status, "application/json; charset=utf-8", body)
 }
 
 // challengeHeaders: the challenge pages are the only pages of this ACS that may be framed (inside the
@@ -241,27 +256,47 @@ func question(key, lang string) string {
 	return en
 }
 
-// refuse shows a CReq problem to the cardholder. Where the CReq cannot be tied to a transaction there is
-// nowhere to post a CRes; a 3DS Requestor that sent a bad CReq learns of it from its own timeout.
-func (h *Handler) refuse(c echo.Context, e *Erro) error {
+// refuse shows a CReq problem to the cardholder. Where the CReq named a transaction of this ACS, the
+// page posts the Erro to the 3DS Requestor's notificationURL in the form field cres, base64url-encoded
+// like a CRes (2.3.1 5.9.6 says "via the browser" and names no field; cres is what requestors' libraries
+// read), with the threeDSSessionData it came with. Otherwise there is nowhere to post: the page says so.
+func (h *Handler) refuse(c echo.Context, r *Refusal, sd string) error {
+	e := r.Erro
 	h.d.Log.WarnContext(c.Request().Context(), "creq refused", "error_code", e.ErrorCode, "error_detail", e.ErrorDetail)
-	return h.render(c, http.StatusBadRequest, "refused.html", page{Lang: web.Lang(c.Request(), ""), ErroCode: e.ErrorCode, ErroDetail: e.ErrorDetail})
+	pg := page{Lang: web.Lang(c.Request(), ""), ErroCode: e.ErrorCode, ErroDetail: e.ErrorDetail}
+	if id, err := uuid.Parse(e.ACSTransID); err == nil && r.NotificationURL != "" {
+		// A refusal that ended the transaction queued its RReq: the DS hears first, as with a final CRes.
+		h.deliver(c, id)
+	}
+	if r.NotificationURL != "" {
+		pg.PostTo, pg.CRes, pg.SessionData = r.NotificationURL, base64.RawURLEncoding.EncodeToString(emv.EncodeErro(e)), sd
+		if u, err := url.Parse(r.NotificationURL); err == nil {
+			nonce, _ := c.Get("nonce").(string)
+			c.Response().Header().Set("Content-Security-Policy", h.csp(nonce, " "+u.Scheme+"://"+u.Host))
+		}
+	}
+	return h.render(c, http.StatusBadRequest, "refused.html", pg)
 }
 
 // creq receives the browser's CReq and shows the challenge.
 func (h *Handler) creq(c echo.Context) error {
+	ctx := c.Request().Context()
 	sd := c.FormValue("threeDSSessionData")
 	if !validSessionData(sd) {
-		return h.refuse(c, newErro(ErrFormat, "threeDSSessionData", "", "CReq"))
+		return h.refuse(c, &Refusal{Erro: newErro(emv.ErrFormat, "threeDSSessionData", "", emv.TypeCReq)}, "")
 	}
 	creq, erro := ParseCReq(c.FormValue("creq"))
 	if erro != nil {
-		return h.refuse(c, erro)
+		r, err := h.d.Challenges.RefuseUnreadable(ctx, erro)
+		if err != nil {
+			return err
+		}
+		return h.refuse(c, r, sd)
 	}
-	v, err := h.d.Challenges.Open(c.Request().Context(), creq)
-	var e *Erro
-	if errors.As(err, &e) {
-		return h.refuse(c, e)
+	v, err := h.d.Challenges.Open(ctx, creq)
+	var r *Refusal
+	if errors.As(err, &r) {
+		return h.refuse(c, r, sd)
 	}
 	if err != nil {
 		return err
@@ -299,14 +334,11 @@ func (h *Handler) show(c echo.Context, v *View, sd string, pg page) error {
 // complete posts the final CRes (and threeDSSessionData) to the notificationURL from the browser: a form
 // that submits itself, with a button for browsers without script.
 func (h *Handler) complete(c echo.Context, v *View, pg page) error {
-	// Deliver the RReq before the browser brings the CRes, as the specification orders; if the 3DS Server
-	// is unreachable now, the queued RReq is retried in the background.
-	dctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
-	if err := h.d.Results.DeliverNow(dctx, v.ACSTransID); err != nil {
-		h.d.Log.WarnContext(c.Request().Context(), "rreq delivery deferred", "acs_trans_id", v.ACSTransID, "err", err)
+	h.deliver(c, v.ACSTransID)
+	b, err := v.Final.CRes()
+	if err != nil {
+		return err
 	}
-	cancel()
-	b, _ := json.Marshal(v.Final.CRes())
 	pg.CRes = base64.RawURLEncoding.EncodeToString(b)
 	pg.PostTo = v.NotificationURL
 	if u, err := url.Parse(v.NotificationURL); err == nil {
@@ -314,6 +346,16 @@ func (h *Handler) complete(c echo.Context, v *View, pg page) error {
 		c.Response().Header().Set("Content-Security-Policy", h.csp(nonce, " "+u.Scheme+"://"+u.Host))
 	}
 	return h.render(c, http.StatusOK, "complete.html", pg)
+}
+
+// deliver sends a transaction's queued RReq before the browser brings the CRes, as the specification
+// orders (2.3.1 5.8.2); if the DS is unreachable now, the queued RReq is retried in the background.
+func (h *Handler) deliver(c echo.Context, id uuid.UUID) {
+	dctx, cancel := context.WithTimeout(c.Request().Context(), 6*time.Second)
+	defer cancel()
+	if err := h.d.Results.DeliverNow(dctx, id); err != nil {
+		h.d.Log.WarnContext(c.Request().Context(), "rreq delivery deferred", "acs_trans_id", id, "err", err)
+	}
 }
 
 // step handles the challenge form: confirm, new mTAN, cancel.

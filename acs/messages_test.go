@@ -30,6 +30,17 @@ func areq(t testing.TB) map[string]any {
 	return m
 }
 
+// to231 turns the 2.2.0 sample AReq into a 2.3.1 one: the challenge indicator becomes an array, and the
+// elements 2.3.1 added for the browser are filled in (2.3.1 Annex A).
+func to231(m map[string]any) {
+	m["messageVersion"] = "2.3.1"
+	if s, ok := m["threeDSRequestorChallengeInd"].(string); ok {
+		m["threeDSRequestorChallengeInd"] = []string{s}
+	}
+	m["acceptLanguage"] = []string{"de-DE,de;q=0.9"}
+	m["acquirerCountryCode"], m["acquirerCountryCodeSource"] = "276", "01"
+}
+
 func encode(t testing.TB, m map[string]any) []byte {
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -54,11 +65,13 @@ func TestParseValidAReq(t *testing.T) {
 	if a, e := acs.ParseAReq(encode(t, m)); e != nil || !a.Amount.Equal(decimal.NewFromInt(12000)) {
 		t.Fatalf("yen: %+v %+v", a, e)
 	}
-	for _, v := range []string{"2.1.0", "2.3.1"} {
-		m := areq(t)
-		m["messageVersion"] = v
-		if _, e := acs.ParseAReq(encode(t, m)); e != nil {
-			t.Errorf("version %s refused: %+v", v, e)
+	for _, f := range []string{"areq-browser-2.1.0.json", "areq-browser-2.3.1.json"} {
+		b, err := os.ReadFile("../testdata/emv/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, e := acs.ParseAReq(b); e != nil {
+			t.Errorf("%s refused: %+v", f, e)
 		}
 	}
 }
@@ -68,7 +81,10 @@ func TestAReqErrors(t *testing.T) {
 	required := []string{"threeDSServerTransID", "dsTransID", "deviceChannel", "messageCategory", "threeDSRequestorID",
 		"threeDSRequestorName", "threeDSServerRefNumber", "acctNumber", "acquirerBIN", "acquirerMerchantID", "merchantName", "mcc",
 		"merchantCountryCode", "purchaseAmount", "purchaseCurrency", "purchaseExponent", "purchaseDate", "notificationURL",
-		"browserAcceptHeader", "browserLanguage", "browserUserAgent", "browserScreenHeight", "browserScreenWidth", "messageVersion"}
+		"browserAcceptHeader", "browserLanguage", "browserUserAgent", "browserScreenHeight", "browserScreenWidth", "messageVersion",
+		// 2.2.0 Annex A: required, and once missing without an Erro (issue 11)
+		"threeDSRequestorURL", "threeDSCompInd", "threeDSRequestorAuthenticationInd", "threeDSServerURL", "browserJavascriptEnabled",
+		"dsReferenceNumber", "dsURL"}
 	for _, f := range required {
 		m := areq(t)
 		delete(m, f)
@@ -85,7 +101,8 @@ func TestAReqErrors(t *testing.T) {
 	for f, v := range map[string]any{
 		"threeDSServerTransID": "not-a-uuid", "acctNumber": "4000-1100-0000-0017", "purchaseAmount": "49.90",
 		"purchaseExponent": "3", "purchaseDate": "2026-11-23", "mcc": "57", "merchantCountryCode": "DE",
-		"notificationURL": "javascript:alert(1)", "deviceChannel": "01", "messageCategory": "02", "cardExpiryDate": "2913",
+		"notificationURL": "javascript:alert(1)", "deviceChannel": "1", "messageCategory": "2", "cardExpiryDate": "2913",
+		"threeDSCompInd": "X", "browserJavascriptEnabled": "true",
 		"merchantName": strings.Repeat("x", 41), "browserScreenWidth": "wide", "threeDSRequestorChallengeInd": "4",
 		"purchaseCurrency": "97", "merchantName ": nil,
 	} {

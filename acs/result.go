@@ -1,15 +1,14 @@
 package acs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +18,8 @@ import (
 
 	"example.com/acs/apperr"
 	"example.com/acs/cards"
+	"example.com/acs/dslink"
+	"example.com/acs/emv"
 	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
@@ -31,13 +32,16 @@ const (
 	ChallengeTimeout = 10 * time.Minute
 )
 
-// EMV values for the end of a challenge (EMV 3DS 2.2.0, Table A.1).
+// EMV values for the end of a challenge (2.3.1 Annex A, transStatusReason and challengeCancel; the
+// same codes in 2.1.0 and 2.2.0).
 const (
-	statusReasonAuthFailed = "01" // card authentication failed
-	statusReasonTimedOut   = "14" // transaction timed out
-	cancelByCardholder     = "01" // cardholder selected cancel
-	cancelTimedOut         = "04" // timed out at the ACS, other timeouts
-	cancelNoCReq           = "05" // timed out at the ACS, first CReq not received
+	statusReasonAuthFailed    = "01" // card authentication failed
+	statusReasonTimedOut      = "14" // transaction timed out at the ACS
+	statusReasonMaxChallenges = "19" // exceeds ACS maximum challenges: the tries of a challenge are used up
+	cancelByCardholder        = "01" // cardholder selected cancel
+	cancelTimedOut            = "04" // timed out at the ACS, other timeouts
+	cancelNoCReq              = "05" // timed out at the ACS, first CReq not received
+	cancelErroReceivedForCReq = "10" // an Erro answered a CReq the ACS received (a refused browser CReq)
 )
 
 // Reasons recorded with the end of a challenge.
@@ -47,20 +51,39 @@ const (
 	ReasonCancelled          = "cancelled_by_cardholder"
 	ReasonNoCReq             = "timeout_no_creq"
 	ReasonChallengeTimeout   = "timeout_challenge"
+	ReasonCReqRefused        = "creq_refused"
+)
+
+// Via is how the cardholder answered a challenge: it decides authenticationMethod (2.3.1) and
+// authenticationType (2.1.0, 2.2.0) in the RReq.
+type Via string
+
+// The ways a challenge is answered.
+const (
+	ViaMTAN    Via = "mtan"    // SMS one-time code and security answer
+	ViaApp     Via = "app"     // confirmation in the bank's app (out of band), PIN or biometric
+	ViaOffline Via = "offline" // the app's offline password, typed into the page
 )
 
 // Result is how a challenge ended.
 type Result struct {
-	Status         string // Y or N
-	Reason         string // transStatusReason for N
+	Status         string // Y or N (U for a refused CReq)
+	Reason         string // transStatusReason for N and U
 	Cancel         string // challengeCancel, when the challenge did not run to a decision
 	ChallengeState string // the acs_challenges state to set if the challenge is still pending
 	Why            string // reason name stored with the transaction
+	// Assessed says the ending was itself an assessment of an answer (a right or a wrong entry, an
+	// answer in the app): it counts in interactionCounter next to the wrong entries before it.
+	Assessed bool
+	// Via is the method that answered; empty: the registration's method.
+	Via Via
+	// Erro, for a refused CReq, is the Erro sent to the 3DS Requestor (RReq challengeErrorReporting).
+	Erro *Erro
 }
 
 var (
-	resultSucceeded = Result{Status: "Y", ChallengeState: "succeeded", Why: ReasonChallengeSucceeded}
-	resultFailed    = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonChallengeFailed}
+	resultSucceeded = Result{Status: "Y", ChallengeState: "succeeded", Why: ReasonChallengeSucceeded, Assessed: true}
+	resultFailed    = Result{Status: "N", Reason: statusReasonMaxChallenges, ChallengeState: "failed", Why: ReasonChallengeFailed}
 	resultCancelled = Result{Status: "N", Reason: statusReasonAuthFailed, Cancel: cancelByCardholder, ChallengeState: "cancelled", Why: ReasonCancelled}
 	resultNoCReq    = Result{Status: "N", Reason: statusReasonTimedOut, Cancel: cancelNoCReq, ChallengeState: "timed_out", Why: ReasonNoCReq}
 	resultTimedOut  = Result{Status: "N", Reason: statusReasonTimedOut, Cancel: cancelTimedOut, ChallengeState: "timed_out", Why: ReasonChallengeTimeout}
@@ -79,51 +102,19 @@ type Final struct {
 	Why string
 }
 
-// CRes is the final challenge response the browser carries to the 3DS Server's notificationURL.
-type CRes struct {
-	ThreeDSServerTransID   string `json:"threeDSServerTransID"`
-	ACSTransID             string `json:"acsTransID"`
-	MessageType            string `json:"messageType"`
-	MessageVersion         string `json:"messageVersion"`
-	ChallengeCompletionInd string `json:"challengeCompletionInd"`
-	TransStatus            string `json:"transStatus"`
-}
-
-// CRes returns the final CRes of f.
-func (f *Final) CRes() CRes {
-	return CRes{ThreeDSServerTransID: f.ThreeDSServerTransID, ACSTransID: f.ACSTransID.String(), MessageType: "CRes",
-		MessageVersion: f.MessageVersion, ChallengeCompletionInd: "Y", TransStatus: f.TransStatus}
-}
-
-// RReq carries a challenge's result to the 3DS Server (through the Directory Server in production).
-type RReq struct {
-	ThreeDSServerTransID string `json:"threeDSServerTransID"`
-	ACSTransID           string `json:"acsTransID"`
-	DSTransID            string `json:"dsTransID"`
-	MessageType          string `json:"messageType"`
-	MessageVersion       string `json:"messageVersion"`
-	MessageCategory      string `json:"messageCategory"`
-	TransStatus          string `json:"transStatus"`
-	TransStatusReason    string `json:"transStatusReason,omitempty"`
-	ChallengeCancel      string `json:"challengeCancel,omitempty"`
-	ECI                  string `json:"eci,omitempty"`
-	AuthenticationValue  string `json:"authenticationValue,omitempty"`
-	AuthenticationType   string `json:"authenticationType,omitempty"`
-	InteractionCounter   string `json:"interactionCounter"`
-	// The merchant's place on the card's whitelist after the challenge (2.2 and 2.3 names).
-	WhiteListStatus       string `json:"whiteListStatus,omitempty"`
-	WhiteListStatusSource string `json:"whiteListStatusSource,omitempty"`
-	TrustListStatus       string `json:"trustListStatus,omitempty"`
-	TrustListStatusSource string `json:"trustListStatusSource,omitempty"`
-}
-
-// RRes is the 3DS Server's acknowledgement of an RReq.
-type RRes struct {
-	ThreeDSServerTransID string `json:"threeDSServerTransID"`
-	ACSTransID           string `json:"acsTransID"`
-	MessageType          string `json:"messageType"`
-	MessageVersion       string `json:"messageVersion"`
-	ResultsStatus        string `json:"resultsStatus"`
+// CRes returns the final CRes of f for the browser (2.3.1 Annex A: threeDSServerTransID, acsTransID,
+// messageType, messageVersion, transStatus; challengeCompletionInd where the version has it for the
+// browser).
+func (f *Final) CRes() ([]byte, error) {
+	m := emv.NewMessage(emv.TypeCRes, emv.Version(f.MessageVersion))
+	m.Channel = emv.BRW
+	m.Set("threeDSServerTransID", f.ThreeDSServerTransID)
+	m.Set("acsTransID", f.ACSTransID.String())
+	if t, _ := emv.TableOf(emv.TypeCRes, m.Version); t.Defines("challengeCompletionInd", emv.BRW) {
+		m.Set("challengeCompletionInd", "Y")
+	}
+	m.Set("transStatus", f.TransStatus)
+	return emv.Encode(m)
 }
 
 // ResultDeps are what ending transactions and delivering their results need.
@@ -133,13 +124,15 @@ type ResultDeps struct {
 	MAC   MACer
 	Clock clockwork.Clock
 	Log   *slog.Logger
-	// DSURL receives RReqs of transactions whose AReq named no threeDSServerURL.
-	DSURL string
-	// Client sends RReqs; it must not follow redirects.
-	Client *http.Client
-	// MaxAttempts before an RReq is given up; Backoff is the first wait, doubling after each failure.
-	MaxAttempts int
-	Backoff     time.Duration
+	// Link reaches the Directory Servers: the RReq goes to the AReq's dsURL when it names a configured
+	// DS, else to the card scheme's configured DS (Req 109). nil: results are recorded, not sent.
+	Link *dslink.Link
+	// MaxAttempts bounds the sends of an RReq whose DS could not be reached; RetryInterval is the wait
+	// between them (2.3.1 5.5.2.2: retry every 10 seconds).
+	MaxAttempts   int
+	RetryInterval time.Duration
+	// ReadTimeout is how long the ACS waits for the RRes after sending (Req 241: 5 seconds).
+	ReadTimeout time.Duration
 	// Whitelist receives merchants the cardholder trusted in a successful challenge; nil: none.
 	Whitelist *whitelist.List
 	// Metrics counts challenge results; nil: not counted.
@@ -147,21 +140,20 @@ type ResultDeps struct {
 }
 
 // Results ends challenged transactions exactly once, queues their RReq in the same database
-// transaction, delivers queued RReqs until the 3DS Server acknowledges them, and times out challenges
-// that were never started or never finished.
+// transaction, delivers queued RReqs to the DS until an RRes acknowledges them, and times out
+// challenges that were never started or never finished.
 type Results struct{ d ResultDeps }
 
-// NewResults returns Results; a nil Client gets one with a 10-second timeout that follows no redirect.
+// NewResults returns Results with the specification's timing where d leaves it open.
 func NewResults(d ResultDeps) *Results {
-	if d.Client == nil {
-		d.Client = &http.Client{Timeout: 10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	if d.MaxAttempts <= 0 {
-		d.MaxAttempts = 10
+		d.MaxAttempts = 30
 	}
-	if d.Backoff <= 0 {
-		d.Backoff = 2 * time.Second
+	if d.RetryInterval <= 0 {
+		d.RetryInterval = 10 * time.Second
+	}
+	if d.ReadTimeout <= 0 {
+		d.ReadTimeout = 5 * time.Second
 	}
 	return &Results{d: d}
 }
@@ -172,23 +164,28 @@ func NewResults(d ResultDeps) *Results {
 func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Result) (*Final, error) {
 	f := &Final{ACSTransID: id}
 	var (
-		final, finalReason, cancel           *string
-		cardID                               uuid.UUID
-		dsTransID, currency, bin, merchantID string
-		merchantName                         string
-		serverURL                            *string
-		minor                                int64
-		failures                             int
-		trust                                bool
+		final, finalReason, cancel     *string
+		cardID                         uuid.UUID
+		dsTransID, scheme              string
+		currency, bin, merchantID      *string
+		merchantName, dsURL, challenge *string
+		minor                          *int64
+		failures                       int
+		trust                          bool
+		channel, category              string
+		method                         string
 	)
-	err := tx.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.ds_trans_id::text, t.message_version, t.notification_url,
-			t.three_ds_server_url, t.card_id, t.minor_units, t.currency, t.acquirer_bin, t.acquirer_merchant_id,
+	err := tx.QueryRow(ctx, `SELECT t.three_ds_server_trans_id, t.ds_trans_id, t.message_version, coalesce(t.notification_url, ''),
+			t.ds_url, t.card_id, t.minor_units, t.currency, t.acquirer_bin, t.acquirer_merchant_id,
 			t.final_status, t.final_reason, t.challenge_cancel, coalesce(c.failures, 0), t.merchant_name, t.trust_merchant,
-			coalesce(t.reasons->>-1, '')
-		FROM acs_transactions t LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
+			coalesce(t.reasons->>-1, ''), k.scheme, t.device_channel, t.message_category, coalesce(r.method, ''), c.state
+		FROM acs_transactions t JOIN issuer_cards k ON k.id = t.card_id
+		LEFT JOIN registrations r ON r.id = t.registration_id
+		LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, id).
-		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &serverURL, &cardID, &minor, &currency,
-			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust, &f.Why)
+		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &dsURL, &cardID, &minor, &currency,
+			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust, &f.Why, &scheme, &channel,
+			&category, &method, &challenge)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -200,16 +197,25 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		return f, nil
 	}
 	now := rs.d.Clock.Now()
-	rreq := RReq{ThreeDSServerTransID: f.ThreeDSServerTransID, ACSTransID: id.String(), DSTransID: dsTransID, MessageType: "RReq",
-		MessageVersion: f.MessageVersion, MessageCategory: "01", TransStatus: r.Status, TransStatusReason: r.Reason,
-		ChallengeCancel: r.Cancel, AuthenticationType: authenticationTypeDynamic,
-		InteractionCounter: fmt.Sprintf("%02d", min(failures+1, 99))}
+	via := r.Via
+	if via == "" {
+		via = Via(method)
+	}
+	// interactionCounter: the authentication cycles the cardholder went through (2.3.1 Annex A): each
+	// wrong entry, and the answer that ended the challenge. A cancel or a timeout is no cycle.
+	cycles := failures
+	if r.Assessed {
+		cycles++
+	}
+	out := rreqData{version: emv.Version(f.MessageVersion), channel: channel, category: category,
+		serverTransID: f.ThreeDSServerTransID, acsTransID: id.String(), dsTransID: dsTransID, status: r.Status,
+		reason: r.Reason, cancel: r.Cancel, via: via, cycles: cycles, erro: r.Erro}
 	if r.Status == "Y" {
 		pan, err := rs.d.Cards.PANVia(ctx, tx, cardID)
 		if err != nil {
 			return nil, err
 		}
-		rreq.ECI = ECI(pan, "Y")
+		out.eci = ECI(pan, "Y")
 		// A strong authentication: the low-value exemption counts afresh from here (PSD2 RTS Art. 16), the
 		// browser becomes known, and a merchant the cardholder ticked becomes trusted (R-WL-1).
 		if err := resetSCACounters(ctx, tx, cardID); err != nil {
@@ -218,31 +224,38 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		if err := learnBrowserTx(ctx, tx, id, cardID, now); err != nil {
 			return nil, err
 		}
-		if trust && rs.d.Whitelist != nil {
-			if err := rs.d.Whitelist.AddTx(ctx, tx, cardID, whitelist.Merchant{AcquirerBIN: bin, AcquirerMerchantID: merchantID,
-				Name: merchantName}, id); err != nil {
+		if trust && rs.d.Whitelist != nil && bin != nil && merchantID != nil {
+			if err := rs.d.Whitelist.AddTx(ctx, tx, cardID, whitelist.Merchant{AcquirerBIN: *bin, AcquirerMerchantID: *merchantID,
+				Name: deref(merchantName)}, id); err != nil {
 				return nil, err
 			}
 		}
-		if rreq.AuthenticationValue, err = AuthValue(rs.d.MAC, AVInput{ACSTransID: id.String(), AcctNumber: pan, MinorUnits: minor,
-			Currency: currency, AcquirerBIN: bin, AcquirerMerchantID: merchantID, TransStatus: "Y", ECI: rreq.ECI}); err != nil {
+		in := AVInput{ACSTransID: id.String(), AcctNumber: pan, AcquirerBIN: deref(bin), AcquirerMerchantID: deref(merchantID),
+			TransStatus: "Y", ECI: out.eci, Currency: deref(currency)}
+		if minor != nil {
+			in.MinorUnits = *minor
+		}
+		if out.authValue, err = AuthValue(rs.d.MAC, in); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
 	}
-	if rs.d.Whitelist != nil {
-		on, err := rs.d.Whitelist.Contains(ctx, tx, cardID, bin, merchantID)
+	if rs.d.Whitelist != nil && bin != nil && merchantID != nil {
+		on, err := rs.d.Whitelist.Contains(ctx, tx, cardID, *bin, *merchantID)
 		if err != nil {
 			return nil, err
 		}
-		setListStatus(f.MessageVersion, on, &rreq.WhiteListStatus, &rreq.WhiteListStatusSource, &rreq.TrustListStatus,
-			&rreq.TrustListStatusSource)
+		out.listed = &on
+	}
+	body, err := out.encode()
+	if err != nil {
+		return nil, err
 	}
 	// Counted when decided; in the rare case that the commit then fails, the retry counts again.
 	rs.d.Metrics.challengeEnded(r.Why)
 	why, _ := json.Marshal([]string{r.Why})
 	if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET final_status = $2, final_reason = nullif($3, ''), challenge_cancel = nullif($4, ''),
-		eci = nullif($5, ''), completed_at = $6, reasons = reasons || $7::jsonb WHERE acs_trans_id = $1`,
-		id, r.Status, r.Reason, r.Cancel, rreq.ECI, now, why); err != nil {
+		eci = nullif($5, ''), completed_at = $6, reasons = reasons || $7::jsonb, auth_method = nullif($8, '') WHERE acs_trans_id = $1`,
+		id, r.Status, r.Reason, r.Cancel, out.eci, now, why, string(via)); err != nil {
 		return nil, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
@@ -254,15 +267,12 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		WHERE acs_trans_id = $1 AND state = 'pending'`, id, now); err != nil {
 		return nil, err
 	}
-	target := rs.d.DSURL
-	if serverURL != nil {
-		target = *serverURL
+	state, lastErr, target := "pending", "", ""
+	if rs.d.Link == nil {
+		state, lastErr = "abandoned", "no Directory Server link configured"
+	} else if target, err = rs.d.Link.Target(scheme, deref(dsURL)); err != nil {
+		state, lastErr = "abandoned", "the AReq named no configured Directory Server and none is configured for scheme "+scheme
 	}
-	state, lastErr := "pending", ""
-	if target == "" {
-		state, lastErr = "abandoned", "no threeDSServerURL in the AReq and no DS URL configured"
-	}
-	body, _ := json.Marshal(rreq)
 	if _, err := tx.Exec(ctx, `INSERT INTO acs_results (acs_trans_id, target_url, rreq, state, next_attempt_at, last_error, created_at)
 		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $5)`, id, target, body, state, now, lastErr); err != nil {
 		return nil, err
@@ -350,77 +360,116 @@ func (rs *Results) Sweep(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// DeliverDue sends the RReqs that are due, up to 20, and returns how many the 3DS Server acknowledged.
+// DeliverDue sends the RReqs that are due, up to 20 at once, and returns how many the DS acknowledged.
 func (rs *Results) DeliverDue(ctx context.Context) (int, error) {
 	return rs.deliver(ctx, uuid.Nil)
 }
 
-// DeliverNow tries to deliver the RReq of one transaction at once, so that in the usual case the 3DS
-// Server has the result before the browser brings the final CRes (EMV 3DS 2.2.0, 5.9.9). A failure
-// leaves the RReq queued for DeliverDue.
+// DeliverNow tries to deliver the RReq of one transaction at once, so that the DS has the result before
+// the browser brings the final CRes (2.3.1 5.8.2: the final CRes follows the RRes). A failure leaves
+// the RReq queued for DeliverDue.
 func (rs *Results) DeliverNow(ctx context.Context, id uuid.UUID) error {
 	_, err := rs.deliver(ctx, id)
 	return err
 }
 
-func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
-	n := 0
-	err := store.WithTx(ctx, rs.d.Pool, func(tx pgx.Tx) error {
-		n = 0
-		now := rs.d.Clock.Now()
-		rows, err := tx.Query(ctx, `SELECT acs_trans_id, target_url, rreq, attempts FROM acs_results
-			WHERE state = 'pending' AND next_attempt_at <= $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR acs_trans_id = $2)
-			ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED`, now, only)
-		if err != nil {
-			return err
-		}
-		type due struct {
-			id       uuid.UUID
-			target   string
-			rreq     []byte
-			attempts int
-		}
-		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
-			var d due
-			return d, r.Scan(&d.id, &d.target, &d.rreq, &d.attempts)
-		})
-		if err != nil {
-			return err
-		}
-		for _, d := range list {
-			sendErr := rs.send(ctx, d.id, d.target, d.rreq)
-			if sendErr == nil {
-				n++
-				if _, err := tx.Exec(ctx, `UPDATE acs_results SET state = 'delivered', attempts = attempts + 1, delivered_at = $2,
-					last_error = NULL WHERE acs_trans_id = $1`, d.id, rs.d.Clock.Now()); err != nil {
-					return err
-				}
-				rs.d.Log.InfoContext(ctx, "rreq delivered", "acs_trans_id", d.id, "attempts", d.attempts+1)
-				continue
-			}
-			attempts := d.attempts + 1
-			var perm *permanentError
-			if errors.As(sendErr, &perm) || attempts >= rs.d.MaxAttempts {
-				_, err = tx.Exec(ctx, `UPDATE acs_results SET state = 'abandoned', attempts = $2, last_error = $3 WHERE acs_trans_id = $1`,
-					d.id, attempts, clip(sendErr.Error()))
-				rs.d.Log.ErrorContext(ctx, "rreq given up", "acs_trans_id", d.id, "attempts", attempts, "err", sendErr)
-			} else {
-				wait := rs.d.Backoff << (attempts - 1)
-				_, err = tx.Exec(ctx, `UPDATE acs_results SET attempts = $2, last_error = $3, next_attempt_at = $4 WHERE acs_trans_id = $1`,
-					d.id, attempts, clip(sendErr.Error()), now.Add(wait))
-				rs.d.Log.WarnContext(ctx, "rreq not acknowledged, will retry", "acs_trans_id", d.id, "attempts", attempts,
-					"retry_in", wait, "err", sendErr)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, err
+type dueResult struct {
+	id       uuid.UUID
+	target   string
+	rreq     []byte
+	attempts int
 }
 
-// permanentError is an answer that retrying cannot change: the 3DS Server refused the RReq with Erro.
+// deliver claims due RReqs in one short statement, sends them with no database transaction or row lock
+// held, and records each outcome in a statement of its own. The claim moves next_attempt_at past the
+// send's timeout: a process that dies mid-send leaves the row to another process after that, and two
+// processes never send the same row at once.
+func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
+	if rs.d.Link == nil {
+		return 0, nil
+	}
+	now := rs.d.Clock.Now()
+	lease := now.Add(rs.d.ReadTimeout + 15*time.Second)
+	rows, err := rs.d.Pool.Query(ctx, `UPDATE acs_results r SET next_attempt_at = $3, attempts = r.attempts + 1
+		FROM (SELECT acs_trans_id FROM acs_results
+			WHERE state = 'pending' AND next_attempt_at <= $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR acs_trans_id = $2)
+			ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED) due
+		WHERE r.acs_trans_id = due.acs_trans_id
+		RETURNING r.acs_trans_id, r.target_url, r.rreq::text, r.attempts`, now, only, lease)
+	if err != nil {
+		return 0, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dueResult, error) {
+		var d dueResult
+		var body string
+		err := r.Scan(&d.id, &d.target, &body, &d.attempts)
+		d.rreq = []byte(body)
+		return d, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		n  int
+		fe error
+	)
+	for _, d := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := rs.deliverOne(ctx, d)
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				n++
+			}
+			if err != nil && fe == nil {
+				fe = err
+			}
+		}()
+	}
+	wg.Wait()
+	return n, fe
+}
+
+// deliverOne sends one claimed RReq and records what became of it.
+func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
+	sendErr := rs.send(ctx, d)
+	now := rs.d.Clock.Now()
+	var perm *permanentError
+	switch {
+	case sendErr == nil:
+		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'delivered', delivered_at = $2, last_error = NULL
+			WHERE acs_trans_id = $1 AND state = 'pending'`, d.id, now)
+		rs.d.Log.InfoContext(ctx, "rreq delivered", "acs_trans_id", d.id, "attempts", d.attempts)
+		return true, err
+	case errors.Is(sendErr, dslink.ErrNoAnswer):
+		// Sent, but no RRes within the read timeout: the DS may have it, so it is not sent again; the DS
+		// is told with Erro 402 (Req 241, 242).
+		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'timed_out', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
+			d.id, clip(sendErr.Error()))
+		rs.d.Log.ErrorContext(ctx, "rreq not answered in time", "acs_trans_id", d.id, "err", sendErr)
+		rs.tellTimeout(ctx, d)
+		return false, err
+	case errors.As(sendErr, &perm) || d.attempts >= rs.d.MaxAttempts:
+		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
+			d.id, clip(sendErr.Error()))
+		rs.d.Log.ErrorContext(ctx, "rreq given up", "acs_trans_id", d.id, "attempts", d.attempts, "err", sendErr)
+		return false, err
+	default:
+		// Not delivered (no connection, or an answer that is not an RRes): sent again after the
+		// specification's interval (2.3.1 5.5.2.2).
+		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET last_error = $2, next_attempt_at = $3 WHERE acs_trans_id = $1 AND state = 'pending'`,
+			d.id, clip(sendErr.Error()), now.Add(rs.d.RetryInterval))
+		rs.d.Log.WarnContext(ctx, "rreq not acknowledged, will retry", "acs_trans_id", d.id, "attempts", d.attempts,
+			"retry_in", rs.d.RetryInterval, "err", sendErr)
+		return false, err
+	}
+}
+
+// permanentError is an answer that retrying cannot change: the DS refused the RReq with Erro.
 type permanentError struct{ msg string }
 
 func (e *permanentError) Error() string { return e.msg }
@@ -432,42 +481,58 @@ func clip(s string) string {
 	return s
 }
 
-// send posts one RReq and checks the RRes that acknowledges it.
-func (rs *Results) send(ctx context.Context, id uuid.UUID, target string, rreq []byte) error {
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+// send posts one RReq (X-Request-ID: acsTransID, Table A.29) and checks the RRes that acknowledges it
+// against its element table.
+func (rs *Results) send(ctx context.Context, d dueResult) error {
+	sctx, cancel := context.WithTimeout(ctx, rs.d.ReadTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(sctx, http.MethodPost, target, bytes.NewReader(rreq))
-	if err != nil {
-		return &permanentError{"bad target URL"}
+	var head struct {
+		Version string `json:"messageVersion"`
 	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	resp, err := rs.d.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_ = json.Unmarshal(d.rreq, &head)
+	resp, err := rs.d.Link.Post(sctx, d.target, d.rreq, map[string]string{"X-Request-ID": d.id.String()})
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("3DS Server answered HTTP %d", resp.StatusCode)
+	if resp.Status != http.StatusOK {
+		return fmt.Errorf("DS answered HTTP %d", resp.Status)
 	}
-	var rres RRes
-	if err := json.Unmarshal(body, &rres); err != nil {
-		return errors.New("3DS Server answered something other than JSON")
+	var mt struct {
+		MessageType string `json:"messageType"`
 	}
-	switch {
-	case rres.MessageType == "Erro":
+	if json.Unmarshal(resp.Body, &mt) != nil {
+		return errors.New("DS answered something other than JSON")
+	}
+	if mt.MessageType == string(emv.TypeErro) {
 		var e Erro
-		_ = json.Unmarshal(body, &e)
-		return &permanentError{fmt.Sprintf("3DS Server refused the RReq: Erro %s %s", e.ErrorCode, clip(e.ErrorDetail))}
-	case rres.MessageType != "RRes":
-		return fmt.Errorf("3DS Server answered messageType %q", clip(rres.MessageType))
-	case rres.ACSTransID != id.String():
+		_ = json.Unmarshal(resp.Body, &e)
+		return &permanentError{fmt.Sprintf("DS refused the RReq: Erro %s %s", clip(e.ErrorCode), clip(e.ErrorDetail))}
+	}
+	m, erro := emv.Decode(resp.Body, emv.TypeRRes, emv.Context{Version: emv.Version(head.Version)})
+	if erro != nil {
+		return fmt.Errorf("DS answered an invalid RRes: Erro %s %s", erro.ErrorCode, erro.ErrorDetail)
+	}
+	if m.Str("acsTransID") != d.id.String() {
 		return errors.New("RRes for another transaction")
 	}
 	return nil
+}
+
+// tellTimeout sends the DS Erro 402 for an RReq it did not answer in time (Req 242); best effort.
+func (rs *Results) tellTimeout(ctx context.Context, d dueResult) {
+	var ids struct {
+		Version string `json:"messageVersion"`
+		Server  string `json:"threeDSServerTransID"`
+		DSTrans string `json:"dsTransID"`
+	}
+	_ = json.Unmarshal(d.rreq, &ids)
+	e := newErro(emv.ErrTimedOut, "RRes not received", emv.Version(ids.Version), emv.TypeRReq)
+	e.ThreeDSServerTransID, e.ACSTransID, e.DSTransID = ids.Server, d.id.String(), ids.DSTrans
+	sctx, cancel := context.WithTimeout(ctx, rs.d.ReadTimeout)
+	defer cancel()
+	if _, err := rs.d.Link.Post(sctx, d.target, emv.EncodeErro(e), map[string]string{"X-Request-ID": d.id.String()}); err != nil {
+		rs.d.Log.WarnContext(ctx, "erro 402 to the DS not delivered", "acs_trans_id", d.id, "err", err)
+	}
 }
 
 // Run sweeps timeouts and delivers RReqs until ctx ends: every interval, and at once when a result is

@@ -119,8 +119,8 @@ func TestRiskRules(t *testing.T) {
 				t.Fatalf("ECI/authentication value: %+v", res)
 			}
 			if want := map[bool]string{true: "Y", false: "N"}[slices.Contains(tc.why, acs.ReasonWhitelisted)]; res.WhiteListStatus != want ||
-				res.WhiteListStatusSource != "03" {
-				t.Fatalf("whiteListStatus %q/%q", res.WhiteListStatus, res.WhiteListStatusSource)
+				res.WhiteListSource != "03" {
+				t.Fatalf("whiteListStatus %q/%q", res.WhiteListStatus, res.WhiteListSource)
 			}
 			// Low-value counters start afresh for each case.
 			if _, err := fx.Pool.Exec(context.Background(), `DELETE FROM acs_sca_counters`); err != nil {
@@ -161,7 +161,7 @@ func TestRiskWhitelistRemoval(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].MerchantName != "Beispiel-Shop" || entries[0].AcquirerMerchantID != "M-000123" {
 		t.Fatalf("list: %+v %v", entries, err)
 	}
-	v231 := func(m map[string]any) { m["messageVersion"] = "2.3.1" }
+	v231 := to231
 	if res, _ := fx.decide(t, v231); res.TransStatus != "Y" || res.TrustListStatus != "Y" || res.WhiteListStatus != "" {
 		t.Fatalf("whitelisted: %+v", res)
 	}

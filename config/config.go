@@ -46,6 +46,10 @@ type Config struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file" env:"ACS_TLS_CERT_FILE" validate:"required_with=KeyFile"`
 	KeyFile  string `yaml:"key_file" env:"ACS_TLS_KEY_FILE" validate:"required_with=CertFile"`
+	// ClientCAFile, when set, makes the ACS verify the DS's client certificate itself (mutual TLS on the
+	// AReq link, 2.3.1 6.1.3.1): the AReq endpoint then refuses a connection without a certificate
+	// issued by one of these CAs. Empty: a TLS-terminating proxy in front does this (see README).
+	ClientCAFile string `yaml:"client_ca_file" validate:"omitempty,excluded_without=CertFile"`
 }
 
 // Exemption returns the low-value exemption as the decision uses it (validated by Load).
@@ -84,15 +88,42 @@ type SMS struct {
 type ThreeDS struct {
 	// ReferenceNumber is the acsReferenceNumber EMVCo assigns with the ACS's approval.
 	ReferenceNumber string `yaml:"reference_number" validate:"required,max=32"`
-	// DSURL receives the RReq of transactions whose AReq named no threeDSServerURL (in production: the
-	// Directory Server's results endpoint). Empty: such results are recorded but not sent.
-	DSURL string `yaml:"ds_url" env:"ACS_THREEDS_DS_URL" validate:"omitempty,http_url"`
-	// RReqMaxAttempts and RReqBackoff bound the retries of an unacknowledged RReq; the wait doubles after
-	// each failure.
-	RReqMaxAttempts int           `yaml:"rreq_max_attempts" validate:"min=1,max=30"`
-	RReqBackoff     time.Duration `yaml:"rreq_backoff" validate:"min=100ms,max=10m"`
-	LowValue        LowValue      `yaml:"low_value"`
-	Risk            Risk          `yaml:"risk"`
+	// OperatorID is acsOperatorID (2.2.0, 2.3.1 ARes): the id the DS assigned to the ACS operator.
+	OperatorID string `yaml:"operator_id" validate:"max=32"`
+	// DirectoryServers are the DSs the ACS talks to: an RReq goes to the AReq's dsURL only when it names
+	// one of their hosts, else to the scheme's url; no other host is ever called.
+	DirectoryServers []DirectoryServer `yaml:"directory_servers" validate:"required,min=1,dive"`
+	// DSLink is the ACS's side of the mutual-TLS link to the DSs.
+	DSLink DSLink `yaml:"ds_link"`
+	// RReqMaxAttempts bounds the sends of an RReq whose DS cannot be reached; RReqRetryInterval is the
+	// wait between them (2.3.1 5.5.2.2: 10 seconds).
+	RReqMaxAttempts   int           `yaml:"rreq_max_attempts" validate:"min=1,max=100"`
+	RReqRetryInterval time.Duration `yaml:"rreq_retry_interval" validate:"min=100ms,max=10m"`
+	LowValue          LowValue      `yaml:"low_value"`
+	Risk              Risk          `yaml:"risk"`
+}
+
+// DirectoryServer is one scheme's DS.
+type DirectoryServer struct {
+	// Scheme is the card scheme as the card directory names it (visa, mastercard, ...).
+	Scheme string `yaml:"scheme" validate:"required,oneof=visa mastercard amex diners jcb unionpay girocard"`
+	// URL receives the scheme's RReqs when the AReq's dsURL names no allowed host.
+	URL string `yaml:"url" validate:"required,http_url"`
+	// Hosts an AReq's dsURL may name (host:port; port * for any, development only).
+	Hosts []string `yaml:"hosts"`
+}
+
+// DSLink configures the mutual-TLS client towards the DSs.
+type DSLink struct {
+	// CAFile holds the DS CA roots that verify the DSs' server certificates; empty: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// ClientCertFile is the ACS's client certificate (PEM, with its chain) issued by the DS CA; its
+	// private key is the HSM's ds-client key (`acs hsm init`). Empty: no client certificate.
+	ClientCertFile string `yaml:"client_cert_file"`
+	// PlainLoopback allows plain http to loopback DS hosts (development and tests only).
+	PlainLoopback bool `yaml:"plain_loopback"`
+	// ReadTimeout is how long the ACS waits for an RRes (Req 241: 5 seconds).
+	ReadTimeout time.Duration `yaml:"read_timeout" validate:"min=1s,max=1m"`
 }
 
 // Risk configures the rules that force a challenge and the transaction-risk-analysis exemption
@@ -146,7 +177,7 @@ func defaults() Config {
 		ShutdownTimeout: 20 * time.Second,
 		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
 		SMS:             SMS{Price: "0", Currency: "EUR", MaxAttempts: 5, Backoff: 2 * time.Second},
-		ThreeDS: ThreeDS{RReqMaxAttempts: 10, RReqBackoff: 2 * time.Second,
+		ThreeDS: ThreeDS{RReqMaxAttempts: 30, RReqRetryInterval: 10 * time.Second, DSLink: DSLink{ReadTimeout: 5 * time.Second},
 			LowValue: LowValue{Enabled: true, MaxAmount: "30", MaxCumulative: "100", MaxCount: 5},
 			Risk:     Risk{ChallengeAbove: "0", KnownBrowsers: true, VelocityCount: 10, VelocityWindow: 10 * time.Minute}},
 	}
@@ -212,6 +243,9 @@ func (c *Config) Validate() error {
 	}
 	if a, err := decimal.NewFromString(c.ThreeDS.Risk.ChallengeAbove); err != nil || a.IsNegative() {
 		return errors.New("threeds.risk.challenge_above: must be a decimal amount of at least 0")
+	}
+	if c.ThreeDS.DSLink.PlainLoopback && !c.Demo.Enabled && c.SMS.Gateway != "dev" {
+		return errors.New("threeds.ds_link.plain_loopback: development only; it needs sms.gateway dev")
 	}
 	if !c.TLS.Enabled() {
 		host, _, _ := net.SplitHostPort(c.Listen)

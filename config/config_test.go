@@ -44,7 +44,7 @@ public_url: http://127.0.0.1:8080
 database: {url: "postgres://app@127.0.0.1:5432/acs"}
 hsm: {module: /x.so, token_label: t, pin: "1", key_prefix: acs}
 issuer: {name: Musterbank}
-threeds: {reference_number: TEST_REF}
+threeds: {reference_number: TEST_REF, directory_servers: [{scheme: visa, url: "https://ds.example/rreq"}]}
 letters: {out_dir: /tmp}
 sms: {gateway: dev, sender: Bank}
 `
@@ -60,6 +60,8 @@ func TestInvalidConfigsFailLoudly(t *testing.T) {
 		"kannel without URL":  {strings.Replace(valid, "gateway: dev", "gateway: kannel", 1), "sms.kannel_url"},
 		"unknown gateway":     {strings.Replace(valid, "gateway: dev", "gateway: pigeon", 1), "sms.gateway"},
 		"space in key prefix": {strings.Replace(valid, `key_prefix: acs`, `key_prefix: "a b"`, 1), "hsm.key_prefix"},
+		"no directory server": {strings.Replace(valid, `, directory_servers: [{scheme: visa, url: "https://ds.example/rreq"}]`, "", 1), "threeds.directory_servers"},
+		"unknown scheme":      {strings.Replace(valid, "scheme: visa", "scheme: pigeon", 1), "threeds.directory_servers[0].scheme"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := config.Load(write(t, tc.body))

@@ -36,6 +36,7 @@ import (
 	"example.com/acs/acs"
 	"example.com/acs/appapi"
 	"example.com/acs/apperr"
+	"example.com/acs/emv"
 	"example.com/acs/internal/web"
 )
 
@@ -226,7 +227,8 @@ func (dm *Demo) areq(o *order, lang, ua string) ([]byte, error) {
 	m["merchantName"], m["acquirerMerchantID"] = o.Merchant.Name, o.Merchant.MerchantID
 	m["purchaseAmount"] = o.Amount.Shift(2).String()
 	m["purchaseDate"] = dm.d.Clock.Now().UTC().Format("20060102150405")
-	m["notificationURL"], m["threeDSServerURL"] = base+"/demo/notify", base+"/demo/rreq"
+	// The demo shop plays the 3DS Server and the DS: the RReq comes to its DS endpoint (dsURL).
+	m["notificationURL"], m["threeDSServerURL"], m["dsURL"] = base+"/demo/notify", base+"/demo/3ds-server", base+"/demo/rreq"
 	m["browserLanguage"], m["browserUserAgent"] = language, ua
 	return json.Marshal(m)
 }
@@ -269,21 +271,33 @@ func (dm *Demo) notify(c echo.Context) error {
 	return dm.render(c, http.StatusOK, "notify.html", page{Order: o})
 }
 
-// rreq plays the 3DS Server's results endpoint: keeps the RReq and answers RRes.
+// rreq plays the DS's results endpoint (which forwards to the 3DS Server): checks the RReq against the
+// emv tables, keeps it and answers RRes, or Erro.
 func (dm *Demo) rreq(c echo.Context) error {
-	var m map[string]any
-	if err := json.NewDecoder(io.LimitReader(c.Request().Body, 64<<10)).Decode(&m); err != nil {
-		return c.JSON(http.StatusOK, map[string]string{"messageType": "Erro", "errorCode": "101", "errorComponent": "S",
-			"errorDescription": "Message Received Invalid", "errorDetail": "RReq", "messageVersion": "2.2.0"})
+	body, _ := io.ReadAll(io.LimitReader(c.Request().Body, 256<<10))
+	msg, erro := emv.Decode(body, emv.TypeRReq, emv.Context{Channel: emv.BRW})
+	if erro != nil {
+		erro.ErrorComponent = "D"
+		return c.Blob(http.StatusOK, "application/json; charset=utf-8", emv.EncodeErro(erro))
 	}
-	id := fmt.Sprint(m["threeDSServerTransID"])
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	id := msg.Str("threeDSServerTransID")
 	dm.mu.Lock()
 	if o := dm.orders[id]; o != nil {
 		o.RReq = m
 	}
 	dm.mu.Unlock()
-	return c.JSON(http.StatusOK, map[string]string{"threeDSServerTransID": id, "acsTransID": fmt.Sprint(m["acsTransID"]),
-		"messageType": "RRes", "messageVersion": fmt.Sprint(m["messageVersion"]), "resultsStatus": "01"})
+	rres := emv.NewMessage(emv.TypeRRes, msg.Version)
+	rres.Set("threeDSServerTransID", id)
+	rres.Set("acsTransID", msg.Str("acsTransID"))
+	rres.Set("dsTransID", msg.Str("dsTransID"))
+	rres.Set("resultsStatus", "01")
+	out, err := emv.Encode(rres)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/json; charset=utf-8", out)
 }
 
 func (dm *Demo) orderPage(c echo.Context) error {

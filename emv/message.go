@@ -11,7 +11,13 @@ type Message struct {
 	Category Category // for messages that carry messageCategory; 0 otherwise
 	values   map[string]any
 	order    []string
+	// extra holds the members the version's table does not define for this message: they are ignored
+	// (Req 209), but a caller may look at them (a browser CReq must not try to change the amount).
+	extra map[string]json.RawMessage
 }
+
+// Extra returns a member the table does not define, as received (nil when absent).
+func (m *Message) Extra(name string) json.RawMessage { return m.extra[name] }
 
 // NewMessage returns an empty message to be filled with Set and written with Encode.
 func NewMessage(t MessageType, v Version) *Message {
@@ -39,7 +45,10 @@ func (m *Message) Strs(name string) []string {
 func (m *Message) Bool(name string) (value, ok bool) { value, ok = m.values[name].(bool); return }
 
 // Raw returns an object or array-of-objects element as its JSON text (nil when absent).
-func (m *Message) Raw(name string) json.RawMessage { r, _ := m.values[name].(json.RawMessage); return r }
+func (m *Message) Raw(name string) json.RawMessage {
+	r, _ := m.values[name].(json.RawMessage)
+	return r
+}
 
 // Names lists the elements present, in the order they were read or set.
 func (m *Message) Names() []string { return m.order }

@@ -46,9 +46,9 @@ type Channel uint8
 
 // The device channels.
 const (
-	APP Channel = 1 << iota // 01: app-based, through a 3DS SDK
-	BRW                     // 02: browser-based
-	RI3                     // 03: 3DS Requestor Initiated (3RI), no cardholder present
+	APP        Channel = 1 << iota // 01: app-based, through a 3DS SDK
+	BRW                            // 02: browser-based
+	RI3                            // 03: 3DS Requestor Initiated (3RI), no cardholder present
 	AnyChannel = APP | BRW | RI3
 )
 

@@ -56,7 +56,11 @@ const (
 	keyVerifier  keyName = "verifier"  // HMAC-SHA256, verifiers of ID codes, answers, PINs
 	keyAuthValue keyName = "authvalue" // HMAC-SHA256, authentication values (CAVV)
 	keySigner    keyName = "signer"    // ECDSA P-256
+	keyDSClient  keyName = "ds-client" // ECDSA P-256, the ACS's TLS client key towards the Directory Servers
 )
+
+// keyPairs are the ECDSA P-256 key pairs `acs hsm init` creates.
+var keyPairs = []keyName{keySigner, keyDSClient}
 
 var secretKeys = []struct {
 	name   keyName
@@ -116,12 +120,15 @@ func Init(cfg Config) (created []string, err error) {
 		}
 		created = append(created, string(l))
 	}
-	l := label(cfg.KeyPrefix, keySigner)
-	found, err := c.FindKeyPair(nil, l)
-	if err != nil {
-		return created, fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
-	}
-	if found == nil {
+	for _, n := range keyPairs {
+		l := label(cfg.KeyPrefix, n)
+		found, err := c.FindKeyPair(nil, l)
+		if err != nil {
+			return created, fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
+		}
+		if found != nil {
+			continue
+		}
 		if _, err := c.GenerateECDSAKeyPairWithLabel(l, l, elliptic.P256()); err != nil {
 			return created, fmt.Errorf("%w: generate %s: %v", ErrUnavailable, l, err)
 		}
@@ -138,6 +145,7 @@ type HSM struct {
 	verifier  *crypto11.SecretKey
 	authValue *crypto11.SecretKey
 	signer    crypto11.Signer
+	dsClient  crypto11.Signer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -185,18 +193,24 @@ func (h *HSM) load(prefix string) error {
 	if h.authValue, err = find(keyAuthValue); err != nil {
 		return err
 	}
-	s, err := h.ctx.FindKeyPair(nil, label(prefix, keySigner))
-	if err != nil {
-		return fmt.Errorf("%w: find %s: %v", ErrUnavailable, label(prefix, keySigner), err)
+	pair := func(n keyName) (crypto11.Signer, error) {
+		s, err := h.ctx.FindKeyPair(nil, label(prefix, n))
+		if err != nil {
+			return nil, fmt.Errorf("%w: find %s: %v", ErrUnavailable, label(prefix, n), err)
+		}
+		if s == nil {
+			return nil, fmt.Errorf("%w: %s", ErrMissingKeys, label(prefix, n))
+		}
+		if _, ok := s.Public().(*ecdsa.PublicKey); !ok {
+			return nil, fmt.Errorf("hsm: %s is not an ECDSA key", label(prefix, n))
+		}
+		return s, nil
 	}
-	if s == nil {
-		return fmt.Errorf("%w: %s", ErrMissingKeys, label(prefix, keySigner))
+	if h.signer, err = pair(keySigner); err != nil {
+		return err
 	}
-	if _, ok := s.Public().(*ecdsa.PublicKey); !ok {
-		return fmt.Errorf("hsm: %s is not an ECDSA key", label(prefix, keySigner))
-	}
-	h.signer = s
-	return nil
+	h.dsClient, err = pair(keyDSClient)
+	return err
 }
 
 // Close logs out and releases the module. It may be called more than once.
@@ -327,6 +341,10 @@ func (h *HSM) AuthValueMAC(data []byte) ([]byte, error) { return mac(h.authValue
 
 // Signer returns the token's ECDSA P-256 key. Signatures are ASN.1 DER, as ecdsa.VerifyASN1 expects.
 func (h *HSM) Signer() crypto.Signer { return guardedSigner{h.signer} }
+
+// DSClientSigner returns the private key of the ACS's TLS client certificate towards the Directory
+// Servers (mutual TLS): the key never leaves the token; tls.Certificate takes it as a crypto.Signer.
+func (h *HSM) DSClientSigner() crypto.Signer { return guardedSigner{h.dsClient} }
 
 type guardedSigner struct{ s crypto.Signer }
 

@@ -175,8 +175,8 @@ func TestInitIsIdempotentAndOpenNeedsKeys(t *testing.T) {
 		t.Fatalf("open before init: got %v, want ErrMissingKeys", err)
 	}
 	created, err := hsm.Init(cfg)
-	if err != nil || len(created) != 5 {
-		t.Fatalf("first init created %v, %v; want 5 keys", created, err)
+	if err != nil || len(created) != 6 {
+		t.Fatalf("first init created %v, %v; want 6 keys", created, err)
 	}
 	created, err = hsm.Init(cfg)
 	if err != nil || len(created) != 0 {

@@ -35,7 +35,7 @@ func TestConfirmCommands(t *testing.T) {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
-	results := acs.NewResults(acs.ResultDeps{Pool: st.Pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log})
+	results := acs.NewResults(acs.ResultDeps{Pool: st.Pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log, Link: testenv.LoopbackDS(t)})
 	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: st.Pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
 		Clock: st.Clock, Log: st.Log, Results: results, Cards: st.Cards})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Clock: st.Clock, Log: st.Log,
@@ -68,7 +68,7 @@ func TestConfirmCommands(t *testing.T) {
 		if erro != nil {
 			t.Fatal(erro)
 		}
-		res, err := dc.Decide(context.Background(), a)
+		_, res, err := dc.Decide(context.Background(), a)
 		if err != nil || res.TransStatus != "C" {
 			t.Fatalf("%+v %v", res, err)
 		}

@@ -173,6 +173,9 @@ func (s *seeder) trustMerchant(ctx context.Context, disp *sms.Dispatcher, gw *ca
 	areq, _ := json.Marshal(map[string]any{"messageType": "AReq", "messageVersion": "2.2.0", "threeDSServerTransID": uuid.NewString(),
 		"dsTransID": uuid.NewString(), "threeDSServerRefNumber": "DEMO_SEED", "threeDSRequestorID": "demo-seed",
 		"threeDSRequestorName": "acs demo seed", "threeDSRequestorChallengeInd": "04", "deviceChannel": "02", "messageCategory": "01",
+		"threeDSRequestorAuthenticationInd": "01", "threeDSRequestorURL": "https://demo.example/", "threeDSCompInd": "U",
+		"dsReferenceNumber": "DS_LOA_DIS_DEMO_020200_00001", "dsURL": strings.TrimSuffix(s.cfg.PublicURL, "/") + "/demo/rreq",
+		"threeDSServerURL": strings.TrimSuffix(s.cfg.PublicURL, "/") + "/demo/3ds-server", "browserJavascriptEnabled": false,
 		"acctNumber": demoCard.PAN, "acquirerBIN": "412345", "acquirerMerchantID": "M-000456", "merchantName": demoTrusted,
 		"mcc": "5942", "merchantCountryCode": "276", "purchaseAmount": "1", "purchaseCurrency": "978", "purchaseExponent": "2",
 		"purchaseDate": d.clock.Now().UTC().Format("20060102150405"), "notificationURL": strings.TrimSuffix(s.cfg.PublicURL, "/") + "/demo/notify",
@@ -182,7 +185,7 @@ func (s *seeder) trustMerchant(ctx context.Context, disp *sms.Dispatcher, gw *ca
 	if erro != nil {
 		return erro
 	}
-	res, err := d.decider.Decide(ctx, a)
+	_, res, err := d.decider.Decide(ctx, a)
 	if err != nil {
 		return err
 	}

@@ -62,12 +62,14 @@ log: {level: info, format: json}
 issuer: {name: Musterbank AG}
 threeds:
   reference_number: TEST_REF
-  rreq_backoff: 1s
+  rreq_retry_interval: 1s
+  directory_servers: [{scheme: visa, url: "http://%s/demo/rreq", hosts: ["127.0.0.1:*"]}, {scheme: mastercard, url: "http://%s/demo/rreq"}]
+  ds_link: {plain_loopback: true}
   risk: {tra_up_to_100: false, challenge_above: "2000", velocity_count: 0, known_browsers: false}
 letters: {out_dir: %q}
 sms: {gateway: dev, sender: Musterbank, price: "0.09"}
 demo: {enabled: true, phone_state: %q}
-`, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, filepath.Join(dir, "letters"), phone)
+`, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, addr, addr, filepath.Join(dir, "letters"), phone)
 	cfgPath := filepath.Join(dir, "acs.yaml")
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ import (
 	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/demo"
+	"example.com/acs/dslink"
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
 	"example.com/acs/letters"
@@ -240,18 +241,42 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
 	d.whitelist = whitelist.New(d.pool, clock)
-	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, MAC: d.hsm, Clock: clock, Log: log,
-		DSURL: cfg.ThreeDS.DSURL, MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, Backoff: cfg.ThreeDS.RReqBackoff,
-		Whitelist: d.whitelist, Metrics: d.metrics})
+	link, err := dsLink(cfg.ThreeDS, d.hsm)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, MAC: d.hsm, Clock: clock, Log: log, Link: link,
+		MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, RetryInterval: cfg.ThreeDS.RReqRetryInterval,
+		ReadTimeout: cfg.ThreeDS.DSLink.ReadTimeout, Whitelist: d.whitelist, Metrics: d.metrics})
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
 		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results,
 		Cards: d.cards, Pusher: logPusher{log}})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
-		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics})
+		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
+		OperatorID: cfg.ThreeDS.OperatorID})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://")})
 	return d, nil
+}
+
+// dsLink builds the link to the Directory Servers: the configured DSs are the allow-list, the client
+// certificate's key is the HSM's ds-client key.
+func dsLink(t config.ThreeDS, h *hsm.HSM) (*dslink.Link, error) {
+	roots, err := dslink.LoadRoots(t.DSLink.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	client, err := dslink.ClientCertificate(t.DSLink.ClientCertFile, h.DSClientSigner())
+	if err != nil {
+		return nil, err
+	}
+	cfg := dslink.Config{Roots: roots, Client: client, Timeout: t.DSLink.ReadTimeout, PlainLoopback: t.DSLink.PlainLoopback}
+	for _, d := range t.DirectoryServers {
+		cfg.DSs = append(cfg.DSs, dslink.DS{Scheme: d.Scheme, URL: d.URL, Hosts: d.Hosts})
+	}
+	return dslink.New(cfg)
 }
 
 // logPusher stands in for the push service (FCM, APNs) in this build: it records that a device would be

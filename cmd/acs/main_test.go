@@ -33,7 +33,7 @@ database: {url: %q}
 hsm: {module: %q, token_label: %q, pin: %q, key_prefix: %q}
 log: {level: debug, format: json}
 issuer: {name: Testbank}
-threeds: {reference_number: TEST_REF}
+threeds: {reference_number: TEST_REF, directory_servers: [{scheme: visa, url: "https://ds.example/rreq"}]}
 letters: {out_dir: %q}
 sms: {gateway: dev, sender: Testbank}
 `, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, t.TempDir())

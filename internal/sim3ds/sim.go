@@ -1,8 +1,10 @@
-// Package sim3ds is a 3DS Server simulator: it plays the merchant's 3DS Server and the cardholder's
-// browser against an ACS over HTTP. It sends AReqs, posts the CReq as a checkout page would, fills in and
-// submits the challenge page's form, carries the final CRes to its own notificationURL, and receives
-// RReqs on its threeDSServerURL, answering RRes (or failing on purpose, to test the ACS's retries).
-// The ACS's tests and cmd/threeds-sim use it.
+// Package sim3ds is a 3DS Server and Directory Server simulator: it plays the merchant's 3DS Server,
+// the scheme's DS and the cardholder's browser against an ACS over HTTP. It sends AReqs (as the DS
+// forwards them, dsURL naming its own RReq endpoint), posts the CReq as a checkout page would, fills in
+// and submits the challenge page's form, carries the final CRes (or an Erro) to its own
+// notificationURL, and receives RReqs as the DS, answering RRes (or failing on purpose, to test the
+// ACS's retries). Every message it receives from the ACS is checked against the element tables of
+// package emv; what fails is kept in Problems. The ACS's tests and cmd/threeds-sim use it.
 package sim3ds
 
 import (
@@ -23,6 +25,8 @@ import (
 
 	"github.com/google/uuid"
 	xhtml "golang.org/x/net/html"
+
+	"example.com/acs/emv"
 )
 
 // Sim is a running simulator. Its HTTP endpoints listen on loopback.
@@ -39,6 +43,41 @@ type Sim struct {
 	cres      map[string][]Received // by threeDSServerTransID
 	rreqs     map[string][]Received
 	checkouts map[string]checkoutPage
+	versions  map[string]string // messageVersion by threeDSServerTransID, as the AReq had it
+	channels  map[string]string // deviceChannel by threeDSServerTransID
+	problems  []string
+}
+
+// Problems lists the messages from the ACS that failed the emv tables, as "type: Erro code detail".
+func (s *Sim) Problems() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.problems...)
+}
+
+func (s *Sim) problem(format string, args ...any) {
+	s.mu.Lock()
+	s.problems = append(s.problems, fmt.Sprintf(format, args...))
+	s.mu.Unlock()
+}
+
+// check decodes a message from the ACS through its version's element table.
+func (s *Sim) check(body []byte, t emv.MessageType, serverTransID string) (*emv.Message, *emv.Erro) {
+	s.mu.Lock()
+	ctx := emv.Context{Version: emv.Version(s.versions[serverTransID]), Channel: emv.ChannelOf(s.channels[serverTransID]),
+		Category: emv.PA}
+	s.mu.Unlock()
+	if ctx.Channel == 0 {
+		ctx.Channel = emv.BRW
+	}
+	if t == emv.TypeErro {
+		ctx.Version = "" // an Erro answers in the version it can (102: the ACS's newest)
+	}
+	m, e := emv.Decode(body, t, ctx)
+	if e != nil {
+		s.problem("%s: Erro %s %s", t, e.ErrorCode, e.ErrorDetail)
+	}
+	return m, e
 }
 
 type checkoutPage struct{ acsURL, creq, width, height string }
@@ -62,10 +101,14 @@ func StartOn(acsURL, addr string) (*Sim, error) {
 	s := &Sim{ACS: strings.TrimSuffix(acsURL, "/"), Client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}, base: "http://" + ln.Addr().String(), cres: map[string][]Received{}, rreqs: map[string][]Received{},
-		checkouts: map[string]checkoutPage{}}
+		checkouts: map[string]checkoutPage{}, versions: map[string]string{}, channels: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /notify", s.notify)
 	mux.HandleFunc("POST /rreq", s.rreq)
+	mux.HandleFunc("POST /3ds-server/results", func(w http.ResponseWriter, r *http.Request) {
+		s.problem("the ACS posted to the 3DS Server's threeDSServerURL, which only the DS may call")
+		http.Error(w, "not for the ACS", http.StatusForbidden)
+	})
 	mux.HandleFunc("GET /checkout/{id}", s.checkout)
 	s.srv = &http.Server{Handler: mux}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -75,9 +118,15 @@ func StartOn(acsURL, addr string) (*Sim, error) {
 // Close stops the simulator's endpoints.
 func (s *Sim) Close() { _ = s.srv.Close() }
 
-// NotificationURL and ServerURL are the simulator's endpoints an AReq names.
+// NotificationURL is the 3DS Requestor's endpoint for the final CRes; DSURL is the DS's endpoint for
+// RReqs (the AReq's dsURL); ServerURL is the 3DS Server's own results endpoint, which only the DS may
+// call: the ACS must never post there (the simulator records it as a problem if it does).
 func (s *Sim) NotificationURL() string { return s.base + "/notify" }
-func (s *Sim) ServerURL() string       { return s.base + "/rreq" }
+func (s *Sim) DSURL() string           { return s.base + "/rreq" }
+func (s *Sim) ServerURL() string       { return s.base + "/3ds-server/results" }
+
+// Base is the simulator's base URL.
+func (s *Sim) Base() string { return s.base }
 
 // SetRReqDown makes the RReq endpoint answer 503 (true) or RRes (false).
 func (s *Sim) SetRReqDown(down bool) { s.rreqDown.Store(down) }
@@ -91,6 +140,11 @@ func (s *Sim) notify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := m["threeDSServerTransID"].(string)
+	kind := emv.TypeCRes
+	if m["messageType"] == string(emv.TypeErro) {
+		kind = emv.TypeErro
+	}
+	s.check(b, kind, id)
 	s.mu.Lock()
 	s.cres[id] = append(s.cres[id], Received{Message: m, SessionData: r.FormValue("threeDSSessionData"), Raw: b})
 	s.mu.Unlock()
@@ -104,22 +158,44 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 		return
 	}
-	b, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 256<<10))
 	var m map[string]any
-	if json.Unmarshal(b, &m) != nil || m["messageType"] != "RReq" {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"messageType": "Erro", "errorCode": "101", "errorComponent": "S",
-			"errorDescription": "Message Received Invalid", "errorDetail": "RReq", "messageVersion": "2.2.0"})
+	_ = json.Unmarshal(b, &m)
+	id, _ := m["threeDSServerTransID"].(string)
+	if m["messageType"] == string(emv.TypeErro) {
+		s.check(b, emv.TypeErro, id)
+		w.WriteHeader(http.StatusOK)
 		return
 	}
-	id, _ := m["threeDSServerTransID"].(string)
+	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(strings.ReplaceAll(ct, " ", ""), "application/json;charset=utf-8") {
+		s.problem("RReq: Content-Type %q (Req 190)", ct)
+	}
+	msg, e := s.check(b, emv.TypeRReq, id)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if e != nil {
+		e.ErrorComponent = "D"
+		_, _ = w.Write(emv.EncodeErro(e))
+		return
+	}
+	if got := r.Header.Get("X-Request-ID"); got != msg.Str("acsTransID") {
+		s.problem("RReq: X-Request-ID %q, want the acsTransID (Table A.29)", got)
+	}
 	s.mu.Lock()
 	s.rreqs[id] = append(s.rreqs[id], Received{Message: m, Raw: b})
 	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"threeDSServerTransID": id, "acsTransID": fmt.Sprint(m["acsTransID"]),
-		"dsTransID": fmt.Sprint(m["dsTransID"]), "messageType": "RRes", "messageVersion": fmt.Sprint(m["messageVersion"]),
-		"resultsStatus": "01"})
+	rres := emv.NewMessage(emv.TypeRRes, msg.Version)
+	rres.Set("threeDSServerTransID", id)
+	rres.Set("acsTransID", msg.Str("acsTransID"))
+	rres.Set("dsTransID", msg.Str("dsTransID"))
+	rres.Set("resultsStatus", "01")
+	out, err := emv.Encode(rres)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("X-Request-ID", msg.Str("acsTransID"))
+	w.Header().Set("X-Response-ID", msg.Str("dsTransID"))
+	_, _ = w.Write(out)
 }
 
 // windowSizes are the EMV challenge window sizes (challengeWindowSize 01..05) in CSS pixels.
@@ -183,7 +259,7 @@ func (s *Sim) AReq(samplePath string, set map[string]any) (map[string]any, error
 		return nil, err
 	}
 	m["threeDSServerTransID"], m["dsTransID"] = uuid.NewString(), uuid.NewString()
-	m["notificationURL"], m["threeDSServerURL"] = s.NotificationURL(), s.ServerURL()
+	m["notificationURL"], m["threeDSServerURL"], m["dsURL"] = s.NotificationURL(), s.ServerURL(), s.DSURL()
 	for k, v := range set {
 		if v == nil {
 			delete(m, k)
@@ -204,14 +280,45 @@ func (s *Sim) Send(areq any) (int, map[string]any, error) {
 			return 0, nil, err
 		}
 	}
-	resp, err := s.Client.Post(s.ACS+"/3ds/areq", "application/json", bytes.NewReader(body))
+	var head struct {
+		ID      string `json:"threeDSServerTransID"`
+		Version string `json:"messageVersion"`
+		Channel string `json:"deviceChannel"`
+		DSTrans string `json:"dsTransID"`
+	}
+	_ = json.Unmarshal(body, &head)
+	s.mu.Lock()
+	s.versions[head.ID], s.channels[head.ID] = head.Version, head.Channel
+	s.mu.Unlock()
+	req, err := http.NewRequest(http.MethodPost, s.ACS+"/3ds/areq", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("X-Request-ID", head.DSTrans)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, err
+	}
 	var m map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("sim3ds: answer is not JSON: %w", err)
+	}
+	kind := emv.TypeARes
+	if m["messageType"] == string(emv.TypeErro) {
+		kind = emv.TypeErro
+	}
+	if emv.Supported(head.Version) {
+		if _, e := s.check(raw, kind, head.ID); e == nil && kind == emv.TypeARes {
+			if resp.Header.Get("X-Response-ID") != m["acsTransID"] || resp.Header.Get("X-Request-ID") != head.DSTrans {
+				s.problem("ARes: X-Request-ID/X-Response-ID %q/%q (Table A.29)", resp.Header.Get("X-Request-ID"), resp.Header.Get("X-Response-ID"))
+			}
+		}
 	}
 	return resp.StatusCode, m, nil
 }

@@ -1,0 +1,356 @@
+package emv
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxMessageSize bounds what is read of one message. Annex A's largest elements (deviceInfo,
+// messageExtension at 81920 characters in all) fit; anything beyond is not an EMV message.
+const MaxMessageSize = 256 << 10
+
+// Context is what a message cannot say about itself but its checks need: for messages other than the
+// AReq, the device channel and category of the transaction they belong to.
+type Context struct {
+	Channel  Channel
+	Category Category
+	// Version, for messages of a transaction, is the version the AReq fixed; a message of another
+	// version is refused with 203 messageVersion (a CReq cannot switch versions mid-transaction).
+	Version Version
+	// Extensions lists the message extension ids this component recognises; a critical one not in it
+	// is Erro 202.
+	Extensions []string
+}
+
+// Decode reads a message of type want from body and checks it against its version's table. A problem
+// is returned as an *Erro (component A) with the message's ids echoed as received and the offending
+// elements named in errorDetail, never their values. The order of checks follows Annex A: the message
+// must be JSON of the expected type (101) and of a supported version (102); then duplicates (204),
+// missing elements (201), formats (203), reserved values (207), ISO codes (304), critical extensions
+// (202).
+func Decode(body []byte, want MessageType, ctx Context) (*Message, *Erro) {
+	if len(body) > MaxMessageSize || !utf8.Valid(body) {
+		return nil, NewErro(ErrMessageInvalid, "Invalid Formatted Message", ctx.Version, want)
+	}
+	raw, keys, dup, err := object(body)
+	if err != nil {
+		return nil, NewErro(ErrMessageInvalid, "Invalid Formatted Message", ctx.Version, want)
+	}
+	m := &Message{Type: want, values: make(map[string]any, len(keys))}
+	// The ids are read first (as plain strings) so that every Erro below can echo them.
+	for _, id := range []string{"threeDSServerTransID", "acsTransID", "dsTransID", "sdkTransID"} {
+		if r, ok := raw[id]; ok {
+			var s string
+			if json.Unmarshal(r, &s) == nil && s != "" {
+				m.values[id] = s
+			}
+		}
+	}
+	var mt string
+	if r, ok := raw["messageType"]; !ok || json.Unmarshal(r, &mt) != nil || MessageType(mt) != want {
+		return nil, NewErro(ErrMessageInvalid, "Invalid Message Type", ctx.Version, want).Echo(m)
+	}
+	var v string
+	r, ok := raw["messageVersion"]
+	if ok && json.Unmarshal(r, &v) != nil {
+		return nil, NewErro(ErrFormat, "messageVersion", ctx.Version, want).Echo(m)
+	}
+	if v == "" {
+		return nil, NewErro(ErrRequiredMissing, "messageVersion", ctx.Version, want).Echo(m)
+	}
+	if !Supported(v) {
+		return nil, NewErro(ErrVersionUnsupported, versionList(), ctx.Version, want).Echo(m)
+	}
+	m.Version = Version(v)
+	if ctx.Version != "" && m.Version != ctx.Version {
+		return nil, NewErro(ErrFormat, "messageVersion", ctx.Version, want).Echo(m)
+	}
+	t, ok := tableOf(want, m.Version)
+	if !ok {
+		return nil, NewErro(ErrMessageInvalid, "Invalid Message Type", m.Version, want).Echo(m)
+	}
+	if dup != "" {
+		return nil, NewErro(ErrDuplicate, dup, m.Version, want).Echo(m)
+	}
+	m.Channel, m.Category = ctx.Channel, ctx.Category
+	if want == TypeAReq {
+		// The AReq names its channel and category; everything else about its inclusion depends on them.
+		m.Channel, m.Category = 0, 0
+		if r, ok := raw["deviceChannel"]; ok {
+			var s string
+			_ = json.Unmarshal(r, &s)
+			m.Channel = ChannelOf(s)
+		}
+		if r, ok := raw["messageCategory"]; ok {
+			var s string
+			_ = json.Unmarshal(r, &s)
+			m.Category = CategoryOf(s)
+		}
+	}
+	c := checker{m: m, ctx: ctx}
+	c.elements(t.Elements, raw, "")
+	for _, k := range keys {
+		if i := indexOf(t.Elements, k); i < 0 || !c.applies(&t.Elements[i]) {
+			if m.extra == nil {
+				m.extra = map[string]json.RawMessage{}
+			}
+			m.extra[k] = raw[k]
+		}
+	}
+	return m, c.erro(m, want)
+}
+
+// object reads the top-level JSON object once: each member's raw value, the keys in order, and the
+// first key that appears twice (encoding/json would silently keep the last; EMV answers 204).
+func object(body []byte) (map[string]json.RawMessage, []string, string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, "", errors.New("not an object")
+	}
+	raw := map[string]json.RawMessage{}
+	var keys []string
+	dup := ""
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, "", err
+		}
+		if _, seen := raw[k]; seen {
+			if dup == "" {
+				dup = k
+			}
+			continue
+		}
+		raw[k] = v
+		keys = append(keys, k)
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, nil, "", errors.New("not an object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, "", errors.New("trailing data")
+	}
+	return raw, keys, dup, nil
+}
+
+// checker collects what is wrong with a message, by Erro code, in table order.
+type checker struct {
+	m        *Message
+	ctx      Context
+	missing  []string
+	format   []string
+	reserved []string
+	iso      []string
+	critical string
+}
+
+func (c *checker) erro(m *Message, want MessageType) *Erro {
+	var e *Erro
+	switch {
+	case len(c.missing) > 0:
+		e = NewErro(ErrRequiredMissing, joinNames(c.missing), m.Version, want)
+	case len(c.format) > 0:
+		e = NewErro(ErrFormat, joinNames(c.format), m.Version, want)
+	case len(c.reserved) > 0:
+		e = NewErro(ErrReservedValue, joinNames(c.reserved), m.Version, want)
+	case len(c.iso) > 0:
+		e = NewErro(ErrISOCode, joinNames(c.iso), m.Version, want)
+	case c.critical != "":
+		e = NewErro(ErrCriticalExtension, c.critical, m.Version, want)
+	default:
+		return nil
+	}
+	return e.Echo(m)
+}
+
+// applies reports whether the row belongs to the message's channel and category. Where the channel or
+// category is unknown (missing or invalid in the AReq, which is then refused for that element), rows
+// restricted to one are left out, so that the Erro names the real problem and not its consequences.
+func (c *checker) applies(e *Element) bool {
+	if e.Ch != 0 && e.Ch&c.m.Channel == 0 {
+		return false
+	}
+	if e.Cat != 0 && e.Cat&c.m.Category == 0 {
+		return false
+	}
+	return e.Inc != Absent
+}
+
+// elements decodes every row's value first (so that conditions may look at any element), then checks
+// inclusion. prefix names sub-elements as parent.child in errorDetail. Members the table does not
+// know are ignored: Annex A.2 allows only the validations it lists.
+func (c *checker) elements(rows []Element, raw map[string]json.RawMessage, prefix string) {
+	present := make([]bool, len(rows))
+	for i := range rows {
+		e := &rows[i]
+		r, ok := raw[e.Name]
+		if !ok || !c.applies(e) {
+			continue
+		}
+		if isNull(r) || string(r) == `""` {
+			// An element present without a value counts as missing (Annex A.1) where it is required;
+			// elsewhere it is a value that meets no format.
+			continue
+		}
+		present[i] = true
+		v, ok := c.value(e, r, prefix)
+		if ok && prefix == "" {
+			c.m.Set(e.Name, v)
+		}
+	}
+	for i := range rows {
+		e := &rows[i]
+		if !c.applies(e) {
+			continue
+		}
+		name := prefix + e.Name
+		_, given := raw[e.Name]
+		required := e.Inc == Required || (e.Inc == Conditional && e.Need != nil && e.Need(c.m))
+		switch {
+		case !present[i] && required:
+			c.missing = append(c.missing, name)
+		case given && !present[i]:
+			c.format = append(c.format, name) // empty string or null where the element is optional
+		case present[i] && e.Only != nil && !e.Only(c.m):
+			c.format = append(c.format, name) // present where its condition excludes it
+		}
+	}
+}
+
+func isNull(r json.RawMessage) bool { return string(bytes.TrimSpace(r)) == "null" }
+
+// value decodes and checks one element's value, recording problems; it returns the decoded value.
+func (c *checker) value(e *Element, r json.RawMessage, prefix string) (any, bool) {
+	name := prefix + e.Name
+	switch e.Type {
+	case String:
+		var s string
+		if json.Unmarshal(r, &s) != nil {
+			c.format = append(c.format, name)
+			return nil, false
+		}
+		return s, c.str(e, s, name)
+	case StringArray:
+		var list []string
+		if json.Unmarshal(r, &list) != nil || !c.count(e, len(list)) {
+			c.format = append(c.format, name)
+			return nil, false
+		}
+		item := e.Item
+		if item == nil {
+			item = &Element{}
+		}
+		ok := true
+		for _, s := range list {
+			if s == "" {
+				c.format = append(c.format, name)
+				return nil, false
+			}
+			ok = c.str(item, s, name) && ok
+		}
+		return list, ok
+	case Boolean:
+		var b bool
+		if json.Unmarshal(r, &b) != nil {
+			c.format = append(c.format, name)
+			return nil, false
+		}
+		return b, true
+	case Object:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(r, &obj) != nil || obj == nil || (e.Max > 0 && utf8.RuneCount(r) > e.Max) {
+			c.format = append(c.format, name)
+			return nil, false
+		}
+		if e.Sub != nil {
+			c.elements(e.Sub, obj, name+".")
+		}
+		return json.RawMessage(r), true
+	case ObjectArray:
+		var list []map[string]json.RawMessage
+		if json.Unmarshal(r, &list) != nil || !c.count(e, len(list)) {
+			c.format = append(c.format, name)
+			return nil, false
+		}
+		for _, obj := range list {
+			if obj == nil {
+				c.format = append(c.format, name)
+				return nil, false
+			}
+			if e.Sub != nil {
+				c.elements(e.Sub, obj, name+".")
+			}
+			if e.Name == "messageExtension" {
+				c.extension(obj)
+			}
+		}
+		return json.RawMessage(r), true
+	}
+	return nil, false
+}
+
+func (c *checker) count(e *Element, n int) bool {
+	return n > 0 && (e.Min == 0 || n >= e.Min) && (e.Max == 0 || n <= e.Max)
+}
+
+// str checks a string's length in characters, format and values.
+func (c *checker) str(e *Element, s, name string) bool {
+	n := utf8.RuneCountInString(s)
+	if (e.Min > 0 && n < e.Min) || (e.Max > 0 && n > e.Max) || !formatOK(e.Format, s) {
+		c.format = append(c.format, name)
+		return false
+	}
+	switch e.Format {
+	case CurrencyCode:
+		if !knownCurrency(s) {
+			c.iso = append(c.iso, name)
+			return false
+		}
+	case CountryCode:
+		if !knownCountry(s) {
+			c.iso = append(c.iso, name)
+			return false
+		}
+	}
+	if e.Values != nil {
+		switch e.Values.classify(s) {
+		case valueOK:
+		case valueReserved:
+			c.reserved = append(c.reserved, name)
+			return false
+		default:
+			c.format = append(c.format, name)
+			return false
+		}
+	}
+	return true
+}
+
+// extension applies Annex A's rule for message extensions: one marked critical that this component
+// does not recognise makes the message unusable (Erro 202 naming its id); others are ignored.
+func (c *checker) extension(obj map[string]json.RawMessage) {
+	var critical bool
+	if json.Unmarshal(obj["criticalityIndicator"], &critical) != nil || !critical || c.critical != "" {
+		return
+	}
+	var id string
+	_ = json.Unmarshal(obj["id"], &id)
+	for _, known := range c.ctx.Extensions {
+		if known == id {
+			return
+		}
+	}
+	if id == "" {
+		id = "messageExtension"
+	}
+	c.critical = strings.TrimSpace(id)
+}

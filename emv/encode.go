@@ -1,0 +1,72 @@
+package emv
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Encode writes m as JSON after checking it against its version's table exactly as a recipient would
+// (Decode with the same channel and category) and refusing any element the version does not define for
+// the message. An error here is a defect of the caller, never of the peer: a message this ACS sends
+// must be one its own reader accepts.
+func Encode(m *Message) ([]byte, error) {
+	t, ok := tableOf(m.Type, m.Version)
+	if !ok {
+		return nil, fmt.Errorf("emv: no %s table for version %s", m.Type, m.Version)
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`{"messageType":`)
+	writeJSON(&buf, string(m.Type))
+	buf.WriteString(`,"messageVersion":`)
+	writeJSON(&buf, string(m.Version))
+	for _, name := range m.order {
+		if name == "messageType" || name == "messageVersion" {
+			continue
+		}
+		i := indexOf(t.Elements, name)
+		if i < 0 {
+			return nil, fmt.Errorf("emv: %s %s has no element %s", m.Type, m.Version, name)
+		}
+		e := &t.Elements[i]
+		if (e.Ch != 0 && m.Channel != 0 && e.Ch&m.Channel == 0) || (e.Cat != 0 && m.Category != 0 && e.Cat&m.Category == 0) {
+			return nil, fmt.Errorf("emv: %s %s: element %s does not apply to this channel or category", m.Type, m.Version, name)
+		}
+		buf.WriteByte(',')
+		writeJSON(&buf, name)
+		buf.WriteByte(':')
+		writeJSON(&buf, m.values[name])
+	}
+	buf.WriteByte('}')
+	out := buf.Bytes()
+	if _, erro := Decode(out, m.Type, Context{Channel: m.Channel, Category: m.Category}); erro != nil {
+		return nil, fmt.Errorf("emv: %s %s would be refused: %s %s", m.Type, m.Version, erro.ErrorCode, erro.ErrorDetail)
+	}
+	return out, nil
+}
+
+// writeJSON writes v without HTML escaping: values such as URLs with & stay readable, and the JSON is
+// never embedded in HTML unescaped (pages carry messages base64url-encoded).
+func writeJSON(buf *bytes.Buffer, v any) {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	buf.Truncate(buf.Len() - 1) // Encode ends with a newline
+}
+
+// MustEncode is Encode for messages built from constants (tests, examples).
+func MustEncode(m *Message) []byte {
+	b, err := Encode(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// EncodeErro writes an Erro message. Erro is written from its struct (its elements are the same in
+// every version); Decode checks it in the tests.
+func EncodeErro(e *Erro) []byte {
+	var buf bytes.Buffer
+	writeJSON(&buf, e)
+	return buf.Bytes()
+}
