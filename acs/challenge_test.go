@@ -14,6 +14,7 @@ import (
 
 	"example.com/acs/acs"
 	"example.com/acs/apperr"
+	"example.com/acs/dslink"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
@@ -32,13 +33,18 @@ type challengeFixture struct {
 }
 
 func newChallengeFixture(t *testing.T) *challengeFixture {
+	return newChallengeFixtureLink(t, func(*challengeFixture) *dslink.Link { return testenv.LoopbackDS(t) })
+}
+
+// newChallengeFixtureLink is newChallengeFixture with the DS link that link makes.
+func newChallengeFixtureLink(t *testing.T, link func(*challengeFixture) *dslink.Link) *challengeFixture {
 	t.Helper()
 	fx := &challengeFixture{decisionFixture: newDecisionFixture(t)}
 	fx.wl = whitelist.New(fx.Pool, fx.Clock)
 	fx.metrics = prometheus.NewRegistry()
 	fx.m = acs.NewMetrics(fx.metrics)
 	fx.results = acs.NewResults(acs.ResultDeps{Pool: fx.Pool, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log,
-		MaxAttempts: 5, RetryInterval: time.Second, Link: testenv.LoopbackDS(t), Whitelist: fx.wl, Metrics: fx.m})
+		MaxAttempts: 5, RetryInterval: time.Second, Link: link(fx), Whitelist: fx.wl, Metrics: fx.m})
 	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: fx.results})
 	ctx := context.Background()

@@ -33,8 +33,17 @@ type flowFixture struct {
 }
 
 func newFlowFixture(t *testing.T) *flowFixture {
+	return newFlowFixtureOn(t, newChallengeFixture(t))
+}
+
+func newFlowFixtureOn(t *testing.T, cfx *challengeFixture) *flowFixture {
+	return newFlowFixtureAt(t, cfx, "127.0.0.1:0")
+}
+
+// newFlowFixtureAt runs the simulator on simAddr.
+func newFlowFixtureAt(t *testing.T, cfx *challengeFixture, simAddr string) *flowFixture {
 	t.Helper()
-	fx := &flowFixture{challengeFixture: newChallengeFixture(t)}
+	fx := &flowFixture{challengeFixture: cfx}
 	var e *echo.Echo
 	fx.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.ServeHTTP(w, r) }))
 	t.Cleanup(fx.srv.Close)
@@ -45,7 +54,7 @@ func newFlowFixture(t *testing.T) *flowFixture {
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: fx.ch, Results: fx.results, Tokens: fx.Keys, Clock: fx.Clock,
 		Log: fx.Log, Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	var err error
-	if fx.sim, err = sim3ds.Start(fx.srv.URL); err != nil {
+	if fx.sim, err = sim3ds.StartOn(fx.srv.URL, simAddr); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fx.sim.Close)

@@ -44,6 +44,9 @@ type HandlerDeps struct {
 	// LoopbackFraming lets http pages on loopback frame the challenge (development: the simulator's
 	// checkout page); in production only https pages may.
 	LoopbackFraming bool
+	// RequireDSCertificate refuses an AReq whose TLS connection presented no client certificate that the
+	// server verified against the DS CA (mutual TLS on the DS link, 2.3.1 6.1.3.1) with Erro 303.
+	RequireDSCertificate bool
 }
 
 // Handler serves the merchant-facing EMV surface: the AReq endpoint for 3DS Servers and Directory
@@ -93,6 +96,10 @@ func (h *Handler) status(c echo.Context) error {
 // the Directory Server reads them (the specification defines no HTTP status); a failure of this system
 // is Erro 403 (transient) with HTTP 503.
 func (h *Handler) areq(c echo.Context) error {
+	if r := c.Request(); h.d.RequireDSCertificate && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		return h.emvJSON(c, http.StatusForbidden, emv.EncodeErro(newErro(emv.ErrAccessDenied,
+			"a Directory Server's client certificate is required", "", emv.TypeAReq)), "", "")
+	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, emv.MaxMessageSize+1))
 	if err != nil {
 		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeAReq)), "", "")

@@ -10,6 +10,7 @@ scripts/devenv.sh run
 trap 'scripts/devenv.sh run stop' EXIT
 acs() { bin/acs -config "${ACS_CONFIG:-config/dev.yaml}" "$@"; }
 acs hsm init
+acs pki dev .local/run/pki
 acs migrate
 acs import-cards testdata/cards.csv
 acs demo seed .local/run/demo-phone.json

@@ -8,11 +8,13 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -227,9 +229,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 
 // Options for Run.
 type Options struct {
-	Listen          string
-	CertFile        string
-	KeyFile         string
+	Listen   string
+	CertFile string
+	KeyFile  string
+	// ClientCAFile, when set, asks TLS clients for a certificate and verifies one that is given against
+	// these CAs (the DS CA). Browsers give none; the handlers that need one check it (acs: the AReq).
+	ClientCAFile    string
 	ShutdownTimeout time.Duration
 	// Ready, if set, receives the bound address once the listener is open (tests listen on port 0).
 	Ready func(addr net.Addr)
@@ -258,6 +263,15 @@ func Run(ctx context.Context, e *echo.Echo, log *slog.Logger, o Options) error {
 		}
 		// R-KEY-3: TLS 1.2 or newer.
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		if o.ClientCAFile != "" {
+			pem, err := os.ReadFile(o.ClientCAFile)
+			pool := x509.NewCertPool()
+			if err != nil || !pool.AppendCertsFromPEM(pem) {
+				_ = ln.Close()
+				return fmt.Errorf("server: client CA file %s: no certificate read (%v)", o.ClientCAFile, err)
+			}
+			srv.TLSConfig.ClientCAs, srv.TLSConfig.ClientAuth = pool, tls.VerifyClientCertIfGiven
+		}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	if o.Ready != nil {

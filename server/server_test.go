@@ -27,6 +27,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"example.com/acs/apperr"
+	"example.com/acs/internal/devpki"
 	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/server"
@@ -215,5 +216,49 @@ func TestRunTLSAndGracefulShutdown(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// 2.3.1 6.1.3.1: with a client CA configured, a DS's client certificate issued by that CA is verified;
+// a browser that gives none still connects (the AReq handler refuses it, the challenge pages do not).
+func TestRunVerifiesClientCertificates(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pki, _, err := devpki.Ensure(dir, key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := server.New(server.Deps{Log: quietLog(&bytes.Buffer{}), TLS: true})
+	e.GET("/who", func(c echo.Context) error {
+		if tl := c.Request().TLS; tl != nil && len(tl.VerifiedChains) > 0 {
+			return c.String(200, tl.PeerCertificates[0].Subject.CommonName)
+		}
+		return c.String(200, "nobody")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	go func() {
+		_ = server.Run(ctx, e, quietLog(&bytes.Buffer{}), server.Options{Listen: "127.0.0.1:0", CertFile: pki.DS, KeyFile: pki.DSKey,
+			ClientCAFile: pki.CA, ShutdownTimeout: time.Second, Ready: func(a net.Addr) { addrc <- a }})
+	}()
+	addr := (<-addrc).String()
+	roots, _ := pki.Roots()
+	ds, _ := pki.DSServer() // the development DS certificate serves as a client certificate too
+	get := func(certs []tls.Certificate) string {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: certs}}}
+		r, err := c.Get("https://" + addr + "/who")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return string(b)
+	}
+	if got := get(nil); got != "nobody" {
+		t.Fatalf("without a certificate: %q", got)
+	}
+	if got := get([]tls.Certificate{ds}); got != "dev Directory Server" {
+		t.Fatalf("with the DS's certificate: %q", got)
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"example.com/acs/dslink"
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
+	"example.com/acs/internal/devpki"
 	"example.com/acs/letters"
 	"example.com/acs/portal"
 	"example.com/acs/registration"
@@ -61,6 +62,8 @@ Commands:
   keys reencrypt      rewrite stored secrets under the primary data key
   demo seed [PHONE]   development only: register the demo card 4000 11** **** 0017 for mTAN and, given a
                       state file PHONE for acs-app, 5200 11** **** 0012 for the app on that demo phone
+  pki dev DIR         development only: a DS CA, a loopback DS certificate and the ACS's DS client
+                      certificate for the HSM's ds-client key, under DIR (kept when still valid)
 
 The configuration file defaults to $ACS_CONFIG; environment variables override it (see README).
 `
@@ -151,6 +154,11 @@ func command(args []string, stdin io.Reader) commandFunc {
 	if len(args) == 3 && args[0] == "demo" && args[1] == "seed" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return demoSeed(ctx, cfg, log, args[2], out)
+		}
+	}
+	if len(args) == 3 && args[0] == "pki" && args[1] == "dev" {
+		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
+			return pkiDev(cfg, args[2], out)
 		}
 	}
 	if len(args) == 2 && args[0] == "import-cards" {
@@ -257,8 +265,33 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
 		OperatorID: cfg.ThreeDS.OperatorID})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
-		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://")})
+		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),
+		RequireDSCertificate: cfg.TLS.ClientCAFile != ""})
 	return d, nil
+}
+
+// pkiDev writes the development PKI of the DS link under dir (internal/devpki): a CA standing in for
+// the schemes' DS CA, a DS certificate for loopback, and the ACS's client certificate for the HSM's
+// ds-client key. Development only, like the demo seed: refused unless the SMS gateway is dev.
+func pkiDev(cfg *config.Config, dir string, out io.Writer) error {
+	if cfg.SMS.Gateway != "dev" {
+		return errors.New("pki dev: development only (sms.gateway must be dev); production certificates come from the scheme's DS CA")
+	}
+	h, err := hsm.Open(cfg.HSM)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	f, wrote, err := devpki.Ensure(dir, h.DSClientSigner(), time.Now())
+	if err != nil {
+		return err
+	}
+	state := "up to date"
+	if wrote {
+		state = "written"
+	}
+	fmt.Fprintf(out, "pki dev: %s: CA %s, DS %s, ACS client %s (key on the HSM)\n", state, f.CA, f.DS, f.ACSClient)
+	return nil
 }
 
 // dsLink builds the link to the Directory Servers: the configured DSs are the allow-list, the client
@@ -364,7 +397,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, home) })
 	return server.Run(ctx, e, log, server.Options{
-		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ShutdownTimeout: cfg.ShutdownTimeout,
+		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ClientCAFile: cfg.TLS.ClientCAFile,
+		ShutdownTimeout: cfg.ShutdownTimeout,
 	})
 }
 

@@ -9,6 +9,8 @@ package sim3ds
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -37,6 +39,8 @@ type Sim struct {
 
 	srv      *http.Server
 	base     string
+	dsBase   string // the DS endpoint's base: base, or the mutual-TLS listener of ServeDS
+	dsSrv    *http.Server
 	rreqDown atomic.Bool
 
 	mu        sync.Mutex
@@ -82,11 +86,13 @@ func (s *Sim) check(body []byte, t emv.MessageType, serverTransID string) (*emv.
 
 type checkoutPage struct{ acsURL, creq, width, height string }
 
-// Received is a message the simulator got: the decoded JSON and, for a CRes, the threeDSSessionData.
+// Received is a message the simulator got: the decoded JSON and, for a CRes, the threeDSSessionData;
+// for an RReq over mutual TLS, the subject of the client certificate the ACS presented.
 type Received struct {
 	Message     map[string]any
 	SessionData string
 	Raw         []byte
+	ClientCert  string
 }
 
 // Start listens on a free loopback port. Close stops it.
@@ -116,14 +122,42 @@ func StartOn(acsURL, addr string) (*Sim, error) {
 }
 
 // Close stops the simulator's endpoints.
-func (s *Sim) Close() { _ = s.srv.Close() }
+func (s *Sim) Close() {
+	_ = s.srv.Close()
+	if s.dsSrv != nil {
+		_ = s.dsSrv.Close()
+	}
+}
 
 // NotificationURL is the 3DS Requestor's endpoint for the final CRes; DSURL is the DS's endpoint for
 // RReqs (the AReq's dsURL); ServerURL is the 3DS Server's own results endpoint, which only the DS may
 // call: the ACS must never post there (the simulator records it as a problem if it does).
 func (s *Sim) NotificationURL() string { return s.base + "/notify" }
-func (s *Sim) DSURL() string           { return s.base + "/rreq" }
-func (s *Sim) ServerURL() string       { return s.base + "/3ds-server/results" }
+func (s *Sim) DSURL() string {
+	if s.dsBase != "" {
+		return s.dsBase + "/rreq"
+	}
+	return s.base + "/rreq"
+}
+
+// ServeDS moves the DS's RReq endpoint to a TLS listener on loopback that requires a client certificate
+// issued by clientCAs, as a scheme's DS does (2.3.1 6.1.3.2: the ACS is the TLS client). Call it before
+// the AReqs that should name it. Each RReq then records the client certificate's subject.
+func (s *Sim) ServeDS(cert tls.Certificate, clientCAs *x509.CertPool) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientCAs: clientCAs,
+		ClientAuth: tls.RequireAndVerifyClientCert}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /rreq", s.rreq)
+	s.dsSrv = &http.Server{Handler: mux, TLSConfig: cfg, ErrorLog: nil}
+	s.dsBase = "https://" + ln.Addr().String()
+	go func() { _ = s.dsSrv.Serve(tls.NewListener(ln, cfg)) }()
+	return nil
+}
+func (s *Sim) ServerURL() string { return s.base + "/3ds-server/results" }
 
 // Base is the simulator's base URL.
 func (s *Sim) Base() string { return s.base }
@@ -180,8 +214,12 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 	if got := r.Header.Get("X-Request-ID"); got != msg.Str("acsTransID") {
 		s.problem("RReq: X-Request-ID %q, want the acsTransID (Table A.29)", got)
 	}
+	rec := Received{Message: m, Raw: b}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		rec.ClientCert = r.TLS.PeerCertificates[0].Subject.CommonName
+	}
 	s.mu.Lock()
-	s.rreqs[id] = append(s.rreqs[id], Received{Message: m, Raw: b})
+	s.rreqs[id] = append(s.rreqs[id], rec)
 	s.mu.Unlock()
 	rres := emv.NewMessage(emv.TypeRRes, msg.Version)
 	rres.Set("threeDSServerTransID", id)
