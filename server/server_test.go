@@ -27,8 +27,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"example.com/acs/apperr"
-	"example.com/acs/internal/devpki"
 	"example.com/acs/hsm"
+	"example.com/acs/internal/devpki"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/server"
 )
