@@ -114,7 +114,10 @@ func (c *Challenges) openConfirmationTx(ctx context.Context, tx pgx.Tx, acsTrans
 	return true, err
 }
 
-const confirmationColumns = `a.acs_trans_id, a.card_id, t.merchant_name, t.amount, t.currency, t.exponent, t.purchase_date, a.nonce`
+// A non-payment authentication has no amount: the app is shown 0 in the currency of the bank (and the
+// merchant or requestor), so that the signed form stays the same for every confirmation.
+const confirmationColumns = `a.acs_trans_id, a.card_id, coalesce(t.merchant_name, t.requestor_name, ''), coalesce(t.amount, 0),
+	coalesce(t.currency, '978'), coalesce(t.exponent, 2), coalesce(t.purchase_date, t.created_at), a.nonce`
 
 func scanConfirmation(row pgx.Row, extra ...any) (Confirmation, error) {
 	var x Confirmation

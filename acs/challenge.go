@@ -76,14 +76,17 @@ type txn struct {
 	currency      string
 	merchant      string
 	method        registration.Method
+	// nonPayment: a non-payment authentication (messageCategory 02) without purchase data.
+	nonPayment bool
 }
 
 func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (*txn, error) {
 	var t txn
-	err := q.QueryRow(ctx, `SELECT t.card_id, t.registration_id, t.amount, t.currency, t.merchant_name, r.method
+	err := q.QueryRow(ctx, `SELECT t.card_id, t.registration_id, coalesce(t.amount, 0), coalesce(t.currency, ''),
+			coalesce(t.merchant_name, t.requestor_name, ''), r.method, t.amount IS NULL
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, acsTransID).
-		Scan(&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method)
+		Scan(&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method, &t.nonPayment)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -227,9 +230,14 @@ func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.
 	if err != nil {
 		return err
 	}
-	_, err = c.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: t.cardID, Purpose: "mtan", To: mobile,
-		Text: fmt.Sprintf("mTAN %s für %s bei %s. Nur gültig für diesen Kauf, 4 Minuten. Geben Sie die mTAN niemals weiter.",
-			code, FormatAmount(t.amount, t.currency), t.merchant),
+	text := fmt.Sprintf("mTAN %s für %s bei %s. Nur gültig für diesen Kauf, 4 Minuten. Geben Sie die mTAN niemals weiter.",
+		code, FormatAmount(t.amount, t.currency), t.merchant)
+	if t.nonPayment {
+		// No amount to bind to: the text says what is confirmed instead (a card stored at a merchant).
+		text = fmt.Sprintf("mTAN %s: Ihre Karte bei %s bestätigen (keine Zahlung). 4 Minuten gültig. Geben Sie die mTAN niemals weiter.",
+			code, t.merchant)
+	}
+	_, err = c.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: t.cardID, Purpose: "mtan", To: mobile, Text: text,
 		Price: c.d.SMSPrice, Currency: c.d.Currency})
 	return err
 }

@@ -92,6 +92,9 @@ type View struct {
 	MobileHint           string // the masked number the mTAN went to
 	QuestionKey          string
 	FailuresLeft         int
+	// NonPayment: a non-payment authentication (messageCategory 02, e.g. a card stored at a merchant)
+	// without an amount; the page says what is confirmed instead.
+	NonPayment bool
 	// Final is set once the transaction has ended; the page then posts the final CRes.
 	Final *Final
 }
@@ -262,13 +265,14 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	var windowSize, question, final, finalReason, cancel, why *string
 	var failures *int
 	err := c.d.Pool.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.message_version, t.notification_url, r.method,
-			t.merchant_name, t.amount, t.currency, t.purchase_date, t.browser_language, t.window_size, t.registration_id,
-			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1
+			coalesce(t.merchant_name, t.requestor_name, ''), coalesce(t.amount, 0), coalesce(t.currency, ''),
+			coalesce(t.purchase_date, t.created_at), coalesce(t.browser_language, ''), t.window_size, t.registration_id,
+			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1, t.amount IS NULL
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges ch ON ch.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, id).
 		Scan(&v.ThreeDSServerTransID, &v.MessageVersion, &v.NotificationURL, &v.Method, &v.Merchant, &v.Amount, &v.Currency,
-			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &regID, &question, &failures, &final, &finalReason, &cancel, &why)
+			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &regID, &question, &failures, &final, &finalReason, &cancel, &why, &v.NonPayment)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}

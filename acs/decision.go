@@ -275,7 +275,8 @@ func exemptionOf(reasons []string) string {
 // its acsTransID), within the amount rules. Anything else is N: 21 for a kind of 3RI this ACS does not
 // authenticate, 07 where the prior authentication is missing or does not match.
 func (dc *Decider) decide3RI(ctx context.Context, tx pgx.Tx, a *AReq, cardID uuid.UUID) (bool, string, string, error) {
-	if a.MessageCategory != CategoryPayment || (a.ThreeRIInd != threeRIRecurring && a.ThreeRIInd != threeRIInstalment) {
+	// 2.1.0 knows 3RI for non-payment only: its 3RI AReqs carry no purchase data.
+	if a.MessageCategory != CategoryPayment || !a.HasAmount || (a.ThreeRIInd != threeRIRecurring && a.ThreeRIInd != threeRIInstalment) {
 		return false, Reason3RINotSupported, statusReason3RINotSupported, nil
 	}
 	prior, err := uuid.Parse(a.PriorACSTransID)
@@ -313,15 +314,16 @@ func (dc *Decider) insert(ctx context.Context, tx pgx.Tx, a *AReq, d *aresData, 
 	_, err := tx.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
 		card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
 		merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
-		trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest, ds_url, device_channel, message_category)
+		trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest, ds_url, device_channel, message_category,
+		requestor_name)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''), nullif($12, ''), nullif($13, ''), nullif($14, ''),
 			nullif($15, ''), $16, $17, nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''), $23, $24, nullif($25, ''),
-			$26, $27, nullif($28, ''), $29, $30)`,
+			$26, $27, nullif($28, ''), $29, $30, nullif($31, ''))`,
 		d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
 		exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, purchaseDate,
 		strings.Join(append([]string{a.ChallengeInd}, tail(a.ChallengeInds)...), ","), a.NotificationURL, a.ThreeDSServerURL,
 		a.BrowserLanguage, d.status, d.reason, why, dc.d.Clock.Now(), d.eci, browserDigest, ipDigest, a.DSURL,
-		a.DeviceChannel, a.MessageCategory)
+		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName)
 	return err
 }
 

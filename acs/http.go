@@ -104,6 +104,9 @@ func (h *Handler) areq(c echo.Context) error {
 	if err != nil {
 		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeAReq)), "", "")
 	}
+	if isOReq(body) {
+		return h.oreq(c, body)
+	}
 	a, erro := ParseAReq(body)
 	if erro != nil {
 		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(erro), erro.DSTransID, "")
@@ -119,6 +122,35 @@ func (h *Handler) areq(c echo.Context) error {
 		return h.emvJSON(c, http.StatusServiceUnavailable, emv.EncodeErro(e), a.DSTransID, "")
 	}
 	return h.emvJSON(c, http.StatusOK, res, a.DSTransID, dec.ACSTransID)
+}
+
+// isOReq tells an operation message (2.3.1 5.11), which the DS sends to the same endpoint, from an AReq.
+func isOReq(body []byte) bool {
+	var head struct {
+		Type string `json:"messageType"`
+	}
+	return json.Unmarshal(body, &head) == nil && head.Type == string(emv.TypeOReq)
+}
+
+// oreq acknowledges a DS's operation message: the ACS acts on none, so the ORes says 03 (action not
+// supported or not executed); an OReq that breaks its table gets the Erro (Req 438).
+func (h *Handler) oreq(c echo.Context, body []byte) error {
+	m, erro := emv.Decode(body, emv.TypeOReq, emv.Context{})
+	if erro != nil {
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(erro), erro.DSTransID, "")
+	}
+	id := uuid.NewString()
+	res := emv.NewMessage(emv.TypeORes, m.Version)
+	res.Set("dsTransID", m.Str("dsTransID"))
+	res.Set("acsTransID", id)
+	res.Set("acsReferenceNumber", h.d.Decider.d.ReferenceNumber)
+	res.Set("opStatus", "03")
+	out, err := emv.Encode(res)
+	if err != nil {
+		return err
+	}
+	h.d.Log.InfoContext(c.Request().Context(), "oreq acknowledged, not acted on", "ds_trans_id", m.Str("dsTransID"))
+	return h.emvJSON(c, http.StatusOK, out, m.Str("dsTransID"), id)
 }
 
 // emvJSON writes an EMV message with the Table A.29 headers: X-Request-ID echoes the request's

@@ -19,6 +19,9 @@ func tr(lang, key string) string {
 
 var texts = map[string]map[string]string{
 	"title":                 {"de": "Zahlung bestätigen", "en": "Confirm your payment"},
+	"title_npa":             {"de": "Karte bestätigen", "en": "Confirm your card"},
+	"what":                  {"de": "Vorgang", "en": "What"},
+	"what_npa":              {"de": "Ihre Karte beim Händler hinterlegen – keine Zahlung", "en": "Store your card with the merchant – no payment"},
 	"merchant":              {"de": "Händler", "en": "Merchant"},
 	"amount":                {"de": "Betrag", "en": "Amount"},
 	"date":                  {"de": "Datum", "en": "Date"},

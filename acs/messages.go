@@ -104,11 +104,16 @@ func ParseAReq(body []byte) (*AReq, *Erro) {
 		a.DecoupledRequested = true
 	}
 	if prior := m.Raw("threeDSRequestorPriorAuthenticationInfo"); prior != nil {
-		var p struct {
+		// An object up to 2.2.0, an array of them in 2.3.1: the first names the prior transaction.
+		type info struct {
 			Ref string `json:"threeDSReqPriorRef"`
 		}
-		_ = json.Unmarshal(prior, &p)
-		a.PriorACSTransID = p.Ref
+		var one info
+		var list []info
+		if json.Unmarshal(prior, &one) != nil && json.Unmarshal(prior, &list) == nil && len(list) > 0 {
+			one = list[0]
+		}
+		a.PriorACSTransID = one.Ref
 	}
 	if amount := m.Str("purchaseAmount"); amount != "" && m.Has("purchaseCurrency") && m.Has("purchaseExponent") {
 		a.Currency = m.Str("purchaseCurrency")

@@ -230,10 +230,12 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 				return nil, err
 			}
 		}
-		in := AVInput{ACSTransID: id.String(), AcctNumber: pan, AcquirerBIN: deref(bin), AcquirerMerchantID: deref(merchantID),
-			TransStatus: "Y", ECI: out.eci, Currency: deref(currency)}
-		if minor != nil {
-			in.MinorUnits = *minor
+		in := AVInput{ACSTransID: id.String(), AcctNumber: pan, AcquirerBIN: orDash(bin), AcquirerMerchantID: orDash(merchantID),
+			TransStatus: "Y", ECI: out.eci, Currency: "999"}
+		// A non-payment authentication has no amount (ISO 4217 999: no currency, 0) and may have no
+		// acquirer data ("-"): the issuer recomputes the value with the same convention.
+		if minor != nil && currency != nil {
+			in.MinorUnits, in.Currency = *minor, *currency
 		}
 		if out.authValue, err = AuthValue(rs.d.MAC, in); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
@@ -283,6 +285,14 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 	rs.d.Log.InfoContext(ctx, "challenge ended", "acs_trans_id", id, "trans_status", r.Status, "reason", r.Why)
 	f.TransStatus, f.TransStatusReason, f.ChallengeCancel, f.Why = r.Status, r.Reason, r.Cancel, r.Why
 	return f, nil
+}
+
+// orDash is *s, or "-" where there is none.
+func orDash(s *string) string {
+	if s == nil || *s == "" {
+		return "-"
+	}
+	return *s
 }
 
 func deref(s *string) string {

@@ -92,6 +92,14 @@ func (d *aresData) message() *emv.Message {
 	m.Set("threeDSServerTransID", d.a.ThreeDSServerTransID)
 	m.Set("dsTransID", d.a.DSTransID)
 	m.Set("acsTransID", d.acsTransID)
+	if d.a.DeviceChannel == ChannelApp && m.Version == emv.V231 {
+		// 2.3.1 ARes for the app: no OOB app that could call the requestor's app back; the device
+		// information is not read (the SDK channel is not built), so the data version it names is
+		// reported as the one the ACS recognises, the first of the specification (1.0).
+		m.Set("threeDSRequestorAppURLInd", "N")
+		m.Set("deviceInfoRecognisedVersion", "1.0")
+	}
+	m.Set("sdkTransID", d.a.Message.Str("sdkTransID")) // app channel only
 	m.Set("acsReferenceNumber", d.referenceNo)
 	// The DS's reference number as the AReq carried it: reference numbers in a response match the
 	// request's (Req 212).

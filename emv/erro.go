@@ -74,11 +74,31 @@ func NewErro(code, detail string, v Version, about MessageType) *Erro {
 	if !Supported(string(v)) {
 		v = Versions[len(Versions)-1]
 	}
+	code = codeFor(code, v)
 	if detail == "" {
 		detail = errorDescriptions[code]
 	}
 	return &Erro{MessageType: string(TypeErro), MessageVersion: string(v), ErrorCode: code, ErrorComponent: "A",
 		ErrorDescription: errorDescriptions[code], ErrorDetail: clipDetail(detail), ErrorMessageType: string(about)}
+}
+
+// olderCodes maps the codes 2.3.1 added to the closest code of the versions without them (Req 217:
+// where no code fits, the closest one is used): a reserved value is a format error there, and a message
+// the transaction's state does not allow is transaction data that is not valid.
+var olderCodes = map[string]string{ErrReservedValue: ErrFormat, ErrTransactionStatus: ErrTransactionData}
+
+// codeFor returns code, or its closest equivalent where version v's Erro table has no such code.
+func codeFor(code string, v Version) string {
+	t, ok := tableOf(TypeErro, v)
+	if !ok {
+		return code
+	}
+	if i := indexOf(t.Elements, "errorCode"); i >= 0 && t.Elements[i].Values != nil && t.Elements[i].Values.classify(code) != valueOK {
+		if alt, ok := olderCodes[code]; ok {
+			return alt
+		}
+	}
+	return code
 }
 
 // Echo copies the transaction ids of the message the Erro is about, exactly as they were received.

@@ -18,6 +18,10 @@ func tableOf(t MessageType, v Version) (Table, bool) {
 		m = RResTables
 	case TypeErro:
 		m = ErroTables
+	case TypeOReq:
+		m = OReqTables
+	case TypeORes:
+		m = OResTables
 	}
 	tb, ok := m[v]
 	return tb, ok

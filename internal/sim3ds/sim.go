@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -49,6 +50,7 @@ type Sim struct {
 	checkouts map[string]checkoutPage
 	versions  map[string]string // messageVersion by threeDSServerTransID, as the AReq had it
 	channels  map[string]string // deviceChannel by threeDSServerTransID
+	cats      map[string]string // messageCategory by threeDSServerTransID
 	problems  []string
 }
 
@@ -69,10 +71,13 @@ func (s *Sim) problem(format string, args ...any) {
 func (s *Sim) check(body []byte, t emv.MessageType, serverTransID string) (*emv.Message, *emv.Erro) {
 	s.mu.Lock()
 	ctx := emv.Context{Version: emv.Version(s.versions[serverTransID]), Channel: emv.ChannelOf(s.channels[serverTransID]),
-		Category: emv.PA}
+		Category: emv.CategoryOf(s.cats[serverTransID])}
 	s.mu.Unlock()
 	if ctx.Channel == 0 {
 		ctx.Channel = emv.BRW
+	}
+	if ctx.Category == 0 {
+		ctx.Category = emv.PA
 	}
 	if t == emv.TypeErro {
 		ctx.Version = "" // an Erro answers in the version it can (102: the ACS's newest)
@@ -107,7 +112,8 @@ func StartOn(acsURL, addr string) (*Sim, error) {
 	s := &Sim{ACS: strings.TrimSuffix(acsURL, "/"), Client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}, base: "http://" + ln.Addr().String(), cres: map[string][]Received{}, rreqs: map[string][]Received{},
-		checkouts: map[string]checkoutPage{}, versions: map[string]string{}, channels: map[string]string{}}
+		checkouts: map[string]checkoutPage{}, versions: map[string]string{}, channels: map[string]string{},
+		cats: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /notify", s.notify)
 	mux.HandleFunc("POST /rreq", s.rreq)
@@ -152,7 +158,8 @@ func (s *Sim) ServeDS(cert tls.Certificate, clientCAs *x509.CertPool) error {
 		ClientAuth: tls.RequireAndVerifyClientCert}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /rreq", s.rreq)
-	s.dsSrv = &http.Server{Handler: mux, TLSConfig: cfg, ErrorLog: nil}
+	// Refused handshakes (a client without a certificate) are the point of some tests, not noise.
+	s.dsSrv = &http.Server{Handler: mux, TLSConfig: cfg, ErrorLog: log.New(io.Discard, "", 0)}
 	s.dsBase = "https://" + ln.Addr().String()
 	go func() { _ = s.dsSrv.Serve(tls.NewListener(ln, cfg)) }()
 	return nil
@@ -322,11 +329,12 @@ func (s *Sim) Send(areq any) (int, map[string]any, error) {
 		ID      string `json:"threeDSServerTransID"`
 		Version string `json:"messageVersion"`
 		Channel string `json:"deviceChannel"`
+		Cat     string `json:"messageCategory"`
 		DSTrans string `json:"dsTransID"`
 	}
 	_ = json.Unmarshal(body, &head)
 	s.mu.Lock()
-	s.versions[head.ID], s.channels[head.ID] = head.Version, head.Channel
+	s.versions[head.ID], s.channels[head.ID], s.cats[head.ID] = head.Version, head.Channel, head.Cat
 	s.mu.Unlock()
 	req, err := http.NewRequest(http.MethodPost, s.ACS+"/3ds/areq", bytes.NewReader(body))
 	if err != nil {

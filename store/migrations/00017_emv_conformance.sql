@@ -27,7 +27,9 @@ ALTER TABLE acs_transactions
     ADD COLUMN device_channel char(2) NOT NULL DEFAULT '02',
     ADD COLUMN message_category char(2) NOT NULL DEFAULT '01',
     -- The authentication methods the challenge used (2.3.1 authenticationMethod, 2.1/2.2 authenticationType).
-    ADD COLUMN auth_method text;
+    ADD COLUMN auth_method text,
+    -- threeDSRequestorName: who asks, shown where a non-payment authentication names no merchant.
+    ADD COLUMN requestor_name text;
 CREATE UNIQUE INDEX acs_transactions_server_trans_id ON acs_transactions (lower(three_ds_server_trans_id));
 ALTER TABLE acs_transactions DROP CONSTRAINT acs_transactions_trans_status_check;
 ALTER TABLE acs_transactions ADD CONSTRAINT acs_transactions_trans_status_check
@@ -48,7 +50,7 @@ ALTER TABLE acs_transactions ADD CONSTRAINT acs_transactions_trans_status_check
     CHECK (trans_status IN ('Y', 'N', 'U', 'A', 'C', 'R'));
 DROP INDEX acs_transactions_server_trans_id;
 ALTER TABLE acs_transactions DROP COLUMN ds_url, DROP COLUMN device_channel, DROP COLUMN message_category,
-    DROP COLUMN auth_method;
+    DROP COLUMN auth_method, DROP COLUMN requestor_name;
 ALTER TABLE acs_transactions ALTER COLUMN three_ds_server_trans_id TYPE uuid USING three_ds_server_trans_id::uuid,
     ALTER COLUMN ds_trans_id TYPE uuid USING ds_trans_id::uuid;
 ALTER TABLE acs_transactions ADD CONSTRAINT acs_transactions_three_ds_server_trans_id_key UNIQUE (three_ds_server_trans_id);
