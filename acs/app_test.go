@@ -486,3 +486,34 @@ func TestConfirmationSignatureProperty(t *testing.T) {
 		}
 	}
 }
+
+// The app challenge in every version: approved in the app, the RReq says out of band (2.1.0/2.2.0
+// authenticationType 03, 2.3.1 authenticationMethod 11), and every message the simulator received
+// passes its version's element table.
+func TestAppChallengeEveryVersion(t *testing.T) {
+	fx := newAppFixture(t)
+	for _, v := range versions {
+		ares, page := fx.purchase(t, versionSet(v, nil))
+		c := fx.pending(t, fx.a)[0].Confirmation
+		if code, out := fx.answerVia(t, fx.a, c, "approve", "biometric", ""); code != 200 || out["trans_status"] != "Y" {
+			t.Fatalf("%s: %d %v", v, code, out)
+		}
+		done := moveOn(t, page)
+		cres, _, _ := done.Final()
+		rreqs := fx.sim.RReqs(ares["threeDSServerTransID"].(string))
+		if cres["transStatus"] != "Y" || len(rreqs) != 1 {
+			t.Fatalf("%s: %v %v", v, cres, rreqs)
+		}
+		r := rreqs[0].Message
+		if v == "2.3.1" {
+			if m, _ := r["authenticationMethod"].([]any); len(m) != 1 || m[0] != "11" || r["authenticationType"] != nil {
+				t.Fatalf("2.3.1 method: %v", r)
+			}
+		} else if r["authenticationType"] != "03" || r["interactionCounter"] != "01" {
+			t.Fatalf("%s method: %v", v, r)
+		}
+	}
+	if p := fx.sim.Problems(); len(p) != 0 {
+		t.Fatalf("messages that fail the emv tables: %v", p)
+	}
+}
