@@ -19,3 +19,11 @@ echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
+# Every decoder of the wire format is fuzzed for a few seconds on each run (README "EMV conformance":
+# a longer run is one -fuzztime away). New crashers land in testdata/fuzz and fail the run.
+echo "== fuzz"
+for pkg in ./emv/ ./acs/; do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "${ACS_FUZZTIME:-3s}" "$pkg"
+  done
+done
