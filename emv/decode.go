@@ -33,12 +33,18 @@ type Context struct {
 // missing elements (201), formats (203), reserved values (207), ISO codes (304), critical extensions
 // (202).
 func Decode(body []byte, want MessageType, ctx Context) (*Message, *Erro) {
+	// errorMessageType names the erroneous message only where its type could be recognised (Annex A).
+	unrecognised := func(detail string, m *Message) *Erro {
+		e := NewErro(ErrMessageInvalid, detail, ctx.Version, want).Echo(m)
+		e.ErrorMessageType = ""
+		return e
+	}
 	if len(body) > MaxMessageSize || !utf8.Valid(body) {
-		return nil, NewErro(ErrMessageInvalid, "Invalid Formatted Message", ctx.Version, want)
+		return nil, unrecognised("Invalid Formatted Message", nil)
 	}
 	raw, keys, dup, err := object(body)
 	if err != nil {
-		return nil, NewErro(ErrMessageInvalid, "Invalid Formatted Message", ctx.Version, want)
+		return nil, unrecognised("Invalid Formatted Message", nil)
 	}
 	m := &Message{Type: want, values: make(map[string]any, len(keys))}
 	// The ids are read first (as plain strings) so that every Erro below can echo them.
@@ -52,7 +58,7 @@ func Decode(body []byte, want MessageType, ctx Context) (*Message, *Erro) {
 	}
 	var mt string
 	if r, ok := raw["messageType"]; !ok || json.Unmarshal(r, &mt) != nil || MessageType(mt) != want {
-		return nil, NewErro(ErrMessageInvalid, "Invalid Message Type", ctx.Version, want).Echo(m)
+		return nil, unrecognised("Invalid Message Type", m)
 	}
 	var v string
 	r, ok := raw["messageVersion"]
