@@ -290,7 +290,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 		var challenge, currency, state string
 		var minor int64
 		var failures int
-		err := tx.QueryRow(ctx, `SELECT a.registration_id, a.offline_challenge, a.state, t.minor_units, t.currency, ch.failures
+		err := tx.QueryRow(ctx, `SELECT a.registration_id, a.offline_challenge, a.state, coalesce(t.minor_units, 0), coalesce(t.currency, '978'), ch.failures
 			FROM app_confirmations a JOIN acs_transactions t ON t.acs_trans_id = a.acs_trans_id
 			JOIN acs_challenges ch ON ch.acs_trans_id = a.acs_trans_id WHERE a.acs_trans_id = $1 FOR UPDATE OF ch`, id).
 			Scan(&regID, &challenge, &state, &minor, &currency, &failures)

@@ -252,8 +252,12 @@ func (c *Challenges) RefuseUnreadable(ctx context.Context, e *Erro) (*Refusal, e
 	if e.ErrorCode != emv.ErrVersionUnsupported {
 		e.MessageVersion = version
 	}
-	if _, err := c.d.Results.Finish(ctx, id, resultCReqRefused(emv.Version(version), e)); err != nil {
+	f, err := c.d.Results.Finish(ctx, id, resultCReqRefused(emv.Version(version), e))
+	if err != nil {
 		return nil, err
+	}
+	if f.Why != ReasonCReqRefused {
+		return refusal(e, ""), nil // ended otherwise meanwhile: that end's CRes is the requestor's answer
 	}
 	return refusal(e, deref(notifyURL)), nil
 }

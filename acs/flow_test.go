@@ -423,7 +423,8 @@ func TestFlowTimeouts(t *testing.T) {
 }
 
 // The 3DS Server is down when the challenge ends: the RReq is retried with back-off and delivered once
-// when it is back.
+// 2.3.1 5.5.2.2: the DS cannot be reached when the challenge ends: the RReq is sent again at once,
+// then every retry interval (1 s here, 10 s configured), and delivered once when the DS is back.
 func TestFlowRReqRetried(t *testing.T) {
 	fx := newFlowFixture(t)
 	ctx := context.Background()
@@ -434,18 +435,14 @@ func TestFlowRReqRetried(t *testing.T) {
 	if cres, rreqs := fx.final(t, ares, done); cres["transStatus"] != "Y" || len(rreqs) != 0 {
 		t.Fatalf("while down: %v %d", cres, len(rreqs))
 	}
-	if n, _ := fx.results.DeliverDue(ctx); n != 0 {
-		t.Fatal("retried before the back-off")
-	}
-	fx.Clock.Advance(time.Second) // first back-off
-	if n, _ := fx.results.DeliverDue(ctx); n != 0 {
+	if n, _ := fx.results.DeliverDue(ctx); n != 0 { // the immediate second try, still down
 		t.Fatal("delivered while down")
 	}
 	fx.sim.SetRReqDown(false)
 	if n, _ := fx.results.DeliverDue(ctx); n != 0 {
-		t.Fatal("retried before the doubled back-off")
+		t.Fatal("retried before the interval")
 	}
-	fx.Clock.Advance(2 * time.Second)
+	fx.Clock.Advance(time.Second)
 	if n, err := fx.results.DeliverDue(ctx); n != 1 || err != nil {
 		t.Fatalf("after recovery: %d %v", n, err)
 	}
@@ -455,6 +452,88 @@ func TestFlowRReqRetried(t *testing.T) {
 	}
 	if rreq := fx.sim.RReqs(id)[0].Message; rreq["transStatus"] != "Y" {
 		t.Fatalf("RReq: %v", rreq)
+	}
+}
+
+// 2.3.1 5.9.12: an answer that is no valid RRes is not answered by sending the RReq again (the DS has
+// it) but with an Erro naming the problem; a transient Erro (403) from the DS is retried.
+func TestFlowRResInvalidOrTransient(t *testing.T) {
+	fx := newFlowFixture(t)
+	ctx := context.Background()
+	fx.sim.SetRResBody([]byte(`{"messageType":"RRes","messageVersion":"2.2.0"}`))
+	ares, page, code := fx.challenge(t, nil, "de")
+	done, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	fx.final(t, ares, done)
+	fx.Clock.Advance(time.Hour)
+	if _, err := fx.results.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := ares["threeDSServerTransID"].(string)
+	erros := fx.sim.Erros()
+	if n := len(fx.sim.RReqs(id)); n != 1 || len(erros) != 1 || erros[0]["errorCode"] != "201" || erros[0]["errorMessageType"] != "RRes" {
+		t.Fatalf("invalid RRes: %d RReqs, Erros %v", n, erros)
+	}
+	fx.sim.SetRResBody([]byte(`{"messageType":"Erro","messageVersion":"2.2.0","errorCode":"403","errorComponent":"D",` +
+		`"errorDescription":"Transient System Failure","errorDetail":"DS"}`))
+	ares2, page2, code2 := fx.challenge(t, nil, "de")
+	done2, _ := page2.Submit("verify", map[string]string{"mtan": code2, "answer": "Kiel"})
+	fx.final(t, ares2, done2)
+	fx.sim.SetRResBody(nil)
+	fx.Clock.Advance(time.Second)
+	if n, err := fx.results.DeliverDue(ctx); n != 1 || err != nil {
+		t.Fatalf("after a transient Erro: %d %v", n, err)
+	}
+}
+
+// Req 203, 221: an Erro from the DS about a challenged transaction that never started (its ARes came
+// too late, D/402) ends it without an RReq; the DS gets no answer message.
+func TestFlowErroFromTheDS(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares := fx.purchase(t, nil)
+	status, res, _ := fx.sim.Send(map[string]any{"messageType": "Erro", "messageVersion": "2.2.0", "errorCode": "402",
+		"errorComponent": "D", "errorDescription": "Transaction Timed Out", "errorDetail": "ARes",
+		"threeDSServerTransID": ares["threeDSServerTransID"], "acsTransID": ares["acsTransID"], "dsTransID": ares["dsTransID"]})
+	if status != http.StatusOK || res != nil {
+		t.Fatalf("answer to an Erro: %d %v", status, res)
+	}
+	fx.Clock.Advance(time.Minute)
+	if n, _ := fx.results.Sweep(context.Background()); n != 0 {
+		t.Fatal("the sweep ended it again")
+	}
+	if _, err := fx.results.DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.sim.RReqs(ares["threeDSServerTransID"].(string))); n != 0 {
+		t.Fatalf("%d RReqs after the DS's Erro", n)
+	}
+}
+
+// A challenge ended by a refused CReq leaves its page nothing to post: a later step is answered with a
+// page, never a server error.
+func TestFlowStepAfterRefusal(t *testing.T) {
+	fx := newFlowFixture(t)
+	ares, page, _ := fx.challenge(t, nil, "de")
+	if bad, _ := fx.sim.Challenge(ares, sim3ds.CReq(ares, "03", map[string]any{"merchantName": "Anderer Shop"}), "", "de"); bad.Status != http.StatusBadRequest {
+		t.Fatalf("refused CReq: %d", bad.Status)
+	}
+	next, err := page.Submit("verify", map[string]string{"mtan": "000000", "answer": "x"})
+	if err != nil || next.Status != http.StatusGone {
+		t.Fatalf("step after the refusal: %v %d %.300s", err, next.Status, next.Body)
+	}
+}
+
+// An AReq larger than the 64 KiB other bodies may have (Annex A allows 81920 characters of extensions)
+// is read and answered as EMV, not refused by the HTTP layer.
+func TestFlowLargeAReq(t *testing.T) {
+	fx := newFlowFixture(t)
+	data := strings.Repeat("x", 8000)
+	var ext []map[string]any
+	for i := 0; i < 9; i++ {
+		ext = append(ext, map[string]any{"name": "big", "id": "ext-" + strconv.Itoa(i), "criticalityIndicator": false,
+			"data": map[string]any{"v": data}})
+	}
+	if ares := fx.purchase(t, map[string]any{"messageExtension": ext}); ares["messageType"] != "ARes" {
+		t.Fatalf("large AReq: %v", ares)
 	}
 }
 

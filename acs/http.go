@@ -104,8 +104,11 @@ func (h *Handler) areq(c echo.Context) error {
 	if err != nil {
 		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeAReq)), "", "")
 	}
-	if isOReq(body) {
+	switch messageType(body) {
+	case emv.TypeOReq:
 		return h.oreq(c, body)
+	case emv.TypeErro:
+		return h.erro(c, body)
 	}
 	a, erro := ParseAReq(body)
 	if erro != nil {
@@ -124,12 +127,29 @@ func (h *Handler) areq(c echo.Context) error {
 	return h.emvJSON(c, http.StatusOK, res, a.DSTransID, dec.ACSTransID)
 }
 
-// isOReq tells an operation message (2.3.1 5.11), which the DS sends to the same endpoint, from an AReq.
-func isOReq(body []byte) bool {
+// messageType tells the messages a DS sends to this endpoint apart: AReq, OReq (2.3.1 5.11), Erro.
+func messageType(body []byte) emv.MessageType {
 	var head struct {
 		Type string `json:"messageType"`
 	}
-	return json.Unmarshal(body, &head) == nil && head.Type == string(emv.TypeOReq)
+	_ = json.Unmarshal(body, &head)
+	return emv.MessageType(head.Type)
+}
+
+// erro takes an Erro from the DS (Req 203: the ACS accepts Erro). One about a challenge that has not
+// started ends it without an RReq; any other is logged. An Erro gets no answer message.
+func (h *Handler) erro(c echo.Context, body []byte) error {
+	m, erro := emv.Decode(body, emv.TypeErro, emv.Context{})
+	if erro != nil {
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(erro), erro.DSTransID, "")
+	}
+	ended, err := h.d.Results.DSErro(c.Request().Context(), m)
+	if err != nil {
+		return err
+	}
+	h.d.Log.WarnContext(c.Request().Context(), "erro from the DS", "error_code", m.Str("errorCode"),
+		"error_component", m.Str("errorComponent"), "acs_trans_id", m.Str("acsTransID"), "ended_challenge", ended)
+	return c.NoContent(http.StatusOK)
 }
 
 // oreq acknowledges a DS's operation message: the ACS acts on none, so the ORes says 03 (action not
@@ -157,6 +177,8 @@ func (h *Handler) oreq(c echo.Context, body []byte) error {
 // dsTransID as its body gave it (Req 469), X-Response-ID is the ACS's transaction id.
 func (h *Handler) emvJSON(c echo.Context, status int, body []byte, requestID, responseID string) error {
 	hd := c.Response().Header()
+	// Never the header's own value that the request-id middleware copied (Req 469: the body's id).
+	hd.Del("X-Request-ID")
 	if requestID != "" {
 		hd.Set("X-Request-ID", requestID)
 	}
@@ -311,7 +333,7 @@ func (h *Handler) refuse(c echo.Context, r *Refusal, sd string) error {
 		pg.PostTo, pg.CRes, pg.SessionData = r.NotificationURL, base64.RawURLEncoding.EncodeToString(emv.EncodeErro(e)), sd
 		if u, err := url.Parse(r.NotificationURL); err == nil {
 			nonce, _ := c.Get("nonce").(string)
-			c.Response().Header().Set("Content-Security-Policy", h.csp(nonce, " "+u.Scheme+"://"+u.Host))
+			c.Response().Header().Set("Content-Security-Policy", h.csp(nonce, origin(u)))
 		}
 	}
 	return h.render(c, http.StatusBadRequest, "refused.html", pg)
@@ -347,6 +369,10 @@ func (h *Handler) creq(c echo.Context) error {
 // carries the final CRes to the notificationURL.
 func (h *Handler) show(c echo.Context, v *View, sd string, pg page) error {
 	pg.View, pg.SessionData = v, sd
+	if v.Final != nil && v.Final.TransStatus == "U" {
+		// Ended by a refused CReq: its Erro went to the notificationURL then; there is no CRes to post.
+		return h.render(c, http.StatusGone, "refused.html", page{Lang: pg.Lang, Error: "ended"})
+	}
 	if v.Final != nil {
 		return h.complete(c, v, pg)
 	}
@@ -382,15 +408,26 @@ func (h *Handler) complete(c echo.Context, v *View, pg page) error {
 	pg.PostTo = v.NotificationURL
 	if u, err := url.Parse(v.NotificationURL); err == nil {
 		nonce, _ := c.Get("nonce").(string)
-		c.Response().Header().Set("Content-Security-Policy", h.csp(nonce, " "+u.Scheme+"://"+u.Host))
+		c.Response().Header().Set("Content-Security-Policy", h.csp(nonce, origin(u)))
 	}
 	return h.render(c, http.StatusOK, "complete.html", pg)
+}
+
+// origin is " scheme://host" of a notificationURL for the CSP's form-action, or "" where the host has
+// characters no host name has (a CSP source list is split at spaces, commas and semicolons).
+func origin(u *url.URL) string {
+	for _, r := range u.Host {
+		if !(r == '.' || r == '-' || r == ':' || r == '[' || r == ']' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return ""
+		}
+	}
+	return " " + u.Scheme + "://" + u.Host
 }
 
 // deliver sends a transaction's queued RReq before the browser brings the CRes, as the specification
 // orders (2.3.1 5.8.2); if the DS is unreachable now, the queued RReq is retried in the background.
 func (h *Handler) deliver(c echo.Context, id uuid.UUID) {
-	dctx, cancel := context.WithTimeout(c.Request().Context(), 6*time.Second)
+	dctx, cancel := context.WithTimeout(c.Request().Context(), h.d.Results.SendBudget())
 	defer cancel()
 	if err := h.d.Results.DeliverNow(dctx, id); err != nil {
 		h.d.Log.WarnContext(c.Request().Context(), "rreq delivery deferred", "acs_trans_id", id, "err", err)

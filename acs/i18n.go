@@ -19,6 +19,7 @@ func tr(lang, key string) string {
 
 var texts = map[string]map[string]string{
 	"title":                 {"de": "Zahlung bestätigen", "en": "Confirm your payment"},
+	"ended":                 {"de": "Dieser Vorgang ist beendet.", "en": "This transaction has ended."},
 	"title_npa":             {"de": "Karte bestätigen", "en": "Confirm your card"},
 	"what":                  {"de": "Vorgang", "en": "What"},
 	"what_npa":              {"de": "Ihre Karte beim Händler hinterlegen – keine Zahlung", "en": "Store your card with the merchant – no payment"},

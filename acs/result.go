@@ -52,6 +52,7 @@ const (
 	ReasonNoCReq             = "timeout_no_creq"
 	ReasonChallengeTimeout   = "timeout_challenge"
 	ReasonCReqRefused        = "creq_refused"
+	ReasonDSErro             = "ds_erro"
 )
 
 // Via is how the cardholder answered a challenge: it decides authenticationMethod (2.3.1) and
@@ -79,6 +80,8 @@ type Result struct {
 	Via Via
 	// Erro, for a refused CReq, is the Erro sent to the 3DS Requestor (RReq challengeErrorReporting).
 	Erro *Erro
+	// NoRReq: the DS reported an Erro for the transaction, so no RReq is sent for its end (Req 221).
+	NoRReq bool
 }
 
 var (
@@ -270,7 +273,9 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		return nil, err
 	}
 	state, lastErr, target := "pending", "", ""
-	if rs.d.Link == nil {
+	if r.NoRReq {
+		state, lastErr = "abandoned", "not sent: the DS reported an Erro for this transaction"
+	} else if rs.d.Link == nil {
 		state, lastErr = "abandoned", "no Directory Server link configured"
 	} else if target, err = rs.d.Link.Target(scheme, deref(dsURL)); err != nil {
 		state, lastErr = "abandoned", "the AReq named no configured Directory Server and none is configured for scheme "+scheme
@@ -300,6 +305,31 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// DSErro takes an Erro the DS sent about one of this ACS's transactions (2.3.1 5.9: the ACS accepts
+// Erro, Req 203; for example D/402 when the ARes reached the DS too late). An open challenge that has
+// not started ends as timed out without an RReq: the DS has given up on the transaction (Req 221). It
+// reports whether the Erro named such a transaction.
+func (rs *Results) DSErro(ctx context.Context, e *emv.Message) (bool, error) {
+	id, err := uuid.Parse(e.Str("acsTransID"))
+	if err != nil {
+		return false, nil
+	}
+	var started bool
+	err = rs.d.Pool.QueryRow(ctx, `SELECT creq_at IS NOT NULL FROM acs_transactions
+		WHERE acs_trans_id = $1 AND trans_status = 'C' AND final_status IS NULL AND lower(ds_trans_id) = lower($2)`,
+		id, e.Str("dsTransID")).Scan(&started)
+	if errors.Is(err, pgx.ErrNoRows) || started {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r := resultNoCReq
+	r.NoRReq, r.Why = true, ReasonDSErro
+	_, err = rs.Finish(ctx, id, r)
+	return err == nil, err
 }
 
 // Finish ends transaction id with r in a transaction of its own (see finishTx).
@@ -369,6 +399,9 @@ func (rs *Results) Sweep(ctx context.Context) (int, error) {
 	})
 	return n, err
 }
+
+// SendBudget is how long delivering one RReq can take: the read timeout and a margin for recording.
+func (rs *Results) SendBudget() time.Duration { return rs.d.ReadTimeout + 2*time.Second }
 
 // DeliverDue sends the RReqs that are due, up to 20 at once, and returns how many the DS acknowledged.
 func (rs *Results) DeliverDue(ctx context.Context) (int, error) {
@@ -444,11 +477,16 @@ func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 	return n, fe
 }
 
-// deliverOne sends one claimed RReq and records what became of it.
+// deliverOne sends one claimed RReq and records what became of it. The outcome is recorded even when
+// the caller's context has ended meanwhile (a browser gone, a shutdown): a send that happened must not
+// be forgotten and sent again after the lease.
 func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
 	sendErr := rs.send(ctx, d)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	now := rs.d.Clock.Now()
 	var perm *permanentError
+	var bad *invalidRRes
 	switch {
 	case sendErr == nil:
 		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'delivered', delivered_at = $2, last_error = NULL
@@ -463,16 +501,28 @@ func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
 		rs.d.Log.ErrorContext(ctx, "rreq not answered in time", "acs_trans_id", d.id, "err", sendErr)
 		rs.tellTimeout(ctx, d)
 		return false, err
+	case errors.As(sendErr, &bad):
+		// The DS answered, but not with a valid RRes: it has the RReq. The ACS tells it with the Erro
+		// (2.3.1 5.9.12) and does not send the RReq again.
+		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
+			d.id, clip(sendErr.Error()))
+		rs.d.Log.ErrorContext(ctx, "rreq answered with an invalid RRes", "acs_trans_id", d.id, "err", sendErr)
+		rs.tell(ctx, d, bad.erro)
+		return false, err
 	case errors.As(sendErr, &perm) || d.attempts >= rs.d.MaxAttempts:
 		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
 			d.id, clip(sendErr.Error()))
 		rs.d.Log.ErrorContext(ctx, "rreq given up", "acs_trans_id", d.id, "attempts", d.attempts, "err", sendErr)
 		return false, err
 	default:
-		// Not delivered (no connection, or an answer that is not an RRes): sent again after the
-		// specification's interval (2.3.1 5.5.2.2).
+		// Not delivered (no connection, HTTP error, a transient Erro): sent again at once after the first
+		// failure, then at the specification's interval (2.3.1 5.5.2.2).
+		next := now.Add(rs.d.RetryInterval)
+		if d.attempts == 1 {
+			next = now
+		}
 		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET last_error = $2, next_attempt_at = $3 WHERE acs_trans_id = $1 AND state = 'pending'`,
-			d.id, clip(sendErr.Error()), now.Add(rs.d.RetryInterval))
+			d.id, clip(sendErr.Error()), next)
 		rs.d.Log.WarnContext(ctx, "rreq not acknowledged, will retry", "acs_trans_id", d.id, "attempts", d.attempts,
 			"retry_in", rs.d.RetryInterval, "err", sendErr)
 		return false, err
@@ -483,6 +533,13 @@ func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
 type permanentError struct{ msg string }
 
 func (e *permanentError) Error() string { return e.msg }
+
+// invalidRRes is an answer that is no valid RRes for the RReq: erro is what the ACS tells the DS.
+type invalidRRes struct{ erro *Erro }
+
+func (e *invalidRRes) Error() string {
+	return "DS answered an invalid RRes: Erro " + e.erro.ErrorCode + " " + e.erro.ErrorDetail
+}
 
 func clip(s string) string {
 	if len(s) > 300 {
@@ -510,38 +567,58 @@ func (rs *Results) send(ctx context.Context, d dueResult) error {
 	var mt struct {
 		MessageType string `json:"messageType"`
 	}
-	if json.Unmarshal(resp.Body, &mt) != nil {
-		return errors.New("DS answered something other than JSON")
-	}
+	_ = json.Unmarshal(resp.Body, &mt)
 	if mt.MessageType == string(emv.TypeErro) {
 		var e Erro
 		_ = json.Unmarshal(resp.Body, &e)
-		return &permanentError{fmt.Sprintf("DS refused the RReq: Erro %s %s", clip(e.ErrorCode), clip(e.ErrorDetail))}
+		msg := fmt.Sprintf("DS refused the RReq: Erro %s %s", clip(e.ErrorCode), clip(e.ErrorDetail))
+		if e.ErrorCode == emv.ErrTransientFailure || e.ErrorCode == emv.ErrSystemConnection {
+			return errors.New(msg) // the DS or the 3DS Server behind it is down for now: sent again
+		}
+		return &permanentError{msg}
 	}
 	m, erro := emv.Decode(resp.Body, emv.TypeRRes, emv.Context{Version: emv.Version(head.Version)})
+	ids := rreqIDs(d.rreq)
 	if erro != nil {
-		return fmt.Errorf("DS answered an invalid RRes: Erro %s %s", erro.ErrorCode, erro.ErrorDetail)
+		return &invalidRRes{erro.Echo(ids)}
 	}
-	if m.Str("acsTransID") != d.id.String() {
-		return errors.New("RRes for another transaction")
+	// The answer's ids must be the RReq's (Req 212).
+	for _, name := range []string{"acsTransID", "threeDSServerTransID", "dsTransID"} {
+		if !strings.EqualFold(m.Str(name), ids.Str(name)) {
+			return &invalidRRes{newErro(emv.ErrTransactionUnknown, name, m.Version, emv.TypeRRes).Echo(ids)}
+		}
 	}
 	return nil
 }
 
-// tellTimeout sends the DS Erro 402 for an RReq it did not answer in time (Req 242); best effort.
-func (rs *Results) tellTimeout(ctx context.Context, d dueResult) {
+// rreqIDs reads the ids and version of a stored RReq (an Erro about its answer echoes them).
+func rreqIDs(rreq []byte) *emv.Message {
 	var ids struct {
 		Version string `json:"messageVersion"`
 		Server  string `json:"threeDSServerTransID"`
+		ACS     string `json:"acsTransID"`
 		DSTrans string `json:"dsTransID"`
 	}
-	_ = json.Unmarshal(d.rreq, &ids)
-	e := newErro(emv.ErrTimedOut, "RRes not received", emv.Version(ids.Version), emv.TypeRReq)
-	e.ThreeDSServerTransID, e.ACSTransID, e.DSTransID = ids.Server, d.id.String(), ids.DSTrans
+	_ = json.Unmarshal(rreq, &ids)
+	m := emv.NewMessage(emv.TypeRReq, emv.Version(ids.Version))
+	m.Set("threeDSServerTransID", ids.Server)
+	m.Set("acsTransID", ids.ACS)
+	m.Set("dsTransID", ids.DSTrans)
+	return m
+}
+
+// tellTimeout sends the DS Erro 402 for an RReq it did not answer in time (Req 242).
+func (rs *Results) tellTimeout(ctx context.Context, d dueResult) {
+	ids := rreqIDs(d.rreq)
+	rs.tell(ctx, d, newErro(emv.ErrTimedOut, "RRes not received", ids.Version, emv.TypeRRes).Echo(ids))
+}
+
+// tell sends the DS an Erro about its answer to an RReq; best effort, a failure is logged.
+func (rs *Results) tell(ctx context.Context, d dueResult, e *Erro) {
 	sctx, cancel := context.WithTimeout(ctx, rs.d.ReadTimeout)
 	defer cancel()
 	if _, err := rs.d.Link.Post(sctx, d.target, emv.EncodeErro(e), map[string]string{"X-Request-ID": d.id.String()}); err != nil {
-		rs.d.Log.WarnContext(ctx, "erro 402 to the DS not delivered", "acs_trans_id", d.id, "err", err)
+		rs.d.Log.WarnContext(ctx, "erro to the DS not delivered", "acs_trans_id", d.id, "error_code", e.ErrorCode, "err", err)
 	}
 }
 

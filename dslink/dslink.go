@@ -57,13 +57,6 @@ var ErrNotAllowed = errors.New("dslink: not a configured Directory Server")
 
 // New returns a Link. Redirects are never followed: a redirect could lead off the allow-list.
 func New(cfg Config) (*Link, error) {
-	for _, d := range cfg.DSs {
-		if d.URL != "" {
-			if _, err := url.Parse(d.URL); err != nil {
-				return nil, fmt.Errorf("dslink: DS %s: bad url: %w", d.Scheme, err)
-			}
-		}
-	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
@@ -85,14 +78,22 @@ func New(cfg Config) (*Link, error) {
 	}
 	l.client = &http.Client{Transport: tr, Timeout: cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, d := range cfg.DSs {
+		if d.URL != "" && !l.allowedFor(d, d.URL) {
+			return nil, fmt.Errorf("dslink: DS %s: url %q is not one the link may call (https, or http to loopback in development)", d.Scheme, d.URL)
+		}
+	}
 	return l, nil
 }
 
-// Target picks where a transaction's RReq goes: the AReq's dsURL when it names a configured DS,
-// otherwise the configured URL of the card's scheme. It returns ErrNotAllowed when neither exists.
+// Target picks where a transaction's RReq goes: the AReq's dsURL when it names a host of the card
+// scheme's own DS (a Mastercard result never goes to another scheme's DS), otherwise that DS's
+// configured URL. It returns ErrNotAllowed when neither exists.
 func (l *Link) Target(scheme, dsURL string) (string, error) {
-	if dsURL != "" && l.Allowed(dsURL) {
-		return dsURL, nil
+	for _, d := range l.cfg.DSs {
+		if strings.EqualFold(d.Scheme, scheme) && dsURL != "" && l.allowedFor(d, dsURL) {
+			return dsURL, nil
+		}
 	}
 	for _, d := range l.cfg.DSs {
 		if strings.EqualFold(d.Scheme, scheme) && d.URL != "" {
@@ -104,6 +105,16 @@ func (l *Link) Target(scheme, dsURL string) (string, error) {
 
 // Allowed reports whether u is an http(s) URL of a configured DS host.
 func (l *Link) Allowed(u string) bool {
+	for _, d := range l.cfg.DSs {
+		if l.allowedFor(d, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedFor reports whether u is an http(s) URL of one of d's hosts.
+func (l *Link) allowedFor(d DS, u string) bool {
 	p, err := url.Parse(u)
 	if err != nil || p.User != nil || p.Host == "" {
 		return false
@@ -124,32 +135,40 @@ func (l *Link) Allowed(u string) bool {
 	default:
 		return false
 	}
-	return l.hostAllowed(net.JoinHostPort(p.Hostname(), port))
+	return hostOf(d, net.JoinHostPort(p.Hostname(), port))
 }
 
-// hostAllowed matches host:port against the configured DS hosts.
+// hostAllowed matches host:port against the hosts of every configured DS.
 func (l *Link) hostAllowed(addr string) bool {
+	for _, d := range l.cfg.DSs {
+		if hostOf(d, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostOf matches host:port against d's hosts and its URL's host.
+func hostOf(d DS, addr string) bool {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false
 	}
-	for _, d := range l.cfg.DSs {
-		pats := d.Hosts
-		if u, err := url.Parse(d.URL); err == nil && u.Host != "" {
-			p := u.Port()
-			if p == "" {
-				p = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-			}
-			pats = append(pats[:len(pats):len(pats)], net.JoinHostPort(u.Hostname(), p))
+	pats := d.Hosts
+	if u, err := url.Parse(d.URL); err == nil && u.Host != "" {
+		p := u.Port()
+		if p == "" {
+			p = map[string]string{"https": "443", "http": "80"}[u.Scheme]
 		}
-		for _, pat := range pats {
-			ph, pp, err := net.SplitHostPort(pat)
-			if err != nil {
-				ph, pp = pat, "443"
-			}
-			if strings.EqualFold(ph, host) && (pp == "*" || pp == port) {
-				return true
-			}
+		pats = append(pats[:len(pats):len(pats)], net.JoinHostPort(u.Hostname(), p))
+	}
+	for _, pat := range pats {
+		ph, pp, err := net.SplitHostPort(pat)
+		if err != nil {
+			ph, pp = strings.Trim(pat, "[]"), "443"
+		}
+		if strings.EqualFold(ph, host) && (pp == "*" || pp == port) {
+			return true
 		}
 	}
 	return false

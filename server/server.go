@@ -105,7 +105,11 @@ func New(d Deps) *echo.Echo {
 			return next(c)
 		}
 	})
-	e.Use(middleware.BodyLimit("64K"))
+	// 64 KiB for every body but the DS's messages: an AReq may carry up to 64000 characters of device
+	// information and 81920 of message extensions (Annex A); its handler reads at most
+	// emv.MaxMessageSize and answers anything larger with an Erro rather than an HTTP error.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K",
+		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == "/3ds/areq" }}))
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})

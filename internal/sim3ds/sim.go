@@ -43,6 +43,7 @@ type Sim struct {
 	dsBase   string // the DS endpoint's base: base, or the mutual-TLS listener of ServeDS
 	dsSrv    *http.Server
 	rreqDown atomic.Bool
+	rresBody atomic.Pointer[[]byte] // an answer to send instead of the RRes (SetRResBody)
 
 	mu        sync.Mutex
 	cres      map[string][]Received // by threeDSServerTransID
@@ -52,6 +53,7 @@ type Sim struct {
 	channels  map[string]string // deviceChannel by threeDSServerTransID
 	cats      map[string]string // messageCategory by threeDSServerTransID
 	problems  []string
+	erros     []map[string]any
 }
 
 // Problems lists the messages from the ACS that failed the emv tables, as "type: Erro code detail".
@@ -169,6 +171,23 @@ func (s *Sim) ServerURL() string { return s.base + "/3ds-server/results" }
 // Base is the simulator's base URL.
 func (s *Sim) Base() string { return s.base }
 
+// SetRResBody makes the DS answer RReqs with body instead of an RRes (nil: RRes again), to test how the
+// ACS takes a broken or refusing answer.
+func (s *Sim) SetRResBody(body []byte) {
+	if body == nil {
+		s.rresBody.Store(nil)
+		return
+	}
+	s.rresBody.Store(&body)
+}
+
+// Erros lists the Erro messages the DS received from the ACS (about its answers).
+func (s *Sim) Erros() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]map[string]any(nil), s.erros...)
+}
+
 // SetRReqDown makes the RReq endpoint answer 503 (true) or RRes (false).
 func (s *Sim) SetRReqDown(down bool) { s.rreqDown.Store(down) }
 
@@ -205,6 +224,9 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 	id, _ := m["threeDSServerTransID"].(string)
 	if m["messageType"] == string(emv.TypeErro) {
 		s.check(b, emv.TypeErro, id)
+		s.mu.Lock()
+		s.erros = append(s.erros, m)
+		s.mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -228,6 +250,10 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.rreqs[id] = append(s.rreqs[id], rec)
 	s.mu.Unlock()
+	if alt := s.rresBody.Load(); alt != nil {
+		_, _ = w.Write(*alt)
+		return
+	}
 	rres := emv.NewMessage(emv.TypeRRes, msg.Version)
 	rres.Set("threeDSServerTransID", id)
 	rres.Set("acsTransID", msg.Str("acsTransID"))
