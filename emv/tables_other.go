@@ -192,7 +192,9 @@ var otSpcTransDataSub231 = []Element{
 	{Name: "payeeName", Type: String, Max: 40, Inc: Conditional, Ref: "2.3.1 A.21 Table A.28 p.373"},
 	{Name: "payeeOrigin", Type: String, Max: 2048, Format: URL, Inc: Conditional, Ref: "2.3.1 A.21 Table A.28 p.373"},
 	{Name: "psImageSpc", Type: Object, Max: 90000, Inc: Conditional, Ref: "2.3.1 A.21 Table A.28 p.373"},
-	{Name: "timeout", Type: String, Min: 5, Max: 6, Format: Numeric, Inc: Required, Ref: "2.3.1 A.21 Table A.28 p.374"},
+	// "Integer coded as a string in the range 60000-500000", written as one range per width.
+	{Name: "timeout", Type: String, Min: 5, Max: 6, Format: Numeric, Values: otEnum("60000-99999,100000-500000", "", ""),
+		Inc: Required, Ref: "2.3.1 A.21 Table A.28 p.374"},
 	{Name: "value", Type: String, Max: 40, Inc: Required, Ref: "2.3.1 A.21 Table A.28 p.374"},
 	{Name: "extInd", Type: String, Min: 1, Max: 1, Values: otEnum("Y", "", ""), Inc: Optional,
 		Ref: "2.3.1 A.21 Table A.28 p.375"},
