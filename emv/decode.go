@@ -9,9 +9,10 @@ import (
 	"unicode/utf8"
 )
 
-// MaxMessageSize bounds what is read of one message. Annex A's largest elements (deviceInfo,
-// messageExtension at 81920 characters in all) fit; anything beyond is not an EMV message.
-const MaxMessageSize = 256 << 10
+// MaxMessageSize bounds what is read of one message. Annex A's largest elements (acsHTML at 300000
+// characters in an app CRes, deviceInfo at 64000, messageExtension at 81920 in all) fit; anything
+// beyond is not an EMV message.
+const MaxMessageSize = 512 << 10
 
 // Context is what a message cannot say about itself but its checks need: for messages other than the
 // AReq, the device channel and category of the transaction they belong to.
@@ -47,40 +48,44 @@ func Decode(body []byte, want MessageType, ctx Context) (*Message, *Erro) {
 		return nil, unrecognised("Invalid Formatted Message", nil)
 	}
 	m := &Message{Type: want, values: make(map[string]any, len(keys))}
-	// The ids are read first (as plain strings) so that every Erro below can echo them.
+	// The ids are read first (as plain strings, into a message of their own) so that every Erro below
+	// can echo them.
+	ids := &Message{values: map[string]any{}}
 	for _, id := range []string{"threeDSServerTransID", "acsTransID", "dsTransID", "sdkTransID"} {
 		if r, ok := raw[id]; ok {
 			var s string
 			if json.Unmarshal(r, &s) == nil && s != "" {
-				m.values[id] = s
+				ids.values[id] = s
 			}
 		}
 	}
 	var mt string
 	if r, ok := raw["messageType"]; !ok || json.Unmarshal(r, &mt) != nil || MessageType(mt) != want {
-		return nil, unrecognised("Invalid Message Type", m)
+		return nil, unrecognised("Invalid Message Type", ids)
 	}
 	var v string
 	r, ok := raw["messageVersion"]
 	if ok && json.Unmarshal(r, &v) != nil {
-		return nil, NewErro(ErrFormat, "messageVersion", ctx.Version, want).Echo(m)
+		return nil, NewErro(ErrFormat, "messageVersion", ctx.Version, want).Echo(ids)
 	}
 	if v == "" {
-		return nil, NewErro(ErrRequiredMissing, "messageVersion", ctx.Version, want).Echo(m)
+		return nil, NewErro(ErrRequiredMissing, "messageVersion", ctx.Version, want).Echo(ids)
 	}
 	if !Supported(v) {
-		return nil, NewErro(ErrVersionUnsupported, versionList(), ctx.Version, want).Echo(m)
+		return nil, NewErro(ErrVersionUnsupported, versionList(), ctx.Version, want).Echo(ids)
 	}
 	m.Version = Version(v)
 	if ctx.Version != "" && m.Version != ctx.Version {
-		return nil, NewErro(ErrFormat, "messageVersion", ctx.Version, want).Echo(m)
+		return nil, NewErro(ErrFormat, "messageVersion", ctx.Version, want).Echo(ids)
 	}
 	t, ok := tableOf(want, m.Version)
 	if !ok {
-		return nil, NewErro(ErrMessageInvalid, "Invalid Message Type", m.Version, want).Echo(m)
+		e := NewErro(ErrMessageInvalid, "Invalid Message Type", m.Version, want).Echo(ids)
+		e.ErrorMessageType = "" // not a message type of this version
+		return nil, e
 	}
 	if dup != "" {
-		return nil, NewErro(ErrDuplicate, dup, m.Version, want).Echo(m)
+		return nil, NewErro(ErrDuplicate, dup, m.Version, want).Echo(ids)
 	}
 	m.Channel, m.Category = ctx.Channel, ctx.Category
 	if want == TypeAReq {
@@ -107,7 +112,10 @@ func Decode(body []byte, want MessageType, ctx Context) (*Message, *Erro) {
 			m.extra[k] = raw[k]
 		}
 	}
-	return m, c.erro(m, want)
+	if e := c.erro(ids, want, m.Version); e != nil {
+		return nil, e
+	}
+	return m, nil
 }
 
 // object reads the top-level JSON object once: each member's raw value, the keys in order, and the
@@ -156,26 +164,29 @@ type checker struct {
 	format   []string
 	reserved []string
 	iso      []string
-	critical string
+	critical []string // ids of unrecognised critical extensions
+	dups     []string // elements given twice, inside an object or as equal array entries
 }
 
-func (c *checker) erro(m *Message, want MessageType) *Erro {
+func (c *checker) erro(ids *Message, want MessageType, v Version) *Erro {
 	var e *Erro
 	switch {
+	case len(c.dups) > 0:
+		e = NewErro(ErrDuplicate, joinNames(c.dups), v, want)
 	case len(c.missing) > 0:
-		e = NewErro(ErrRequiredMissing, joinNames(c.missing), m.Version, want)
+		e = NewErro(ErrRequiredMissing, joinNames(c.missing), v, want)
 	case len(c.format) > 0:
-		e = NewErro(ErrFormat, joinNames(c.format), m.Version, want)
+		e = NewErro(ErrFormat, joinNames(c.format), v, want)
 	case len(c.reserved) > 0:
-		e = NewErro(ErrReservedValue, joinNames(c.reserved), m.Version, want)
+		e = NewErro(ErrReservedValue, joinNames(c.reserved), v, want)
 	case len(c.iso) > 0:
-		e = NewErro(ErrISOCode, joinNames(c.iso), m.Version, want)
-	case c.critical != "":
-		e = NewErro(ErrCriticalExtension, c.critical, m.Version, want)
+		e = NewErro(ErrISOCode, joinNames(c.iso), v, want)
+	case len(c.critical) > 0:
+		e = NewErro(ErrCriticalExtension, joinNames(c.critical), v, want)
 	default:
 		return nil
 	}
-	return e.Echo(m)
+	return e.Echo(ids)
 }
 
 // applies reports whether the row belongs to the message's channel and category. Where the channel or
@@ -251,6 +262,10 @@ func (c *checker) value(e *Element, r json.RawMessage, prefix string) (any, bool
 			c.format = append(c.format, name)
 			return nil, false
 		}
+		if hasRepeat(list) { // identical entries are a duplicate (Annex A.16)
+			c.dups = append(c.dups, name)
+			return nil, false
+		}
 		item := e.Item
 		if item == nil {
 			item = &Element{}
@@ -272,9 +287,13 @@ func (c *checker) value(e *Element, r json.RawMessage, prefix string) (any, bool
 		}
 		return b, true
 	case Object:
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(r, &obj) != nil || obj == nil || (e.Max > 0 && utf8.RuneCount(r) > e.Max) {
+		obj, _, dup, err := object(r)
+		if err != nil || (e.Max > 0 && utf8.RuneCount(r) > e.Max) {
 			c.format = append(c.format, name)
+			return nil, false
+		}
+		if dup != "" {
+			c.dups = append(c.dups, name+"."+dup)
 			return nil, false
 		}
 		if e.Sub != nil {
@@ -282,16 +301,28 @@ func (c *checker) value(e *Element, r json.RawMessage, prefix string) (any, bool
 		}
 		return json.RawMessage(r), true
 	case ObjectArray:
-		var list []map[string]json.RawMessage
-		if json.Unmarshal(r, &list) != nil || !c.count(e, len(list)) {
+		var items []json.RawMessage
+		if json.Unmarshal(r, &items) != nil || !c.count(e, len(items)) {
 			c.format = append(c.format, name)
 			return nil, false
 		}
-		for _, obj := range list {
-			if obj == nil {
+		seen := map[string]bool{}
+		for _, item := range items {
+			obj, _, dup, err := object(item)
+			if err != nil {
 				c.format = append(c.format, name)
 				return nil, false
 			}
+			if dup != "" {
+				c.dups = append(c.dups, name+"."+dup)
+				return nil, false
+			}
+			var canon bytes.Buffer
+			if json.Compact(&canon, item) == nil && seen[canon.String()] {
+				c.dups = append(c.dups, name) // identical entries (Annex A.16)
+				return nil, false
+			}
+			seen[canon.String()] = true
 			if e.Sub != nil {
 				c.elements(e.Sub, obj, name+".")
 			}
@@ -345,7 +376,7 @@ func (c *checker) str(e *Element, s, name string) bool {
 // does not recognise makes the message unusable (Erro 202 naming its id); others are ignored.
 func (c *checker) extension(obj map[string]json.RawMessage) {
 	var critical bool
-	if json.Unmarshal(obj["criticalityIndicator"], &critical) != nil || !critical || c.critical != "" {
+	if json.Unmarshal(obj["criticalityIndicator"], &critical) != nil || !critical {
 		return
 	}
 	var id string
@@ -358,5 +389,17 @@ func (c *checker) extension(obj map[string]json.RawMessage) {
 	if id == "" {
 		id = "messageExtension"
 	}
-	c.critical = strings.TrimSpace(id)
+	c.critical = append(c.critical, strings.TrimSpace(id)) // Table A.4: every such id, comma-separated
+}
+
+// hasRepeat reports whether a list holds a value twice.
+func hasRepeat(list []string) bool {
+	seen := make(map[string]bool, len(list))
+	for _, s := range list {
+		if seen[s] {
+			return true
+		}
+		seen[s] = true
+	}
+	return false
 }
