@@ -592,6 +592,11 @@ var cresElements220 = derive(cresElements231,
 			Ref: "2.2.0 Table A.1 (optional; unverified)"},
 		Element{Name: "oobContinueLabel", Type: String, Max: 45, Ch: APP, Inc: Conditional, Need: otUI("04"),
 			Ref: "2.2.0 Table A.1 (required for UI type 04)"},
+		// Before 2.3.x the browser's final CRes carries challengeCompletionInd too (Table A.1 lists
+		// 01-APP and 02-BRW for it, and the browser CRes example of Annex A.8 has "Y"); 2.3.1 gives it to
+		// the app channel only.
+		Element{Name: "challengeCompletionInd", Type: String, Min: 1, Max: 1, Values: otYN(), Ch: APP | BRW, Inc: Required,
+			Ref: "2.2.0 Table A.1 (01-APP, 02-BRW; Annex A.8 browser CRes example)"},
 		// The final CRes carries Y or N only before 2.3.x (no decoupled fallback).
 		Element{Name: "transStatus", Type: String, Min: 1, Max: 1, Values: otEnum("Y,N", "", ""), Inc: Conditional,
 			Need: And(OnCategory(PA), otFinalCRes), Only: otFinalCRes,
