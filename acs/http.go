@@ -47,6 +47,9 @@ type HandlerDeps struct {
 	// RequireDSCertificate refuses an AReq whose TLS connection presented no client certificate that the
 	// server verified against the DS CA (mutual TLS on the DS link, 2.3.1 6.1.3.1) with Erro 303.
 	RequireDSCertificate bool
+	// DSCertificateNames, when set, are the names (subject common name or DNS name) the DS's client
+	// certificate must carry: the DS CA also certifies 3DS Servers and ACSs.
+	DSCertificateNames []string
 }
 
 // Handler serves the merchant-facing EMV surface: the AReq endpoint for 3DS Servers and Directory
@@ -96,7 +99,7 @@ func (h *Handler) status(c echo.Context) error {
 // the Directory Server reads them (the specification defines no HTTP status); a failure of this system
 // is Erro 403 (transient) with HTTP 503.
 func (h *Handler) areq(c echo.Context) error {
-	if r := c.Request(); h.d.RequireDSCertificate && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+	if h.d.RequireDSCertificate && !h.fromDS(c.Request()) {
 		return h.emvJSON(c, http.StatusForbidden, emv.EncodeErro(newErro(emv.ErrAccessDenied,
 			"a Directory Server's client certificate is required", "", emv.TypeAReq)), "", "")
 	}
@@ -125,6 +128,29 @@ func (h *Handler) areq(c echo.Context) error {
 		return h.emvJSON(c, http.StatusServiceUnavailable, emv.EncodeErro(e), a.DSTransID, "")
 	}
 	return h.emvJSON(c, http.StatusOK, res, a.DSTransID, dec.ACSTransID)
+}
+
+// fromDS reports whether the request came over TLS with a client certificate the server verified
+// against the DS CA and, where names are configured, issued to one of the DSs.
+func (h *Handler) fromDS(r *http.Request) bool {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return false
+	}
+	if len(h.d.DSCertificateNames) == 0 {
+		return true
+	}
+	leaf := r.TLS.VerifiedChains[0][0]
+	for _, want := range h.d.DSCertificateNames {
+		if strings.EqualFold(leaf.Subject.CommonName, want) {
+			return true
+		}
+		for _, n := range leaf.DNSNames {
+			if strings.EqualFold(n, want) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // messageType tells the messages a DS sends to this endpoint apart: AReq, OReq (2.3.1 5.11), Erro.

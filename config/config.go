@@ -50,6 +50,9 @@ type TLS struct {
 	// AReq link, 2.3.1 6.1.3.1): the AReq endpoint then refuses a connection without a certificate
 	// issued by one of these CAs. Empty: a TLS-terminating proxy in front does this (see README).
 	ClientCAFile string `yaml:"client_ca_file" validate:"omitempty,excluded_without=CertFile"`
+	// ClientNames, when set, are the DSs' certificate names (subject common name or DNS name): a DS CA
+	// also certifies 3DS Servers and ACSs, so a certificate from it is not yet a DS's.
+	ClientNames []string `yaml:"client_names" validate:"omitempty,excluded_without=ClientCAFile,dive,required"`
 }
 
 // Exemption returns the low-value exemption as the decision uses it (validated by Load).

@@ -266,7 +266,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		OperatorID: cfg.ThreeDS.OperatorID})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),
-		RequireDSCertificate: cfg.TLS.ClientCAFile != ""})
+		RequireDSCertificate: cfg.TLS.ClientCAFile != "", DSCertificateNames: cfg.TLS.ClientNames})
 	return d, nil
 }
 
