@@ -315,7 +315,9 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 				return err
 			}
 			out = OutcomeSucceeded
-			_, err := c.d.Results.finishTx(ctx, tx, id, resultSucceeded)
+			r := resultSucceeded
+			r.Via = ViaOffline // typed into the page: an app one-time code, not a confirmation in the app
+			_, err := c.d.Results.finishTx(ctx, tx, id, r)
 			return err
 		}
 		if out, err = c.failTx(ctx, tx, id, failures); out == OutcomePending {

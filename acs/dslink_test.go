@@ -11,9 +11,10 @@ import (
 	"example.com/acs/internal/devpki"
 )
 
-// 2.3.1 5.5.2.2, 6.1.3.2: the RReq goes to the DS named by the AReq's dsURL, over mutual TLS with the ACS
-// as client, its private key in the HSM, the DS's certificate checked against the DS CA.
-func TestRReqToTheDSOverMutualTLS(t *testing.T) {
+// newMTLSFlowFixture is a flow fixture whose simulator plays the DS on a TLS listener that requires a
+// client certificate from the development DS CA, and whose ACS presents the certificate of its HSM key.
+func newMTLSFlowFixture(t *testing.T) *flowFixture {
+	t.Helper()
 	dir := t.TempDir()
 	var files devpki.Files
 	cfx := newChallengeFixtureLink(t, func(fx *challengeFixture) *dslink.Link {
@@ -30,7 +31,9 @@ func TestRReqToTheDSOverMutualTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := dslink.New(dslink.Config{Roots: roots, Client: client, DSs: []dslink.DS{{Scheme: "visa", Hosts: []string{"127.0.0.1:*"}}}})
+		hosts := []string{"127.0.0.1:*"}
+		l, err := dslink.New(dslink.Config{Roots: roots, Client: client, DSs: []dslink.DS{{Scheme: "visa", Hosts: hosts},
+			{Scheme: "mastercard", Hosts: hosts}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,6 +48,13 @@ func TestRReqToTheDSOverMutualTLS(t *testing.T) {
 	if err := fx.sim.ServeDS(cert, roots); err != nil {
 		t.Fatal(err)
 	}
+	return fx
+}
+
+// 2.3.1 5.5.2.2, 6.1.3.2: the RReq goes to the DS named by the AReq's dsURL, over mutual TLS with the ACS
+// as client, its private key in the HSM, the DS's certificate checked against the DS CA.
+func TestRReqToTheDSOverMutualTLS(t *testing.T) {
+	fx := newMTLSFlowFixture(t)
 	ares, page, code := fx.challenge(t, nil, "de")
 	done, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
 	cres, rreqs := fx.final(t, ares, done)

@@ -34,7 +34,8 @@ func versionSet(v string, set map[string]any) map[string]any {
 
 var versions = []string{"2.1.0", "2.2.0", "2.3.1"}
 
-// The simulator plays 3DS Server and DS through complete browser flows in each version, and checks
+// The simulator plays 3DS Server and DS (the RReq over mutual TLS) through complete browser flows in
+// each version, and checks
 // every message it receives from the ACS against that version's element table (sim.Problems): a
 // frictionless purchase, an mTAN challenge, a cancel, a timeout, a non-payment authentication, a 3RI
 // recurring payment after it, an app-channel AReq (U/03 until the SDK channel is built) and the data
@@ -42,7 +43,7 @@ var versions = []string{"2.1.0", "2.2.0", "2.3.1"}
 func TestFlowEveryVersion(t *testing.T) {
 	for _, v := range versions {
 		t.Run(v, func(t *testing.T) {
-			fx := newFlowFixture(t)
+			fx := newMTLSFlowFixture(t) // the simulator plays the DS over mutual TLS
 			ctx := context.Background()
 			// Frictionless: low value.
 			small := fx.purchase(t, versionSet(v, map[string]any{"purchaseAmount": "1250"}))
@@ -78,7 +79,8 @@ func TestFlowEveryVersion(t *testing.T) {
 			if _, err := fx.results.DeliverDue(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if r := fx.sim.RReqs(late["threeDSServerTransID"].(string)); len(r) != 1 || r[0].Message["transStatusReason"] != "14" {
+			if r := fx.sim.RReqs(late["threeDSServerTransID"].(string)); len(r) != 1 || r[0].Message["transStatusReason"] != "14" ||
+				r[0].ClientCert == "" {
 				t.Fatalf("timeout: %v", r)
 			} else {
 				golden(t, v+"/rreq-timeout-no-creq", r[0].Message)

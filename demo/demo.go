@@ -288,12 +288,7 @@ func (dm *Demo) rreq(c echo.Context) error {
 		o.RReq = m
 	}
 	dm.mu.Unlock()
-	rres := emv.NewMessage(emv.TypeRRes, msg.Version)
-	rres.Set("threeDSServerTransID", id)
-	rres.Set("acsTransID", msg.Str("acsTransID"))
-	rres.Set("dsTransID", msg.Str("dsTransID"))
-	rres.Set("resultsStatus", "01")
-	out, err := emv.Encode(rres)
+	out, err := emv.RResFor(msg, "01")
 	if err != nil {
 		return err
 	}

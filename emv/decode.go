@@ -168,25 +168,19 @@ type checker struct {
 	dups     []string // elements given twice, inside an object or as equal array entries
 }
 
+// erro is the Erro for the first kind of problem found, in the order of Decode's comment, naming every
+// element with that kind of problem.
 func (c *checker) erro(ids *Message, want MessageType, v Version) *Erro {
-	var e *Erro
-	switch {
-	case len(c.dups) > 0:
-		e = NewErro(ErrDuplicate, joinNames(c.dups), v, want)
-	case len(c.missing) > 0:
-		e = NewErro(ErrRequiredMissing, joinNames(c.missing), v, want)
-	case len(c.format) > 0:
-		e = NewErro(ErrFormat, joinNames(c.format), v, want)
-	case len(c.reserved) > 0:
-		e = NewErro(ErrReservedValue, joinNames(c.reserved), v, want)
-	case len(c.iso) > 0:
-		e = NewErro(ErrISOCode, joinNames(c.iso), v, want)
-	case len(c.critical) > 0:
-		e = NewErro(ErrCriticalExtension, joinNames(c.critical), v, want)
-	default:
-		return nil
+	for _, p := range []struct {
+		code  string
+		names []string
+	}{{ErrDuplicate, c.dups}, {ErrRequiredMissing, c.missing}, {ErrFormat, c.format}, {ErrReservedValue, c.reserved},
+		{ErrISOCode, c.iso}, {ErrCriticalExtension, c.critical}} {
+		if len(p.names) > 0 {
+			return NewErro(p.code, joinNames(p.names), v, want).Echo(ids)
+		}
 	}
-	return e.Echo(ids)
+	return nil
 }
 
 // applies reports whether the row belongs to the message's channel and category. Where the channel or

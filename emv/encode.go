@@ -63,6 +63,18 @@ func MustEncode(m *Message) []byte {
 	return b
 }
 
+// RResFor writes the RRes that acknowledges rreq (a decoded RReq) with resultsStatus (01: received
+// for further processing), echoing its ids; the DS side of the simulators answers with it.
+func RResFor(rreq *Message, resultsStatus string) ([]byte, error) {
+	m := NewMessage(TypeRRes, rreq.Version)
+	for _, id := range []string{"threeDSServerTransID", "acsTransID", "dsTransID", "sdkTransID"} {
+		m.Set(id, rreq.Str(id))
+	}
+	m.Set("resultsStatus", resultsStatus)
+	m.Channel, m.Category = rreq.Channel, rreq.Category
+	return Encode(m)
+}
+
 // EncodeErro writes an Erro message. Erro is written from its struct (its elements are the same in
 // every version); Decode checks it in the tests.
 func EncodeErro(e *Erro) []byte {

@@ -804,44 +804,21 @@ const (
 	otSource210 = "EMV 3DS 2.1.0 Annex A Table A.1 (derived from 2.2.0; see tables_other.go)"
 )
 
-// AResTables are the ARes element tables by version.
-var AResTables = map[Version]Table{
-	V231: {Type: TypeARes, Version: V231, Elements: aresElements231, Source: otSource231},
-	V220: {Type: TypeARes, Version: V220, Elements: aresElements220, Source: otSource220},
-	V210: {Type: TypeARes, Version: V210, Elements: aresElements210, Source: otSource210},
+// byVersion makes a message's tables from its three element lists.
+func byVersion(t MessageType, e231, e220, e210 []Element) map[Version]Table {
+	return map[Version]Table{
+		V231: {Type: t, Version: V231, Elements: e231, Source: otSource231},
+		V220: {Type: t, Version: V220, Elements: e220, Source: otSource220},
+		V210: {Type: t, Version: V210, Elements: e210, Source: otSource210},
+	}
 }
 
-// CReqTables are the CReq element tables by version.
-var CReqTables = map[Version]Table{
-	V231: {Type: TypeCReq, Version: V231, Elements: creqElements231, Source: otSource231},
-	V220: {Type: TypeCReq, Version: V220, Elements: creqElements220, Source: otSource220},
-	V210: {Type: TypeCReq, Version: V210, Elements: creqElements210, Source: otSource210},
-}
-
-// CResTables are the CRes element tables by version.
-var CResTables = map[Version]Table{
-	V231: {Type: TypeCRes, Version: V231, Elements: cresElements231, Source: otSource231},
-	V220: {Type: TypeCRes, Version: V220, Elements: cresElements220, Source: otSource220},
-	V210: {Type: TypeCRes, Version: V210, Elements: cresElements210, Source: otSource210},
-}
-
-// RReqTables are the RReq element tables by version.
-var RReqTables = map[Version]Table{
-	V231: {Type: TypeRReq, Version: V231, Elements: rreqElements231, Source: otSource231},
-	V220: {Type: TypeRReq, Version: V220, Elements: rreqElements220, Source: otSource220},
-	V210: {Type: TypeRReq, Version: V210, Elements: rreqElements210, Source: otSource210},
-}
-
-// RResTables are the RRes element tables by version.
-var RResTables = map[Version]Table{
-	V231: {Type: TypeRRes, Version: V231, Elements: rresElements231, Source: otSource231},
-	V220: {Type: TypeRRes, Version: V220, Elements: rresElements220, Source: otSource220},
-	V210: {Type: TypeRRes, Version: V210, Elements: rresElements210, Source: otSource210},
-}
-
-// ErroTables are the Erro element tables by version.
-var ErroTables = map[Version]Table{
-	V231: {Type: TypeErro, Version: V231, Elements: erroElements231, Source: otSource231},
-	V220: {Type: TypeErro, Version: V220, Elements: erroElements220, Source: otSource220},
-	V210: {Type: TypeErro, Version: V210, Elements: erroElements210, Source: otSource210},
-}
+// The element tables by version of the messages other than the AReq.
+var (
+	AResTables = byVersion(TypeARes, aresElements231, aresElements220, aresElements210)
+	CReqTables = byVersion(TypeCReq, creqElements231, creqElements220, creqElements210)
+	CResTables = byVersion(TypeCRes, cresElements231, cresElements220, cresElements210)
+	RReqTables = byVersion(TypeRReq, rreqElements231, rreqElements220, rreqElements210)
+	RResTables = byVersion(TypeRRes, rresElements231, rresElements220, rresElements210)
+	ErroTables = byVersion(TypeErro, erroElements231, erroElements220, erroElements210)
+)

@@ -254,12 +254,7 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(*alt)
 		return
 	}
-	rres := emv.NewMessage(emv.TypeRRes, msg.Version)
-	rres.Set("threeDSServerTransID", id)
-	rres.Set("acsTransID", msg.Str("acsTransID"))
-	rres.Set("dsTransID", msg.Str("dsTransID"))
-	rres.Set("resultsStatus", "01")
-	out, err := emv.Encode(rres)
+	out, err := emv.RResFor(msg, "01")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
