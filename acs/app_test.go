@@ -126,7 +126,7 @@ func newAppFixture(t *testing.T) *appFixture {
 		PIN: "4821", OfflineSecret: fx.secret}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Activate(context.Background(), card.ID, st.PrintLetters(t)); err != nil {
+	if _, err := reg.Activate(context.Background(), card.ID, registration.MethodApp, st.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 	fx.cardID = card.ID

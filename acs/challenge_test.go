@@ -55,10 +55,10 @@ func newChallengeFixtureLink(t *testing.T, link func(*challengeFixture) *dslink.
 	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, sixDigits.FindString(fx.DeliverSMS(t))); err != nil {
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), sixDigits.FindString(fx.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
 	return fx

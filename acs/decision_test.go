@@ -51,7 +51,7 @@ func (fx *decisionFixture) registerApp(t *testing.T, pan string, month, year int
 		PIN: "4821", OfflineSecret: make([]byte, 32)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -186,7 +186,7 @@ func (a *API) activate(c echo.Context) error {
 	if err := a.verify(ctx, c, raw, pub); err != nil {
 		return err
 	}
-	r, err := a.d.Registrar.Activate(ctx, req.CardID, req.IDCode)
+	r, err := a.d.Registrar.Activate(ctx, req.CardID, registration.MethodApp, req.IDCode)
 	if err != nil {
 		return err
 	}

@@ -175,8 +175,10 @@ func (l *Letters) RequestTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, re
 		return uuid.Nil, fmt.Errorf("letters: supersede: %w", err)
 	}
 	id := uuid.New()
-	_, err := tx.Exec(ctx, `INSERT INTO letters (id, card_id, state, reason, requested_by, requested_at)
-		VALUES ($1, $2, 'requested', $3, $4, $5)`, id, cardID, reason, by, now)
+	// The letter is for the card's registration in progress, if any: its code activates that one only.
+	_, err := tx.Exec(ctx, `INSERT INTO letters (id, card_id, state, reason, requested_by, requested_at, registration_id)
+		VALUES ($1, $2, 'requested', $3, $4, $5,
+			(SELECT id FROM registrations WHERE card_id = $2 AND state IN ('pending', 'confirming')))`, id, cardID, reason, by, now)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "23503":
@@ -191,12 +193,13 @@ func (l *Letters) RequestTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, re
 	return id, nil
 }
 
-// Redeem checks an ID code for a card and spends it. It returns the letter's id, or an *apperr.Error:
-// Invalid for a wrong code (counted), Locked after MaxAttempts wrong codes (even for the right code),
-// Expired after the validity, NotFound when the card has no printed letter (never requested, not yet
-// printed, used or superseded).
-func (l *Letters) Redeem(ctx context.Context, cardID uuid.UUID, typed string) (uuid.UUID, error) {
-	return l.RedeemTx(ctx, l.d.Pool, cardID, typed)
+// Redeem checks an ID code for registration regID of a card and spends it. It returns the letter's id,
+// or an *apperr.Error: Invalid for a wrong code, or a code of a letter issued for another registration
+// (counted), Locked after MaxAttempts wrong codes (even for the right code), Expired after the
+// validity, NotFound when the card has no printed letter (never requested, not yet printed, used or
+// superseded).
+func (l *Letters) Redeem(ctx context.Context, cardID, regID uuid.UUID, typed string) (uuid.UUID, error) {
+	return l.RedeemTx(ctx, l.d.Pool, cardID, regID, typed)
 }
 
 // Querier is a pool or a transaction.
@@ -208,7 +211,7 @@ type Querier interface {
 // RedeemTx is Redeem inside the caller's transaction, so that spending the code and what it unlocks
 // commit together. The caller must commit also when Redeem fails with an *apperr.Error: the count of
 // wrong attempts is part of the transaction.
-func (l *Letters) RedeemTx(ctx context.Context, q Querier, cardID uuid.UUID, typed string) (uuid.UUID, error) {
+func (l *Letters) RedeemTx(ctx context.Context, q Querier, cardID, regID uuid.UUID, typed string) (uuid.UUID, error) {
 	now := l.d.Clock.Now()
 	code := NormalizeCode(typed)
 	if code != "" {
@@ -221,7 +224,8 @@ func (l *Letters) RedeemTx(ctx context.Context, q Querier, cardID uuid.UUID, typ
 		var id uuid.UUID
 		err = q.QueryRow(ctx, `UPDATE letters SET state = 'used', closed_at = $2
 			WHERE card_id = $1 AND state = 'printed' AND valid_until > $2 AND failed_attempts < $3 AND code_verifier = $4
-			RETURNING id`, cardID, now, MaxAttempts, v).Scan(&id)
+				AND registration_id IS NOT DISTINCT FROM $5
+			RETURNING id`, cardID, now, MaxAttempts, v, nullable(regID)).Scan(&id)
 		if err == nil {
 			l.d.Log.InfoContext(ctx, "letter redeemed", "letter_id", id, "card_id", cardID)
 			return id, nil
@@ -253,6 +257,14 @@ func (l *Letters) RedeemTx(ctx context.Context, q Querier, cardID uuid.UUID, typ
 		return uuid.Nil, apperr.New(apperr.Locked, "too many wrong ID codes; request a new letter")
 	}
 	return uuid.Nil, apperr.Field("id_code", "the ID code is not correct")
+}
+
+// nullable is id, or SQL NULL for uuid.Nil (a letter requested with no registration in progress).
+func nullable(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id
 }
 
 // ExpireDue marks printed letters past their validity as expired and returns how many.

@@ -91,11 +91,11 @@ func TestValidityFifteenDays(t *testing.T) {
 	codeA, codeB := fx.letter(t, a), fx.letter(t, b)
 
 	fx.Clock.Advance(letters.Validity - time.Second)
-	if _, err := fx.l.Redeem(ctx, a, codeA); err != nil {
+	if _, err := fx.l.Redeem(ctx, a, uuid.Nil, codeA); err != nil {
 		t.Fatalf("15 days minus a second: %v", err)
 	}
 	fx.Clock.Advance(2 * time.Second)
-	_, err := fx.l.Redeem(ctx, b, codeB)
+	_, err := fx.l.Redeem(ctx, b, uuid.Nil, codeB)
 	wantKind(t, err, apperr.Expired)
 	ls, _ := fx.l.ForCard(ctx, b)
 	if ls[0].State != letters.Expired {
@@ -122,19 +122,19 @@ func TestSupersededAndUsed(t *testing.T) {
 	if _, err := fx.l.Request(ctx, card, "letter lost", "agent:mia"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := fx.l.Redeem(ctx, card, old)
+	_, err := fx.l.Redeem(ctx, card, uuid.Nil, old)
 	wantKind(t, err, apperr.NotFound) // the new letter is not printed yet, the old one is superseded
 	res, err := fx.l.Batch(ctx, fx.out)
 	if err != nil || res.Letters != 1 {
 		t.Fatal(res, err)
 	}
 	fresh := fx.Codes()[len(fx.Codes())-1]
-	_, err = fx.l.Redeem(ctx, card, old)
+	_, err = fx.l.Redeem(ctx, card, uuid.Nil, old)
 	wantKind(t, err, apperr.Invalid)
-	if _, err := fx.l.Redeem(ctx, card, strings.ToLower(fresh)); err != nil {
+	if _, err := fx.l.Redeem(ctx, card, uuid.Nil, strings.ToLower(fresh)); err != nil {
 		t.Fatalf("new code: %v", err)
 	}
-	_, err = fx.l.Redeem(ctx, card, fresh)
+	_, err = fx.l.Redeem(ctx, card, uuid.Nil, fresh)
 	wantKind(t, err, apperr.NotFound)
 
 	ls, err := fx.l.ForCard(ctx, card)
@@ -157,16 +157,16 @@ func TestFiveWrongCodesLock(t *testing.T) {
 		wrong = "YYYYY-YYYYY"
 	}
 	for i := 1; i < letters.MaxAttempts; i++ {
-		_, err := fx.l.Redeem(ctx, card, wrong)
+		_, err := fx.l.Redeem(ctx, card, uuid.Nil, wrong)
 		wantKind(t, err, apperr.Invalid)
 	}
-	_, err := fx.l.Redeem(ctx, card, "not a code") // malformed counts too
+	_, err := fx.l.Redeem(ctx, card, uuid.Nil, "not a code") // malformed counts too
 	wantKind(t, err, apperr.Locked)
-	_, err = fx.l.Redeem(ctx, card, code)
+	_, err = fx.l.Redeem(ctx, card, uuid.Nil, code)
 	wantKind(t, err, apperr.Locked)
 
 	fresh := fx.letter(t, card)
-	if _, err := fx.l.Redeem(ctx, card, fresh); err != nil {
+	if _, err := fx.l.Redeem(ctx, card, uuid.Nil, fresh); err != nil {
 		t.Fatalf("a new letter unlocks: %v", err)
 	}
 }
@@ -176,7 +176,7 @@ func TestCodeIsBoundToItsCard(t *testing.T) {
 	a, b := fx.card(t, "4000110000000017"), fx.card(t, "4000110000000025")
 	codeA := fx.letter(t, a)
 	fx.letter(t, b)
-	_, err := fx.l.Redeem(context.Background(), b, codeA)
+	_, err := fx.l.Redeem(context.Background(), b, uuid.Nil, codeA)
 	wantKind(t, err, apperr.Invalid)
 }
 
@@ -192,7 +192,7 @@ func TestConcurrentRedeemOneWins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := fx.l.Redeem(context.Background(), card, code)
+			_, err := fx.l.Redeem(context.Background(), card, uuid.Nil, code)
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -315,5 +315,26 @@ func TestBatchPrintsOnceAndOnlyThePaperHasTheCode(t *testing.T) {
 	}
 	if strings.Contains(string(manifest), "4000110000000017") || strings.Contains(text, "4000110000000017") {
 		t.Error("a full card number was printed")
+	}
+}
+
+// Issue 12, R-REG-3: a letter's code redeems only for the registration it was issued for; typed for
+// another it is a wrong code (counted), and the letter stays usable for its own.
+func TestCodeRedeemsOnlyForItsRegistration(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.card(t, "4000110000000017")
+	own, other := uuid.New(), uuid.New()
+	if _, err := fx.Pool.Exec(ctx, `INSERT INTO registrations (id, card_id, method, state, created_at, device_key_enc, device_key_hash,
+		pin_verifier, em_cert_id, offline_secret_enc) VALUES ($1, $2, 'app', 'pending', now(), '\x00', $3, '\x00', $4, '\x00')`,
+		own, card, make([]byte, 32), uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	code := fx.letter(t, card)
+	if _, err := fx.l.Redeem(ctx, card, other, code); apperr.KindOf(err) != apperr.Invalid {
+		t.Fatalf("redeemed for another registration: %v", err)
+	}
+	if _, err := fx.l.Redeem(ctx, card, own, code); err != nil {
+		t.Fatalf("its own registration: %v", err)
 	}
 }

@@ -100,15 +100,31 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 type flow struct {
 	CardID  uuid.UUID `json:"c"`
 	Expires time.Time `json:"e"`
-	StepUp  uuid.UUID `json:"s,omitempty"`
-	SCA     bool      `json:"a,omitempty"`
+	// Step is the one step the token opens, and Reg the registration it is for: a card check's token
+	// opens the choice of method only, the confirmation step only for the registration its activation
+	// moved there, so no token of someone else's card check reaches a cardholder's later step.
+	Step   step      `json:"p,omitempty"`
+	Reg    uuid.UUID `json:"r,omitempty"`
+	StepUp uuid.UUID `json:"s,omitempty"`
+	SCA    bool      `json:"a,omitempty"`
 }
+
+// step names what a flow token opens.
+type step string
+
+const (
+	stepMethod    step = "method"    // after the card check: request an mTAN registration
+	stepConfirm   step = "confirm"   // after the activation: confirm (or resend) the number's code
+	stepWhitelist step = "whitelist" // the whitelist pages (StepUp, then SCA)
+)
 
 const flowTTL = 15 * time.Minute
 
 var flowAD = envelope.AD{Table: "portal", Column: "flow", Row: "v1"}
 
-func (p *Portal) sealFlow(cardID uuid.UUID) (string, error) { return p.seal(flow{CardID: cardID}) }
+func (p *Portal) sealFlow(cardID uuid.UUID, s step, reg uuid.UUID) (string, error) {
+	return p.seal(flow{CardID: cardID, Step: s, Reg: reg})
+}
 
 func (p *Portal) seal(f flow) (string, error) {
 	f.Expires = p.d.Clock.Now().Add(flowTTL)
@@ -228,28 +244,32 @@ func (p *Portal) register(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, "register.html", err, page{Form: form})
 	}
-	tok, err := p.sealFlow(card.ID)
+	tok, err := p.sealFlow(card.ID, stepMethod, uuid.Nil)
 	if err != nil {
 		return err
 	}
 	return p.render(c, http.StatusOK, "method.html", page{Flow: tok, Card: card.Masked()})
 }
 
-// flowCard opens the flow token of a posted form and returns the card it carries.
-func (p *Portal) flowCard(c echo.Context) (*cards.Card, string, error) {
+// flowCard opens the flow token of a posted form for step s and returns the card and the flow it
+// carries; a token for another step is refused as expired.
+func (p *Portal) flowCard(c echo.Context, s step) (*cards.Card, flow, string, error) {
 	tok := c.FormValue("flow")
 	f, err := p.openFlow(c.Request().Context(), tok)
+	if err == nil && f.Step != s {
+		err = errFlow
+	}
 	if err != nil {
-		return nil, tok, err
+		return nil, f, tok, err
 	}
 	card, err := p.d.Cards.Get(c.Request().Context(), f.CardID)
-	return card, tok, err
+	return card, f, tok, err
 }
 
 func (p *Portal) registerMTAN(c echo.Context) error {
 	ctx := c.Request().Context()
 	form := map[string]string{"mobile": c.FormValue("mobile"), "question": c.FormValue("question")}
-	card, tok, err := p.flowCard(c)
+	card, _, tok, err := p.flowCard(c, stepMethod)
 	if err != nil {
 		return p.fail(c, "register.html", err, page{})
 	}
@@ -276,7 +296,7 @@ func (p *Portal) activate(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, "activate.html", err, page{Form: form})
 	}
-	reg, err := p.d.Registrar.Activate(ctx, card.ID, c.FormValue("id_code"))
+	reg, err := p.d.Registrar.Activate(ctx, card.ID, registration.MethodMTAN, c.FormValue("id_code"))
 	if err != nil {
 		return p.fail(c, "activate.html", err, page{Form: form})
 	}
@@ -286,7 +306,7 @@ func (p *Portal) activate(c echo.Context) error {
 func (p *Portal) afterActivation(c echo.Context, card *cards.Card, reg *registration.Registration) error {
 	pg := page{Card: card.Masked(), Mobile: reg.MobileMasked}
 	if reg.State == registration.Confirming {
-		tok, err := p.sealFlow(card.ID)
+		tok, err := p.sealFlow(card.ID, stepConfirm, reg.ID)
 		if err != nil {
 			return err
 		}
@@ -298,11 +318,11 @@ func (p *Portal) afterActivation(c echo.Context, card *cards.Card, reg *registra
 
 func (p *Portal) confirm(c echo.Context) error {
 	ctx := c.Request().Context()
-	card, tok, err := p.flowCard(c)
+	card, f, tok, err := p.flowCard(c, stepConfirm)
 	if err != nil {
 		return p.fail(c, "activate.html", err, page{})
 	}
-	reg, err := p.d.Registrar.ConfirmNumber(ctx, card.ID, c.FormValue("code"))
+	reg, err := p.d.Registrar.ConfirmNumber(ctx, card.ID, f.Reg, c.FormValue("code"))
 	if err != nil {
 		cur, _ := p.d.Registrar.Current(ctx, card.ID)
 		pg := page{Flow: tok, Card: card.Masked()}
@@ -316,11 +336,11 @@ func (p *Portal) confirm(c echo.Context) error {
 
 func (p *Portal) resend(c echo.Context) error {
 	ctx := c.Request().Context()
-	card, _, err := p.flowCard(c)
+	card, f, _, err := p.flowCard(c, stepConfirm)
 	if err != nil {
 		return p.fail(c, "activate.html", err, page{})
 	}
-	if err := p.d.Registrar.ResendConfirmation(ctx, card.ID); err != nil {
+	if err := p.d.Registrar.ResendConfirmation(ctx, card.ID, f.Reg); err != nil {
 		return p.fail(c, "activate.html", err, page{})
 	}
 	reg, err := p.d.Registrar.Current(ctx, card.ID)

@@ -158,3 +158,36 @@ func TestMismatchAndExpiredFlow(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12, R-REG-3/R-REG-4: a card check's flow token opens the choice of method only. An attacker who
+// ran his own card check (a card dump) cannot use his token for the cardholder's number confirmation:
+// that step opens only with the token the cardholder's activation gave, for that registration.
+func TestFlowTokenOpensOnlyItsStep(t *testing.T) {
+	fx := newFixture(t)
+	card := url.Values{"pan": {"4000 1100 0000 0017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}
+	r := fx.do(t, "POST", "/portal/register", card, "de")
+	own := flowRE.FindStringSubmatch(r.Body.String())[1]
+	r = fx.do(t, "POST", "/portal/register/mtan", url.Values{"flow": {own}, "mobile": {"0151 12345678"}, "question": {"birthplace"},
+		"answer": {"Lübeck"}, "accept_price": {"yes"}}, "de")
+	if r.Code != 200 {
+		t.Fatalf("request: %d", r.Code)
+	}
+	code := fx.PrintLetters(t)
+	act := url.Values{"pan": card["pan"], "expiry": card["expiry"], "name": card["name"], "id_code": {code}}
+	if r = fx.do(t, "POST", "/portal/activate", act, "de"); r.Code != 200 {
+		t.Fatalf("activation: %d", r.Code)
+	}
+	// The attacker's card check, and the SMS code he does not have: his token is refused at this step
+	// whatever he types, and the cardholder's tries are untouched.
+	attacker := flowRE.FindStringSubmatch(fx.do(t, "POST", "/portal/register", card, "de").Body.String())[1]
+	for _, path := range []string{"/portal/activate/confirm", "/portal/activate/resend"} {
+		if r = fx.do(t, "POST", path, url.Values{"flow": {attacker}, "code": {"000000"}}, "de"); r.Code != http.StatusGone {
+			t.Fatalf("%s with a card-check token: %d", path, r.Code)
+		}
+	}
+	var failures, sent int
+	_ = fx.Pool.QueryRow(t.Context(), `SELECT confirm_failures, confirm_sent FROM registrations WHERE state = 'confirming'`).Scan(&failures, &sent)
+	if failures != 0 || sent != 1 {
+		t.Fatalf("the attacker's posts counted: %d failures, %d codes sent", failures, sent)
+	}
+}

@@ -44,7 +44,7 @@ func (p *Portal) whitelistVerifyPage(c echo.Context, cardID, stepUp uuid.UUID, s
 	if err != nil {
 		return err
 	}
-	tok, err := p.seal(flow{CardID: cardID, StepUp: stepUp})
+	tok, err := p.seal(flow{CardID: cardID, Step: stepWhitelist, StepUp: stepUp})
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func questionText(key string, l lang) string {
 func (p *Portal) whitelistVerify(c echo.Context) error {
 	ctx := c.Request().Context()
 	f, err := p.openFlow(ctx, c.FormValue("flow"))
-	if err != nil || f.StepUp == uuid.Nil {
+	if err != nil || f.Step != stepWhitelist || f.StepUp == uuid.Nil {
 		return p.fail(c, "whitelist_start.html", errFlow, page{})
 	}
 	err = p.d.Registrar.VerifyStepUp(ctx, f.StepUp, f.CardID, c.FormValue("code"), c.FormValue("answer"))
@@ -94,7 +94,7 @@ func (p *Portal) whitelistList(c echo.Context, cardID uuid.UUID, notice string) 
 	if err != nil {
 		return err
 	}
-	tok, err := p.seal(flow{CardID: cardID, SCA: true})
+	tok, err := p.seal(flow{CardID: cardID, Step: stepWhitelist, SCA: true})
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (p *Portal) whitelistList(c echo.Context, cardID uuid.UUID, notice string) 
 func (p *Portal) whitelistRemove(c echo.Context) error {
 	ctx := c.Request().Context()
 	f, err := p.openFlow(ctx, c.FormValue("flow"))
-	if err != nil || !f.SCA {
+	if err != nil || f.Step != stepWhitelist || !f.SCA {
 		return p.fail(c, "whitelist_start.html", errFlow, page{})
 	}
 	entry, err := uuid.Parse(c.FormValue("entry"))

@@ -26,10 +26,10 @@ func (fx *fixture) registerAnna(t *testing.T) uuid.UUID {
 		AcceptPrice: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, regexp.MustCompile(`[0-9]{6}`).FindString(fx.DeliverSMS(t))); err != nil {
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), regexp.MustCompile(`[0-9]{6}`).FindString(fx.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
 	testenv.TrustMerchant(t, fx.Pool, fx.wl, card.ID, "Beispiel-Shop", "M-1")

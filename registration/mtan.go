@@ -114,7 +114,7 @@ func (r *Registrar) sendConfirmationTx(ctx context.Context, tx pgx.Tx, cardID, r
 	}
 	now := r.d.Clock.Now()
 	if _, err := tx.Exec(ctx, `UPDATE registrations SET state = 'confirming', confirm_verifier = $2, confirm_expires_at = $3,
-		confirm_failures = 0 WHERE id = $1`, regID, v, now.Add(ConfirmValidity)); err != nil {
+		confirm_sent = confirm_sent + 1 WHERE id = $1`, regID, v, now.Add(ConfirmValidity)); err != nil {
 		return err
 	}
 	_, err = r.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: cardID, Purpose: "number_confirmation", To: mobile,
@@ -124,16 +124,28 @@ func (r *Registrar) sendConfirmationTx(ctx context.Context, tx pgx.Tx, cardID, r
 	return err
 }
 
-// ResendConfirmation sends a new confirmation code; the previous one is void.
-func (r *Registrar) ResendConfirmation(ctx context.Context, cardID uuid.UUID) error {
+// MaxConfirmSends bounds the confirmation codes one registration sends (the first and its resends):
+// every SMS is billed to the cardholder, and an unbounded resend would be an SMS cannon (issue 12).
+const MaxConfirmSends = 4
+
+// ErrConfirmSends refuses a further confirmation code.
+var ErrConfirmSends = apperr.New(apperr.Locked, "too many codes were sent for this number; please call us")
+
+// ResendConfirmation sends a new confirmation code for registration regID; the previous one is void.
+// The wrong tries so far still count: a resend does not give five more.
+func (r *Registrar) ResendConfirmation(ctx context.Context, cardID, regID uuid.UUID) error {
 	return store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
-		var regID uuid.UUID
-		err := tx.QueryRow(ctx, `SELECT id FROM registrations WHERE card_id = $1 AND state = 'confirming' FOR UPDATE`, cardID).Scan(&regID)
+		var sent int
+		err := tx.QueryRow(ctx, `SELECT confirm_sent FROM registrations WHERE card_id = $1 AND id = $2 AND state = 'confirming'
+			FOR UPDATE`, cardID, regID).Scan(&sent)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.New(apperr.NotFound, "no mobile number of this card is waiting for confirmation")
 		}
 		if err != nil {
 			return err
+		}
+		if sent >= MaxConfirmSends {
+			return ErrConfirmSends
 		}
 		return r.sendConfirmationTx(ctx, tx, cardID, regID)
 	})
@@ -141,15 +153,17 @@ func (r *Registrar) ResendConfirmation(ctx context.Context, cardID uuid.UUID) er
 
 // ConfirmNumber checks the code sent to the new number and activates the mTAN registration (R-REG-6).
 // One guarded UPDATE decides; a wrong code is counted, and after five the code is void.
-func (r *Registrar) ConfirmNumber(ctx context.Context, cardID uuid.UUID, code string) (*Registration, error) {
+//
+// regID is the registration whose activation asked for the confirmation (the portal's flow carries it):
+// a confirmation step started for one registration cannot confirm another's number.
+func (r *Registrar) ConfirmNumber(ctx context.Context, cardID, regID uuid.UUID, code string) (*Registration, error) {
 	var result error
 	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
 		now := r.d.Clock.Now()
-		var regID uuid.UUID
 		var failures int
 		var expires time.Time
-		err := tx.QueryRow(ctx, `SELECT id, confirm_failures, confirm_expires_at FROM registrations
-			WHERE card_id = $1 AND state = 'confirming' FOR UPDATE`, cardID).Scan(&regID, &failures, &expires)
+		err := tx.QueryRow(ctx, `SELECT confirm_failures, confirm_expires_at FROM registrations
+			WHERE card_id = $1 AND id = $2 AND state = 'confirming' FOR UPDATE`, cardID, regID).Scan(&failures, &expires)
 		if errors.Is(err, pgx.ErrNoRows) {
 			result = apperr.New(apperr.NotFound, "no mobile number of this card is waiting for confirmation")
 			return nil

@@ -175,12 +175,36 @@ func foldName(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '-' }), " ")
 }
 
-// requestTx supersedes the card's registration in progress, inserts the new one through insert, asks
-// for the ID-code letter, and audits it, in one transaction.
+// errOtherMethod answers an ID code typed for a registration of the other method.
+var errOtherMethod = map[Method]error{
+	MethodApp: apperr.New(apperr.Conflict,
+		"the registration waiting for this card's ID code is for the app: activate it in the app; if you did not start it, please call us"),
+	MethodMTAN: apperr.New(apperr.Conflict,
+		"the registration waiting for this card's ID code is for mTAN: activate it in the portal; if you did not start it, please call us"),
+}
+
+// ErrRegistrationUnderWay refuses a registration request while another one of the card waits for its
+// letter: a new request never silently replaces the cardholder's letter with one for someone else's
+// phone (issue 12). The cardholder who did not start it calls the bank, whose support ends it.
+var ErrRegistrationUnderWay = apperr.New(apperr.Conflict,
+	"a registration of this card is already under way and waits for its ID-code letter; if you did not start it, please call us")
+
+// requestTx inserts the new registration through insert, asks for the ID-code letter (bound to it), and
+// audits it, in one transaction. A registration in progress whose letter is still valid refuses the
+// request; one whose letter is spent, expired or superseded is abandoned.
 func (r *Registrar) requestTx(ctx context.Context, card *cards.Card, method Method, insert func(tx pgx.Tx, id uuid.UUID, now time.Time) error) (uuid.UUID, error) {
 	id := uuid.New()
 	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
 		now := r.d.Clock.Now()
+		var live bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM registrations g JOIN letters l ON l.registration_id = g.id
+			WHERE g.card_id = $1 AND g.state IN ('pending', 'confirming')
+			  AND (l.state = 'requested' OR (l.state = 'printed' AND l.valid_until > $2)))`, card.ID, now).Scan(&live); err != nil {
+			return err
+		}
+		if live {
+			return ErrRegistrationUnderWay
+		}
 		if _, err := tx.Exec(ctx, `UPDATE registrations SET state = 'abandoned', closed_at = $2, close_reason = 'new request'
 			WHERE card_id = $1 AND state IN ('pending', 'confirming')`, card.ID, now); err != nil {
 			return err
@@ -237,16 +261,18 @@ func (r *Registrar) newCode(domain string, id uuid.UUID) (code string, verifier 
 	return code, verifier, err
 }
 
-// Activate redeems the ID code from the letter for the card's registration in progress. An app
+// Activate redeems the ID code from the letter for the card's registration in progress of the given
+// method: the portal activates mTAN registrations, the app its own (the caller has checked the
+// device's signature). The code must be of the letter issued for that registration. An app
 // registration becomes active at once; an mTAN registration sends a confirmation code to its number
 // first (R-REG-6). Spending the code and the state change commit together; a wrong code is counted.
-func (r *Registrar) Activate(ctx context.Context, cardID uuid.UUID, idCode string) (*Registration, error) {
+func (r *Registrar) Activate(ctx context.Context, cardID uuid.UUID, method Method, idCode string) (*Registration, error) {
 	var result error
 	err := store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
 		var regID uuid.UUID
-		var method Method
+		var pending Method
 		err := tx.QueryRow(ctx, `SELECT id, method FROM registrations WHERE card_id = $1 AND state = 'pending' FOR UPDATE`,
-			cardID).Scan(&regID, &method)
+			cardID).Scan(&regID, &pending)
 		if errors.Is(err, pgx.ErrNoRows) {
 			result = apperr.New(apperr.NotFound, "no registration of this card is waiting for an ID code")
 			return nil
@@ -254,7 +280,13 @@ func (r *Registrar) Activate(ctx context.Context, cardID uuid.UUID, idCode strin
 		if err != nil {
 			return err
 		}
-		if _, err := r.d.Letters.RedeemTx(ctx, tx, cardID, idCode); err != nil {
+		if pending != method {
+			// The letter says which method it activates; a code for an app registration typed into the
+			// portal (or the reverse) is not the cardholder's intent.
+			result = errOtherMethod[pending]
+			return nil
+		}
+		if _, err := r.d.Letters.RedeemTx(ctx, tx, cardID, regID, idCode); err != nil {
 			if apperr.KindOf(err) != apperr.Internal {
 				result = err // commit: the wrong attempt counts
 				return nil

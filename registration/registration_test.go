@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"regexp"
 	"strings"
 	"sync"
@@ -155,16 +156,16 @@ func TestAppRegistration(t *testing.T) {
 	_, err = fx.reg.Active(ctx, card.ID)
 	wantKind(t, err, apperr.NotFound)
 	code := fx.PrintLetters(t)
-	_, err = fx.reg.Activate(ctx, card.ID, "ZZZZZ-ZZZZZ")
+	_, err = fx.reg.Activate(ctx, card.ID, registration.MethodApp, "ZZZZZ-ZZZZZ")
 	wantKind(t, err, apperr.Invalid)
-	r, err := fx.reg.Activate(ctx, card.ID, code)
+	r, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, code)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.State != registration.Active || r.Method != registration.MethodApp || *r.EmCertID != b.EmCertID || r.Platform != "android" {
 		t.Fatalf("registration: %+v", r)
 	}
-	_, err = fx.reg.Activate(ctx, card.ID, code)
+	_, err = fx.reg.Activate(ctx, card.ID, registration.MethodApp, code)
 	wantKind(t, err, apperr.NotFound)
 	letters, _ := fx.Letters.ForCard(ctx, card.ID)
 	if letters[0].FailedAttempts != 1 {
@@ -237,7 +238,7 @@ func TestMTANRegistration(t *testing.T) {
 	if _, err := fx.reg.RequestMTAN(ctx, card, req); err != nil {
 		t.Fatal(err)
 	}
-	r, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t))
+	r, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,12 +247,12 @@ func TestMTANRegistration(t *testing.T) {
 	}
 	text := fx.DeliverSMS(t)
 	code := smsCode.FindString(text)
-	_, err = fx.reg.ConfirmNumber(ctx, card.ID, "000000")
+	_, err = fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), "000000")
 	if code == "000000" {
 		t.Skip("the random code was 000000")
 	}
 	wantKind(t, err, apperr.Invalid)
-	r, err = fx.reg.ConfirmNumber(ctx, card.ID, code)
+	r, err = fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,23 +274,23 @@ func TestConfirmationCodeExpiresAndResendVoids(t *testing.T) {
 		Answer: "Bello", AcceptPrice: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 	first := smsCode.FindString(fx.DeliverSMS(t))
 	fx.Clock.Advance(registration.ConfirmValidity + time.Second)
-	_, err := fx.reg.ConfirmNumber(ctx, card.ID, first)
+	_, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), first)
 	wantKind(t, err, apperr.Expired)
-	if err := fx.reg.ResendConfirmation(ctx, card.ID); err != nil {
+	if err := fx.reg.ResendConfirmation(ctx, card.ID, testenv.Current(t, fx.reg, card.ID)); err != nil {
 		t.Fatal(err)
 	}
 	second := smsCode.FindString(fx.DeliverSMS(t))
 	if first != second {
-		_, err = fx.reg.ConfirmNumber(ctx, card.ID, first)
+		_, err = fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), first)
 		wantKind(t, err, apperr.Invalid)
 	}
 	fx.Clock.Advance(registration.ConfirmValidity - time.Second)
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, second); err != nil {
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), second); err != nil {
 		t.Fatalf("4 minutes minus a second: %v", err)
 	}
 }
@@ -304,7 +305,7 @@ func TestMethodChangeNeedsNewLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldCode := fx.PrintLetters(t)
-	appReg, err := fx.reg.Activate(ctx, card.ID, oldCode)
+	appReg, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, oldCode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,15 +317,15 @@ func TestMethodChangeNeedsNewLetter(t *testing.T) {
 	if a, err := fx.reg.Active(ctx, card.ID); err != nil || a.ID != appReg.ID {
 		t.Fatalf("the app binding stopped working before the new one is active: %+v %v", a, err)
 	}
-	_, err = fx.reg.Activate(ctx, card.ID, oldCode)
+	_, err = fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, oldCode)
 	wantKind(t, err, apperr.NotFound) // the new letter is not printed; the old code is spent
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := fx.reg.Active(ctx, card.ID); a.ID != appReg.ID {
 		t.Fatal("the app binding ended before the number was confirmed")
 	}
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.DeliverSMS(t))); err != nil {
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), smsCode.FindString(fx.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
 	a, err := fx.reg.Active(ctx, card.ID)
@@ -348,10 +349,10 @@ func TestOneNumberServesManyCards(t *testing.T) {
 			Answer: "Kiel", AcceptPrice: true}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+		if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.DeliverSMS(t))); err != nil {
+		if _, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), smsCode.FindString(fx.DeliverSMS(t))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -396,10 +397,12 @@ func TestConcurrentBindings(t *testing.T) {
 		t.Fatalf("%d registrations and %d letters open", open, openLetters)
 	}
 	code := fx.PrintLetters(t)
+	var method registration.Method
+	_ = fx.Pool.QueryRow(ctx, `SELECT method FROM registrations WHERE card_id = $1 AND state = 'pending'`, card.ID).Scan(&method)
 	results := make(chan error, 4)
 	for i := 0; i < 4; i++ {
 		go func() {
-			_, err := fx.reg.Activate(ctx, card.ID, code)
+			_, err := fx.reg.Activate(ctx, card.ID, method, code)
 			results <- err
 		}()
 	}
@@ -422,7 +425,7 @@ func TestEnd(t *testing.T) {
 	if _, err := fx.reg.RequestApp(ctx, card, app(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 	err := store.WithTx(ctx, fx.Pool, func(tx pgx.Tx) error {
@@ -468,7 +471,7 @@ func TestOneDeviceServesManyCards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+		if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, fx.PrintLetters(t)); err != nil {
 			t.Fatal(err)
 		}
 		ems[b.EmCertID.String()] = true
@@ -477,5 +480,55 @@ func TestOneDeviceServesManyCards(t *testing.T) {
 	if err := fx.Pool.QueryRow(ctx, `SELECT count(DISTINCT card_id) FROM registrations WHERE state = 'active'
 		AND device_key_hash = (SELECT device_key_hash FROM registrations LIMIT 1)`).Scan(&n); err != nil || n != 2 || len(ems) != 2 {
 		t.Fatalf("cards on one device: %d, emCertIDs %d, %v", n, len(ems), err)
+	}
+}
+
+// Issue 12, R-REG-3/R-REG-4: someone with card data (number, expiry, name) cannot make the cardholder's
+// letter activate his phone. While the cardholder's registration waits for its letter, a second request
+// is refused, never a silent replacement of the letter; if the attacker was first, the cardholder is
+// told so, and the code from the letter typed into the portal does not activate the attacker's app
+// registration. Once the letter is past its validity, a new request may start.
+func TestCardDumpCannotTakeOverTheLetter(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.verify(t, anna)
+	mtan := registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel", AcceptPrice: true}
+	if _, err := fx.reg.RequestMTAN(ctx, card, mtan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.RequestApp(ctx, card, app(t)); !errors.Is(err, registration.ErrRegistrationUnderWay) {
+		t.Fatalf("a second request while the letter is on its way: %v", err)
+	}
+	var letters int
+	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM letters WHERE card_id = $1`, card.ID).Scan(&letters)
+	if letters != 1 {
+		t.Fatalf("%d letters requested", letters)
+	}
+
+	// The attacker first: his app registration waits; the cardholder is told, and his letter's code
+	// typed into the portal is refused for the app registration and stays unspent.
+	other := fx.verify(t, registration.HolderData{PAN: "4000110000000025", ExpiryMonth: 3, ExpiryYear: 2028, Name: "Jonas Müller"})
+	if _, err := fx.reg.RequestApp(ctx, other, app(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.RequestMTAN(ctx, other, mtan); !errors.Is(err, registration.ErrRegistrationUnderWay) {
+		t.Fatalf("the cardholder's request after the attacker's: %v", err)
+	}
+	code := fx.PrintLetters(t)
+	if _, err := fx.reg.Activate(ctx, other.ID, registration.MethodMTAN, code); apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("the letter's code in the portal for an app registration: %v", err)
+	}
+	if _, err := fx.reg.Active(ctx, other.ID); apperr.KindOf(err) != apperr.NotFound {
+		t.Fatalf("the attacker's phone became active: %v", err)
+	}
+	var state string
+	_ = fx.Pool.QueryRow(ctx, `SELECT state FROM letters WHERE card_id = $1 AND state = 'printed'`, other.ID).Scan(&state)
+	if state != "printed" {
+		t.Fatalf("the code was spent: %q", state)
+	}
+	// After the letter's validity a new request starts (the stale one is abandoned).
+	fx.Clock.Advance(16 * 24 * time.Hour)
+	if _, err := fx.reg.RequestMTAN(ctx, other, mtan); err != nil {
+		t.Fatalf("a request after the letter expired: %v", err)
 	}
 }

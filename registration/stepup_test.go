@@ -24,10 +24,10 @@ func TestStepUp(t *testing.T) {
 		Answer: "Kiel", AcceptPrice: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, smsCode.FindString(fx.DeliverSMS(t))); err != nil {
+	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), smsCode.FindString(fx.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
 
@@ -85,7 +85,7 @@ func TestCheckPIN(t *testing.T) {
 	if _, err := fx.reg.RequestApp(ctx, card, app(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.PrintLetters(t)); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, fx.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fx.reg.StartStepUp(ctx, card.ID, registration.PurposeWhitelist); apperr.KindOf(err) != apperr.Conflict {

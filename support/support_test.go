@@ -216,7 +216,7 @@ func TestBlock(t *testing.T) {
 	if _, err := fx.Letters.Batch(ctx, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, fx.Codes()[0]); err != nil {
+	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, fx.Codes()[0]); err != nil {
 		t.Fatal(err)
 	}
 	fx.Clock.Advance(time.Minute)

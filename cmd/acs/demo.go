@@ -106,7 +106,7 @@ type seeder struct {
 
 // activate prints the card's requested letter and redeems its code, as the cardholder does with the
 // letter in hand.
-func (s *seeder) activate(ctx context.Context, cardID uuid.UUID) error {
+func (s *seeder) activate(ctx context.Context, cardID uuid.UUID, method registration.Method) error {
 	s.code = ""
 	if _, err := s.lt.Batch(ctx, s.cfg.Letters.OutDir); err != nil {
 		return err
@@ -114,7 +114,7 @@ func (s *seeder) activate(ctx context.Context, cardID uuid.UUID) error {
 	if s.code == "" {
 		return errors.New("demo seed: no letter printed")
 	}
-	_, err := s.reg.Activate(ctx, cardID, s.code)
+	_, err := s.reg.Activate(ctx, cardID, method, s.code)
 	return err
 }
 
@@ -137,7 +137,7 @@ func (s *seeder) mtan(ctx context.Context, out io.Writer) error {
 		AcceptPrice: true}); err != nil {
 		return err
 	}
-	if err := s.activate(ctx, card.ID); err != nil {
+	if err := s.activate(ctx, card.ID, registration.MethodMTAN); err != nil {
 		return err
 	}
 	gw := &captureGateway{inbox: &sms.DevInbox{Pool: d.pool, Clock: d.clock}}
@@ -151,7 +151,11 @@ func (s *seeder) mtan(ctx context.Context, out io.Writer) error {
 		confirm = confirmCode.FindString(gw.texts[n-1])
 	}
 	gw.mu.Unlock()
-	if _, err := s.reg.ConfirmNumber(ctx, card.ID, confirm); err != nil {
+	cur, err := s.reg.Current(ctx, card.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.reg.ConfirmNumber(ctx, card.ID, cur.ID, confirm); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "demo seed: card %s (%s) registered for mTAN; SMS go to the inbox at /dev/sms\n", card.Masked(), demoCard.Name)
@@ -241,7 +245,7 @@ func (s *seeder) app(ctx context.Context, phonePath string, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := s.activate(ctx, card.ID); err != nil {
+	if err := s.activate(ctx, card.ID, registration.MethodApp); err != nil {
 		return err
 	}
 	st := &appapi.DeviceState{DeviceKey: pkcs8, OfflineSecret: secret, Cards: []appapi.DeviceCard{{CardID: card.ID.String(),

@@ -1,9 +1,13 @@
 package testenv
 
 import (
+	"context"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"example.com/acs/dslink"
+	"example.com/acs/registration"
 )
 
 // LoopbackDS is a link to Directory Servers played on loopback by the tests (any port, plain http): the
@@ -18,4 +22,15 @@ func LoopbackDS(t testing.TB) *dslink.Link {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// Current is the id of the card's registration in progress (or, if none, its active one), as the
+// portal's flow token carries it into the number confirmation.
+func Current(t testing.TB, reg *registration.Registrar, cardID uuid.UUID) uuid.UUID {
+	t.Helper()
+	r, err := reg.Current(context.Background(), cardID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.ID
 }
