@@ -184,3 +184,16 @@ func FuzzParseAReq(f *testing.F) {
 		}
 	})
 }
+
+// Issue 12: a control character in any element (a NUL, a line break in the merchant's name that would
+// reach the mTAN SMS) is a format error naming the element, never a system failure.
+func TestAReqControlCharacters(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{{"merchantName", "Shop\nmTAN 123456"}, {"merchantName", "Shop\x00"},
+		{"browserUserAgent", "Mozilla\r\nX-Evil: 1"}, {"threeDSRequestorName", "A\u0085B"}} {
+		m := areq(t)
+		m[tc.name] = tc.value
+		if _, e := acs.ParseAReq(encode(t, m)); e == nil || e.ErrorCode != "203" || e.ErrorDetail != tc.name {
+			t.Errorf("%s = %q: %+v", tc.name, tc.value, e)
+		}
+	}
+}

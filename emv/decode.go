@@ -336,7 +336,7 @@ func (c *checker) count(e *Element, n int) bool {
 // str checks a string's length in characters, format and values.
 func (c *checker) str(e *Element, s, name string) bool {
 	n := utf8.RuneCountInString(s)
-	if (e.Min > 0 && n < e.Min) || (e.Max > 0 && n > e.Max) || !formatOK(e.Format, s) {
+	if (e.Min > 0 && n < e.Min) || (e.Max > 0 && n > e.Max) || !formatOK(e.Format, s) || hasControl(s) {
 		c.format = append(c.format, name)
 		return false
 	}
@@ -384,6 +384,18 @@ func (c *checker) extension(obj map[string]json.RawMessage) {
 		id = "messageExtension"
 	}
 	c.critical = append(c.critical, strings.TrimSpace(id)) // Table A.4: every such id, comma-separated
+}
+
+// hasControl reports whether s holds a control character (C0, DEL, C1). No EMV element's value has one:
+// a NUL or line break in a merchant name would otherwise reach the SMS text, headers and the database
+// (issue 12); such a value does not meet its element's format (203).
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasRepeat reports whether a list holds a value twice.

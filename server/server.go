@@ -60,6 +60,16 @@ func New(d Deps) *echo.Echo {
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = errorHandler(d.Log)
 
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			// A caller's request id is kept only when it is an id: short, and of id characters. Anything
+			// else (100 kB, control characters) would land in every log line and header (issue 12).
+			if id := c.Request().Header.Get(echo.HeaderXRequestID); id != "" && !wellFormedID(id) {
+				c.Request().Header.Del(echo.HeaderXRequestID)
+			}
+			return next(c)
+		}
+	})
 	e.Use(middleware.RequestID())
 	e.Use(accessLog(d.Log))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -110,6 +120,16 @@ func New(d Deps) *echo.Echo {
 	// emv.MaxMessageSize and answers anything larger with an Erro rather than an HTTP error.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K",
 		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == "/3ds/areq" }}))
+	// The innermost middleware writes a handler's error response at once, so that the access log and the
+	// metrics outside it record the status the client got (a 401 was logged as 200 and counted as 500).
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			return nil
+		}
+	})
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -123,6 +143,19 @@ func requestID(c echo.Context) string { return c.Response().Header().Get(echo.He
 
 // accessLog writes one line per request. It logs the route template and path but never the query string
 // or body, where card numbers or codes could be.
+// wellFormedID accepts request ids of at most 64 letters, digits and - _ . :
+func wellFormedID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == ':') {
+			return false
+		}
+	}
+	return true
+}
+
 func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogLatency: true, LogMethod: true, LogRoutePath: true, LogRemoteIP: true, LogRequestID: true,

@@ -262,3 +262,35 @@ func TestRunVerifiesClientCertificates(t *testing.T) {
 		t.Fatalf("with the DS's certificate: %q", got)
 	}
 }
+
+// Issue 12: the access log and /metrics record the status the client got, and a caller's request id is
+// kept only when it is a short id.
+func TestLogAndMetricsTellTheTruth(t *testing.T) {
+	var logs bytes.Buffer
+	e := server.New(server.Deps{Log: quietLog(&logs)})
+	e.GET("/denied", func(echo.Context) error { return apperr.New(apperr.Unauthorized, "no") })
+	for _, id := range []string{"ok-id-1", strings.Repeat("x", 100_000), "bad\x01id"} {
+		req := httptest.NewRequest(http.MethodGet, "/denied", nil)
+		req.Header.Set("X-Request-ID", id)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("status %d", rec.Code)
+		}
+		got := rec.Header().Get("X-Request-ID")
+		if (id == "ok-id-1") != (got == id) || len(got) > 64 || got == "" {
+			t.Errorf("request id %q answered as %q", id[:min(len(id), 10)], got[:min(len(got), 10)])
+		}
+	}
+	if !strings.Contains(logs.String(), `"status":401`) || strings.Contains(logs.String(), `"status":200`) {
+		t.Fatalf("access log: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), strings.Repeat("x", 100)) {
+		t.Fatal("a caller's long request id reached the log")
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `code="401",host="",method="GET",url="/denied"`) || strings.Contains(rec.Body.String(), `code="500",host="",method="GET",url="/denied"`) {
+		t.Fatalf("metrics: %s", rec.Body.String())
+	}
+}
