@@ -305,6 +305,13 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			result = errEnded
 			return nil
 		}
+		if left, err := c.d.Registration.TriesLeft(ctx, tx, regID); err != nil {
+			return err
+		} else if left == 0 {
+			out = OutcomeFailed
+			_, err := c.d.Results.finishTx(ctx, tx, id, resultLocked)
+			return err
+		}
 		secret, err := c.d.Registration.OfflineSecret(ctx, tx, regID)
 		if err != nil {
 			return err
@@ -320,7 +327,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			_, err := c.d.Results.finishTx(ctx, tx, id, r)
 			return err
 		}
-		if out, err = c.failTx(ctx, tx, id, failures); out == OutcomePending {
+		if out, err = c.failTx(ctx, tx, id, regID, failures); out == OutcomePending {
 			result = apperr.Field("offline_password", "the password is not correct")
 		}
 		return err

@@ -379,10 +379,16 @@ func TestAppWrongPINLocks(t *testing.T) {
 	if cres["transStatus"] != "N" || len(fx.sim.RReqs(ares["threeDSServerTransID"].(string))) != 1 {
 		t.Fatalf("after the lock: %v", cres)
 	}
-	_, _ = fx.purchase(t, nil)
-	c2 := fx.pending(t, fx.a)[0].Confirmation
-	if code, _ := fx.answerVia(t, fx.a, c2, "approve", "pin", "4821"); code != http.StatusLocked {
-		t.Fatalf("right PIN on a locked app: %d", code)
+	// The method is locked (PSD2 RTS Art. 4): the next purchase is refused at once, not challenged.
+	a, _ := fx.sim.AReq(areqFile, map[string]any{"acctNumber": noahPAN})
+	if _, next, _ := fx.sim.Send(a); next["transStatus"] != "N" || next["transStatusReason"] != "12" {
+		t.Fatalf("a purchase with a locked app: %v", next)
+	}
+	var locked bool
+	_ = fx.Pool.QueryRow(context.Background(), `SELECT locked_at IS NOT NULL FROM registrations WHERE card_id = $1 AND state = 'active'`,
+		fx.cardID).Scan(&locked)
+	if !locked {
+		t.Fatal("the method is not locked")
 	}
 }
 

@@ -290,6 +290,13 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		if err != nil {
 			return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
+		if left, err := c.d.Registration.TriesLeft(ctx, tx, t.regID); err != nil {
+			return err
+		} else if left == 0 {
+			out, result = OutcomeFailed, registration.ErrMethodLocked
+			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultLocked)
+			return err
+		}
 		answerOK, err := c.d.Registration.CheckAnswer(ctx, tx, t.regID, answer)
 		if err != nil {
 			return err
@@ -303,7 +310,7 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultSucceeded)
 			return err
 		}
-		if out, err = c.failTx(ctx, tx, acsTransID, failures); out == OutcomePending {
+		if out, err = c.failTx(ctx, tx, acsTransID, t.regID, failures); out == OutcomePending {
 			result = errWrong
 		}
 		return err
@@ -314,17 +321,31 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 	return out, result
 }
 
+// resultLocked ends a challenge whose method is locked (PSD2 RTS Art. 4: five wrong entries in a row,
+// across challenges): N, tries used up (19).
+var resultLocked = Result{Status: "N", Reason: statusReasonMaxChallenges, ChallengeState: "failed", Why: ReasonMethodLocked}
+
 // failTx counts one more wrong entry of a challenge that had failures so far (mTAN, answer or offline
-// password alike): OutcomePending while tries remain, else the challenge ends as failed (R-AUTH-6).
-func (c *Challenges) failTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID, failures int) (Outcome, error) {
+// password alike), and one more of the registration's method (registration.FailTx): OutcomePending
+// while both have tries left, else the challenge ends as failed (R-AUTH-6; the method is locked when
+// its own count is used up).
+func (c *Challenges) failTx(ctx context.Context, tx pgx.Tx, acsTransID, regID uuid.UUID, failures int) (Outcome, error) {
 	failures++
 	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, acsTransID, failures); err != nil {
 		return "", err
 	}
-	if failures < MaxChallengeFailures {
+	left, err := c.d.Registration.FailTx(ctx, tx, regID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case left == 0:
+		_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultLocked)
+		return OutcomeFailed, err
+	case failures < MaxChallengeFailures:
 		return OutcomePending, nil
 	}
-	_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultFailed)
+	_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultFailed)
 	return OutcomeFailed, err
 }
 

@@ -234,3 +234,60 @@ func TestChallengeOnOneConnection(t *testing.T) {
 		t.Fatalf("verify: %s %v", out, err)
 	}
 }
+
+// Issue 12, PSD2 RTS Art. 4(3)(b): wrong entries count per card and method across challenges, not per
+// challenge: four wrong in one purchase and the fifth in the next lock the method (the page warned
+// with one try left), the challenge ends N/19, the next AReq is refused N/12 without an SMS, and
+// support's unlock (audited) lets the cardholder pay again. A success in between ends the run.
+func TestFailuresCountAcrossChallenges(t *testing.T) {
+	fx := newChallengeFixture(t)
+	ctx := context.Background()
+	id, _, _ := fx.challenge(t, nil)
+	for i := 0; i < 4; i++ {
+		if _, err := fx.ch.VerifyMTAN(ctx, id, "000000", "Kiel", false); apperr.KindOf(err) != apperr.Invalid {
+			t.Fatalf("wrong entry %d: %v", i, err)
+		}
+	}
+	if _, err := fx.ch.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	id2, _, _ := fx.challenge(t, nil)
+	if v, err := fx.ch.View(ctx, id2); err != nil || v.FailuresLeft != 1 {
+		t.Fatalf("the new challenge's page warns with %d tries left (%v), want 1", v.FailuresLeft, err)
+	}
+	if out, _ := fx.ch.VerifyMTAN(ctx, id2, "000000", "Kiel", false); out != acs.OutcomeFailed {
+		t.Fatalf("the fifth wrong entry in a row: %s", out)
+	}
+	if v, _ := fx.ch.View(ctx, id2); v.Final == nil || v.Final.TransStatus != "N" || v.Final.TransStatusReason != "19" {
+		t.Fatalf("end: %+v", v.Final)
+	}
+	sent := fx.smsCount(t)
+	if res, err := fx.decide(t, nil); err != nil || res.TransStatus != "N" || res.TransStatusReason != "12" {
+		t.Fatalf("a purchase with the locked method: %+v %v", res, err)
+	}
+	if fx.smsCount(t) != sent {
+		t.Fatal("an SMS went out for a locked method")
+	}
+	card, _ := fx.Cards.FindByPAN(ctx, "4000110000000017")
+	if err := fx.reg.Unlock(ctx, card.ID, "staff:agent"); err != nil {
+		t.Fatal(err)
+	}
+	id3, code3, _ := fx.challenge(t, nil)
+	if out, err := fx.ch.VerifyMTAN(ctx, id3, code3, "Kiel", false); err != nil || out != acs.OutcomeSucceeded {
+		t.Fatalf("after the unlock: %s %v", out, err)
+	}
+	var audited int
+	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'registration.unlock'`).Scan(&audited)
+	if audited != 1 {
+		t.Fatalf("%d unlock audit entries", audited)
+	}
+}
+
+func (fx *challengeFixture) smsCount(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sms_outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

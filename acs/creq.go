@@ -288,6 +288,11 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	if failures != nil {
 		v.FailuresLeft -= *failures
 	}
+	// The card's method may have fewer tries left than the challenge (wrong entries in earlier ones): the
+	// page warns with the smaller number, so the cardholder learns before the try that locks it.
+	if left, err := c.d.Registration.TriesLeft(ctx, c.d.Pool, regID); err == nil {
+		v.FailuresLeft = min(v.FailuresLeft, left)
+	}
 	if final != nil {
 		v.Final = &Final{ACSTransID: id, ThreeDSServerTransID: v.ThreeDSServerTransID, MessageVersion: v.MessageVersion,
 			NotificationURL: v.NotificationURL, TransStatus: *final, TransStatusReason: deref(finalReason), ChallengeCancel: deref(cancel),

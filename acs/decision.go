@@ -150,6 +150,12 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) ([]byte, *Decision, erro
 			return nil, nil, err
 		}
 		regID = &reg.ID
+		if reg.Locked {
+			// Five wrong entries in a row locked the method (PSD2 RTS Art. 4): no purchase until support
+			// lifts it, frictionless ones included.
+			decide("N", statusReasonNotPermitted, ReasonMethodLocked)
+			break
+		}
 		why, via := ReasonRegisteredMTAN, ViaMTAN
 		if reg.Method == registration.MethodApp {
 			why, via = ReasonRegisteredApp, ViaApp

@@ -53,6 +53,7 @@ const (
 	ReasonChallengeTimeout   = "timeout_challenge"
 	ReasonCReqRefused        = "creq_refused"
 	ReasonDSErro             = "ds_erro"
+	ReasonMethodLocked       = "method_locked"
 )
 
 // Via is how the cardholder answered a challenge: it decides authenticationMethod (2.3.1) and
@@ -225,6 +226,12 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 			return nil, err
 		}
 		if err := learnBrowserTx(ctx, tx, id, cardID, now); err != nil {
+			return nil, err
+		}
+		// A success ends the run of wrong entries of the card's method (PSD2 RTS Art. 4: consecutive).
+		if _, err := tx.Exec(ctx, `UPDATE registrations SET auth_failures = 0 FROM acs_transactions t
+			WHERE t.acs_trans_id = $1 AND registrations.id = t.registration_id AND registrations.locked_at IS NULL
+			  AND registrations.auth_failures > 0`, id); err != nil {
 			return nil, err
 		}
 		if trust && rs.d.Whitelist != nil && bin != nil && merchantID != nil {

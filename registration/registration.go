@@ -107,6 +107,8 @@ type Registration struct {
 	Question     string     `json:"question,omitempty"`
 	EmCertID     *uuid.UUID `json:"em_cert_id,omitempty"`
 	Platform     string     `json:"platform,omitempty"`
+	// Locked: the method is locked after MaxConsecutiveFailures wrong entries in a row (support lifts it).
+	Locked bool `json:"locked,omitempty"`
 }
 
 // HolderData is what the cardholder types to prove the card is theirs (R-REG-2).
@@ -344,9 +346,9 @@ func (r *Registrar) Active(ctx context.Context, cardID uuid.UUID) (*Registration
 func (r *Registrar) find(ctx context.Context, cardID uuid.UUID, cond string) (*Registration, error) {
 	var x Registration
 	err := r.d.Pool.QueryRow(ctx, `SELECT id, card_id, method, state, created_at, activated_at, coalesce(mobile_masked, ''),
-		coalesce(question, ''), em_cert_id, coalesce(device_platform, '') FROM registrations
+		coalesce(question, ''), em_cert_id, coalesce(device_platform, ''), locked_at IS NOT NULL FROM registrations
 		WHERE card_id = $1 AND `+cond+` LIMIT 1`, cardID).Scan(&x.ID, &x.CardID, &x.Method, &x.State, &x.CreatedAt,
-		&x.ActivatedAt, &x.MobileMasked, &x.Question, &x.EmCertID, &x.Platform)
+		&x.ActivatedAt, &x.MobileMasked, &x.Question, &x.EmCertID, &x.Platform, &x.Locked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "this card is not registered")
 	}

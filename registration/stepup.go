@@ -37,6 +37,9 @@ func (r *Registrar) StartStepUp(ctx context.Context, cardID uuid.UUID, purpose s
 	if reg.Method != MethodMTAN {
 		return uuid.Nil, apperr.New(apperr.Conflict, "this card confirms in the app; make the change there")
 	}
+	if reg.Locked {
+		return uuid.Nil, ErrMethodLocked // no SMS for a method that cannot be used
+	}
 	id := uuid.New()
 	err = store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE step_ups SET state = 'void' WHERE card_id = $1 AND purpose = $2 AND state = 'pending'`,
@@ -84,6 +87,12 @@ func (r *Registrar) VerifyStepUp(ctx context.Context, id, cardID uuid.UUID, code
 		if err != nil {
 			return err
 		}
+		if left, err := r.TriesLeft(ctx, tx, regID); err != nil {
+			return err
+		} else if left == 0 {
+			result = ErrMethodLocked
+			return nil
+		}
 		switch {
 		case state != "pending":
 			result = apperr.New(apperr.Conflict, "this code can no longer be used; request a new code")
@@ -101,13 +110,25 @@ func (r *Registrar) VerifyStepUp(ctx context.Context, id, cardID uuid.UUID, code
 			return err
 		}
 		if hmac.Equal(v, stored) && answerOK {
-			_, err := tx.Exec(ctx, `UPDATE step_ups SET state = 'used' WHERE id = $1 AND state = 'pending'`, id)
-			return err
+			if _, err := tx.Exec(ctx, `UPDATE step_ups SET state = 'used' WHERE id = $1 AND state = 'pending'`, id); err != nil {
+				return err
+			}
+			return r.SucceedTx(ctx, tx, regID)
 		}
 		failures++
 		newState := "pending"
 		result = apperr.Field("code", "the code or the answer to your security question is not correct")
-		if failures >= MaxConfirmFailures {
+		left, err := r.FailTx(ctx, tx, regID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case left == 0:
+			newState, result = "failed", ErrMethodLocked
+		case left == 1:
+			result = apperr.Field("code", "the code or the answer to your security question is not correct; "+
+				"one more wrong entry locks the method")
+		case failures >= MaxConfirmFailures:
 			newState = "failed"
 			result = apperr.New(apperr.Locked, "too many wrong entries; request a new code")
 		}
@@ -133,8 +154,9 @@ func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) 
 		var id, em uuid.UUID
 		var stored []byte
 		var failures int
-		err := tx.QueryRow(ctx, `SELECT id, em_cert_id, pin_verifier, pin_failures FROM registrations
-			WHERE card_id = $1 AND state = 'active' AND method = 'app' FOR UPDATE`, cardID).Scan(&id, &em, &stored, &failures)
+		var locked bool
+		err := tx.QueryRow(ctx, `SELECT id, em_cert_id, pin_verifier, auth_failures, locked_at IS NOT NULL FROM registrations
+			WHERE card_id = $1 AND state = 'active' AND method = 'app' FOR UPDATE`, cardID).Scan(&id, &em, &stored, &failures, &locked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			result = apperr.New(apperr.NotFound, "no active app registration for this card")
 			return nil
@@ -142,7 +164,7 @@ func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) 
 		if err != nil {
 			return err
 		}
-		if failures >= MaxPINFailures {
+		if locked || failures >= MaxPINFailures {
 			result = errPINLocked
 			return nil
 		}
@@ -151,15 +173,14 @@ func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) 
 			return err
 		}
 		if hmac.Equal(v, stored) {
-			_, err := tx.Exec(ctx, `UPDATE registrations SET pin_failures = 0 WHERE id = $1`, id)
-			return err
+			return r.SucceedTx(ctx, tx, id)
 		}
-		failures++
-		result = apperr.Field("pin", fmt.Sprintf("the PIN is not correct; %d tries left", MaxPINFailures-failures))
-		if failures >= MaxPINFailures {
+		// The PIN counts with the app's other failures (offline password): one count per card and method.
+		left, err := r.FailTx(ctx, tx, id)
+		result = apperr.Field("pin", fmt.Sprintf("the PIN is not correct; %d tries left", left))
+		if left == 0 {
 			result = errPINLocked
 		}
-		_, err = tx.Exec(ctx, `UPDATE registrations SET pin_failures = $2 WHERE id = $1`, id, failures)
 		return err
 	})
 	if err != nil {

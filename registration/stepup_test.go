@@ -2,6 +2,7 @@ package registration_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,19 @@ func TestStepUp(t *testing.T) {
 		wantKind(t, fx.reg.VerifyStepUp(ctx, fourth, card.ID, code, "Lübeck"), apperr.Invalid)
 	}
 	wantKind(t, fx.reg.VerifyStepUp(ctx, fourth, card.ID, code, "Lübeck"), apperr.Locked)
-	wantKind(t, fx.reg.VerifyStepUp(ctx, fourth, card.ID, code, "Kiel"), apperr.Conflict)
+	// Five wrong in a row locked the method itself (PSD2 RTS Art. 4): even the right entry is refused,
+	// and no new code is sent, until support lifts the lock.
+	wantKind(t, fx.reg.VerifyStepUp(ctx, fourth, card.ID, code, "Kiel"), apperr.Locked)
+	if _, err := fx.reg.StartStepUp(ctx, card.ID, registration.PurposeWhitelist); !errors.Is(err, registration.ErrMethodLocked) {
+		t.Fatalf("a step-up of a locked method: %v", err)
+	}
+	if err := fx.reg.Unlock(ctx, card.ID, "staff:test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.reg.StartStepUp(ctx, card.ID, registration.PurposeWhitelist); err != nil {
+		t.Fatalf("after the unlock: %v", err)
+	}
+	fx.DeliverSMS(t)
 
 	// R-KEY-1, R-KEY-2: only verifiers are stored, never a code or the answer.
 	dump := testenv.Dump(t, fx.Pool, "step_ups")

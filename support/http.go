@@ -18,6 +18,7 @@ func (s *Service) Routes(g *echo.Group) {
 	g.GET("/cards/:id", s.view)
 	g.POST("/cards/:id/letters", s.newLetter)
 	g.POST("/cards/:id/block", s.block)
+	g.POST("/cards/:id/unlock", s.unlock)
 }
 
 const staffKey = "staff"
@@ -123,4 +124,17 @@ func (s *Service) block(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "blocked"})
+}
+
+// unlock lifts the lock of the card's confirmation method (five wrong entries in a row, PSD2 RTS
+// Art. 4) after the agent has identified the caller; audited with the agent's name.
+func (s *Service) unlock(c echo.Context) error {
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.d.Registration.Unlock(c.Request().Context(), id, staff(c).Actor()); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "unlocked"})
 }
