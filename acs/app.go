@@ -30,6 +30,12 @@ import (
 // refused rather than pushed (push bombing).
 const MaxPendingConfirmations = 3
 
+// MaxPushesPerWindow confirmations a card's app may be sent within PushWindow, answered or not.
+const (
+	MaxPushesPerWindow = 5
+	PushWindow         = 10 * time.Minute
+)
+
 // Confirmation is what the app shows and signs for a purchase on an app card (R-AUTH-2, R-AUTH-3).
 type Confirmation struct {
 	ID       uuid.UUID       `json:"id"` // the ACS transaction id
@@ -90,12 +96,15 @@ type Pusher interface {
 // openConfirmationTx creates the confirmation of an app challenge and wakes waiting apps (NOTIFY). It
 // returns false when the card already has MaxPendingConfirmations waiting.
 func (c *Challenges) openConfirmationTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID, t *txn) (bool, error) {
-	var pending int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM app_confirmations WHERE card_id = $1 AND state = 'pending'`, t.cardID).
-		Scan(&pending); err != nil {
+	// Waiting ones, and all of the last window whatever became of them: cancelling and repeating must
+	// not lift the bound on pushes (push bombing, ASVS 6.6.3).
+	var pending, recent int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM app_confirmations
+		WHERE card_id = $1 AND (state = 'pending' OR created_at > $2)`, t.cardID, c.d.Clock.Now().Add(-PushWindow)).
+		Scan(&pending, &recent); err != nil {
 		return false, err
 	}
-	if pending >= MaxPendingConfirmations {
+	if pending >= MaxPendingConfirmations || recent >= MaxPushesPerWindow {
 		return false, nil
 	}
 	nonce := make([]byte, 16)

@@ -523,3 +523,29 @@ func TestAppChallengeEveryVersion(t *testing.T) {
 		t.Fatalf("messages that fail the emv tables: %v", p)
 	}
 }
+
+// Issue 12, ASVS 6.6.3: cancelling and repeating does not lift the bound on pushes: at most
+// MaxPushesPerWindow confirmations per card within PushWindow, answered or not.
+func TestPushesBoundedPerWindow(t *testing.T) {
+	fx := newAppFixture(t)
+	for i := 0; i < acs.MaxPushesPerWindow; i++ {
+		_, page := fx.purchase(t, nil)
+		done, _ := page.Submit("cancel", nil)
+		if done.Status != http.StatusOK {
+			t.Fatalf("cancel %d: %d", i, done.Status)
+		}
+	}
+	a, _ := fx.sim.AReq(areqFile, map[string]any{"acctNumber": noahPAN})
+	_, ares, _ := fx.sim.Send(a)
+	page, err := fx.sim.Challenge(ares, sim3ds.CReq(ares, "02", nil), "", "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cres, ok, _ := page.Final(); !ok || cres["transStatus"] != "N" {
+		t.Fatalf("a push past the bound: %v %.300s", cres, page.Body)
+	}
+	fx.Clock.Advance(acs.PushWindow)
+	if _, page := fx.purchase(t, nil); page.Status != http.StatusOK || len(fx.pending(t, fx.a)) != 1 {
+		t.Fatal("no push after the window")
+	}
+}

@@ -26,6 +26,9 @@ import (
 const (
 	// MTANValidity is how long an mTAN can be used (R-AUTH-5).
 	MTANValidity = 4 * time.Minute
+	// MaxMTANSends bounds the mTANs of one challenge: the first and three new ones (issue 12: each is an
+	// SMS billed to the cardholder).
+	MaxMTANSends = 4
 	// MaxChallengeFailures wrong entries end the challenge as not authorised (R-AUTH-6).
 	MaxChallengeFailures = 5
 )
@@ -176,11 +179,24 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 			result = errEnded
 			return nil
 		}
+		var sent int
+		if err := tx.QueryRow(ctx, `SELECT otp_sent FROM acs_challenges WHERE acs_trans_id = $1`, acsTransID).Scan(&sent); err != nil {
+			return err
+		}
+		if sent >= MaxMTANSends {
+			result = errNoMoreMTANs
+			return nil
+		}
 		t, err := c.load(ctx, tx, acsTransID)
 		if err != nil {
 			return err
 		}
-		return c.sendMTANTx(ctx, tx, acsTransID, t)
+		err = c.sendMTANTx(ctx, tx, acsTransID, t)
+		if apperr.KindOf(err) == apperr.TooMany {
+			result = err // the card's SMS budget: nothing was sent
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return err
@@ -241,6 +257,9 @@ func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.
 		Price: c.d.SMSPrice, Currency: c.d.Currency})
 	return err
 }
+
+// errNoMoreMTANs refuses a new mTAN after MaxMTANSends for one purchase.
+var errNoMoreMTANs = apperr.New(apperr.TooMany, "no further mTAN can be sent for this purchase")
 
 // errWrong is the one answer for a wrong mTAN or a wrong security answer: which one was wrong is not
 // told (R-AUTH-5).

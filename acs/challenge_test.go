@@ -291,3 +291,23 @@ func (fx *challengeFixture) smsCount(t *testing.T) int {
 	}
 	return n
 }
+
+// Issue 12: one purchase sends at most MaxMTANSends mTANs (the first and three new ones); the next
+// "send a new mTAN" is refused and nothing is queued or billed.
+func TestMTANResendsBounded(t *testing.T) {
+	fx := newChallengeFixture(t)
+	ctx := context.Background()
+	id, _, _ := fx.challenge(t, nil)
+	for i := 1; i < acs.MaxMTANSends; i++ {
+		if err := fx.ch.ResendMTAN(ctx, id); err != nil {
+			t.Fatalf("resend %d: %v", i, err)
+		}
+	}
+	before := fx.smsCount(t)
+	if err := fx.ch.ResendMTAN(ctx, id); apperr.KindOf(err) != apperr.TooMany {
+		t.Fatalf("resend past the bound: %v", err)
+	}
+	if fx.smsCount(t) != before {
+		t.Fatal("an SMS was queued past the bound")
+	}
+}

@@ -385,6 +385,10 @@ func (h *Handler) creq(c echo.Context) error {
 	if errors.As(err, &r) {
 		return h.refuse(c, r, sd)
 	}
+	if apperr.KindOf(err) == apperr.TooMany {
+		// The card's SMS budget is used up: no mTAN now; the cardholder tries later (the page says so).
+		return h.render(c, http.StatusTooManyRequests, "refused.html", page{Error: "too_many_sms"})
+	}
 	if err != nil {
 		return err
 	}
@@ -481,6 +485,8 @@ func (h *Handler) step(c echo.Context) error {
 		switch err := h.d.Challenges.ResendMTAN(ctx, id); {
 		case err == nil:
 			pg.Notice = "resent"
+		case apperr.KindOf(err) == apperr.TooMany:
+			pg.Notice = "no_more_mtan" // the limit per purchase, or the card's SMS budget
 		case apperr.KindOf(err) == apperr.Conflict, apperr.KindOf(err) == apperr.NotFound:
 			// ended meanwhile: the view shows the end
 		default:

@@ -20,6 +20,8 @@ func tr(lang, key string) string {
 var texts = map[string]map[string]string{
 	"title":                 {"de": "Zahlung bestätigen", "en": "Confirm your payment"},
 	"ended":                 {"de": "Dieser Vorgang ist beendet.", "en": "This transaction has ended."},
+	"too_many_sms":          {"de": "Für Ihre Karte wurden gerade zu viele SMS gesendet. Bitte versuchen Sie es später erneut.", "en": "Too many SMS were sent for your card just now. Please try again later."},
+	"no_more_mtan":          {"de": "Für diesen Kauf kann keine weitere mTAN gesendet werden.", "en": "No further mTAN can be sent for this purchase."},
 	"title_npa":             {"de": "Karte bestätigen", "en": "Confirm your card"},
 	"what":                  {"de": "Vorgang", "en": "What"},
 	"what_npa":              {"de": "Ihre Karte beim Händler hinterlegen – keine Zahlung", "en": "Store your card with the merchant – no payment"},

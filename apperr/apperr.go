@@ -22,12 +22,13 @@ const (
 	Unavailable              // a dependency (database, HSM) is down; try again later
 	Unauthorized             // no or a wrong credential
 	Forbidden                // authenticated, but the role does not allow it
+	TooMany                  // a limit per card, client or time window is reached; try again later
 )
 
 var kindNames = map[Kind]string{
 	Internal: "internal", Invalid: "invalid", NotFound: "not_found", Expired: "expired",
 	Locked: "locked", AlreadyUsed: "already_used", Conflict: "conflict", Unavailable: "unavailable",
-	Unauthorized: "unauthorized", Forbidden: "forbidden",
+	Unauthorized: "unauthorized", Forbidden: "forbidden", TooMany: "too_many",
 }
 
 func (k Kind) String() string { return kindNames[k] }

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"example.com/acs/hsm"
+	"example.com/acs/sms"
 	"example.com/acs/store"
 )
 
@@ -85,6 +86,10 @@ type SMS struct {
 	Currency    string        `yaml:"currency" validate:"iso4217"`
 	MaxAttempts int           `yaml:"max_attempts" validate:"min=1,max=20"`
 	Backoff     time.Duration `yaml:"backoff" validate:"min=100ms,max=10m"`
+	// BudgetPerHour and BudgetPerDay bound the SMS of every kind one card may cause (each is billed to
+	// the cardholder); 0 switches a bound off.
+	BudgetPerHour int `yaml:"budget_per_hour" validate:"min=0,max=1000"`
+	BudgetPerDay  int `yaml:"budget_per_day" validate:"min=0,max=10000"`
 }
 
 // ThreeDS configures the EMV 3-D Secure surface.
@@ -179,7 +184,8 @@ func defaults() Config {
 		Log:             Log{Level: "info", Format: "json"},
 		ShutdownTimeout: 20 * time.Second,
 		HSM:             hsm.Config{MaxSessions: 32, PoolWaitTimeout: 5 * time.Second},
-		SMS:             SMS{Price: "0", Currency: "EUR", MaxAttempts: 5, Backoff: 2 * time.Second},
+		SMS: SMS{Price: "0", Currency: "EUR", MaxAttempts: 5, Backoff: 2 * time.Second,
+			BudgetPerHour: sms.DefaultBudget.PerHour, BudgetPerDay: sms.DefaultBudget.PerDay},
 		ThreeDS: ThreeDS{RReqMaxAttempts: 30, RReqRetryInterval: 10 * time.Second, DSLink: DSLink{ReadTimeout: 5 * time.Second},
 			LowValue: LowValue{Enabled: true, MaxAmount: "30", MaxCumulative: "100", MaxCount: 5},
 			Risk:     Risk{ChallengeAbove: "0", KnownBrowsers: true, VelocityCount: 10, VelocityWindow: 10 * time.Minute}},

@@ -220,6 +220,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.Unavailable:  http.StatusServiceUnavailable,
 	apperr.Unauthorized: http.StatusUnauthorized,
 	apperr.Forbidden:    http.StatusForbidden,
+	apperr.TooMany:      http.StatusTooManyRequests,
 }
 
 // errorHandler is the only place errors become responses. Domain errors keep their safe message; Echo's

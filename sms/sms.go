@@ -54,13 +54,37 @@ func MaskNumber(n string) string {
 
 // Outbox writes messages to send.
 type Outbox struct {
-	keys  *envelope.Keyring
-	clock clockwork.Clock
+	keys   *envelope.Keyring
+	clock  clockwork.Clock
+	budget Budget
 }
 
-// NewOutbox returns an Outbox.
+// Budget bounds the SMS a card may cause, of every kind together (mTANs, number confirmations,
+// step-up codes): every SMS is billed to the cardholder, and without a bound anyone who knows a card
+// number could send its holder SMS after SMS (issue 12). The outbox is the ledger the budget is counted
+// in, so several processes share it.
+type Budget struct {
+	PerHour int
+	PerDay  int
+}
+
+// DefaultBudget is what a cardholder needs on a busy day (a few purchases, a registration, a resend or
+// two) and what a bank would rather not bill without asking.
+var DefaultBudget = Budget{PerHour: 10, PerDay: 25}
+
+// ErrBudget refuses an SMS past the card's budget.
+var ErrBudget = apperr.New(apperr.TooMany, "too many SMS were sent for this card; please try again later or call us")
+
+// NewOutbox returns an Outbox with DefaultBudget.
 func NewOutbox(keys *envelope.Keyring, clock clockwork.Clock) *Outbox {
-	return &Outbox{keys: keys, clock: clock}
+	return &Outbox{keys: keys, clock: clock, budget: DefaultBudget}
+}
+
+// WithBudget returns the outbox with budget b (configuration).
+func (o *Outbox) WithBudget(b Budget) *Outbox {
+	c := *o
+	c.budget = b
+	return &c
 }
 
 func adTo(id uuid.UUID) envelope.AD {
@@ -77,6 +101,22 @@ func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (uuid.UUID, 
 	}
 	if !purposeRE.MatchString(m.Purpose) || m.Text == "" || len(m.Text) > 459 || m.Price.IsNegative() || len(m.Currency) != 3 {
 		return uuid.Nil, fmt.Errorf("sms: malformed message (purpose %q)", m.Purpose)
+	}
+	if m.CardID != uuid.Nil && (o.budget.PerHour > 0 || o.budget.PerDay > 0) {
+		// The card's row lock serialises the count with the insert, so parallel requests cannot pass the
+		// budget together.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM issuer_cards WHERE id = $1 FOR UPDATE`, m.CardID); err != nil {
+			return uuid.Nil, fmt.Errorf("sms: lock card: %w", err)
+		}
+		now := o.clock.Now()
+		var hour, day int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE created_at > $2), count(*) FROM sms_outbox
+			WHERE card_id = $1 AND created_at > $3`, m.CardID, now.Add(-time.Hour), now.Add(-24*time.Hour)).Scan(&hour, &day); err != nil {
+			return uuid.Nil, fmt.Errorf("sms: budget: %w", err)
+		}
+		if (o.budget.PerHour > 0 && hour >= o.budget.PerHour) || (o.budget.PerDay > 0 && day >= o.budget.PerDay) {
+			return uuid.Nil, ErrBudget
+		}
 	}
 	id := uuid.New()
 	to, err := o.keys.Encrypt(adTo(id), []byte(m.To))

@@ -50,7 +50,8 @@ func newFixture(t *testing.T) *fixture {
 	fx := &fixture{pool: pool, keys: keys, clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)),
 		card: uuid.New(), logs: &bytes.Buffer{}}
 	fx.log = slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	fx.outbox = sms.NewOutbox(keys, fx.clock)
+	// The dispatcher's tests send hundreds of SMS for one card: no budget here (TestBudget has one).
+	fx.outbox = sms.NewOutbox(keys, fx.clock).WithBudget(sms.Budget{})
 	// A minimal card row: the outbox references the directory.
 	if _, err := pool.Exec(ctx, `INSERT INTO issuer_cards (id, pan_hash, pan_enc, pan_first6, pan_last4, pan_length, scheme,
 		product, expiry_month, status, holder_enc) VALUES ($1, $2, '\x00', '400011', '0017', 16, 'visa', 'credit', '2030-01-01', 'active', '\x00')`,
@@ -360,5 +361,46 @@ func TestKannelClient(t *testing.T) {
 	_, err = k.Send(context.Background(), number, "mTAN 483920")
 	if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "483920") || strings.Contains(err.Error(), "15112345678") {
 		t.Fatalf("gateway down: %v", err)
+	}
+}
+
+// Issue 12: a card's SMS of every kind are bounded per hour and day, counted in the outbox (shared by
+// every process); the refused one is not queued, so it is neither sent nor billed.
+func TestBudget(t *testing.T) {
+	fx := newFixture(t)
+	fx.outbox = fx.outbox.WithBudget(sms.Budget{PerHour: 3, PerDay: 4})
+	ctx := context.Background()
+	send := func() error {
+		tx, err := fx.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = fx.outbox.Enqueue(ctx, tx, sms.Message{CardID: fx.card, Purpose: "mtan", To: "+4915112345678", Text: "x",
+			Price: decimal.RequireFromString("0.09"), Currency: "EUR"})
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		return err
+	}
+	for i := 0; i < 3; i++ {
+		if err := send(); err != nil {
+			t.Fatalf("SMS %d: %v", i, err)
+		}
+	}
+	if err := send(); !errors.Is(err, sms.ErrBudget) {
+		t.Fatalf("the fourth within the hour: %v", err)
+	}
+	fx.clock.Advance(61 * time.Minute)
+	if err := send(); err != nil {
+		t.Fatalf("the next hour: %v", err)
+	}
+	if err := send(); !errors.Is(err, sms.ErrBudget) {
+		t.Fatalf("the fifth within the day: %v", err)
+	}
+	var queued int
+	_ = fx.pool.QueryRow(ctx, `SELECT count(*) FROM sms_outbox WHERE card_id = $1`, fx.card).Scan(&queued)
+	if queued != 4 {
+		t.Fatalf("%d queued", queued)
 	}
 }

@@ -67,7 +67,7 @@ threeds:
   ds_link: {plain_loopback: true}
   risk: {tra_up_to_100: false, challenge_above: "2000", velocity_count: 0, known_browsers: false}
 letters: {out_dir: %q}
-sms: {gateway: dev, sender: Musterbank, price: "0.09"}
+sms: {gateway: dev, sender: Musterbank, price: "0.09", budget_per_hour: 200, budget_per_day: 500}
 demo: {enabled: true, phone_state: %q}
 `, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, addr, addr, filepath.Join(dir, "letters"), phone)
 	cfgPath := filepath.Join(dir, "acs.yaml")

@@ -183,6 +183,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 type deps struct {
 	clock        clockwork.Clock
 	smsPrice     decimal.Decimal
+	budget       sms.Budget
 	pool         *pgxpool.Pool
 	hsm          *hsm.HSM
 	keys         *envelope.Keyring
@@ -237,12 +238,14 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	}
 	d.clock = clockwork.NewRealClock()
 	d.smsPrice = decimal.RequireFromString(cfg.SMS.Price) // validated with the configuration
+	d.budget = sms.Budget{PerHour: cfg.SMS.BudgetPerHour, PerDay: cfg.SMS.BudgetPerDay}
 	clock, price := d.clock, d.smsPrice
 	d.audit = audit.New(d.pool, clock)
 	d.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
 	d.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
 	d.registration = registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: d.letters, Data: d.keys, Keys: d.hsm,
-		Outbox: sms.NewOutbox(d.keys, clock), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency})
+		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price,
+		Currency: cfg.SMS.Currency})
 	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
 		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log,
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }})
@@ -258,8 +261,9 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, RetryInterval: cfg.ThreeDS.RReqRetryInterval,
 		ReadTimeout: cfg.ThreeDS.DSLink.ReadTimeout, Whitelist: d.whitelist, Metrics: d.metrics})
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
-		Outbox: sms.NewOutbox(d.keys, clock), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency, Results: d.results,
-		Cards: d.cards, Pusher: logPusher{log}})
+		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
+		Results: d.results,
+		Cards:   d.cards, Pusher: logPusher{log}})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
