@@ -144,8 +144,8 @@ func (a *API) register(c echo.Context) error {
 	if err := a.verify(ctx, c, raw, pub); err != nil {
 		return err
 	}
-	card, err := a.d.Registrar.VerifyCard(ctx, registration.HolderData{PAN: req.PAN, ExpiryMonth: req.ExpiryMonth,
-		ExpiryYear: req.ExpiryYear, Name: req.Name, DateOfBirth: req.DateOfBirth})
+	card, err := a.d.Registrar.VerifyCardFrom(ctx, registration.HolderData{PAN: req.PAN, ExpiryMonth: req.ExpiryMonth,
+		ExpiryYear: req.ExpiryYear, Name: req.Name, DateOfBirth: req.DateOfBirth}, c.RealIP())
 	if err != nil {
 		return err
 	}

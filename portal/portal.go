@@ -209,8 +209,11 @@ func (p *Portal) fail(c echo.Context, name string, err error, pg page) error {
 	}
 	pg.Error, pg.Fields = localize(pickLang(c.Request()), ae.Msg, ae.Fields)
 	status := http.StatusUnprocessableEntity
-	if ae.Kind == apperr.Expired {
+	switch ae.Kind {
+	case apperr.Expired:
 		status = http.StatusGone
+	case apperr.TooMany:
+		status = http.StatusTooManyRequests
 	}
 	return p.render(c, status, name, pg)
 }
@@ -240,7 +243,7 @@ func holderForm(c echo.Context) (registration.HolderData, map[string]string) {
 
 func (p *Portal) register(c echo.Context) error {
 	in, form := holderForm(c)
-	card, err := p.d.Registrar.VerifyCard(c.Request().Context(), in)
+	card, err := p.d.Registrar.VerifyCardFrom(c.Request().Context(), in, c.RealIP())
 	if err != nil {
 		return p.fail(c, "register.html", err, page{Form: form})
 	}
@@ -292,7 +295,7 @@ func (p *Portal) activateForm(c echo.Context) error {
 func (p *Portal) activate(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, form := holderForm(c)
-	card, err := p.d.Registrar.VerifyCard(ctx, in)
+	card, err := p.d.Registrar.VerifyCardFrom(ctx, in, c.RealIP())
 	if err != nil {
 		return p.fail(c, "activate.html", err, page{Form: form})
 	}

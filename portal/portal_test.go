@@ -14,6 +14,7 @@ import (
 
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
+	"example.com/acs/limits"
 	"example.com/acs/portal"
 	"example.com/acs/registration"
 	"example.com/acs/server"
@@ -34,6 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	au := audit.New(st.Pool, st.Clock)
 	price := decimal.RequireFromString("0.09")
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Limits: limits.New(st.Pool, st.Clock),
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: price, Currency: "EUR"})
 	e := server.New(server.Deps{Log: st.Log})
 	wl := whitelist.New(st.Pool, st.Clock)
@@ -189,5 +191,41 @@ func TestFlowTokenOpensOnlyItsStep(t *testing.T) {
 	_ = fx.Pool.QueryRow(t.Context(), `SELECT confirm_failures, confirm_sent FROM registrations WHERE state = 'confirming'`).Scan(&failures, &sent)
 	if failures != 0 || sent != 1 {
 		t.Fatalf("the attacker's posts counted: %d failures, %d codes sent", failures, sent)
+	}
+}
+
+// Issue 12: card checks are limited per card and per client address, and an unknown card number is
+// answered like a known one's mismatch, in no less time (CheckFloor). Past five wrong checks of a card
+// in a day, even the right data is refused; past twenty from one address in an hour, any card.
+func TestCardCheckLimits(t *testing.T) {
+	fx := newFixture(t)
+	wrong := url.Values{"pan": {"4000110000000017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}, "date_of_birth": {"1900-01-01"}}
+	right := url.Values{"pan": {"4000110000000017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}
+	for i := 0; i < registration.CardCheckPerCard.Max; i++ {
+		start := time.Now()
+		if r := fx.do(t, "POST", "/portal/register", wrong, "en"); r.Code != 422 {
+			t.Fatalf("wrong check %d: %d", i, r.Code)
+		}
+		if took := time.Since(start); took < registration.CheckFloor {
+			t.Fatalf("a check took %v, less than the floor", took)
+		}
+	}
+	if r := fx.do(t, "POST", "/portal/register", right, "en"); r.Code != http.StatusTooManyRequests {
+		t.Fatalf("the right data after five wrong: %d", r.Code)
+	}
+	// Unknown card numbers, from one address: the per-client limit (the per-card one cannot see them).
+	unknown := url.Values{"pan": {"4000110000000991"}, "expiry": {"09/29"}, "name": {"X"}}
+	for i := registration.CardCheckPerCard.Max; i < registration.CardCheckPerClient.Max; i++ {
+		if r := fx.do(t, "POST", "/portal/register", unknown, "en"); r.Code != 422 {
+			t.Fatalf("unknown card %d: %d", i, r.Code)
+		}
+	}
+	other := url.Values{"pan": {"4000110000000025"}, "expiry": {"03/28"}, "name": {"Jonas Müller"}}
+	if r := fx.do(t, "POST", "/portal/register", other, "en"); r.Code != http.StatusTooManyRequests {
+		t.Fatalf("another card from the same address: %d", r.Code)
+	}
+	fx.Clock.Advance(time.Hour)
+	if r := fx.do(t, "POST", "/portal/register", other, "en"); r.Code != 200 {
+		t.Fatalf("the next hour: %d", r.Code)
 	}
 }

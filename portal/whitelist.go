@@ -25,7 +25,7 @@ func (p *Portal) whitelistForm(c echo.Context) error {
 func (p *Portal) whitelistStart(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, form := holderForm(c)
-	card, err := p.d.Registrar.VerifyCard(ctx, in)
+	card, err := p.d.Registrar.VerifyCardFrom(ctx, in, c.RealIP())
 	if err != nil {
 		return p.fail(c, "whitelist_start.html", err, page{Form: form})
 	}

@@ -31,6 +31,7 @@ import (
 	"example.com/acs/cards"
 	"example.com/acs/envelope"
 	"example.com/acs/letters"
+	"example.com/acs/limits"
 	"example.com/acs/sms"
 	"example.com/acs/store"
 )
@@ -82,7 +83,22 @@ type Deps struct {
 	// SMSPrice is what the issuer charges per SMS; above zero the cardholder must accept it (R-REG-6).
 	SMSPrice decimal.Decimal
 	Currency string
+	// Limits bounds card checks per card and per client (nil: unbounded, tests of other things).
+	Limits *limits.Limiter
 }
+
+// Card-check limits (issue 12): failed checks per card number known to the issuer, and per client
+// address, within a window; past either, checks are refused for the rest of the window. A success
+// ends the card's run. CheckFloor is the least time a check takes, so that a known and an unknown card
+// number cannot be told apart by the answer's timing.
+var (
+	CardCheckPerCard   = limits.Rule{Name: "card_check_card", Max: 5, Window: 24 * time.Hour}
+	CardCheckPerClient = limits.Rule{Name: "card_check_client", Max: 20, Window: time.Hour}
+	CheckFloor         = 40 * time.Millisecond
+)
+
+// ErrTooManyChecks refuses a card check past a limit.
+var ErrTooManyChecks = apperr.New(apperr.TooMany, "too many attempts; please try again later or call us")
 
 // Querier is a pool or a transaction; reads that a caller makes inside its transaction go through it.
 type Querier interface {
@@ -122,10 +138,55 @@ type HolderData struct {
 
 var errMismatch = apperr.New(apperr.Invalid, "the data you entered do not match our records for this card")
 
-// VerifyCard finds the card and compares the typed data with the issuer's (R-REG-1, R-REG-2). Every
-// read of the issuer's data is recorded (R-REG-9). An unknown card and a mismatch get the same answer,
-// so the form cannot be used to learn which card numbers exist.
+// VerifyCard is VerifyCardFrom for callers inside this program (the demo seed): no client to count.
 func (r *Registrar) VerifyCard(ctx context.Context, in HolderData) (*cards.Card, error) {
+	return r.VerifyCardFrom(ctx, in, "")
+}
+
+// VerifyCardFrom finds the card and compares the typed data with the issuer's (R-REG-1, R-REG-2). Every
+// read of the issuer's data is recorded (R-REG-9). An unknown card and a mismatch get the same answer,
+// in at least CheckFloor, so the form cannot be used to learn which card numbers exist. Failed checks
+// count per card and per client (the address the request came from); past CardCheckPerCard or
+// CardCheckPerClient the check is refused (TooMany) before any data is compared.
+func (r *Registrar) VerifyCardFrom(ctx context.Context, in HolderData, client string) (*cards.Card, error) {
+	start := time.Now()
+	card, err := r.verifyCard(ctx, in, client)
+	if wait := CheckFloor - time.Since(start); wait > 0 && apperr.KindOf(err) != apperr.Unavailable {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return card, err
+}
+
+func (r *Registrar) verifyCard(ctx context.Context, in HolderData, client string) (*cards.Card, error) {
+	var clientKey string
+	if client != "" && r.d.Limits != nil {
+		d, err := r.d.Keys.Index("card_check_client", []byte(client))
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		}
+		clientKey = fmt.Sprintf("%x", d)
+		if reached, err := r.d.Limits.Reached(ctx, CardCheckPerClient, clientKey); err != nil {
+			return nil, err
+		} else if reached {
+			return nil, ErrTooManyChecks
+		}
+	}
+	card, err := r.compareCard(ctx, in)
+	if err == errMismatch && clientKey != "" {
+		if _, cerr := r.d.Limits.Count(ctx, CardCheckPerClient, clientKey); cerr != nil {
+			return nil, cerr
+		}
+	}
+	return card, err
+}
+
+// compareCard is the comparison itself, with the per-card limit: a known card's failed checks count.
+func (r *Registrar) compareCard(ctx context.Context, in HolderData) (*cards.Card, error) {
 	pan := cards.NormalizePAN(in.PAN)
 	if _, err := cards.CheckPAN(pan); err != nil {
 		return nil, apperr.Field("pan", err.Error())
@@ -143,6 +204,14 @@ func (r *Registrar) VerifyCard(ctx context.Context, in HolderData) (*cards.Card,
 	if err != nil {
 		return nil, err
 	}
+	cardKey := card.ID.String()
+	if r.d.Limits != nil {
+		if reached, err := r.d.Limits.Reached(ctx, CardCheckPerCard, cardKey); err != nil {
+			return nil, err
+		} else if reached {
+			return nil, ErrTooManyChecks
+		}
+	}
 	if err := r.d.Audit.IssuerDataRead(ctx, r.d.Pool, card.ID, "registration_check"); err != nil {
 		return nil, err
 	}
@@ -158,7 +227,17 @@ func (r *Registrar) VerifyCard(ctx context.Context, in HolderData) (*cards.Card,
 		match = match && strings.TrimSpace(in.DateOfBirth) == holder.DateOfBirth
 	}
 	if !match {
+		if r.d.Limits != nil {
+			if _, err := r.d.Limits.Count(ctx, CardCheckPerCard, cardKey); err != nil {
+				return nil, err
+			}
+		}
 		return nil, errMismatch
+	}
+	if r.d.Limits != nil {
+		if err := r.d.Limits.Reset(ctx, CardCheckPerCard, cardKey); err != nil {
+			return nil, err
+		}
 	}
 	// Status and expiry are told only to someone who proved to know the card.
 	if card.Status == cards.Blocked {

@@ -38,6 +38,7 @@ import (
 	"example.com/acs/hsm"
 	"example.com/acs/internal/devpki"
 	"example.com/acs/letters"
+	"example.com/acs/limits"
 	"example.com/acs/portal"
 	"example.com/acs/registration"
 	"example.com/acs/server"
@@ -244,6 +245,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
 	d.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
 	d.registration = registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: d.letters, Data: d.keys, Keys: d.hsm,
+		Limits: limits.New(d.pool, clock),
 		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price,
 		Currency: cfg.SMS.Currency})
 	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
