@@ -27,7 +27,9 @@ type Limiter struct {
 }
 
 // New returns a Limiter.
-func New(pool *pgxpool.Pool, clock clockwork.Clock) *Limiter { return &Limiter{pool: pool, clock: clock} }
+func New(pool *pgxpool.Pool, clock clockwork.Clock) *Limiter {
+	return &Limiter{pool: pool, clock: clock}
+}
 
 func (l *Limiter) window(r Rule) time.Time { return l.clock.Now().UTC().Truncate(r.Window) }
 
