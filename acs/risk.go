@@ -69,6 +69,8 @@ type Risk struct {
 	// KnownBrowsers challenges a purchase from a browser or IP address the card has not completed a
 	// challenge from.
 	KnownBrowsers bool
+	// WhitelistMax caps the trusted-merchant exemption (EUR); zero: no cap.
+	WhitelistMax decimal.Decimal
 }
 
 // DefaultRisk is the configuration of the development set-up: the RTS's limits, TRA up to 100 EUR.
@@ -76,6 +78,7 @@ var DefaultRisk = Risk{
 	LowValue:       LowValue{Enabled: true, MaxAmount: decimal.NewFromInt(30), MaxCumulative: decimal.NewFromInt(100), MaxCount: 5},
 	TRA:            TRA{UpTo100: true},
 	ChallengeAbove: decimal.NewFromInt(2000),
+	WhitelistMax:   decimal.NewFromInt(500),
 	Velocity:       Velocity{Count: 10, Window: 10 * time.Minute},
 	KnownBrowsers:  true,
 }
@@ -126,7 +129,9 @@ func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq
 		if !in.browserKnown {
 			out.reasons = append(out.reasons, ReasonNewBrowser)
 		}
-		if in.ipGiven && !in.ipKnow {
+		// A missing browserIP is an unknown address, not a known one (issue 12): leaving it out must not
+		// switch the rule off.
+		if !in.ipGiven || !in.ipKnow {
 			out.reasons = append(out.reasons, ReasonNewIP)
 		}
 	}
@@ -134,7 +139,9 @@ func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq
 		return out, nil
 	}
 
-	if wl != nil {
+	// The trusted-merchant exemption has its own cap: the merchant's identity is what the AReq's acquirer
+	// ids say, which a fraudster can copy, so a copied identity buys at most WhitelistMax (issue 12).
+	if wl != nil && (!r.WhitelistMax.IsPositive() || (a.Currency == currencyEUR && a.Amount.LessThanOrEqual(r.WhitelistMax))) {
 		ok, err := wl.Contains(ctx, tx, in.cardID, a.AcquirerBIN, a.AcquirerMerchantID)
 		if err != nil {
 			return out, err

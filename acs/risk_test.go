@@ -75,13 +75,16 @@ func TestRiskRules(t *testing.T) {
 		{"TRA band 500 on", func(r *acs.Risk) { r.TRA.UpTo500 = true }, with(otherMerchant, "purchaseAmount", "50000"), "Y", []string{acs.ReasonTRA500}},
 		{"above 500", func(r *acs.Risk) { r.TRA = acs.TRA{UpTo100: true, UpTo250: true, UpTo500: true} }, with(otherMerchant, "purchaseAmount", "50001"), "C", []string{acs.ReasonNoExemption}},
 		{"whitelisted merchant", nil, map[string]any{"purchaseAmount": "18000"}, "Y", []string{acs.ReasonWhitelisted}},
+		// Issue 12: a merchant's identity is acquirer ids any AReq can copy: the exemption has its own cap.
+		{"whitelisted merchant above its cap", func(r *acs.Risk) { r.WhitelistMax = decimal.NewFromInt(100) }, map[string]any{"purchaseAmount": "18000"}, "C", []string{acs.ReasonNoExemption}},
 		{"no whitelist without the exact acquirer merchant id", nil, with(otherMerchant, "merchantName", "Beispiel-Shop", "purchaseAmount", "18000"), "C", []string{acs.ReasonNoExemption}},
 		{"amount above limit", nil, map[string]any{"purchaseAmount": "100001"}, "C", []string{acs.ReasonAmountAboveLimit}},
 		{"cross-currency", nil, map[string]any{"purchaseAmount": "1000", "purchaseCurrency": "840"}, "C", []string{acs.ReasonCrossCurrency}},
 		{"new browser", nil, map[string]any{"purchaseAmount": "1000", "browserUserAgent": "Mozilla/5.0 (Windows NT 10.0) Firefox/140.0"}, "C", []string{acs.ReasonNewBrowser}},
 		{"new screen", nil, map[string]any{"purchaseAmount": "1000", "browserScreenWidth": "390"}, "C", []string{acs.ReasonNewBrowser}},
 		{"new IP", nil, map[string]any{"purchaseAmount": "1000", "browserIP": "198.51.100.7"}, "C", []string{acs.ReasonNewIP}},
-		{"no IP given", nil, with(otherMerchant, "purchaseAmount", "1000", "browserIP", nil), "Y", []string{acs.ReasonLowValue}},
+		// Issue 12: leaving browserIP out does not switch the new-IP rule off.
+		{"no IP given", nil, with(otherMerchant, "purchaseAmount", "1000", "browserIP", nil), "C", []string{acs.ReasonNewIP}},
 		{"known browsers off", func(r *acs.Risk) { r.KnownBrowsers = false }, with(otherMerchant, "purchaseAmount", "1000", "browserIP", "198.51.100.7"), "Y", []string{acs.ReasonLowValue}},
 		{"requestor prefers a challenge", nil, map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "03"}, "C", []string{acs.ReasonRequestorPrefers}},
 		{"challenge mandated", nil, map[string]any{"purchaseAmount": "1000", "threeDSRequestorChallengeInd": "04"}, "C", []string{acs.ReasonChallengeMandated}},

@@ -148,6 +148,9 @@ type Risk struct {
 	VelocityWindow time.Duration `yaml:"velocity_window" validate:"min=0,max=24h"`
 	// KnownBrowsers challenges a browser or IP address the card has not completed a challenge from.
 	KnownBrowsers bool `yaml:"known_browsers"`
+	// WhitelistMax caps the trusted-merchant exemption in EUR ("0": no cap): a merchant is identified by
+	// acquirer ids any AReq can carry.
+	WhitelistMax string `yaml:"whitelist_max_amount" validate:"required,numeric"`
 }
 
 // LowValue is the low-value exemption (PSD2 RTS Art. 16), amounts in EUR. The RTS caps are the
@@ -188,7 +191,8 @@ func defaults() Config {
 			BudgetPerHour: sms.DefaultBudget.PerHour, BudgetPerDay: sms.DefaultBudget.PerDay},
 		ThreeDS: ThreeDS{RReqMaxAttempts: 30, RReqRetryInterval: 10 * time.Second, DSLink: DSLink{ReadTimeout: 5 * time.Second},
 			LowValue: LowValue{Enabled: true, MaxAmount: "30", MaxCumulative: "100", MaxCount: 5},
-			Risk:     Risk{ChallengeAbove: "0", KnownBrowsers: true, VelocityCount: 10, VelocityWindow: 10 * time.Minute}},
+			Risk: Risk{ChallengeAbove: "0", KnownBrowsers: true, VelocityCount: 10, VelocityWindow: 10 * time.Minute,
+				WhitelistMax: "500"}},
 	}
 }
 
@@ -249,6 +253,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Demo.Enabled && c.SMS.Gateway != "dev" {
 		return errors.New("demo.enabled: the demo shop is for development only; it needs sms.gateway dev")
+	}
+	if a, err := decimal.NewFromString(c.ThreeDS.Risk.WhitelistMax); err != nil || a.IsNegative() {
+		return errors.New("threeds.risk.whitelist_max_amount: must be a decimal amount of at least 0")
 	}
 	if a, err := decimal.NewFromString(c.ThreeDS.Risk.ChallengeAbove); err != nil || a.IsNegative() {
 		return errors.New("threeds.risk.challenge_above: must be a decimal amount of at least 0")

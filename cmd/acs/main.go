@@ -335,6 +335,7 @@ func risk(c config.ThreeDS) acs.Risk {
 	r.ChallengeAbove = decimal.RequireFromString(c.Risk.ChallengeAbove)
 	r.Velocity = acs.Velocity{Count: c.Risk.VelocityCount, Window: c.Risk.VelocityWindow}
 	r.KnownBrowsers = c.Risk.KnownBrowsers
+	r.WhitelistMax = decimal.RequireFromString(c.Risk.WhitelistMax)
 	return r
 }
 
