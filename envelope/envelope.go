@@ -243,7 +243,8 @@ func (k *Keyring) ReencryptColumn(ctx context.Context, col Column) (int, error) 
 			return 0, fmt.Errorf("envelope: bad identifier %q", ident)
 		}
 	}
-	sel := fmt.Sprintf(`SELECT %[3]s::text, %[2]s FROM %[1]s WHERE %[3]s::text > $1 ORDER BY %[3]s::text LIMIT 200 FOR UPDATE`,
+	sel := fmt.Sprintf(`SELECT %[3]s::text, %[2]s FROM %[1]s WHERE %[3]s::text > $1 AND %[2]s IS NOT NULL
+		ORDER BY %[3]s::text LIMIT 200 FOR UPDATE`,
 		col.Table, col.Column, col.IDColumn)
 	upd := fmt.Sprintf(`UPDATE %[1]s SET %[2]s = $2 WHERE %[3]s::text = $1`, col.Table, col.Column, col.IDColumn)
 	_, primary := k.current()

@@ -105,6 +105,13 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// Columns are the encrypted columns of registrations, for key rotation (acs keys reencrypt).
+var Columns = []envelope.Column{
+	{Table: "registrations", Column: "mobile_enc", IDColumn: "id"},
+	{Table: "registrations", Column: "device_key_enc", IDColumn: "id"},
+	{Table: "registrations", Column: "offline_secret_enc", IDColumn: "id"},
+}
+
 // Registrar runs registrations.
 type Registrar struct{ d Deps }
 

@@ -87,6 +87,12 @@ func (o *Outbox) WithBudget(b Budget) *Outbox {
 	return &c
 }
 
+// Columns are the encrypted columns of the outbox, for key rotation (acs keys reencrypt).
+var Columns = []envelope.Column{
+	{Table: "sms_outbox", Column: "to_enc", IDColumn: "id"},
+	{Table: "sms_outbox", Column: "body_enc", IDColumn: "id"},
+}
+
 func adTo(id uuid.UUID) envelope.AD {
 	return envelope.AD{Table: "sms_outbox", Column: "to_enc", Row: id.String()}
 }

@@ -79,6 +79,11 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"keys", "rotate"}, "new primary key"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 24 rows rewritten"},
 		{[]string{"keys", "reencrypt"}, "issuer_cards.pan_enc: 0 rows rewritten"},
+		// Issue 12: every encrypted column moves to the new key, not the card columns only.
+		{[]string{"keys", "rotate"}, "new primary key"},
+		{[]string{"keys", "reencrypt"}, "registrations.mobile_enc: 1 rows rewritten"},
+		{[]string{"keys", "rotate"}, "new primary key"},
+		{[]string{"keys", "reencrypt"}, "registrations.offline_secret_enc: 1 rows rewritten"},
 	}
 	for _, s := range steps {
 		code, stdout, stderr := cli(t, append([]string{"-config", cfg}, s.args...)...)
@@ -181,4 +186,31 @@ func keyPrefixOf(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return c.HSM.KeyPrefix
+}
+
+// Issue 12: the registry of encrypted columns (encryptedColumns) holds every bytea column named *_enc
+// that the schema has, so that key rotation cannot forget one and an old key can be retired.
+func TestEveryEncryptedColumnIsRegistered(t *testing.T) {
+	pool := testenv.DB(t)
+	rows, err := pool.Query(context.Background(), `SELECT table_name || '.' || column_name FROM information_schema.columns
+		WHERE table_schema = 'public' AND data_type = 'bytea' AND column_name LIKE '%\_enc'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSchema, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string]bool{}
+	for _, c := range encryptedColumns() {
+		registered[c.Table+"."+c.Column] = true
+	}
+	for _, c := range inSchema {
+		if !registered[c] {
+			t.Errorf("%s is encrypted but not in encryptedColumns(): keys reencrypt would leave it under old keys", c)
+		}
+	}
+	if len(inSchema) != len(registered) {
+		t.Errorf("schema has %d encrypted columns, the registry %d", len(inSchema), len(registered))
+	}
 }
