@@ -29,7 +29,7 @@ func (s *Service) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return apperr.New(apperr.Unauthorized, "a valid staff token is needed")
 		}
-		st, err := s.Authenticate(c.Request().Context(), token)
+		st, err := s.Authenticate(c.Request().Context(), token, c.RealIP())
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ import (
 	"example.com/acs/audit"
 	"example.com/acs/cards"
 	"example.com/acs/letters"
+	"example.com/acs/limits"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/store"
@@ -67,7 +68,16 @@ type Deps struct {
 	// Transactions lists a card's newest 3-D Secure transactions with their decisions and reasons
 	// (package acs provides it; support shows them as they come). Nil: none shown.
 	Transactions func(ctx context.Context, cardID uuid.UUID) (any, error)
+	// Limits bounds failed staff logins per client address (nil: unbounded).
+	Limits *limits.Limiter
 }
+
+// TokenTTL is how long a staff token is valid (PCI DSS 8.3.9: a single factor changes every 90 days);
+// `acs staff rotate` makes a new one.
+const TokenTTL = 90 * 24 * time.Hour
+
+// FailedLogins bounds wrong staff tokens per client address (PCI DSS 8.3.4: locked after at most 10).
+var FailedLogins = limits.Rule{Name: "staff_login_client", Max: 10, Window: 30 * time.Minute}
 
 // Service is the support staff's toolbox.
 type Service struct{ d Deps }
@@ -86,18 +96,14 @@ func (s *Service) AddStaff(ctx context.Context, name string, role Role) (string,
 	if role != Agent && role != Supervisor {
 		return "", apperr.Field("role", "must be agent or supervisor")
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	token, h, err := s.newToken()
+	if err != nil {
 		return "", err
 	}
-	token := "acss_" + base64.RawURLEncoding.EncodeToString(raw)
-	h, err := s.d.Keys.Index("staff_token", []byte(token))
-	if err != nil {
-		return "", apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
-	}
 	err = store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO staff (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			uuid.New(), name, role, h, s.d.Clock.Now()); err != nil {
+		now := s.d.Clock.Now()
+		if _, err := tx.Exec(ctx, `INSERT INTO staff (id, name, role, token_hash, created_at, token_expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, uuid.New(), name, role, h, now, now.Add(TokenTTL)); err != nil {
 			return err
 		}
 		return s.d.Audit.Record(ctx, tx, audit.Entry{Actor: "system", Action: "staff.add", Details: map[string]string{"name": name, "role": string(role)}})
@@ -112,21 +118,95 @@ func (s *Service) AddStaff(ctx context.Context, name string, role Role) (string,
 	return token, nil
 }
 
-// Authenticate finds the staff member holding token. The token is compared through its keyed hash, so
-// the table can be read without learning a usable token.
-func (s *Service) Authenticate(ctx context.Context, token string) (*Staff, error) {
+// newToken makes a bearer token and its keyed hash; only the hash is stored.
+func (s *Service) newToken() (string, []byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", nil, err
+	}
+	token := "acss_" + base64.RawURLEncoding.EncodeToString(raw)
+	h, err := s.d.Keys.Index("staff_token", []byte(token))
+	if err != nil {
+		return "", nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	return token, h, nil
+}
+
+// RotateStaff gives a staff member a new token (the old one stops working at once) with a fresh
+// TokenTTL, and returns it once.
+func (s *Service) RotateStaff(ctx context.Context, name string) (string, error) {
+	token, h, err := s.newToken()
+	if err != nil {
+		return "", err
+	}
+	err = s.staffChange(ctx, name, "staff.rotate", `UPDATE staff SET token_hash = $2, token_expires_at = $3
+		WHERE name = $1 AND disabled_at IS NULL`, h, s.d.Clock.Now().Add(TokenTTL))
+	return token, err
+}
+
+// DisableStaff ends a staff member's access at once (leaving, a lost token); audited.
+func (s *Service) DisableStaff(ctx context.Context, name string) error {
+	return s.staffChange(ctx, name, "staff.disable", `UPDATE staff SET disabled_at = $2 WHERE name = $1 AND disabled_at IS NULL`,
+		s.d.Clock.Now())
+}
+
+func (s *Service) staffChange(ctx context.Context, name, action, sql string, args ...any) error {
+	return store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, append([]any{name}, args...)...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return apperr.New(apperr.NotFound, "no active staff member of that name")
+		}
+		return s.d.Audit.Record(ctx, tx, audit.Entry{Actor: "system", Action: action, Details: map[string]string{"name": name}})
+	})
+}
+
+var errStaffToken = apperr.New(apperr.Unauthorized, "a valid staff token is needed")
+
+// Authenticate finds the staff member holding token: not disabled, not expired. The token is compared
+// through its keyed hash, so the table can be read without learning a usable token. client is the
+// address the request came from: wrong tokens from it are counted, and past FailedLogins every token
+// from it is refused for the window (a wrong token cannot be told to belong to anyone, so the address
+// is what can be locked).
+func (s *Service) Authenticate(ctx context.Context, token, client string) (*Staff, error) {
+	clientKey := ""
+	if s.d.Limits != nil && client != "" {
+		d, err := s.d.Keys.Index("staff_login_client", []byte(client))
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		}
+		clientKey = fmt.Sprintf("%x", d)
+		if reached, err := s.d.Limits.Reached(ctx, FailedLogins, clientKey); err != nil {
+			return nil, err
+		} else if reached {
+			return nil, apperr.New(apperr.TooMany, "too many failed logins from this address; try again later")
+		}
+	}
+	st, err := s.checkToken(ctx, token)
+	if errors.Is(err, errStaffToken) && clientKey != "" {
+		if _, cerr := s.d.Limits.Count(ctx, FailedLogins, clientKey); cerr != nil {
+			return nil, cerr
+		}
+		s.d.Log.WarnContext(ctx, "failed staff login")
+	}
+	return st, err
+}
+
+func (s *Service) checkToken(ctx context.Context, token string) (*Staff, error) {
 	if !strings.HasPrefix(token, "acss_") || len(token) > 100 {
-		return nil, apperr.New(apperr.Unauthorized, "a valid staff token is needed")
+		return nil, errStaffToken
 	}
 	h, err := s.d.Keys.Index("staff_token", []byte(token))
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 	}
 	var st Staff
-	err = s.d.Pool.QueryRow(ctx, `SELECT id, name, role FROM staff WHERE token_hash = $1 AND disabled_at IS NULL`, h).
-		Scan(&st.ID, &st.Name, &st.Role)
+	err = s.d.Pool.QueryRow(ctx, `SELECT id, name, role FROM staff WHERE token_hash = $1 AND disabled_at IS NULL
+		AND token_expires_at > $2`, h, s.d.Clock.Now()).Scan(&st.ID, &st.Name, &st.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apperr.New(apperr.Unauthorized, "a valid staff token is needed")
+		return nil, errStaffToken
 	}
 	if err != nil {
 		return nil, err

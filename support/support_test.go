@@ -21,6 +21,7 @@ import (
 	"example.com/acs/acs"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
+	"example.com/acs/limits"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
@@ -46,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	fx.reg = registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	fx.svc = support.New(support.Deps{Pool: st.Pool, Keys: st.HSM, Cards: st.Cards, Letters: st.Letters, Registration: fx.reg,
-		Audit: au, Clock: st.Clock, Log: st.Log,
+		Audit: au, Clock: st.Clock, Log: st.Log, Limits: limits.New(st.Pool, st.Clock),
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, st.Pool, cardID, 50) }})
 	fx.e = server.New(server.Deps{Log: st.Log})
 	fx.svc.Routes(fx.e.Group("/support/v1"))
@@ -292,5 +293,53 @@ func TestConsolePage(t *testing.T) {
 	if rec.Code != 200 || !strings.Contains(csp, "connect-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
 		!strings.Contains(rec.Body.String(), `<script nonce="`) || strings.Contains(rec.Body.String(), "innerHTML") {
 		t.Fatalf("console: %d %s", rec.Code, csp)
+	}
+}
+
+// Issue 12, PCI DSS 8.3.9, 8.3.4, 8.2.6: staff tokens expire after TokenTTL, rotation makes the old
+// token useless at once, a disabled member is out at once (both audited), and past FailedLogins wrong
+// tokens from one address every token from it is refused for the window.
+func TestStaffTokenLifecycle(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	search := func(tok string) int {
+		code, _, _ := fx.do(t, tok, "POST", "/support/v1/cards/search", `{"pan":"`+annaPAN+`"}`)
+		return code
+	}
+	fresh, err := fx.svc.RotateStaff(ctx, "mia")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if search(fx.agent) != 401 || search(fresh) != 200 {
+		t.Fatal("rotation: the old token works or the new one does not")
+	}
+	fx.Clock.Advance(support.TokenTTL)
+	if search(fresh) != 401 {
+		t.Fatal("an expired token works")
+	}
+	if err := fx.svc.DisableStaff(ctx, "sven"); err != nil {
+		t.Fatal(err)
+	}
+	if search(fx.supervisor) != 401 {
+		t.Fatal("a disabled member's token works")
+	}
+	var audited int
+	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action IN ('staff.rotate', 'staff.disable')`).Scan(&audited)
+	if audited != 2 {
+		t.Fatalf("%d audit entries", audited)
+	}
+	good, _ := fx.svc.AddStaff(ctx, "lea", support.Agent)
+	fx.Clock.Advance(support.FailedLogins.Window) // a window of its own for the guesses
+	for i := 0; i < support.FailedLogins.Max; i++ {
+		if code := search("acss_guess"); code != 401 {
+			t.Fatalf("guess %d: %d", i, code)
+		}
+	}
+	if code := search(good); code != http.StatusTooManyRequests {
+		t.Fatalf("a valid token from a locked address: %d", code)
+	}
+	fx.Clock.Advance(support.FailedLogins.Window)
+	if code := search(good); code != 200 {
+		t.Fatalf("after the window: %d", code)
 	}
 }

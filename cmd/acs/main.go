@@ -56,6 +56,8 @@ Commands:
   hsm init            create the HSM keys the ACS needs (once per token)
   import-cards FILE   load the issuer's card file (CSV); all rows or none
   staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token once
+  staff rotate NAME   give a staff member a new token (the old one stops working); prints it once
+  staff disable NAME  end a staff member's access at once
   letters sample FILE write a sample letter PDF (made-up holder and code) to look at
   letters batch       print every requested ID-code letter into one PDF and manifest
   verify-av           check an authentication value: reads the transaction as JSON on standard input
@@ -145,6 +147,11 @@ func command(args []string, stdin io.Reader) commandFunc {
 	if len(args) == 4 && args[0] == "staff" && args[1] == "add" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return staffAdd(ctx, cfg, log, args[2], support.Role(args[3]), out)
+		}
+	}
+	if len(args) == 3 && args[0] == "staff" && (args[1] == "disable" || args[1] == "rotate") {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return staffChange(ctx, cfg, log, args[1], args[2], out)
 		}
 	}
 	if len(args) == 3 && args[0] == "letters" && args[1] == "sample" {
@@ -250,7 +257,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Currency: cfg.SMS.Currency})
 	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
 		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log,
-		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }})
+		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }, Limits: limits.New(d.pool, clock)})
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
 	d.whitelist = whitelist.New(d.pool, clock)
@@ -349,7 +356,30 @@ func staffAdd(ctx context.Context, cfg *config.Config, log *slog.Logger, name st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "staff add: %s (%s) created. Token, shown this once; hand it over in person:\n%s\n", name, role, token)
+	fmt.Fprintf(out, "staff add: %s (%s) created. Token, shown this once; hand it over in person (valid %d days):\n%s\n",
+		name, role, int(support.TokenTTL.Hours()/24), token)
+	return nil
+}
+
+// staffChange disables a staff member or gives them a new token (printed once).
+func staffChange(ctx context.Context, cfg *config.Config, log *slog.Logger, verb, name string, out io.Writer) error {
+	d, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if verb == "disable" {
+		if err := d.support.DisableStaff(ctx, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "staff disable: %s can no longer sign in\n", name)
+		return nil
+	}
+	token, err := d.support.RotateStaff(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "staff rotate: %s has a new token (the old one no longer works), shown this once:\n%s\n", name, token)
 	return nil
 }
 
