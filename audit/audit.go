@@ -6,13 +6,16 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
@@ -21,6 +24,12 @@ import (
 // Execer is a pool or a transaction: an audit entry commits with the action it records.
 type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Hasher computes the HSM-keyed hash that chains the entries (hsm.HSM.Index).
+type Hasher interface {
+	Index(domain string, data []byte) ([]byte, error)
 }
 
 // Entry is one audited action.
@@ -39,10 +48,36 @@ var maskedRE = regexp.MustCompile(`^[0-9]{6}[*]{3,9}[0-9]{4}$`)
 type Log struct {
 	pool  *pgxpool.Pool
 	clock clockwork.Clock
+	chain Hasher
 }
 
-// New returns a Log.
+// New returns a Log whose entries are not chained (tests of other things).
 func New(pool *pgxpool.Pool, clock clockwork.Clock) *Log { return &Log{pool: pool, clock: clock} }
+
+// Chained returns the log with every new entry chained to the one before by h's keyed hash (Verify).
+func (l *Log) Chained(h Hasher) *Log {
+	c := *l
+	c.chain = h
+	return &c
+}
+
+// chainLock serialises chained writers, so that each entry's predecessor is the entry before it in id
+// order (audit writes are rare: registrations, staff actions, not purchases).
+const chainLock = 0x617564697463686e // "auditchn"
+
+// digest is an entry's chain hash: its content and the hash before it, keyed in the HSM.
+func (l *Log) digest(h Hasher, prev []byte, id int64, at time.Time, actor, action string, cardID *uuid.UUID, masked *string,
+	details []byte) ([]byte, error) {
+	card, m := "", ""
+	if cardID != nil {
+		card = cardID.String()
+	}
+	if masked != nil {
+		m = *masked
+	}
+	data, _ := json.Marshal([]any{fmt.Sprintf("%x", prev), id, at.UTC().Format(time.RFC3339Nano), actor, action, card, m, string(details)})
+	return h.Index("audit_chain", data)
+}
 
 // Record appends an entry through q (the caller's transaction, so the entry and the action commit or
 // roll back together). A masked number that is not masked is refused rather than stored.
@@ -61,11 +96,89 @@ func (l *Log) Record(ctx context.Context, q Execer, e Entry) error {
 	if e.CardMasked != "" {
 		masked = &e.CardMasked
 	}
-	if _, err := q.Exec(ctx, `INSERT INTO audit_log (at, actor, action, card_id, card_masked, details)
-		VALUES ($1, $2, $3, $4, $5, $6)`, l.clock.Now(), e.Actor, e.Action, e.CardID, masked, details); err != nil {
+	// The details as PostgreSQL keeps them (jsonb normalises), so that Verify hashes what it reads.
+	var canon []byte
+	if err := q.QueryRow(ctx, `SELECT $1::text::jsonb::text`, string(details)).Scan(&canon); err != nil {
+		return fmt.Errorf("audit: details: %w", err)
+	}
+	at := l.clock.Now().UTC().Truncate(time.Microsecond) // timestamptz keeps microseconds
+	if l.chain == nil {
+		if _, err := q.Exec(ctx, `INSERT INTO audit_log (at, actor, action, card_id, card_masked, details)
+			VALUES ($1, $2, $3, $4, $5, $6)`, at, e.Actor, e.Action, e.CardID, masked, canon); err != nil {
+			return fmt.Errorf("audit: record %s: %w", e.Action, err)
+		}
+		return nil
+	}
+	var id int64
+	var prev []byte
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(chainLock)); err != nil {
+		return fmt.Errorf("audit: lock chain: %w", err)
+	}
+	if err := q.QueryRow(ctx, `SELECT nextval('audit_log_id_seq'),
+		(SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1)`).Scan(&id, &prev); err != nil {
+		return fmt.Errorf("audit: chain head: %w", err)
+	}
+	h, err := l.digest(l.chain, prev, id, at, e.Actor, e.Action, e.CardID, masked, canon)
+	if err != nil {
+		return fmt.Errorf("audit: chain hash: %w", err)
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO audit_log (id, at, actor, action, card_id, card_masked, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, at, e.Actor, e.Action, e.CardID, masked, canon, prev, h); err != nil {
 		return fmt.Errorf("audit: record %s: %w", e.Action, err)
 	}
 	return nil
+}
+
+// Broken is where Verify found the chain broken.
+type Broken struct {
+	ID     int64
+	Reason string
+}
+
+// Verify walks the chained entries in order and recomputes each hash: an entry changed (its hash does
+// not match its content), removed or moved (its prev_hash is not the hash of the entry before it), or
+// an unchained entry after the chain began, is reported. It returns how many entries it checked.
+func (l *Log) Verify(ctx context.Context, h Hasher) (int, []Broken, error) {
+	rows, err := l.pool.Query(ctx, `SELECT id, at, actor, action, card_id, card_masked, details::text, prev_hash, hash
+		FROM audit_log ORDER BY id`)
+	if err != nil {
+		return 0, nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	defer rows.Close()
+	var broken []Broken
+	var last []byte
+	n, started := 0, false
+	for rows.Next() {
+		var id int64
+		var at time.Time
+		var actor, action string
+		var cardID *uuid.UUID
+		var masked *string
+		var details string
+		var prev, hash []byte
+		if err := rows.Scan(&id, &at, &actor, &action, &cardID, &masked, &details, &prev, &hash); err != nil {
+			return n, broken, err
+		}
+		if hash == nil {
+			if started {
+				broken = append(broken, Broken{id, "not chained, after the chain began"})
+			}
+			continue
+		}
+		n++
+		if started && !bytes.Equal(prev, last) {
+			broken = append(broken, Broken{id, "does not follow the entry before it (one removed or moved)"})
+		}
+		want, err := l.digest(h, prev, id, at, actor, action, cardID, masked, []byte(details))
+		if err != nil {
+			return n, broken, err
+		}
+		if !hmac.Equal(want, hash) {
+			broken = append(broken, Broken{id, "content changed"})
+		}
+		started, last = true, hash
+	}
+	return n, broken, rows.Err()
 }
 
 // ForCard lists a card's audit entries, oldest first.

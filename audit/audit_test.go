@@ -3,7 +3,9 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,5 +87,56 @@ func TestIssuerDataReadsThirteenMonths(t *testing.T) {
 	clock.Advance(24 * time.Hour * 200) // the first three are now more than 13 months old
 	if n, _ := log.IssuerDataReads(ctx, card); n != 1 {
 		t.Fatalf("after 400 days: %d, want 1", n)
+	}
+}
+
+// Issue 12, PCI DSS 10.3.4: the chain finds an entry changed, removed or moved, even by someone who got
+// past the append-only trigger (here the database owner, who can disable it); concurrent writers keep
+// the chain in order.
+func TestAuditChain(t *testing.T) {
+	pool, clock, plain, card := setup(t)
+	ctx := context.Background()
+	h := testenv.HSM(t)
+	log := plain.Chained(h)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := store.WithTx(ctx, pool, func(tx pgx.Tx) error {
+				return log.Record(ctx, tx, audit.Entry{Actor: "staff:mia", Action: "card.view", CardID: &card,
+					CardMasked: "400011******0017", Details: map[string]string{"n": fmt.Sprint(i)}})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}(i)
+		clock.Advance(time.Second)
+	}
+	wg.Wait()
+	n, broken, err := log.Verify(ctx, h)
+	if err != nil || n != 8 || len(broken) != 0 {
+		t.Fatalf("intact chain: %d %v %v", n, broken, err)
+	}
+	tamper := func(sql string) []audit.Broken {
+		t.Helper()
+		for _, s := range []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`, sql,
+			`ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`} {
+			if _, err := pool.Exec(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, broken, err := log.Verify(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return broken
+	}
+	if b := tamper(`UPDATE audit_log SET actor = 'staff:eve' WHERE id = (SELECT min(id) + 2 FROM audit_log)`); len(b) != 1 ||
+		b[0].Reason != "content changed" {
+		t.Fatalf("changed: %v", b)
+	}
+	if b := tamper(`DELETE FROM audit_log WHERE id = (SELECT min(id) + 5 FROM audit_log)`); len(b) != 2 {
+		t.Fatalf("changed and removed: %v", b)
 	}
 }

@@ -63,6 +63,7 @@ Commands:
   verify-av           check an authentication value: reads the transaction as JSON on standard input
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
+  audit verify        check the audit log's hash chain: entries changed, removed or out of order
   demo seed [PHONE]   development only: register the demo card 4000 11** **** 0017 for mTAN and, given a
                       state file PHONE for acs-app, 5200 11** **** 0012 for the app on that demo phone
   pki dev DIR         development only: a DS CA, a loopback DS certificate and the ACS's DS client
@@ -143,6 +144,8 @@ func command(args []string, stdin io.Reader) commandFunc {
 		}
 	case "keys reencrypt":
 		return keysReencrypt
+	case "audit verify":
+		return auditVerify
 	}
 	if len(args) == 4 && args[0] == "staff" && args[1] == "add" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
@@ -248,7 +251,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.smsPrice = decimal.RequireFromString(cfg.SMS.Price) // validated with the configuration
 	d.budget = sms.Budget{PerHour: cfg.SMS.BudgetPerHour, PerDay: cfg.SMS.BudgetPerDay}
 	clock, price := d.clock, d.smsPrice
-	d.audit = audit.New(d.pool, clock)
+	d.audit = audit.New(d.pool, clock).Chained(d.hsm)
 	d.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
 	d.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
 	d.registration = registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: d.letters, Data: d.keys, Keys: d.hsm,
@@ -543,6 +546,27 @@ func keysReencrypt(ctx context.Context, cfg *config.Config, log *slog.Logger, ou
 		}
 		fmt.Fprintf(out, "keys reencrypt: %s.%s: %d rows rewritten\n", col.Table, col.Column, n)
 	}
+	return nil
+}
+
+// auditVerify recomputes the audit log's chain (exit 1 and the entries when it is broken).
+func auditVerify(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	d, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	n, broken, err := d.audit.Verify(ctx, d.hsm)
+	if err != nil {
+		return err
+	}
+	for _, b := range broken {
+		fmt.Fprintf(out, "audit verify: entry %d: %s\n", b.ID, b.Reason)
+	}
+	if len(broken) > 0 {
+		return fmt.Errorf("audit verify: the chain is broken at %d places", len(broken))
+	}
+	fmt.Fprintf(out, "audit verify: %d entries, chain intact\n", n)
 	return nil
 }
 
