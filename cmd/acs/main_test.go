@@ -84,6 +84,7 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"keys", "reencrypt"}, "registrations.mobile_enc: 1 rows rewritten"},
 		{[]string{"keys", "rotate"}, "new primary key"},
 		{[]string{"keys", "reencrypt"}, "registrations.offline_secret_enc: 1 rows rewritten"},
+		{[]string{"audit", "verify"}, "chain intact"},
 	}
 	for _, s := range steps {
 		code, stdout, stderr := cli(t, append([]string{"-config", cfg}, s.args...)...)
