@@ -15,9 +15,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo-contrib/echoprometheus"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -25,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"example.com/acs/apperr"
+	"example.com/acs/hsm"
 )
 
 // Checker is a dependency /readyz asks (the database pool, the HSM).
@@ -223,6 +226,24 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.TooMany:      http.StatusTooManyRequests,
 }
 
+// dependencyDown reports whether err says the database or the HSM cannot be reached now, rather than
+// that something is wrong: a connection that failed or broke, PostgreSQL shutting down or starting
+// (SQLSTATE classes 08 and 57P), a pool that could not connect in time, the HSM unavailable.
+func dependencyDown(err error) bool {
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	var ne net.Error
+	switch {
+	case errors.Is(err, hsm.ErrUnavailable), errors.As(err, &ce), errors.As(err, &ne):
+		return true
+	case errors.As(err, &pe):
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	case errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return pgconn.SafeToRetry(err)
+}
+
 // errorHandler is the only place errors become responses. Domain errors keep their safe message; Echo's
 // own (404 route, 413 body, 405) keep theirs; anything else is a 500 with no detail, logged with the
 // request id so that an operator can find it.
@@ -242,6 +263,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if ae.Kind == apperr.Unavailable {
 				log.WarnContext(c.Request().Context(), "dependency unavailable", "err", err, "request_id", body.RequestID)
 			}
+		case dependencyDown(err):
+			// The database or the HSM is away (a restart, a failover, a token pulled): the client may retry,
+			// and no 500 tells it the service is broken (issue 12).
+			status = http.StatusServiceUnavailable
+			body.Error, body.Message = "unavailable", "the service is briefly unavailable; please try again"
+			log.WarnContext(c.Request().Context(), "dependency unavailable", "err", err, "request_id", body.RequestID)
 		case errors.As(err, &he) && he.Code < 500:
 			status = he.Code
 			body.Error = "http_" + fmt.Sprint(he.Code)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -24,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"example.com/acs/apperr"
@@ -292,5 +294,32 @@ func TestLogAndMetricsTellTheTruth(t *testing.T) {
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if !strings.Contains(rec.Body.String(), `code="401",host="",method="GET",url="/denied"`) || strings.Contains(rec.Body.String(), `code="500",host="",method="GET",url="/denied"`) {
 		t.Fatalf("metrics: %s", rec.Body.String())
+	}
+}
+
+// Issue 12: while the database or the HSM is away, a request is answered 503 (retry), never 500.
+func TestDependencyDownIs503(t *testing.T) {
+	e := server.New(server.Deps{Log: quietLog(&bytes.Buffer{})})
+	errs := map[string]error{
+		"/db-shutdown": &pgconn.PgError{Code: "57P01"},
+		"/db-conn":     fmt.Errorf("read: %w", &pgconn.PgError{Code: "08006"}),
+		"/hsm":         fmt.Errorf("sign: %w", hsm.ErrUnavailable),
+		"/net":         &net.OpError{Op: "dial", Err: errors.New("connection refused")},
+	}
+	for path, err := range errs {
+		e.GET(path, func(echo.Context) error { return err })
+	}
+	e.GET("/bug", func(echo.Context) error { return errors.New("a bug") })
+	for path := range errs {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s: %d", path, rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bug", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("a bug: %d", rec.Code)
 	}
 }
