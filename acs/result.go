@@ -629,17 +629,32 @@ func (rs *Results) tell(ctx context.Context, d dueResult, e *Erro) {
 	}
 }
 
-// Run sweeps timeouts and delivers RReqs until ctx ends: every interval, and at once when a result is
-// queued by any process (LISTEN acs_results).
+// Run sweeps timeouts and delivers RReqs until ctx ends: every interval, and deliveries at once when a
+// result is queued by any process (LISTEN acs_results). The sweep runs on its own: a slow DS holds up
+// the deliveries of its results, never the end of another transaction's challenge (issue 12).
 func (rs *Results) Run(ctx context.Context, interval time.Duration) {
 	wake := make(chan struct{}, 1)
 	go store.Listen(ctx, rs.d.Pool, "acs_results", wake)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if _, err := rs.Sweep(ctx); err != nil && ctx.Err() == nil {
+				rs.d.Log.ErrorContext(ctx, "challenge timeout sweep", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() { <-swept }()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := rs.Sweep(ctx); err != nil && ctx.Err() == nil {
-			rs.d.Log.ErrorContext(ctx, "challenge timeout sweep", "err", err)
-		}
 		if _, err := rs.DeliverDue(ctx); err != nil && ctx.Err() == nil {
 			rs.d.Log.ErrorContext(ctx, "rreq delivery", "err", err)
 		}
