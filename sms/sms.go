@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -169,47 +170,65 @@ type Dispatcher struct {
 	Backoff time.Duration
 }
 
-// DispatchOnce sends up to 50 due messages and reports how many were sent and given up. Rows are locked
-// with SKIP LOCKED, so several processes dispatch side by side without sending a message twice. A send
-// that succeeds but whose commit fails is sent again: SMS delivery is at least once.
+// DispatchOnce sends up to 50 due messages and reports how many were sent and given up. It claims them
+// in one statement (moving their next attempt past the send's timeout, SKIP LOCKED keeping processes
+// apart), sends them in parallel (at most 8 at once) with no database transaction or lock held, and
+// records each outcome in a statement of its own: a slow gateway answer holds up no other message and
+// no pool connection (issue 12). A process that dies mid-send leaves the message to another after the
+// lease: SMS delivery is at least once.
 func (d *Dispatcher) DispatchOnce(ctx context.Context) (sent, failed int, err error) {
-	err = store.WithTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		sent, failed = 0, 0
-		now := d.Clock.Now()
-		rows, err := tx.Query(ctx, `SELECT id, to_enc, body_enc, to_masked, attempts FROM sms_outbox
-			WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 50 FOR UPDATE SKIP LOCKED`, now)
-		if err != nil {
-			return err
-		}
-		type due struct {
-			id       uuid.UUID
-			to, body []byte
-			masked   string
-			attempts int
-		}
-		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
-			var x due
-			return x, r.Scan(&x.id, &x.to, &x.body, &x.masked, &x.attempts)
-		})
-		if err != nil {
-			return err
-		}
-		for _, m := range list {
-			out, err := d.deliver(ctx, tx, m.id, m.to, m.body, m.masked, m.attempts, now)
-			if err != nil {
-				return err
-			}
-			switch out {
-			case delivered:
+	now := d.Clock.Now()
+	rows, err := d.Pool.Query(ctx, `UPDATE sms_outbox o SET next_attempt_at = $2
+		FROM (SELECT id FROM sms_outbox WHERE state = 'pending' AND next_attempt_at <= $1
+			ORDER BY next_attempt_at LIMIT 50 FOR UPDATE SKIP LOCKED) due
+		WHERE o.id = due.id
+		RETURNING o.id, o.to_enc, o.body_enc, o.to_masked, o.attempts`, now, now.Add(sendTimeout+30*time.Second))
+	if err != nil {
+		return 0, 0, err
+	}
+	type due struct {
+		id       uuid.UUID
+		to, body []byte
+		masked   string
+		attempts int
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
+		var x due
+		return x, r.Scan(&x.id, &x.to, &x.body, &x.masked, &x.attempts)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, 8)
+	)
+	for _, m := range list {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out, derr := d.deliver(ctx, m.id, m.to, m.body, m.masked, m.attempts, now)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case derr != nil && err == nil:
+				err = derr
+			case out == delivered && derr == nil:
 				sent++
-			case givenUp:
+			case out == givenUp && derr == nil:
 				failed++
 			}
-		}
-		return nil
-	})
+		}()
+	}
+	wg.Wait()
 	return sent, failed, err
 }
+
+// sendTimeout bounds one gateway call.
+const sendTimeout = 10 * time.Second
 
 type outcome int
 
@@ -219,7 +238,7 @@ const (
 	givenUp
 )
 
-func (d *Dispatcher) deliver(ctx context.Context, tx pgx.Tx, id uuid.UUID, toEnc, bodyEnc []byte, masked string, attempts int, now time.Time) (outcome, error) {
+func (d *Dispatcher) deliver(ctx context.Context, id uuid.UUID, toEnc, bodyEnc []byte, masked string, attempts int, now time.Time) (outcome, error) {
 	to, err := d.Keys.Decrypt(ctx, adTo(id), toEnc)
 	if err != nil {
 		return retrying, err
@@ -228,9 +247,14 @@ func (d *Dispatcher) deliver(ctx context.Context, tx pgx.Tx, id uuid.UUID, toEnc
 	if err != nil {
 		return retrying, err
 	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	ref, sendErr := d.Gateway.Send(sctx, string(to), string(body))
 	cancel()
+	// The outcome is recorded even if the caller's context ended meanwhile: a sent SMS must not be sent
+	// again after the lease.
+	ctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer stop()
+	tx := d.Pool
 	if sendErr == nil {
 		_, err := tx.Exec(ctx, `UPDATE sms_outbox SET state = 'sent', sent_at = $2, gateway_ref = $3, attempts = attempts + 1,
 			to_enc = NULL, body_enc = NULL, last_error = NULL WHERE id = $1`, id, d.Clock.Now(), ref)

@@ -404,3 +404,54 @@ func TestBudget(t *testing.T) {
 		t.Fatalf("%d queued", queued)
 	}
 }
+
+// barrier answers only once n sends are in flight at the same time.
+type barrier struct {
+	n     int
+	mu    sync.Mutex
+	in    int
+	open  chan struct{}
+	check func() // run when the n-th send arrives, before any is answered
+}
+
+func (b *barrier) Send(ctx context.Context, _, _ string) (string, error) {
+	b.mu.Lock()
+	b.in++
+	if b.in == b.n {
+		if b.check != nil {
+			b.check()
+		}
+		close(b.open)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.open:
+		return "ok", nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Issue 12: messages are sent side by side with no transaction open, so one slow gateway answer holds
+// up no other message: eight sends are in flight at once (the gateway answers only then), and while
+// they wait no session of the pool is inside a transaction.
+func TestDispatchSendsInParallelOutsideTransactions(t *testing.T) {
+	fx := newFixture(t)
+	for i := 0; i < 8; i++ {
+		fx.enqueue(t, fmt.Sprint("message ", i))
+	}
+	idleInTx := -1
+	b := &barrier{n: 8, open: make(chan struct{}), check: func() {
+		_ = fx.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&idleInTx)
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sent, _, err := fx.dispatcher(b).DispatchOnce(ctx)
+	if err != nil || sent != 8 {
+		t.Fatalf("sent %d, %v (sent one after another?)", sent, err)
+	}
+	if idleInTx != 0 {
+		t.Fatalf("%d sessions held a transaction open while sending", idleInTx)
+	}
+}
