@@ -13,6 +13,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThalesIgnite/crypto11"
@@ -137,8 +138,24 @@ func Init(cfg Config) (created []string, err error) {
 	return created, nil
 }
 
-// HSM holds an open token and the handles of the ACS keys. It is safe for concurrent use.
+// HSM holds an open token and the handles of the ACS keys. It is safe for concurrent use. When the
+// token fails (removed and put back, a restarted HSM, sessions gone: CKR_OBJECT_HANDLE_INVALID and
+// the like), the failing call returns ErrUnavailable and the HSM logs in again and finds its keys
+// again, so the service recovers without a restart (issue 12).
 type HSM struct {
+	cfg Config
+	k   atomic.Pointer[session]
+
+	mu         sync.Mutex // serialises reopening
+	lastReopen time.Time
+	closed     bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// session is one login to the token with the handles of the ACS keys found in it.
+type session struct {
 	ctx       *crypto11.Context
 	kek       cipher.AEAD
 	index     *crypto11.SecretKey
@@ -146,27 +163,64 @@ type HSM struct {
 	authValue *crypto11.SecretKey
 	signer    crypto11.Signer
 	dsClient  crypto11.Signer
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // Open logs in to the token and finds the ACS keys. It fails with ErrMissingKeys when `acs hsm init` has
 // not run.
 func Open(cfg Config) (*HSM, error) {
+	s, err := openSession(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := &HSM{cfg: cfg}
+	h.k.Store(s)
+	return h, nil
+}
+
+func openSession(cfg Config) (*session, error) {
 	c, err := configure(cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &HSM{ctx: c}
+	h := &session{ctx: c}
 	if err := h.load(cfg.KeyPrefix); err != nil {
-		_ = h.Close()
+		_ = c.Close()
 		return nil, err
 	}
 	return h, nil
 }
 
-func (h *HSM) load(prefix string) error {
+// reopenEvery bounds how often a failing token is logged in to again.
+const reopenEvery = time.Second
+
+// failed is called with the session a call failed on: unless another call has reopened meanwhile (or
+// did so less than reopenEvery ago), the session is closed and a new one opened. A failure to reopen is
+// left for the next failing call.
+func (h *HSM) failed(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.k.Load() != s || time.Since(h.lastReopen) < reopenEvery {
+		return
+	}
+	h.lastReopen = time.Now()
+	// Closing a context whose sessions are gone may fail or panic in crypto11: either way it is gone.
+	_ = guard("close", s.ctx.Close)
+	ns, err := openSession(h.cfg)
+	if err != nil {
+		return
+	}
+	h.k.Store(ns)
+}
+
+// check passes err on, reopening the session when it is the token's failure.
+func (h *HSM) check(s *session, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		h.failed(s)
+	}
+	return err
+}
+
+func (h *session) load(prefix string) error {
 	find := func(n keyName) (*crypto11.SecretKey, error) {
 		k, err := h.ctx.FindKey(nil, label(prefix, n))
 		if err != nil {
@@ -216,7 +270,10 @@ func (h *HSM) load(prefix string) error {
 // Close logs out and releases the module. It may be called more than once.
 func (h *HSM) Close() error {
 	h.closeOnce.Do(func() {
-		if err := h.ctx.Close(); err != nil {
+		h.mu.Lock()
+		h.closed = true
+		h.mu.Unlock()
+		if err := guard("close", h.k.Load().ctx.Close); err != nil {
 			h.closeErr = fmt.Errorf("%w: close: %v", ErrUnavailable, err)
 		}
 	})
@@ -243,33 +300,45 @@ type kekAEAD struct{ h *HSM }
 var _ tink.AEAD = kekAEAD{}
 
 func (k kekAEAD) Encrypt(plaintext, associatedData []byte) ([]byte, error) {
+	s := k.h.k.Load()
+	out, err := k.encrypt(s, plaintext, associatedData)
+	return out, k.h.check(s, err)
+}
+
+func (k kekAEAD) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
+	s := k.h.k.Load()
+	out, err := k.decrypt(s, ciphertext, associatedData)
+	return out, k.h.check(s, err)
+}
+
+func (k kekAEAD) encrypt(s *session, plaintext, associatedData []byte) ([]byte, error) {
 	if len(associatedData) == 0 {
 		return nil, errors.New("hsm: KEK encryption needs associated data")
 	}
-	nonce := make([]byte, k.h.kek.NonceSize())
+	nonce := make([]byte, s.kek.NonceSize())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return nil, fmt.Errorf("hsm: nonce: %w", err)
 	}
 	var out []byte
 	err := guard("GCM seal", func() error {
-		out = k.h.kek.Seal(nonce, nonce, plaintext, associatedData)
+		out = s.kek.Seal(nonce, nonce, plaintext, associatedData)
 		return nil
 	})
 	return out, err
 }
 
-func (k kekAEAD) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
+func (k kekAEAD) decrypt(s *session, ciphertext, associatedData []byte) ([]byte, error) {
 	if len(associatedData) == 0 {
 		return nil, errors.New("hsm: KEK decryption needs associated data")
 	}
-	n := k.h.kek.NonceSize()
-	if len(ciphertext) < n+k.h.kek.Overhead() {
+	n := s.kek.NonceSize()
+	if len(ciphertext) < n+s.kek.Overhead() {
 		return nil, ErrDecrypt
 	}
 	var out []byte
 	err := guard("GCM open", func() error {
 		var err error
-		out, err = k.h.kek.Open(nil, ciphertext[:n], ciphertext[n:], associatedData)
+		out, err = s.kek.Open(nil, ciphertext[:n], ciphertext[n:], associatedData)
 		return err
 	})
 	switch {
@@ -319,12 +388,18 @@ func mac(key *crypto11.SecretKey, domain string, data []byte) (sum []byte, err e
 
 // Index returns the keyed lookup hash of data in a domain (for example "pan"). Equal inputs give equal
 // hashes, so a column of them can be searched; without the token they cannot be computed or reversed.
-func (h *HSM) Index(domain string, data []byte) ([]byte, error) { return mac(h.index, domain, data) }
+func (h *HSM) Index(domain string, data []byte) ([]byte, error) {
+	s := h.k.Load()
+	sum, err := mac(s.index, domain, data)
+	return sum, h.check(s, err)
+}
 
 // Verifier returns the keyed verifier of a secret (ID code, security answer, PIN) in a domain. Only the
 // verifier is stored; the secret can then be checked with Verify but never read back.
 func (h *HSM) Verifier(domain string, secret []byte) ([]byte, error) {
-	return mac(h.verifier, domain, secret)
+	s := h.k.Load()
+	sum, err := mac(s.verifier, domain, secret)
+	return sum, h.check(s, err)
 }
 
 // Verify reports whether secret matches a stored verifier, comparing in constant time.
@@ -337,29 +412,43 @@ func (h *HSM) Verify(domain string, secret, verifier []byte) (bool, error) {
 }
 
 // AuthValueMAC computes the MAC that an authentication value carries over the transaction data.
-func (h *HSM) AuthValueMAC(data []byte) ([]byte, error) { return mac(h.authValue, "authvalue", data) }
+func (h *HSM) AuthValueMAC(data []byte) ([]byte, error) {
+	s := h.k.Load()
+	sum, err := mac(s.authValue, "authvalue", data)
+	return sum, h.check(s, err)
+}
 
 // Signer returns the token's ECDSA P-256 key. Signatures are ASN.1 DER, as ecdsa.VerifyASN1 expects.
-func (h *HSM) Signer() crypto.Signer { return guardedSigner{h.signer} }
+func (h *HSM) Signer() crypto.Signer {
+	return guardedSigner{h, func(s *session) crypto11.Signer { return s.signer }}
+}
 
 // DSClientSigner returns the private key of the ACS's TLS client certificate towards the Directory
 // Servers (mutual TLS): the key never leaves the token; tls.Certificate takes it as a crypto.Signer.
-func (h *HSM) DSClientSigner() crypto.Signer { return guardedSigner{h.dsClient} }
+func (h *HSM) DSClientSigner() crypto.Signer {
+	return guardedSigner{h, func(s *session) crypto11.Signer { return s.dsClient }}
+}
 
-type guardedSigner struct{ s crypto.Signer }
+// guardedSigner signs with the key pick finds in the HSM's current session, so that a signer handed
+// out once (a TLS certificate's key) follows a reopened session.
+type guardedSigner struct {
+	h    *HSM
+	pick func(*session) crypto11.Signer
+}
 
-func (g guardedSigner) Public() crypto.PublicKey { return g.s.Public() }
+func (g guardedSigner) Public() crypto.PublicKey { return g.pick(g.h.k.Load()).Public() }
 
 func (g guardedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (sig []byte, err error) {
+	s := g.h.k.Load()
 	err = guard("sign", func() error {
 		var err error
-		sig, err = g.s.Sign(r, digest, opts)
+		sig, err = g.pick(s).Sign(r, digest, opts)
 		if err != nil {
 			return fmt.Errorf("%w: sign: %v", ErrUnavailable, err)
 		}
 		return nil
 	})
-	return sig, err
+	return sig, g.h.check(s, err)
 }
 
 // Ping proves the token answers by computing one keyed hash, bounded by ctx. A PKCS#11 call cannot be

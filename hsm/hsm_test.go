@@ -247,3 +247,39 @@ func TestTokenRemoved(t *testing.T) {
 		t.Errorf("sign: got %v, want ErrUnavailable", err)
 	}
 }
+
+// Issue 12: after the token's sessions and handles are gone (a token removed and put back, a restarted
+// HSM), the call that meets it fails with ErrUnavailable, the HSM logs in again and finds its keys, and
+// the next calls work, signer handed out before included, with no restart; ready follows reality.
+func TestRecoversAfterTokenLoss(t *testing.T) {
+	cfg := testenv.HSMConfig(t)
+	if _, err := hsm.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hsm.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	before, err := h.Index("t", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := h.DSClientSigner()
+	h.DropSession()
+	if _, err := h.Index("t", []byte("x")); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Fatalf("the call that met the lost session: %v", err)
+	}
+	after, err := h.Index("t", []byte("x"))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("after the new login: %v (same key: %v)", err, bytes.Equal(before, after))
+	}
+	if err := h.Ping(context.Background()); err != nil {
+		t.Fatalf("ready again: %v", err)
+	}
+	digest := sha256.Sum256([]byte("m"))
+	sig, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil || !ecdsa.VerifyASN1(signer.Public().(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatalf("a signer handed out before: %v", err)
+	}
+}
