@@ -38,10 +38,11 @@ import (
 // acsProcess is one `acs serve` as far as the app flow goes: its own database pool, services and HTTP
 // server. Two of them against one database stand for two processes behind a load balancer.
 type acsProcess struct {
-	url     string
-	ch      *acs.Challenges
-	results *acs.Results
-	pushed  chan acs.Confirmation
+	url      string
+	ch       *acs.Challenges
+	results  *acs.Results
+	pushed   chan acs.Confirmation
+	stopping chan struct{} // closed: the process begins to shut down
 }
 
 type recordingPusher chan acs.Confirmation
@@ -67,7 +68,7 @@ func startProcess(t *testing.T, st *testenv.Stack) *acsProcess {
 	reg := registration.New(registration.Deps{Pool: pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(pool, st.Clock), Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
-	p := &acsProcess{pushed: make(chan acs.Confirmation, 10)}
+	p := &acsProcess{pushed: make(chan acs.Confirmation, 10), stopping: make(chan struct{})}
 	wl := whitelist.New(pool, st.Clock)
 	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log, Whitelist: wl, Link: testenv.LoopbackDS(t)})
 	p.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
@@ -83,7 +84,8 @@ func startProcess(t *testing.T, st *testenv.Stack) *acsProcess {
 		Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	wake := store.NewBroadcast()
 	go wake.Run(ctx, pool, "app_confirmations")
-	appapi.New(appapi.Deps{Pool: pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl, Challenges: p.ch, Wake: wake}).
+	appapi.New(appapi.Deps{Pool: pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl, Challenges: p.ch, Wake: wake,
+		Stopping: p.stopping}).
 		Routes(e.Group("/app/v1"))
 	return p
 }
@@ -547,5 +549,26 @@ func TestPushesBoundedPerWindow(t *testing.T) {
 	fx.Clock.Advance(acs.PushWindow)
 	if _, page := fx.purchase(t, nil); page.Status != http.StatusOK || len(fx.pending(t, fx.a)) != 1 {
 		t.Fatal("no push after the window")
+	}
+}
+
+// Issue 12: when a process begins to shut down (SIGTERM), its long polls answer at once (the app asks
+// again, of another process), so the server drains within shutdown_timeout instead of waiting 25 s.
+func TestLongPollEndsOnShutdown(t *testing.T) {
+	fx := newAppFixture(t)
+	got := make(chan int, 1)
+	go func() {
+		var res appapi.ConfirmationsResponse
+		got <- fx.app(t, fx.b, "/confirmations/wait", appapi.ConfirmationsRequest{CardID: fx.cardID}, &res)
+	}()
+	time.Sleep(300 * time.Millisecond) // let the wait begin
+	close(fx.b.stopping)
+	select {
+	case code := <-got:
+		if code != http.StatusOK {
+			t.Fatalf("the long poll on shutdown: %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long poll held the shutdown")
 	}
 }

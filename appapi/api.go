@@ -37,6 +37,9 @@ type Deps struct {
 	// Challenges holds the app confirmations; Wake wakes long polls when one is created (any process).
 	Challenges *acs.Challenges
 	Wake       *store.Broadcast
+	// Stopping is closed when the server begins to shut down: long polls answer at once (an empty list;
+	// the app asks again, of another process), so SIGTERM drains within shutdown_timeout. Nil: never.
+	Stopping <-chan struct{}
 }
 
 // API serves /app/v1.

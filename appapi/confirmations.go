@@ -84,6 +84,8 @@ func (a *API) listConfirmations(c echo.Context, wait bool) error {
 		case <-changed:
 		case <-deadline.C:
 			return c.JSON(http.StatusOK, views(nil))
+		case <-a.d.Stopping:
+			return c.JSON(http.StatusOK, views(nil))
 		case <-ctx.Done():
 			return ctx.Err()
 		}

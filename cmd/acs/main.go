@@ -426,7 +426,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	wake := store.NewBroadcast()
 	go wake.Run(dispatchCtx, d.pool, "app_confirmations")
 	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log, Whitelist: d.whitelist,
-		Challenges: d.challenges, Wake: wake}).
+		Challenges: d.challenges, Wake: wake, Stopping: ctx.Done()}).
 		Routes(e.Group("/app/v1"))
 	d.threeds.Routes(e.Group("/3ds"))
 	home := "/portal"
