@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
 	"example.com/acs/config"
 	"example.com/acs/internal/testenv"
@@ -34,6 +35,8 @@ type e2e struct {
 	shot  string
 	ctx   context.Context // the browser's
 	staff string          // a supervisor's token
+	logs  *testenv.Buffer // everything acs serve logged
+	dbURL string
 }
 
 func startE2E(t *testing.T) *e2e {
@@ -88,7 +91,8 @@ demo: {enabled: true, phone_state: %q}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, newLogger(cfg.Log, io.Discard)) }()
+	logs := &testenv.Buffer{}
+	go func() { done <- serve(ctx, cfg, newLogger(cfg.Log, logs)) }()
 	t.Cleanup(func() { cancel(); <-done })
 	base := "http://" + addr
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
@@ -116,7 +120,7 @@ demo: {enabled: true, phone_state: %q}
 	if err := os.MkdirAll(shot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &e2e{t: t, base: base, shot: shot, ctx: bctx, staff: staff}
+	return &e2e{t: t, base: base, shot: shot, ctx: bctx, staff: staff, logs: logs, dbURL: dbURL}
 }
 
 // tab opens a new browser tab with the given Accept-Language, bounded in time; it is closed when the
@@ -371,4 +375,96 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	})
+
+	// Issue 12, R-KEY-1/2, PCI DSS 3.5.1: after every flow above, the service's logs, every column of
+	// every table that is not a ciphertext, and /metrics hold no card number (no Luhn-valid run of 13
+	// to 19 digits at all), no mobile number, security answer or app PIN of the demo data.
+	t.Run("leak scan", func(t *testing.T) {
+		resp, err := http.Get(e.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		places := map[string]string{"log": e.logs.String(), "metrics": string(metrics), "database": dumpPlain(t, e.dbURL)}
+		// The scan reads what the flows left: the masked card in the tables, the decisions in the log.
+		if !strings.Contains(places["database"], "400011******0017") || !strings.Contains(places["log"], "areq decided") ||
+			!strings.Contains(places["metrics"], "acs_ares_total") {
+			t.Fatal("the scan did not see the flows' data")
+		}
+		for where, text := range places {
+			for _, run := range digitRuns.FindAllString(text, -1) {
+				if luhn(run) {
+					t.Errorf("%s holds a Luhn-valid number %s…%s", where, run[:6], run[len(run)-4:])
+				}
+			}
+			for _, secret := range []string{"15112345678", "1512345678", "Kiel", "4821"} {
+				if strings.Contains(text, secret) {
+					t.Errorf("%s holds %q", where, secret)
+				}
+			}
+		}
+	})
+}
+
+var digitRuns = regexp.MustCompile(`[0-9]{13,19}`)
+
+// luhn reports whether a digit string passes the Luhn check, as every card number does.
+func luhn(s string) bool {
+	sum, double := 0, false
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum, double = sum+d, !double
+	}
+	return sum%10 == 0
+}
+
+// dumpPlain is every column of every table that is not a ciphertext or keyed digest (bytea), as text.
+func dumpPlain(t *testing.T, dbURL string) string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT table_name, string_agg(quote_ident(column_name), ',')
+		FROM information_schema.columns WHERE table_schema = 'public' AND data_type <> 'bytea' GROUP BY table_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type table struct{ name, cols string }
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (table, error) {
+		var x table
+		return x, r.Scan(&x.name, &x.cols)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, tb := range tables {
+		var text *string
+		if err := conn.QueryRow(context.Background(), `SELECT string_agg(row_to_json(x)::text, E'\n') FROM (SELECT `+tb.cols+
+			` FROM `+pgx.Identifier{tb.name}.Sanitize()+`) x`).Scan(&text); err != nil {
+			t.Fatal(err)
+		}
+		if text != nil {
+			b.WriteString(*text)
+		}
+	}
+	return b.String()
+}
+
+// The leak scan's Luhn check finds the demo cards and passes other digit runs.
+func TestLuhn(t *testing.T) {
+	for s, want := range map[string]bool{"4000110000000017": true, "5200110000000012": true, "4000110000000018": false,
+		"20261201213000123": false} {
+		if luhn(s) != want {
+			t.Errorf("%s: %v", s, !want)
+		}
+	}
 }
