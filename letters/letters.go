@@ -147,6 +147,12 @@ func (l *Letters) verifier(code string) ([]byte, error) {
 	return v, nil
 }
 
+// MaxPerDay bounds the letters one card is sent within 24 hours.
+const MaxPerDay = 3
+
+// ErrTooManyLetters refuses a letter past MaxPerDay.
+var ErrTooManyLetters = apperr.New(apperr.TooMany, "enough letters were requested for this card today; please try again tomorrow")
+
 // Request asks for a new letter for a card. An open (requested or printed, unused) letter of the card is
 // superseded in the same transaction. reason and by are kept for support and audit.
 func (l *Letters) Request(ctx context.Context, cardID uuid.UUID, reason, by string) (uuid.UUID, error) {
@@ -170,6 +176,16 @@ func (l *Letters) RequestTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, re
 		return uuid.Nil, apperr.Field("requested_by", "must be 1 to 100 characters")
 	}
 	now := l.d.Clock.Now()
+	// Every letter costs postage and voids the one before: at most MaxPerDay a card (issue 12). The
+	// card's row lock serialises the count with the insert.
+	var today int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM letters WHERE card_id = (SELECT id FROM issuer_cards WHERE id = $1 FOR UPDATE)
+		AND requested_at > $2`, cardID, now.Add(-24*time.Hour)).Scan(&today); err != nil {
+		return uuid.Nil, fmt.Errorf("letters: count: %w", err)
+	}
+	if today >= MaxPerDay {
+		return uuid.Nil, ErrTooManyLetters
+	}
 	if _, err := tx.Exec(ctx, `UPDATE letters SET state = 'superseded', closed_at = $2
 		WHERE card_id = $1 AND state IN ('requested', 'printed')`, cardID, now); err != nil {
 		return uuid.Nil, fmt.Errorf("letters: supersede: %w", err)

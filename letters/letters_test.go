@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -336,5 +337,24 @@ func TestCodeRedeemsOnlyForItsRegistration(t *testing.T) {
 	}
 	if _, err := fx.l.Redeem(ctx, card, own, code); err != nil {
 		t.Fatalf("its own registration: %v", err)
+	}
+}
+
+// Issue 12: each letter costs postage and voids the one before: at most MaxPerDay a card in 24 hours.
+func TestLettersPerDay(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	card := fx.card(t, "4000110000000017")
+	for i := 0; i < letters.MaxPerDay; i++ {
+		if _, err := fx.l.Request(ctx, card, "lost", "staff:mia"); err != nil {
+			t.Fatalf("letter %d: %v", i, err)
+		}
+	}
+	if _, err := fx.l.Request(ctx, card, "lost", "staff:mia"); !errors.Is(err, letters.ErrTooManyLetters) {
+		t.Fatalf("past the daily bound: %v", err)
+	}
+	fx.Clock.Advance(24 * time.Hour)
+	if _, err := fx.l.Request(ctx, card, "lost", "staff:mia"); err != nil {
+		t.Fatalf("the next day: %v", err)
 	}
 }
