@@ -220,7 +220,8 @@ func TestConcurrentRequestsLeaveOneOpenLetter(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := fx.l.Request(context.Background(), card, "registration", "portal")
-			if err != nil && apperr.KindOf(err) != apperr.Conflict {
+			// A request loses to another (Conflict) or, once three went through, to the daily bound.
+			if err != nil && apperr.KindOf(err) != apperr.Conflict && apperr.KindOf(err) != apperr.TooMany {
 				t.Errorf("request: %v", err)
 			}
 		}()
