@@ -134,12 +134,3 @@ func ParseAReq(body []byte) (*AReq, *Erro) {
 	}
 	return a, nil
 }
-
-// SupportedVersions are the protocol versions this ACS answers (Erro 102 lists them for any other).
-func SupportedVersions() []string {
-	out := make([]string, len(emv.Versions))
-	for i, v := range emv.Versions {
-		out[i] = string(v)
-	}
-	return out
-}

@@ -33,13 +33,6 @@ var (
 	transStatusReason210 = Enum{OK: "01-21", EMVCo: "22-79", DS: "80-99"}
 )
 
-// TransStatusReasons lists the transStatusReason values of each version (ARes, RReq).
-var TransStatusReasons = map[Version]Enum{
-	V231: transStatusReason231,
-	V220: transStatusReason220,
-	V210: transStatusReason210,
-}
-
 // Challenge Cancelation Indicator (challengeCancel) values per version. 2.3.1: Table A.1 p.232-233
 // (02 is reserved, 09 and 10 are new). 2.2.0: 02 reserved, 03 is the decoupled timeout, up to 08.
 // 2.1.0: 01-08 (02 and 03 had requestor-side meanings there); the reserved ranges of 2.2.0 and
@@ -49,13 +42,6 @@ var (
 	challengeCancel220 = Enum{OK: "01,03-08", EMVCo: "02,09-79", DS: "80-99"}
 	challengeCancel210 = Enum{OK: "01-08", EMVCo: "09-79", DS: "80-99"}
 )
-
-// ChallengeCancels lists the challengeCancel values of each version (CReq, RReq).
-var ChallengeCancels = map[Version]Enum{
-	V231: challengeCancel231,
-	V220: challengeCancel220,
-	V210: challengeCancel210,
-}
 
 // Error Code (errorCode) values per version: 2.3.1 Annex A.9 Table A.4 p.304-308; 2.2.0 and 2.1.0
 // per the Clearhaus 2.2.0 Erro model (no 205-207, no 308-315).

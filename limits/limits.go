@@ -6,6 +6,7 @@ package limits
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -62,8 +63,17 @@ func (l *Limiter) Reset(ctx context.Context, r Rule, subject string) error {
 	return err
 }
 
-// Prune removes windows older than age (the retention run calls it; windows end long before).
-func (l *Limiter) Prune(ctx context.Context, age time.Duration) (int64, error) {
-	tag, err := l.pool.Exec(ctx, `DELETE FROM rate_counters WHERE window_start < $1`, l.clock.Now().Add(-age))
-	return tag.RowsAffected(), err
+// Indexer computes HSM-keyed digests (hsm.HSM.Index).
+type Indexer interface {
+	Index(domain string, data []byte) ([]byte, error)
+}
+
+// Client is the subject that stands for a client address under rule r: its HSM-keyed digest, so that no
+// address is stored in clear.
+func Client(h Indexer, r Rule, addr string) (string, error) {
+	d, err := h.Index(r.Name, []byte(addr))
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(d), nil
 }

@@ -172,11 +172,10 @@ func (r *Registrar) VerifyCardFrom(ctx context.Context, in HolderData, client st
 func (r *Registrar) verifyCard(ctx context.Context, in HolderData, client string) (*cards.Card, error) {
 	var clientKey string
 	if client != "" && r.d.Limits != nil {
-		d, err := r.d.Keys.Index("card_check_client", []byte(client))
-		if err != nil {
+		var err error
+		if clientKey, err = limits.Client(r.d.Keys, CardCheckPerClient, client); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
-		clientKey = fmt.Sprintf("%x", d)
 		if reached, err := r.d.Limits.Reached(ctx, CardCheckPerClient, clientKey); err != nil {
 			return nil, err
 		} else if reached {

@@ -173,11 +173,10 @@ var errStaffToken = apperr.New(apperr.Unauthorized, "a valid staff token is need
 func (s *Service) Authenticate(ctx context.Context, token, client string) (*Staff, error) {
 	clientKey := ""
 	if s.d.Limits != nil && client != "" {
-		d, err := s.d.Keys.Index("staff_login_client", []byte(client))
-		if err != nil {
+		var err error
+		if clientKey, err = limits.Client(s.d.Keys, FailedLogins, client); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
-		clientKey = fmt.Sprintf("%x", d)
 		if reached, err := s.d.Limits.Reached(ctx, FailedLogins, clientKey); err != nil {
 			return nil, err
 		} else if reached {
