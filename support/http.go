@@ -11,23 +11,29 @@ import (
 	"example.com/acs/server"
 )
 
-// Routes mounts the staff JSON API on g (/support/v1), every route behind a staff bearer token.
+// Routes mounts the staff JSON API on g (/support/v1). POST /session signs in with the staff token
+// (bearer) and a TOTP code and returns a session token; every other route needs that session (bearer).
 func (s *Service) Routes(g *echo.Group) {
-	g.Use(s.authenticate)
-	g.POST("/cards/search", s.search)
-	g.GET("/cards/:id", s.view)
-	g.POST("/cards/:id/letters", s.newLetter)
-	g.POST("/cards/:id/block", s.block)
-	g.POST("/cards/:id/unlock", s.unlock)
+	g.POST("/session", s.signIn)
+	g.DELETE("/session", s.signOut, s.authenticate)
+	g.POST("/cards/search", s.search, s.authenticate)
+	g.GET("/cards/:id", s.view, s.authenticate)
+	g.POST("/cards/:id/letters", s.newLetter, s.authenticate)
+	g.POST("/cards/:id/block", s.block, s.authenticate)
+	g.POST("/cards/:id/unlock", s.unlock, s.authenticate)
 }
 
 const staffKey = "staff"
 
+func bearer(c echo.Context) (string, bool) {
+	return strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+}
+
 func (s *Service) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		token, ok := bearer(c)
 		if !ok {
-			return apperr.New(apperr.Unauthorized, "a valid staff token is needed")
+			return errSession
 		}
 		st, err := s.Authenticate(c.Request().Context(), token, c.RealIP())
 		if err != nil {
@@ -36,6 +42,35 @@ func (s *Service) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(staffKey, *st)
 		return next(c)
 	}
+}
+
+type signInRequest struct {
+	OTP string `json:"otp" validate:"required,len=6,numeric"`
+}
+
+func (s *Service) signIn(c echo.Context) error {
+	token, ok := bearer(c)
+	if !ok {
+		return errStaffToken
+	}
+	var req signInRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	sess, err := s.SignIn(c.Request().Context(), token, req.OTP, c.RealIP())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"session": sess.Token, "expires_at": sess.ExpiresAt,
+		"idle_timeout_seconds": int(SessionIdle.Seconds()), "name": sess.Staff.Name, "role": sess.Staff.Role})
+}
+
+func (s *Service) signOut(c echo.Context) error {
+	token, _ := bearer(c)
+	if err := s.SignOut(c.Request().Context(), staff(c), token); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 func staff(c echo.Context) Staff { return c.Get(staffKey).(Staff) }

@@ -1,5 +1,5 @@
-// Package support owns what the issuer's support staff may do (R-SUP-*): staff accounts with roles and
-// hashed bearer tokens, finding a card without ever echoing its number, a card's view (registration
+// Package support owns what the issuer's support staff may do (R-SUP-*): staff accounts with roles,
+// hashed bearer tokens and a TOTP second factor that together open short sessions (signin.go), finding a card without ever echoing its number, a card's view (registration
 // state, letters, access count, SMS cost lines, audit trail) without secrets, issuing a new ID-code
 // letter with a reason, and blocking a card, which ends its registration (R-REG-10). Every action is
 // written to the audit log with who, what, when and the masked card.
@@ -25,6 +25,7 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
 	"example.com/acs/cards"
+	"example.com/acs/envelope"
 	"example.com/acs/letters"
 	"example.com/acs/limits"
 	"example.com/acs/registration"
@@ -70,6 +71,10 @@ type Deps struct {
 	Transactions func(ctx context.Context, cardID uuid.UUID) (any, error)
 	// Limits bounds failed staff logins per client address (nil: unbounded).
 	Limits *limits.Limiter
+	// Data encrypts the staff members' TOTP secrets.
+	Data *envelope.Keyring
+	// Issuer names the bank in authenticator apps ("Musterbank AG Support").
+	Issuer string
 }
 
 // TokenTTL is how long a staff token is valid (PCI DSS 8.3.9: a single factor changes every 90 days);
@@ -87,35 +92,40 @@ func New(d Deps) *Service { return &Service{d: d} }
 
 var staffNameRE = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,39}$`)
 
-// AddStaff creates a staff member and returns the bearer token, which exists in clear only in this
-// return value: it is shown once to whoever runs `acs staff add`.
-func (s *Service) AddStaff(ctx context.Context, name string, role Role) (string, error) {
+// AddStaff creates a staff member and returns the bearer token and the TOTP secret, which exist in
+// clear only in this return value: they are shown once to whoever runs `acs staff add`.
+func (s *Service) AddStaff(ctx context.Context, name string, role Role) (Enrolment, error) {
 	if !staffNameRE.MatchString(name) {
-		return "", apperr.Field("name", "must be 2 to 40 lower-case letters, digits, dots, dashes or underscores")
+		return Enrolment{}, apperr.Field("name", "must be 2 to 40 lower-case letters, digits, dots, dashes or underscores")
 	}
 	if role != Agent && role != Supervisor {
-		return "", apperr.Field("role", "must be agent or supervisor")
+		return Enrolment{}, apperr.Field("role", "must be agent or supervisor")
 	}
 	token, h, err := s.newToken()
 	if err != nil {
-		return "", err
+		return Enrolment{}, err
+	}
+	id := uuid.New()
+	key, enc, err := s.newTOTP(id, name)
+	if err != nil {
+		return Enrolment{}, err
 	}
 	err = store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
 		now := s.d.Clock.Now()
-		if _, err := tx.Exec(ctx, `INSERT INTO staff (id, name, role, token_hash, created_at, token_expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, uuid.New(), name, role, h, now, now.Add(TokenTTL)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO staff (id, name, role, token_hash, created_at, token_expires_at, totp_enc)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, name, role, h, now, now.Add(TokenTTL), enc); err != nil {
 			return err
 		}
 		return s.d.Audit.Record(ctx, tx, audit.Entry{Actor: "system", Action: "staff.add", Details: map[string]string{"name": name, "role": string(role)}})
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return "", apperr.New(apperr.Conflict, "a staff member of that name exists")
+		return Enrolment{}, apperr.New(apperr.Conflict, "a staff member of that name exists")
 	}
 	if err != nil {
-		return "", err
+		return Enrolment{}, err
 	}
-	return token, nil
+	return Enrolment{Token: token, OTPURI: key.URL(), OTPSecret: key.Secret()}, nil
 }
 
 // newToken makes a bearer token and its keyed hash; only the hash is stored.
@@ -132,8 +142,8 @@ func (s *Service) newToken() (string, []byte, error) {
 	return token, h, nil
 }
 
-// RotateStaff gives a staff member a new token (the old one stops working at once) with a fresh
-// TokenTTL, and returns it once.
+// RotateStaff gives a staff member a new token (the old one and every open session stop working at
+// once) with a fresh TokenTTL, and returns it once.
 func (s *Service) RotateStaff(ctx context.Context, name string) (string, error) {
 	token, h, err := s.newToken()
 	if err != nil {
@@ -144,7 +154,7 @@ func (s *Service) RotateStaff(ctx context.Context, name string) (string, error) 
 	return token, err
 }
 
-// DisableStaff ends a staff member's access at once (leaving, a lost token); audited.
+// DisableStaff ends a staff member's access and sessions at once (leaving, a lost token); audited.
 func (s *Service) DisableStaff(ctx context.Context, name string) error {
 	return s.staffChange(ctx, name, "staff.disable", `UPDATE staff SET disabled_at = $2 WHERE name = $1 AND disabled_at IS NULL`,
 		s.d.Clock.Now())
@@ -159,39 +169,15 @@ func (s *Service) staffChange(ctx context.Context, name, action, sql string, arg
 		if tag.RowsAffected() != 1 {
 			return apperr.New(apperr.NotFound, "no active staff member of that name")
 		}
+		// Every change to a member's credentials ends their sessions.
+		if _, err := tx.Exec(ctx, `DELETE FROM staff_sessions WHERE staff_id = (SELECT id FROM staff WHERE name = $1)`, name); err != nil {
+			return err
+		}
 		return s.d.Audit.Record(ctx, tx, audit.Entry{Actor: "system", Action: action, Details: map[string]string{"name": name}})
 	})
 }
 
 var errStaffToken = apperr.New(apperr.Unauthorized, "a valid staff token is needed")
-
-// Authenticate finds the staff member holding token: not disabled, not expired. The token is compared
-// through its keyed hash, so the table can be read without learning a usable token. client is the
-// address the request came from: wrong tokens from it are counted, and past FailedLogins every token
-// from it is refused for the window (a wrong token cannot be told to belong to anyone, so the address
-// is what can be locked).
-func (s *Service) Authenticate(ctx context.Context, token, client string) (*Staff, error) {
-	clientKey := ""
-	if s.d.Limits != nil && client != "" {
-		var err error
-		if clientKey, err = limits.Client(s.d.Keys, FailedLogins, client); err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
-		}
-		if reached, err := s.d.Limits.Reached(ctx, FailedLogins, clientKey); err != nil {
-			return nil, err
-		} else if reached {
-			return nil, apperr.New(apperr.TooMany, "too many failed logins from this address; try again later")
-		}
-	}
-	st, err := s.checkToken(ctx, token)
-	if errors.Is(err, errStaffToken) && clientKey != "" {
-		if _, cerr := s.d.Limits.Count(ctx, FailedLogins, clientKey); cerr != nil {
-			return nil, cerr
-		}
-		s.d.Log.WarnContext(ctx, "failed staff login")
-	}
-	return st, err
-}
 
 func (s *Service) checkToken(ctx context.Context, token string) (*Staff, error) {
 	if !strings.HasPrefix(token, "acss_") || len(token) > 100 {

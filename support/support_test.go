@@ -7,18 +7,23 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/pquerna/otp/totp"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/apperr"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/limits"
@@ -36,7 +41,8 @@ type fixture struct {
 	e                 *echo.Echo
 	svc               *support.Service
 	reg               *registration.Registrar
-	agent, supervisor string
+	agent, supervisor string // open sessions
+	enrolled          map[string]support.Enrolment
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -47,18 +53,45 @@ func newFixture(t *testing.T) *fixture {
 	fx.reg = registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	fx.svc = support.New(support.Deps{Pool: st.Pool, Keys: st.HSM, Cards: st.Cards, Letters: st.Letters, Registration: fx.reg,
-		Audit: au, Clock: st.Clock, Log: st.Log, Limits: limits.New(st.Pool, st.Clock),
+		Audit: au, Clock: st.Clock, Log: st.Log, Limits: limits.New(st.Pool, st.Clock), Data: st.Keys, Issuer: "Musterbank AG",
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, st.Pool, cardID, 50) }})
 	fx.e = server.New(server.Deps{Log: st.Log})
 	fx.svc.Routes(fx.e.Group("/support/v1"))
-	var err error
-	if fx.agent, err = fx.svc.AddStaff(context.Background(), "mia", support.Agent); err != nil {
-		t.Fatal(err)
-	}
-	if fx.supervisor, err = fx.svc.AddStaff(context.Background(), "sven", support.Supervisor); err != nil {
-		t.Fatal(err)
-	}
+	fx.enrolled = map[string]support.Enrolment{}
+	fx.agent = fx.addAndSignIn(t, "mia", support.Agent)
+	fx.supervisor = fx.addAndSignIn(t, "sven", support.Supervisor)
 	return fx
+}
+
+// addAndSignIn makes a staff member and signs them in through the API, as the console does.
+func (fx *fixture) addAndSignIn(t *testing.T, name string, role support.Role) string {
+	t.Helper()
+	en, err := fx.svc.AddStaff(context.Background(), name, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.enrolled[name] = en
+	return fx.signIn(t, name)
+}
+
+// code is the member's authenticator app's code now.
+func (fx *fixture) code(t *testing.T, name string) string {
+	t.Helper()
+	c, err := totp.GenerateCode(fx.enrolled[name].OTPSecret, fx.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (fx *fixture) signIn(t *testing.T, name string) string {
+	t.Helper()
+	fx.Clock.Advance(30 * time.Second) // a code works once: the next sign-in needs the next step
+	code, out, raw := fx.do(t, fx.enrolled[name].Token, "POST", "/support/v1/session", `{"otp":"`+fx.code(t, name)+`"}`)
+	if code != 201 {
+		t.Fatalf("sign-in of %s: %d %s", name, code, raw)
+	}
+	return out["session"].(string)
 }
 
 func (fx *fixture) do(t *testing.T, token, method, path, body string) (int, map[string]any, string) {
@@ -92,7 +125,8 @@ func (fx *fixture) cardID(t *testing.T) string {
 
 func TestStaffTokens(t *testing.T) {
 	fx := newFixture(t)
-	for _, tok := range []string{"", "acss_wrong", fx.agent + "x", "Basic abc"} {
+	// The long-lived token alone opens nothing but the sign-in.
+	for _, tok := range []string{"", "acss_wrong", fx.agent + "x", "Basic abc", fx.enrolled["mia"].Token} {
 		if code, _, _ := fx.do(t, tok, "POST", "/support/v1/cards/search", `{"pan":"`+annaPAN+`"}`); code != 401 {
 			t.Errorf("token %q: %d", tok, code)
 		}
@@ -101,6 +135,13 @@ func TestStaffTokens(t *testing.T) {
 	_ = fx.Pool.QueryRow(context.Background(), `SELECT json_agg(s)::text FROM staff s`).Scan(&dump)
 	if strings.Contains(dump, fx.agent) || strings.Contains(dump, strings.TrimPrefix(fx.agent, "acss_")) {
 		t.Fatal("the staff table holds a token")
+	}
+	if strings.Contains(dump, fx.enrolled["mia"].OTPSecret) || strings.Contains(dump, fx.enrolled["mia"].Token[5:]) {
+		t.Fatal("the staff table holds a TOTP secret or token in clear")
+	}
+	_ = fx.Pool.QueryRow(context.Background(), `SELECT json_agg(s)::text FROM staff_sessions s`).Scan(&dump)
+	if strings.Contains(dump, fx.agent[5:]) {
+		t.Fatal("the sessions table holds a session token")
 	}
 	if _, err := fx.svc.AddStaff(context.Background(), "mia", support.Agent); err == nil {
 		t.Fatal("duplicate staff name accepted")
@@ -297,8 +338,8 @@ func TestConsolePage(t *testing.T) {
 }
 
 // Issue 12, PCI DSS 8.3.9, 8.3.4, 8.2.6: staff tokens expire after TokenTTL, rotation makes the old
-// token useless at once, a disabled member is out at once (both audited), and past FailedLogins wrong
-// tokens from one address every token from it is refused for the window.
+// token and its sessions useless at once, a disabled member is out at once (both audited), and past
+// FailedLogins wrong tokens from one address every token from it is refused for the window.
 func TestStaffTokenLifecycle(t *testing.T) {
 	fx := newFixture(t)
 	ctx := context.Background()
@@ -306,40 +347,173 @@ func TestStaffTokenLifecycle(t *testing.T) {
 		code, _, _ := fx.do(t, tok, "POST", "/support/v1/cards/search", `{"pan":"`+annaPAN+`"}`)
 		return code
 	}
+	old := fx.enrolled["mia"].Token
 	fresh, err := fx.svc.RotateStaff(ctx, "mia")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if search(fx.agent) != 401 || search(fresh) != 200 {
-		t.Fatal("rotation: the old token works or the new one does not")
+	if search(fx.agent) != 401 {
+		t.Fatal("a session outlived its token's rotation")
 	}
-	fx.Clock.Advance(support.TokenTTL)
-	if search(fresh) != 401 {
-		t.Fatal("an expired token works")
+	fx.Clock.Advance(30 * time.Second)
+	if code, _, _ := fx.do(t, old, "POST", "/support/v1/session", `{"otp":"`+fx.code(t, "mia")+`"}`); code != 401 {
+		t.Fatalf("the rotated token still signs in: %d", code)
 	}
+	fx.enrolled["mia"] = support.Enrolment{Token: fresh, OTPSecret: fx.enrolled["mia"].OTPSecret}
+	if search(fx.signIn(t, "mia")) != 200 {
+		t.Fatal("the new token does not sign in")
+	}
+	sven := fx.signIn(t, "sven")
 	if err := fx.svc.DisableStaff(ctx, "sven"); err != nil {
 		t.Fatal(err)
 	}
-	if search(fx.supervisor) != 401 {
-		t.Fatal("a disabled member's token works")
+	if search(sven) != 401 {
+		t.Fatal("a disabled member's session works")
+	}
+	fx.Clock.Advance(support.TokenTTL)
+	if code, _, _ := fx.do(t, fresh, "POST", "/support/v1/session", `{"otp":"`+fx.code(t, "mia")+`"}`); code != 401 {
+		t.Fatalf("an expired token signs in: %d", code)
 	}
 	var audited int
 	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action IN ('staff.rotate', 'staff.disable')`).Scan(&audited)
 	if audited != 2 {
 		t.Fatalf("%d audit entries", audited)
 	}
-	good, _ := fx.svc.AddStaff(ctx, "lea", support.Agent)
-	fx.Clock.Advance(support.FailedLogins.Window) // a window of its own for the guesses
+	fx.addAndSignIn(t, "lea", support.Agent)
+	fx.Clock.Advance(support.FailedLogins.Window) // a window of its own for the guesses (the session idles out)
+	good := fx.signIn(t, "lea")
 	for i := 0; i < support.FailedLogins.Max; i++ {
-		if code := search("acss_guess"); code != 401 {
+		guess := "acsx_" + strings.Repeat("A", 43)
+		if i%2 == 1 {
+			guess = "acss_guess"
+		}
+		if code := search(guess); code != 401 {
 			t.Fatalf("guess %d: %d", i, code)
 		}
 	}
 	if code := search(good); code != http.StatusTooManyRequests {
-		t.Fatalf("a valid token from a locked address: %d", code)
+		t.Fatalf("a valid session from a locked address: %d", code)
 	}
 	fx.Clock.Advance(support.FailedLogins.Window)
+	good = fx.signIn(t, "lea")
 	if code := search(good); code != 200 {
 		t.Fatalf("after the window: %d", code)
 	}
+}
+
+// Issue 12, PCI DSS 8.4.2, 8.3.4, 8.2.8, RFC 6238 5.2: the console and API need the token and a current
+// TOTP code; a code works once and within one step either way; ten wrong codes in a row lock the member
+// for 30 minutes even with right codes (audited), re-enrolment lifts it; sessions end when idle for 15
+// minutes, after 8 hours and at sign-out.
+func TestStaffSecondFactor(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	token := fx.enrolled["mia"].Token
+	signIn := func(body string) (int, map[string]any) {
+		code, out, _ := fx.do(t, token, "POST", "/support/v1/session", body)
+		return code, out
+	}
+	search := func(tok string) int {
+		code, _, _ := fx.do(t, tok, "POST", "/support/v1/cards/search", `{"pan":"`+annaPAN+`"}`)
+		return code
+	}
+	if !strings.HasPrefix(fx.enrolled["mia"].OTPURI, "otpauth://totp/") || !strings.Contains(fx.enrolled["mia"].OTPURI, "issuer=Musterbank") {
+		t.Fatalf("enrolment URI %q", fx.enrolled["mia"].OTPURI)
+	}
+	for _, body := range []string{`{}`, `{"otp":"12345"}`, `{"otp":"abcdef"}`, `{"otp":"123456","x":1}`} {
+		if code, out := signIn(body); code != 400 || out["fields"] == nil {
+			t.Errorf("%s: %d %v", body, code, out)
+		}
+	}
+	// One step late is accepted (a phone's clock drifts); two steps are not.
+	fx.Clock.Advance(time.Minute)
+	late, _ := totp.GenerateCode(fx.enrolled["mia"].OTPSecret, fx.Clock.Now().Add(-30*time.Second))
+	stale, _ := totp.GenerateCode(fx.enrolled["mia"].OTPSecret, fx.Clock.Now().Add(-90*time.Second))
+	if late == stale {
+		t.Skip("two steps happen to share a code")
+	}
+	if code, out := signIn(`{"otp":"` + stale + `"}`); code != 401 || out["fields"].(map[string]any)["otp"] == nil {
+		t.Fatalf("a code two steps old: %d %v", code, out)
+	}
+	code, out := signIn(`{"otp":"` + late + `"}`)
+	if code != 201 {
+		t.Fatalf("a code one step late: %d %v", code, out)
+	}
+	sess := out["session"].(string)
+	if code, _ := signIn(`{"otp":"` + late + `"}`); code != 401 {
+		t.Fatal("a code worked twice (RFC 6238 5.2)")
+	}
+	// Sessions: idle, sign-out.
+	fx.Clock.Advance(support.SessionIdle - time.Second)
+	if search(sess) != 200 {
+		t.Fatal("a session in use expired")
+	}
+	fx.Clock.Advance(support.SessionIdle + time.Second)
+	if search(sess) != 401 {
+		t.Fatal("an idle session works (PCI DSS 8.2.8)")
+	}
+	sess = fx.signIn(t, "mia")
+	if code, _, raw := fx.do(t, sess, "DELETE", "/support/v1/session", ""); code != 204 {
+		t.Fatalf("sign-out: %d %s", code, raw)
+	}
+	if search(sess) != 401 {
+		t.Fatal("a signed-out session works")
+	}
+	for i := 0; i < 40; i++ { // 8 hours in steps shorter than the idle limit
+		if i == 0 {
+			sess = fx.signIn(t, "mia")
+		}
+		fx.Clock.Advance(support.SessionTTL / 40)
+		if code := search(sess); (code == 200) != (i < 39) {
+			t.Fatalf("after %d/40 of the session's life: %d", i+1, code)
+		}
+	}
+	// Ten wrong codes lock the member, whatever comes next; each is audited.
+	fx.Clock.Advance(support.FailedLogins.Window) // the address's own limit starts afresh
+	for i := 0; i < support.MaxOTPFailures; i++ {
+		fx.Clock.Advance(30 * time.Second)
+		wrong := fmt.Sprintf("%06d", (mustAtoi(t, fx.code(t, "mia"))+1)%1000000)
+		if code, _ := signIn(`{"otp":"` + wrong + `"}`); code != 401 {
+			t.Fatalf("wrong code %d: %d", i, code)
+		}
+	}
+	// From another address, so that it is the member's lock that holds, not the address's.
+	fx.Clock.Advance(30 * time.Second)
+	if _, err := fx.svc.SignIn(ctx, token, fx.code(t, "mia"), "198.51.100.7"); !errors.Is(err, apperr.Of(apperr.TooMany)) {
+		t.Fatalf("a locked member signs in: %v", err)
+	}
+	var locks, failures int
+	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE action = 'staff.locked'), count(*) FILTER (WHERE action = 'staff.signin_failed')
+		FROM audit_log WHERE actor = 'staff:mia'`).Scan(&locks, &failures)
+	if locks != 1 || failures < support.MaxOTPFailures-1 {
+		t.Fatalf("audit: %d locks, %d failures", locks, failures)
+	}
+	// Re-enrolment (a supervisor has identified the member) lifts the lock; the old secret is void.
+	oldSecret := fx.enrolled["mia"].OTPSecret
+	en, err := fx.svc.EnrolOTP(ctx, "mia")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.Clock.Advance(support.FailedLogins.Window)
+	if old, _ := totp.GenerateCode(oldSecret, fx.Clock.Now()); old != "" {
+		if code, _ := signIn(`{"otp":"` + old + `"}`); code != 401 {
+			t.Fatalf("the replaced secret's code: %d", code)
+		}
+	}
+	fx.enrolled["mia"] = support.Enrolment{Token: token, OTPSecret: en.OTPSecret}
+	if search(fx.signIn(t, "mia")) != 200 {
+		t.Fatal("re-enrolled member cannot sign in")
+	}
+	if _, err := fx.svc.EnrolOTP(ctx, "nobody"); err == nil {
+		t.Fatal("enrolled an unknown member")
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

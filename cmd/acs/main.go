@@ -55,8 +55,10 @@ Commands:
   migrate             apply database migrations
   hsm init            create the HSM keys the ACS needs (once per token)
   import-cards FILE   load the issuer's card file (CSV); all rows or none
-  staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token once
-  staff rotate NAME   give a staff member a new token (the old one stops working); prints it once
+  staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token and
+                      the authenticator app's TOTP secret once
+  staff rotate NAME   give a staff member a new token (the old one and its sessions stop); prints it once
+  staff otp NAME      give a staff member a new TOTP secret (lost phone; lifts a lock); prints it once
   staff disable NAME  end a staff member's access at once
   letters sample FILE write a sample letter PDF (made-up holder and code) to look at
   letters batch       print every requested ID-code letter into one PDF and manifest
@@ -152,7 +154,7 @@ func command(args []string, stdin io.Reader) commandFunc {
 			return staffAdd(ctx, cfg, log, args[2], support.Role(args[3]), out)
 		}
 	}
-	if len(args) == 3 && args[0] == "staff" && (args[1] == "disable" || args[1] == "rotate") {
+	if len(args) == 3 && args[0] == "staff" && (args[1] == "disable" || args[1] == "rotate" || args[1] == "otp") {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return staffChange(ctx, cfg, log, args[1], args[2], out)
 		}
@@ -259,7 +261,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price,
 		Currency: cfg.SMS.Currency})
 	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
-		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log,
+		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log, Data: d.keys, Issuer: cfg.Issuer.Name,
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }, Limits: limits.New(d.pool, clock)})
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
@@ -355,27 +357,43 @@ func staffAdd(ctx context.Context, cfg *config.Config, log *slog.Logger, name st
 		return err
 	}
 	defer d.Close()
-	token, err := d.support.AddStaff(ctx, name, role)
+	en, err := d.support.AddStaff(ctx, name, role)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "staff add: %s (%s) created. Token, shown this once; hand it over in person (valid %d days):\n%s\n",
-		name, role, int(support.TokenTTL.Hours()/24), token)
+	fmt.Fprintf(out, "staff add: %s (%s) created. Both shown this once; hand them over in person.\n", name, role)
+	printOTP(out, en)
+	fmt.Fprintf(out, "token (valid %d days): %s\n", int(support.TokenTTL.Hours()/24), en.Token)
 	return nil
 }
 
-// staffChange disables a staff member or gives them a new token (printed once).
+// printOTP shows a TOTP enrolment: the URI an authenticator app reads (as a QR code would carry it) and
+// the secret for typing in.
+func printOTP(out io.Writer, en support.Enrolment) {
+	fmt.Fprintf(out, "authenticator app: %s\nor type in the key: %s\n", en.OTPURI, en.OTPSecret)
+}
+
+// staffChange disables a staff member or gives them a new token or TOTP secret (printed once).
 func staffChange(ctx context.Context, cfg *config.Config, log *slog.Logger, verb, name string, out io.Writer) error {
 	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if verb == "disable" {
+	switch verb {
+	case "disable":
 		if err := d.support.DisableStaff(ctx, name); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "staff disable: %s can no longer sign in\n", name)
+		return nil
+	case "otp":
+		en, err := d.support.EnrolOTP(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "staff otp: %s has a new second factor (the old one no longer works), shown this once:\n", name)
+		printOTP(out, en)
 		return nil
 	}
 	token, err := d.support.RotateStaff(ctx, name)
@@ -513,7 +531,7 @@ func importCards(ctx context.Context, cfg *config.Config, log *slog.Logger, path
 // column cannot be forgotten by key rotation (and an old key retired too early).
 func encryptedColumns() []envelope.Column {
 	var all []envelope.Column
-	for _, cols := range [][]envelope.Column{cards.Columns, registration.Columns, sms.Columns} {
+	for _, cols := range [][]envelope.Column{cards.Columns, registration.Columns, sms.Columns, support.Columns} {
 		all = append(all, cols...)
 	}
 	return all

@@ -72,6 +72,7 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"letters", "batch"}, "no letters to print"},
 		{[]string{"letters", "sample", filepath.Join(t.TempDir(), "sample.pdf")}, "sample.pdf"},
 		{[]string{"staff", "add", "mia", "agent"}, "acss_"},
+		{[]string{"staff", "otp", "mia"}, "otpauth://totp/"},
 		{[]string{"demo", "seed"}, "registered for mTAN"},
 		{[]string{"demo", "seed"}, "registered already"},
 		{[]string{"demo", "seed", phone}, "registered for the app on the demo phone"},
