@@ -202,6 +202,9 @@ func TestMalformedFileImportsNothing(t *testing.T) {
 		"short row":        {header + good + "4000110000000017,2030-01\n", []string{"line 3: has 2 fields, want 10"}},
 		"duplicate":        {header + good + good, []string{"line 3: pan: same card number as line 2"}},
 		"bad quote":        {header + good + "\"4000110000000017,2030-01,active,credit,A B,1990-01-01,Weg 1,10115,Berlin,DE\n", []string{"line 3"}},
+		// Streamed: two batches of good rows are written before the wrong one, and rolled back with it.
+		"problem after batches": {string(synthFile(2500)) + "4000110000000992,2030-01,active,credit,A B,1990-01-01,Weg 1,10115,Berlin,DE\n", []string{"line 2502: pan: fails the Luhn check"}},
+		"duplicate far apart":   {string(synthFile(2500)) + strings.SplitN(string(synthFile(1)), "\n", 3)[1] + "\n", []string{"line 2502: pan: same card number as line 2"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := fx.dir.Import(context.Background(), strings.NewReader(tc.body))

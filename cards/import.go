@@ -80,70 +80,73 @@ var (
 	countryRE    = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
-// parse reads the whole file and returns its rows, or every problem found.
-func parse(r io.Reader) ([]fileRow, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1 // counted here, to report the line instead of stopping
-	cr.ReuseRecord = false
-	ie := &ImportError{}
-	add := func(line int, field, msg string) {
-		if len(ie.Problems) < maxProblems {
-			ie.Problems = append(ie.Problems, Problem{line, field, msg})
-		} else {
-			ie.More++
-		}
+// parser reads a card file one row at a time, so a file of millions of cards never sits in memory;
+// the problems it finds accumulate in ie (bounded by maxProblems).
+type parser struct {
+	cr *csv.Reader
+	ie ImportError
+}
+
+func (p *parser) add(line int, field, msg string) {
+	if len(p.ie.Problems) < maxProblems {
+		p.ie.Problems = append(p.ie.Problems, Problem{line, field, msg})
+	} else {
+		p.ie.More++
 	}
-	header, err := cr.Read()
+}
+
+func (p *parser) failed() bool { return len(p.ie.Problems) > 0 }
+
+// newParser checks the header; a file without the right one is refused before any row is read.
+func newParser(r io.Reader) (*parser, error) {
+	p := &parser{cr: csv.NewReader(r)}
+	p.cr.FieldsPerRecord = -1 // counted here, to report the line instead of stopping
+	p.cr.ReuseRecord = true   // parseRow copies what it keeps
+	header, err := p.cr.Read()
 	if err != nil {
-		add(1, "", "no header line (want "+strings.Join(FileColumns, ",")+")")
-		return nil, ie
+		p.add(1, "", "no header line (want "+strings.Join(FileColumns, ",")+")")
+		return nil, &p.ie
 	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff") // a spreadsheet's byte-order mark
 	}
 	if strings.Join(header, ",") != strings.Join(FileColumns, ",") {
-		add(1, "", "header must be "+strings.Join(FileColumns, ","))
-		return nil, ie
+		p.add(1, "", "header must be "+strings.Join(FileColumns, ","))
+		return nil, &p.ie
 	}
-	var rows []fileRow
-	seen := map[string]int{}
+	return p, nil
+}
+
+// next returns the next well-formed row, recording the problems of those that are not; ok is false at
+// the end of the file.
+func (p *parser) next() (row fileRow, ok bool, err error) {
 	for {
-		rec, err := cr.Read()
+		rec, err := p.cr.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return fileRow{}, false, nil
 		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				// The parse error's text quotes nothing from the record, only positions.
-				add(pe.Line, "", pe.Err.Error())
+				p.add(pe.Line, "", pe.Err.Error())
 				continue
 			}
-			return nil, fmt.Errorf("cards: read card file: %w", err)
+			return fileRow{}, false, fmt.Errorf("cards: read card file: %w", err)
 		}
-		line, _ := cr.FieldPos(0)
+		line, _ := p.cr.FieldPos(0)
 		if len(rec) != len(FileColumns) {
-			add(line, "", fmt.Sprintf("has %d fields, want %d", len(rec), len(FileColumns)))
+			p.add(line, "", fmt.Sprintf("has %d fields, want %d", len(rec), len(FileColumns)))
 			continue
 		}
 		row, probs := parseRow(line, rec)
-		for _, p := range probs {
-			add(p.Line, p.Field, p.Msg)
+		for _, pr := range probs {
+			p.add(pr.Line, pr.Field, pr.Msg)
 		}
-		if len(probs) > 0 {
-			continue
+		if len(probs) == 0 {
+			return row, true, nil
 		}
-		if first, dup := seen[row.pan]; dup {
-			add(line, "pan", fmt.Sprintf("same card number as line %d", first))
-			continue
-		}
-		seen[row.pan] = line
-		rows = append(rows, row)
 	}
-	if len(ie.Problems) > 0 {
-		return nil, ie
-	}
-	return rows, nil
 }
 
 func parseRow(line int, rec []string) (fileRow, []Problem) {
@@ -204,86 +207,128 @@ func parseRow(line int, rec []string) (fileRow, []Problem) {
 // still the card's id when the row is written.
 const importLockKey = 0x0ac5_0001
 
+// importBatch rows are written per round trip: large enough that the round trips do not dominate, small
+// enough that a batch's rows, hashes and ciphertexts stay a few hundred kilobytes.
+const importBatch = 1000
+
 // Import loads a card file. Either every row is imported, creating new cards and updating known ones
 // (found by number, so a re-import never duplicates), or, when any row is wrong, nothing is and the error
-// is an *ImportError naming each line.
+// is an *ImportError naming each line. The file is streamed: rows are written in batches inside one
+// transaction as they are read, and a problem anywhere rolls the whole file back, so memory stays bounded
+// (one batch, plus 20 bytes per card to find a number given twice) whatever the file's size.
 func (d *Directory) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
-	rows, err := parse(r)
+	p, err := newParser(r)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	hashes := make([][]byte, len(rows))
-	for i, row := range rows {
-		if hashes[i], err = d.panHash(row.pan); err != nil {
-			return ImportResult{}, err
-		}
-	}
 	var res ImportResult
 	err = store.WithTx(ctx, d.pool, func(tx pgx.Tx) error {
-		res = ImportResult{}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockKey); err != nil {
 			return err
 		}
-		ids, err := existingIDs(ctx, tx, hashes)
-		if err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		for i, row := range rows {
-			id, known := ids[string(hashes[i])]
-			if !known {
-				id = uuid.New()
-			}
-			panEnc, err := d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "pan_enc", Row: id.String()}, []byte(row.pan))
+		// The first 16 bytes of the keyed hash find a number given twice; the number itself is not kept.
+		seen := map[[16]byte]int32{}
+		var rows []fileRow
+		var hashes [][]byte
+		for {
+			row, ok, err := p.next()
 			if err != nil {
 				return err
 			}
-			doc, err := json.Marshal(row.holder)
+			if !ok {
+				break
+			}
+			h, err := d.panHash(row.pan)
 			if err != nil {
 				return err
 			}
-			holderEnc, err := d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "holder_enc", Row: id.String()}, doc)
-			if err != nil {
-				return err
+			if first, dup := seen[[16]byte(h)]; dup {
+				p.add(row.line, "pan", fmt.Sprintf("same card number as line %d", first))
+				continue
 			}
-			// The WHERE on the update makes a row whose id is not the one read above a visible failure (no
-			// row returned) instead of a ciphertext bound to another row's id.
-			b.Queue(`INSERT INTO issuer_cards (id, pan_hash, pan_enc, pan_first6, pan_last4, pan_length, scheme, product,
-					expiry_month, status, holder_enc)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-				ON CONFLICT (pan_hash) DO UPDATE SET pan_enc = EXCLUDED.pan_enc, product = EXCLUDED.product,
-					expiry_month = EXCLUDED.expiry_month, status = EXCLUDED.status, holder_enc = EXCLUDED.holder_enc,
-					updated_at = now()
-				WHERE issuer_cards.id = EXCLUDED.id
-				RETURNING (xmax = 0)`,
-				id, hashes[i], panEnc, row.pan[:6], row.pan[len(row.pan)-4:], len(row.pan), row.scheme, row.product,
-				row.expiry, row.status, holderEnc)
-			d.log.DebugContext(ctx, "card import row", "line", row.line, "card_id", id,
-				"card", Mask(row.pan[:6], row.pan[len(row.pan)-4:], len(row.pan)), "known", known)
-		}
-		br := tx.SendBatch(ctx, b)
-		for _, row := range rows {
-			var inserted bool
-			if err := br.QueryRow().Scan(&inserted); err != nil {
-				_ = br.Close()
-				if errors.Is(err, pgx.ErrNoRows) {
-					return fmt.Errorf("cards: line %d: card changed identity during import", row.line)
+			seen[[16]byte(h)] = int32(row.line)
+			if p.failed() {
+				continue // the file is refused: read on only to report its problems
+			}
+			rows, hashes = append(rows, row), append(hashes, h)
+			if len(rows) == importBatch {
+				if err := d.writeBatch(ctx, tx, rows, hashes, &res); err != nil {
+					return err
 				}
-				return fmt.Errorf("cards: line %d: write: %w", row.line, err)
-			}
-			if inserted {
-				res.Created++
-			} else {
-				res.Updated++
+				rows, hashes = rows[:0], hashes[:0]
 			}
 		}
-		return br.Close()
+		if p.failed() {
+			return &p.ie
+		}
+		return d.writeBatch(ctx, tx, rows, hashes, &res)
 	})
 	if err != nil {
 		return ImportResult{}, err
 	}
 	d.log.InfoContext(ctx, "card file imported", "created", res.Created, "updated", res.Updated)
 	return res, nil
+}
+
+// writeBatch upserts rows (hashes[i] is rows[i]'s number hash) in one round trip and counts them in res.
+func (d *Directory) writeBatch(ctx context.Context, tx pgx.Tx, rows []fileRow, hashes [][]byte, res *ImportResult) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids, err := existingIDs(ctx, tx, hashes)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	for i, row := range rows {
+		id, known := ids[string(hashes[i])]
+		if !known {
+			id = uuid.New()
+		}
+		panEnc, err := d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "pan_enc", Row: id.String()}, []byte(row.pan))
+		if err != nil {
+			return err
+		}
+		doc, err := json.Marshal(row.holder)
+		if err != nil {
+			return err
+		}
+		holderEnc, err := d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "holder_enc", Row: id.String()}, doc)
+		if err != nil {
+			return err
+		}
+		// The WHERE on the update makes a row whose id is not the one read above a visible failure (no
+		// row returned) instead of a ciphertext bound to another row's id.
+		b.Queue(`INSERT INTO issuer_cards (id, pan_hash, pan_enc, pan_first6, pan_last4, pan_length, scheme, product,
+				expiry_month, status, holder_enc)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (pan_hash) DO UPDATE SET pan_enc = EXCLUDED.pan_enc, product = EXCLUDED.product,
+				expiry_month = EXCLUDED.expiry_month, status = EXCLUDED.status, holder_enc = EXCLUDED.holder_enc,
+				updated_at = now()
+			WHERE issuer_cards.id = EXCLUDED.id
+			RETURNING (xmax = 0)`,
+			id, hashes[i], panEnc, row.pan[:6], row.pan[len(row.pan)-4:], len(row.pan), row.scheme, row.product,
+			row.expiry, row.status, holderEnc)
+		d.log.DebugContext(ctx, "card import row", "line", row.line, "card_id", id,
+			"card", Mask(row.pan[:6], row.pan[len(row.pan)-4:], len(row.pan)), "known", known)
+	}
+	br := tx.SendBatch(ctx, b)
+	for _, row := range rows {
+		var inserted bool
+		if err := br.QueryRow().Scan(&inserted); err != nil {
+			_ = br.Close()
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("cards: line %d: card changed identity during import", row.line)
+			}
+			return fmt.Errorf("cards: line %d: write: %w", row.line, err)
+		}
+		if inserted {
+			res.Created++
+		} else {
+			res.Updated++
+		}
+	}
+	return br.Close()
 }
 
 func existingIDs(ctx context.Context, tx pgx.Tx, hashes [][]byte) (map[string]uuid.UUID, error) {
