@@ -48,10 +48,27 @@ func Encode(m *Message) ([]byte, error) {
 // writeJSON writes v without HTML escaping: values such as URLs with & stay readable, and the JSON is
 // never embedded in HTML unescaped (pages carry messages base64url-encoded).
 func writeJSON(buf *bytes.Buffer, v any) {
+	if s, ok := v.(string); ok && plain(s) {
+		buf.WriteByte('"')
+		buf.WriteString(s)
+		buf.WriteByte('"')
+		return
+	}
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 	buf.Truncate(buf.Len() - 1) // Encode ends with a newline
+}
+
+// plain reports whether s is written in JSON as itself between quotes: printable ASCII without quote or
+// backslash (nearly every EMV value), so the encoder's reflection can be skipped.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // MustEncode is Encode for messages built from constants (tests, examples).

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -247,4 +248,73 @@ func TestDetailNeverEchoesACardNumber(t *testing.T) {
 			checkDecodeInvariants(t, TypeAReq, body, Context{})
 		})
 	}
+}
+
+// FuzzObject holds the fast object scanner to encoding/json's own reading: for any UTF-8 input both accept or
+// both refuse, and where they accept they find the same members (raw values compared compacted), in the
+// same order, and the same first duplicate key.
+func FuzzObject(f *testing.F) {
+	for _, s := range []string{`{}`, ` {"a":1} `, `{"a":"x\"y","b":[1,{"c":"}"}],"a":null}`, `{"\u0061":true,"a":false}`,
+		`{"a":1}x`, `[1]`, `{"a":-0.5e+3,"b":"\\"}`, `{"a" : { "b" : [ ] } , "c":"é"}`, `{"a":1,}`, `{"a"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !utf8.Valid(body) {
+			return // Decode refuses it before reading members
+		}
+		raw, keys, dup, err := object(body)
+		wantRaw, wantKeys, wantDup, wantErr := objectReference(body)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: scanner err %v, encoding/json err %v", body, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if dup != wantDup || strings.Join(keys, "\x00") != strings.Join(wantKeys, "\x00") {
+			t.Fatalf("%q: keys %q dup %q, want %q dup %q", body, keys, dup, wantKeys, wantDup)
+		}
+		for k, v := range wantRaw {
+			var a, b bytes.Buffer
+			if json.Compact(&a, raw[k]) != nil || json.Compact(&b, v) != nil || a.String() != b.String() {
+				t.Fatalf("%q: member %q is %q, want %q", body, k, raw[k], v)
+			}
+		}
+	})
+}
+
+// objectReference is the object reader the scanner replaced, on json.Decoder's token API.
+func objectReference(body []byte) (map[string]json.RawMessage, []string, string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, "", fmt.Errorf("not an object")
+	}
+	raw := map[string]json.RawMessage{}
+	var keys []string
+	dup := ""
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, "", err
+		}
+		if _, seen := raw[k]; seen {
+			if dup == "" {
+				dup = k
+			}
+			continue
+		}
+		raw[k] = v
+		keys = append(keys, k)
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, nil, "", fmt.Errorf("not an object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, "", fmt.Errorf("trailing data")
+	}
+	return raw, keys, dup, nil
 }
