@@ -5,13 +5,9 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
-	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
-	"example.com/acs/registration"
-	"example.com/acs/sms"
 )
 
 // BenchmarkDecide measures answering an AReq end to end below HTTP: parse, card lookup by keyed PAN
@@ -21,10 +17,7 @@ import (
 //	go test -run X -bench Decide -cpu 1,8 ./acs/
 func BenchmarkDecide(b *testing.B) {
 	st := testenv.NewStack(b)
-	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
-		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
-		SMSPrice: decimal.Zero, Currency: "EUR"})
-	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Clock: st.Clock, Log: st.Log,
+	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Hasher: st.HSM, Risk: acs.DefaultRisk})
 	sample := areq(b)
 	b.ReportAllocs()

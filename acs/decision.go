@@ -9,16 +9,15 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
+	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
 	"example.com/acs/cards"
 	"example.com/acs/emv"
 	"example.com/acs/registration"
-	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
 
@@ -72,11 +71,10 @@ const (
 
 // DecisionDeps are what the decision needs.
 type DecisionDeps struct {
-	Pool         *pgxpool.Pool
-	Cards        *cards.Directory
-	Registration *registration.Registrar
-	Clock        clockwork.Clock
-	Log          *slog.Logger
+	Pool  *pgxpool.Pool
+	Cards *cards.Directory
+	Clock clockwork.Clock
+	Log   *slog.Logger
 	// ChallengeURL is the acsURL a challenged browser posts its CReq to.
 	ChallengeURL string
 	// ReferenceNumber is the ACS reference number the EMVCo approval assigns.
@@ -115,7 +113,38 @@ func NewDecider(d DecisionDeps) *Decider { return &Decider{d: d} }
 // gets U with reason 03 (unsupported device); 3RI requests are decided without a cardholder (decide3RI);
 // a non-payment request in the browser is challenged like a payment; threeDSRequestorChallengeInd 06
 // (data share only) is never answered C (2.3.1 Table A.17) but I.
+//
+// The database sees one read and one write (inputs.go). When a parallel AReq of the same card used up
+// the low-value exemption between the two, the write stores nothing and the decision is made again.
 func (dc *Decider) Decide(ctx context.Context, a *AReq) ([]byte, *Decision, error) {
+	panHash, err := dc.d.Cards.LookupHash(a.AcctNumber)
+	if err != nil && !errors.Is(err, cards.ErrNotFound) {
+		return nil, nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	for attempt := 1; ; attempt++ {
+		body, dec, raced, err := dc.decide(ctx, a, panHash, attempt < 3)
+		if raced {
+			continue
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return nil, nil, newErro(emv.ErrTransactionData, "threeDSServerTransID", a.MessageVersion, emv.TypeAReq).Echo(a.Message)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("acs: decide: %w", err)
+		}
+		dc.d.Metrics.decided(dec.TransStatus, dec.Reasons)
+		dc.d.Log.InfoContext(ctx, "areq decided", "acs_trans_id", dec.ACSTransID, "trans_status", dec.TransStatus,
+			"reasons", strings.Join(dec.Reasons, ","))
+		return body, dec, nil
+	}
+}
+
+// decide makes one decision on what the read finds and writes it. raced reports that the low-value
+// exemption it granted was used up by a parallel AReq before the write (nothing was stored); after two
+// such races lowValue is false and the exemption is not tried again for this AReq.
+func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue bool) (body []byte, dec *Decision, raced bool, err error) {
+	now := dc.d.Clock.Now()
 	d := &aresData{a: a, acsTransID: uuid.NewString(), referenceNo: dc.d.ReferenceNumber, operatorID: dc.d.OperatorID}
 	var cardID, regID *uuid.UUID
 	var reasons []string
@@ -123,41 +152,38 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) ([]byte, *Decision, erro
 		d.status, d.reason = status, reason
 		reasons = append(reasons, why...)
 	}
-
-	card, err := dc.d.Cards.FindByPAN(ctx, a.AcctNumber)
+	in := &decisionInputs{}
+	if panHash != nil {
+		knownWanted := dc.d.Risk.KnownBrowsers && a.DeviceChannel == ChannelBrowser
+		if in, err = readInputs(ctx, dc.d.Pool, panHash, a, now.Add(-dc.d.Risk.Velocity.Window), knownWanted); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	card := in.card
 	switch {
-	case errors.Is(err, cards.ErrNotFound):
+	case card == nil:
 		decide("N", statusReasonNoCardRecord, ReasonCardUnknown)
-	case err != nil:
-		return nil, nil, err
 	case card.Status == cards.Blocked:
 		cardID = &card.ID
 		decide("N", statusReasonNotPermitted, ReasonCardBlocked)
-	case card.Expired(dc.d.Clock.Now()):
+	case card.Expired(now):
 		cardID = &card.ID
 		decide("N", statusReasonExpiredCard, ReasonCardExpired)
 	case a.DeviceChannel == ChannelApp:
 		cardID = &card.ID
 		decide("U", statusReasonUnsupportedDevice, ReasonAppChannel)
-	default:
+	case in.regID == nil:
 		cardID = &card.ID
-		reg, err := dc.d.Registration.Active(ctx, card.ID)
-		if apperr.KindOf(err) == apperr.NotFound {
-			decide("N", statusReasonNotEnrolled, ReasonNotRegistered)
-			break
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		regID = &reg.ID
-		if reg.Locked {
-			// Five wrong entries in a row locked the method (PSD2 RTS Art. 4): no purchase until support
-			// lifts it, frictionless ones included.
-			decide("N", statusReasonNotPermitted, ReasonMethodLocked)
-			break
-		}
+		decide("N", statusReasonNotEnrolled, ReasonNotRegistered)
+	case in.locked:
+		// Five wrong entries in a row locked the method (PSD2 RTS Art. 4): no purchase until support
+		// lifts it, frictionless ones included.
+		cardID, regID = &card.ID, in.regID
+		decide("N", statusReasonNotPermitted, ReasonMethodLocked)
+	default:
+		cardID, regID = &card.ID, in.regID
 		why, via := ReasonRegisteredMTAN, ViaMTAN
-		if reg.Method == registration.MethodApp {
+		if in.method == registration.MethodApp {
 			why, via = ReasonRegisteredApp, ViaApp
 		}
 		if a.DeviceChannel == Channel3RI {
@@ -172,81 +198,71 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) ([]byte, *Decision, erro
 	var browserDigest, ipDigest []byte
 	if d.status == "C" && dc.d.Risk.KnownBrowsers {
 		if browserDigest, ipDigest, err = dc.browserDigests(a); err != nil {
-			return nil, nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+			return nil, nil, false, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
 	}
-	var body []byte
-	base, baseReasons := *d, reasons
-	err = store.WithTx(ctx, dc.d.Pool, func(tx pgx.Tx) error {
-		*d, reasons = base, append([]string(nil), baseReasons...) // a retried transaction starts afresh
-		frictionless := false
-		switch {
-		case a.DeviceChannel == Channel3RI && d.status == "":
-			ok, why, reason, err := dc.decide3RI(ctx, tx, a, *cardID)
-			if err != nil {
-				return err
-			}
-			reasons = append(reasons, why)
-			if !ok {
-				d.status, d.reason = "N", reason
-				break
-			}
-			frictionless = true
-		case d.status == "C" && a.ChallengeInd == challengeIndDataShareOnly:
-			// Data share only: the requestor will not challenge; the ACS acknowledges (2.3.1 Table A.17).
-			d.status, d.acsURL, d.via, d.mandated = "I", "", "", false
-			reasons = append(reasons, ReasonDataShareOnly)
-		case d.status == "C" && !a.HasAmount:
-			// A non-payment authentication without purchase data: nothing for the amount-based rules to
-			// weigh, so the cardholder confirms.
-			reasons = append(reasons, ReasonNonPayment)
-		case d.status == "C":
-			in := riskInput{cardID: *cardID, ipGiven: ipDigest != nil}
-			if dc.d.Risk.KnownBrowsers {
-				var err error
-				if in.browserKnown, in.ipKnow, err = knownBrowser(ctx, tx, *cardID, browserDigest, ipDigest); err != nil {
-					return err
-				}
-			}
-			as, err := dc.d.Risk.assess(ctx, tx, dc.d.Whitelist, a, in, dc.d.Clock.Now())
-			if err != nil {
-				return err
-			}
-			reasons = append(reasons, as.reasons...)
-			if dc.d.Whitelist != nil {
-				d.listed = &as.whitelisted
-			}
-			frictionless = as.frictionless
-			d.exemption = exemptionOf(as.reasons)
+	frictionless, countLowValue := false, false
+	switch {
+	case a.DeviceChannel == Channel3RI && d.status == "":
+		ok, why, reason, err := dc.decide3RI(ctx, a, *cardID)
+		if err != nil {
+			return nil, nil, false, err
 		}
-		if frictionless {
-			d.status, d.acsURL, d.via, d.mandated = "Y", "", "", false
-			d.eci = ECI(a.AcctNumber, "Y")
-			var err error
-			if d.authValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: d.acsTransID, AcctNumber: a.AcctNumber,
-				MinorUnits: a.MinorUnits, Currency: a.Currency, AcquirerBIN: a.AcquirerBIN, AcquirerMerchantID: a.AcquirerMerchantID,
-				TransStatus: "Y", ECI: d.eci}); err != nil {
-				return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
-			}
+		reasons = append(reasons, why)
+		if !ok {
+			d.status, d.reason = "N", reason
+			break
 		}
-		var err error
-		if body, err = emv.Encode(d.message()); err != nil {
-			return err
+		frictionless = true
+	case d.status == "C" && a.ChallengeInd == challengeIndDataShareOnly:
+		// Data share only: the requestor will not challenge; the ACS acknowledges (2.3.1 Table A.17).
+		d.status, d.acsURL, d.via, d.mandated = "I", "", "", false
+		reasons = append(reasons, ReasonDataShareOnly)
+	case d.status == "C" && !a.HasAmount:
+		// A non-payment authentication without purchase data: nothing for the amount-based rules to
+		// weigh, so the cardholder confirms.
+		reasons = append(reasons, ReasonNonPayment)
+	case d.status == "C":
+		ri := riskInput{ipGiven: ipDigest != nil, recent: in.recent, whitelisted: in.whitelisted && dc.d.Whitelist != nil,
+			scaCount: in.scaCount, scaSum: in.scaSum}
+		if dc.d.Risk.KnownBrowsers {
+			ri.browserKnown, ri.ipKnow = known(in.browsers, browserDigest), ipDigest != nil && known(in.ips, ipDigest)
 		}
-		return dc.insert(ctx, tx, a, d, cardID, regID, reasons, browserDigest, ipDigest)
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return nil, nil, newErro(emv.ErrTransactionData, "threeDSServerTransID", a.MessageVersion, emv.TypeAReq).Echo(a.Message)
+		risk := dc.d.Risk
+		if !lowValue {
+			risk.LowValue.Enabled = false
+		}
+		var as assessment
+		as, countLowValue = risk.assess(a, ri)
+		reasons = append(reasons, as.reasons...)
+		if dc.d.Whitelist != nil {
+			d.listed = &as.whitelisted
+		}
+		frictionless = as.frictionless
+		d.exemption = exemptionOf(as.reasons)
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("acs: decide: %w", err)
+	if frictionless {
+		d.status, d.acsURL, d.via, d.mandated = "Y", "", "", false
+		d.eci = ECI(a.AcctNumber, "Y")
+		if d.authValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: d.acsTransID, AcctNumber: a.AcctNumber,
+			MinorUnits: a.MinorUnits, Currency: a.Currency, AcquirerBIN: a.AcquirerBIN, AcquirerMerchantID: a.AcquirerMerchantID,
+			TransStatus: "Y", ECI: d.eci}); err != nil {
+			return nil, nil, false, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		}
 	}
-	dc.d.Metrics.decided(d.status, reasons)
-	dc.d.Log.InfoContext(ctx, "areq decided", "acs_trans_id", d.acsTransID, "trans_status", d.status,
-		"reasons", strings.Join(reasons, ","))
+	if body, err = emv.Encode(d.message()); err != nil {
+		return nil, nil, false, err
+	}
+	var lv *lowValueCount
+	if countLowValue {
+		lv = &lowValueCount{max: dc.d.Risk.LowValue.MaxCount, maxSum: dc.d.Risk.LowValue.MaxCumulative}
+	}
+	stored, err := dc.insert(ctx, a, d, cardID, regID, reasons, browserDigest, ipDigest, lv)
+	if err != nil || !stored {
+		return nil, nil, !stored && err == nil, err
+	}
 	return body, &Decision{ACSTransID: d.acsTransID, TransStatus: d.status, TransStatusReason: d.reason, ECI: d.eci,
-		AuthenticationValue: d.authValue, Reasons: reasons}, nil
+		AuthenticationValue: d.authValue, Reasons: reasons}, false, nil
 }
 
 // Decision is what Decide decided, for callers in this program (the demo seed, tests); the 3DS Server
@@ -280,7 +296,7 @@ func exemptionOf(reasons []string) string {
 // at the same merchant that the cardholder authenticated (threeDSRequestorPriorAuthenticationInfo names
 // its acsTransID), within the amount rules. Anything else is N: 21 for a kind of 3RI this ACS does not
 // authenticate, 07 where the prior authentication is missing or does not match.
-func (dc *Decider) decide3RI(ctx context.Context, tx pgx.Tx, a *AReq, cardID uuid.UUID) (bool, string, string, error) {
+func (dc *Decider) decide3RI(ctx context.Context, a *AReq, cardID uuid.UUID) (bool, string, string, error) {
 	// 2.1.0 knows 3RI for non-payment only: its 3RI AReqs carry no purchase data.
 	if a.MessageCategory != CategoryPayment || !a.HasAmount || (a.ThreeRIInd != threeRIRecurring && a.ThreeRIInd != threeRIInstalment) {
 		return false, Reason3RINotSupported, statusReason3RINotSupported, nil
@@ -290,7 +306,7 @@ func (dc *Decider) decide3RI(ctx context.Context, tx pgx.Tx, a *AReq, cardID uui
 		return false, Reason3RINoPrior, statusReasonInvalidTx, nil
 	}
 	var ok bool
-	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM acs_transactions WHERE acs_trans_id = $1 AND card_id = $2
+	err = dc.d.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM acs_transactions WHERE acs_trans_id = $1 AND card_id = $2
 			AND acquirer_bin = $3 AND acquirer_merchant_id = $4 AND (trans_status = 'Y' OR final_status = 'Y'))`,
 		prior, cardID, a.AcquirerBIN, a.AcquirerMerchantID).Scan(&ok)
 	if err != nil {
@@ -305,9 +321,39 @@ func (dc *Decider) decide3RI(ctx context.Context, tx pgx.Tx, a *AReq, cardID uui
 	return true, Reason3RIAuthenticated, "", nil
 }
 
-// insert stores the answered AReq.
-func (dc *Decider) insert(ctx context.Context, tx pgx.Tx, a *AReq, d *aresData, cardID, regID *uuid.UUID, reasons []string,
-	browserDigest, ipDigest []byte) error {
+// lowValueCount is a low-value exemption to be counted with the transaction, within these limits.
+type lowValueCount struct {
+	max    int
+	maxSum decimal.Decimal
+}
+
+// The transaction's columns and values, shared by both forms of insertTx.
+const (
+	txColumns = `acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
+		card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
+		merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
+		trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest, ds_url, device_channel, message_category,
+		requestor_name`
+	txValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''), nullif($12, ''), nullif($13, ''), nullif($14, ''),
+		nullif($15, ''), $16, $17, nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''), $23, $24, nullif($25, ''),
+		$26, $27, nullif($28, ''), $29, $30, nullif($31, '')`
+	insertTxSQL = `INSERT INTO acs_transactions (` + txColumns + `) VALUES (` + txValues + `)`
+	// insertTxLowValueSQL counts the purchase in the card's low-value counters with a guarded upsert,
+	// whose row lock serialises parallel AReqs for the card and whose WHERE refuses the purchase that
+	// would pass a limit; the transaction is stored only when the count was taken ($32 max count, $33
+	// max sum, $7 the amount).
+	insertTxLowValueSQL = `WITH lv AS (
+		INSERT INTO acs_sca_counters AS c (card_id, count, cumulative, since) VALUES ($5, 1, $7, $24)
+		ON CONFLICT (card_id) DO UPDATE SET count = c.count + 1, cumulative = c.cumulative + $7
+		WHERE c.count + 1 <= $32 AND c.cumulative + $7 <= $33
+		RETURNING 1)
+	INSERT INTO acs_transactions (` + txColumns + `) SELECT ` + txValues + ` WHERE EXISTS (SELECT 1 FROM lv)`
+)
+
+// insert stores the answered AReq in one statement (its own transaction). With lv it also counts the
+// low-value exemption, and stored is false when the limits no longer allowed it.
+func (dc *Decider) insert(ctx context.Context, a *AReq, d *aresData, cardID, regID *uuid.UUID, reasons []string,
+	browserDigest, ipDigest []byte, lv *lowValueCount) (stored bool, err error) {
 	why, _ := json.Marshal(reasons)
 	var amount, minor, currency, exponent any
 	if a.HasAmount {
@@ -317,20 +363,20 @@ func (dc *Decider) insert(ctx context.Context, tx pgx.Tx, a *AReq, d *aresData, 
 	if !a.PurchaseDate.IsZero() {
 		purchaseDate = a.PurchaseDate
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO acs_transactions (acs_trans_id, three_ds_server_trans_id, ds_trans_id, message_version,
-		card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
-		merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
-		trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest, ds_url, device_channel, message_category,
-		requestor_name)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''), nullif($12, ''), nullif($13, ''), nullif($14, ''),
-			nullif($15, ''), $16, $17, nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''), $23, $24, nullif($25, ''),
-			$26, $27, nullif($28, ''), $29, $30, nullif($31, ''))`,
-		d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
+	args := []any{d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
 		exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, purchaseDate,
 		strings.Join(append([]string{a.ChallengeInd}, tail(a.ChallengeInds)...), ","), a.NotificationURL, a.ThreeDSServerURL,
 		a.BrowserLanguage, d.status, d.reason, why, dc.d.Clock.Now(), d.eci, browserDigest, ipDigest, a.DSURL,
-		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName)
-	return err
+		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName}
+	sql := insertTxSQL
+	if lv != nil {
+		sql, args = insertTxLowValueSQL, append(args, lv.max, lv.maxSum)
+	}
+	tag, err := dc.d.Pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // tail is the list after its first item.

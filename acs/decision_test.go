@@ -32,7 +32,7 @@ func newDecisionFixture(t *testing.T) *decisionFixture {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
-	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Clock: st.Clock, Log: st.Log,
+	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001"})
 	return &decisionFixture{Stack: st, reg: reg, dc: dc}
 }

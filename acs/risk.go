@@ -2,14 +2,11 @@ package acs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-
-	"example.com/acs/whitelist"
 )
 
 // Reasons of the risk decision, stored with each transaction and counted in the metrics.
@@ -90,19 +87,24 @@ type assessment struct {
 	reasons      []string
 }
 
-// riskInput is what the rules look at beyond the AReq.
+// riskInput is what the rules look at beyond the AReq (read by readInputs, digests compared in memory).
 type riskInput struct {
-	cardID               uuid.UUID
 	browserKnown, ipKnow bool
 	ipGiven              bool
+	// recent counts the card's AReqs within the velocity window, this one not included.
+	recent      int
+	whitelisted bool
+	// scaCount, scaSum: the low-value purchases since the card's last strong authentication.
+	scaCount int
+	scaSum   decimal.Decimal
 }
 
-// assess runs the rules in order, inside the AReq's database transaction. Signals that force a
-// challenge come first and all of them are recorded; then the exemptions, first that applies wins:
-// whitelisted merchant, low value (counted), TRA band. threeDSRequestorChallengeInd 02 (no challenge
-// wanted) grants nothing by itself: it is honoured only when an exemption applies.
-func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq, in riskInput, now time.Time) (assessment, error) {
-	var out assessment
+// assess runs the rules in order on what the AReq's read found. Signals that force a challenge come
+// first and all of them are recorded; then the exemptions, first that applies wins: whitelisted
+// merchant, low value, TRA band. threeDSRequestorChallengeInd 02 (no challenge wanted) grants nothing by
+// itself: it is honoured only when an exemption applies. lowValue says the low-value exemption was
+// granted: the write must count it (insertTx), and does so only while the limits still hold.
+func (r Risk) assess(a *AReq, in riskInput) (out assessment, lowValue bool) {
 	switch a.ChallengeInd {
 	case challengeIndMandated:
 		out.reasons = append(out.reasons, ReasonChallengeMandated)
@@ -115,15 +117,8 @@ func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq
 	if r.ChallengeAbove.IsPositive() && a.Currency == currencyEUR && a.Amount.GreaterThan(r.ChallengeAbove) {
 		out.reasons = append(out.reasons, ReasonAmountAboveLimit)
 	}
-	if r.Velocity.Count > 0 {
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM acs_transactions WHERE card_id = $1 AND created_at > $2`,
-			in.cardID, now.Add(-r.Velocity.Window)).Scan(&n); err != nil {
-			return out, err
-		}
-		if n+1 >= r.Velocity.Count {
-			out.reasons = append(out.reasons, ReasonVelocity)
-		}
+	if r.Velocity.Count > 0 && in.recent+1 >= r.Velocity.Count {
+		out.reasons = append(out.reasons, ReasonVelocity)
 	}
 	if r.KnownBrowsers {
 		if !in.browserKnown {
@@ -136,30 +131,21 @@ func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq
 		}
 	}
 	if len(out.reasons) > 0 {
-		return out, nil
+		return out, false
 	}
 
 	// The trusted-merchant exemption has its own cap: the merchant's identity is what the AReq's acquirer
 	// ids say, which a fraudster can copy, so a copied identity buys at most WhitelistMax (issue 12).
-	if wl != nil && (!r.WhitelistMax.IsPositive() || (a.Currency == currencyEUR && a.Amount.LessThanOrEqual(r.WhitelistMax))) {
-		ok, err := wl.Contains(ctx, tx, in.cardID, a.AcquirerBIN, a.AcquirerMerchantID)
-		if err != nil {
-			return out, err
-		}
-		if ok {
-			out.frictionless, out.whitelisted, out.reasons = true, true, []string{ReasonWhitelisted}
-			return out, nil
-		}
+	if in.whitelisted && (!r.WhitelistMax.IsPositive() || (a.Currency == currencyEUR && a.Amount.LessThanOrEqual(r.WhitelistMax))) {
+		out.frictionless, out.whitelisted, out.reasons = true, true, []string{ReasonWhitelisted}
+		return out, false
 	}
-	ok, why, err := r.LowValue.count(ctx, tx, in.cardID, a, now)
-	if err != nil {
-		return out, err
-	}
-	if ok {
+	if ok, why := r.LowValue.allows(a, in); ok {
 		out.frictionless, out.reasons = true, why
-		return out, nil
+		return out, true
+	} else {
+		out.reasons = append(out.reasons, why...)
 	}
-	out.reasons = append(out.reasons, why...)
 	switch {
 	case r.TRA.UpTo100 && a.Amount.LessThanOrEqual(decimal.NewFromInt(100)):
 		out.frictionless, out.reasons = true, append(out.reasons, ReasonTRA100)
@@ -170,34 +156,23 @@ func (r Risk) assess(ctx context.Context, tx pgx.Tx, wl *whitelist.List, a *AReq
 	default:
 		out.reasons = append(out.reasons, ReasonNoExemption)
 	}
-	return out, nil
+	return out, false
 }
 
-// count applies the low-value exemption: one guarded upsert whose row lock serialises parallel AReqs for
-// the card and whose WHERE refuses the purchase that would pass a limit. A yes has counted the purchase.
-func (lv LowValue) count(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, a *AReq, now time.Time) (bool, []string, error) {
+// allows applies the low-value exemption to the counters as read. A yes is provisional: insertTx counts
+// the purchase with a guarded upsert whose row lock serialises parallel AReqs for the card, and when a
+// parallel one got there first the decision is made again on the new counts.
+func (lv LowValue) allows(a *AReq, in riskInput) (bool, []string) {
 	if !lv.Enabled || a.Amount.GreaterThan(lv.MaxAmount) {
-		return false, nil, nil
+		return false, nil
 	}
-	var n int
-	err := tx.QueryRow(ctx, `INSERT INTO acs_sca_counters AS c (card_id, count, cumulative, since) VALUES ($1, 1, $2, $5)
-		ON CONFLICT (card_id) DO UPDATE SET count = c.count + 1, cumulative = c.cumulative + $2
-		WHERE c.count + 1 <= $3 AND c.cumulative + $2 <= $4
-		RETURNING count`, cardID, a.Amount, lv.MaxCount, lv.MaxCumulative, now).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		var c int
-		if err := tx.QueryRow(ctx, `SELECT count FROM acs_sca_counters WHERE card_id = $1`, cardID).Scan(&c); err != nil {
-			return false, nil, err
-		}
-		if c+1 > lv.MaxCount {
-			return false, []string{ReasonLowValueCountReached}, nil
-		}
-		return false, []string{ReasonLowValueSumReached}, nil
+	if in.scaCount+1 > lv.MaxCount {
+		return false, []string{ReasonLowValueCountReached}
 	}
-	if err != nil {
-		return false, nil, err
+	if in.scaSum.Add(a.Amount).GreaterThan(lv.MaxCumulative) {
+		return false, []string{ReasonLowValueSumReached}
 	}
-	return true, []string{ReasonLowValue}, nil
+	return true, []string{ReasonLowValue}
 }
 
 // resetSCACounters starts the card's low-value counting afresh after a strong authentication.
@@ -214,13 +189,4 @@ func learnBrowserTx(ctx context.Context, tx pgx.Tx, id, cardID uuid.UUID, now ti
 		WHERE t.acs_trans_id = $1 AND k.digest IS NOT NULL
 		ON CONFLICT (card_id, kind, digest) DO UPDATE SET last_seen = excluded.last_seen`, id, cardID, now)
 	return err
-}
-
-// knownBrowser reports whether the card has completed a challenge from the browser and the IP address.
-func knownBrowser(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, browser, ip []byte) (bool, bool, error) {
-	var b, i bool
-	err := tx.QueryRow(ctx, `SELECT
-		EXISTS (SELECT 1 FROM acs_card_browsers WHERE card_id = $1 AND kind = 'browser' AND digest = $2),
-		EXISTS (SELECT 1 FROM acs_card_browsers WHERE card_id = $1 AND kind = 'ip' AND digest = $3)`, cardID, browser, ip).Scan(&b, &i)
-	return b, i, err
 }

@@ -34,7 +34,7 @@ func newRiskFixture(t *testing.T) *riskFixture {
 // use makes the decider apply risk.
 func (fx *riskFixture) use(t *testing.T, risk acs.Risk) {
 	t.Helper()
-	fx.dc = acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Registration: fx.reg, Clock: fx.Clock, Log: fx.Log,
+	fx.dc = acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Clock: fx.Clock, Log: fx.Log,
 		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: fx.HSM, Hasher: fx.HSM, Risk: risk,
 		Whitelist: fx.wl})
 }

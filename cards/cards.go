@@ -131,15 +131,22 @@ func scanCard(row pgx.Row) (*Card, error) {
 
 // FindByPAN looks a card up by its number (normalised, any spaces removed by the caller or here).
 func (d *Directory) FindByPAN(ctx context.Context, pan string) (*Card, error) {
-	pan = NormalizePAN(pan)
-	if _, err := CheckPAN(pan); err != nil {
-		return nil, ErrNotFound
-	}
-	h, err := d.panHash(pan)
+	h, err := d.LookupHash(pan)
 	if err != nil {
 		return nil, err
 	}
 	return scanCard(d.pool.QueryRow(ctx, `SELECT `+cardColumns+` FROM issuer_cards WHERE pan_hash = $1`, h))
+}
+
+// LookupHash is the keyed hash a card is found by (issuer_cards.pan_hash), for a caller that reads the
+// card together with other data in one statement (the AReq's decision). ErrNotFound for a number that
+// cannot be a card's.
+func (d *Directory) LookupHash(pan string) ([]byte, error) {
+	pan = NormalizePAN(pan)
+	if _, err := CheckPAN(pan); err != nil {
+		return nil, ErrNotFound
+	}
+	return d.panHash(pan)
 }
 
 // Get returns a card by its id.

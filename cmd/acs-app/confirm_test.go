@@ -38,7 +38,7 @@ func TestConfirmCommands(t *testing.T) {
 	results := acs.NewResults(acs.ResultDeps{Pool: st.Pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log, Link: testenv.LoopbackDS(t)})
 	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: st.Pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
 		Clock: st.Clock, Log: st.Log, Results: results, Cards: st.Cards})
-	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Clock: st.Clock, Log: st.Log,
+	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Hasher: st.HSM})
 	wake := store.NewBroadcast()
 	go wake.Run(ctx, st.Pool, "app_confirmations")

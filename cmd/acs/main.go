@@ -278,7 +278,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
 		Results: d.results,
 		Cards:   d.cards, Pusher: logPusher{log}})
-	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Clock: clock, Log: log,
+	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
 		OperatorID: cfg.ThreeDS.OperatorID})
