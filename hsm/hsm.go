@@ -282,6 +282,7 @@ func (h *HSM) Close() error {
 
 // guard runs f and turns a crypto11 panic into an error wrapping ErrUnavailable.
 func guard(op string, f func() error) (err error) {
+	countCall(op)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: %v", ErrUnavailable, op, r)

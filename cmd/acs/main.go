@@ -265,6 +265,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }, Limits: limits.New(d.pool, clock)})
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
+	d.metricsRegistry.MustRegister(hsmCalls{})
 	d.whitelist = whitelist.New(d.pool, clock)
 	link, err := dsLink(cfg.ThreeDS, d.hsm)
 	if err != nil {
@@ -337,6 +338,20 @@ type logPusher struct{ log *slog.Logger }
 func (p logPusher) Push(ctx context.Context, registrationID uuid.UUID, c acs.Confirmation) error {
 	p.log.InfoContext(ctx, "push: confirmation waiting", "registration_id", registrationID, "acs_trans_id", c.ID)
 	return nil
+}
+
+// hsmCalls exports hsm.Calls as acs_hsm_calls_total{op}: the token's load, and the HSM calls per
+// purchase that the load runs (bench/) report.
+type hsmCalls struct{}
+
+var hsmCallsDesc = prometheus.NewDesc("acs_hsm_calls_total", "Operations asked of the HSM token, by kind.", []string{"op"}, nil)
+
+func (hsmCalls) Describe(ch chan<- *prometheus.Desc) { ch <- hsmCallsDesc }
+
+func (hsmCalls) Collect(ch chan<- prometheus.Metric) {
+	for op, n := range hsm.Calls() {
+		ch <- prometheus.MustNewConstMetric(hsmCallsDesc, prometheus.CounterValue, float64(n), op)
+	}
 }
 
 // risk translates the validated configuration into the decision's rules.
