@@ -207,8 +207,8 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 			}
 			return refuseOnly(erro(emv.ErrTimedOut, "CReq not received within 30 seconds of the ARes"), notify)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET creq_at = $2, window_size = $3 WHERE acs_trans_id = $1`,
-			creq.ACSTransID, now, creq.WindowSize); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET creq_at = $2, window_size = $3, due_at = $4 WHERE acs_trans_id = $1`,
+			creq.ACSTransID, now, creq.WindowSize, now.Add(ChallengeTimeout)); err != nil {
 			return err
 		}
 		push, err = c.startTx(ctx, tx, creq.ACSTransID)

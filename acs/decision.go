@@ -333,19 +333,19 @@ const (
 		card_id, registration_id, amount, minor_units, currency, exponent, merchant_name, acquirer_bin, acquirer_merchant_id, mcc,
 		merchant_country, purchase_date, challenge_ind, notification_url, three_ds_server_url, browser_language, trans_status,
 		trans_status_reason, reasons, created_at, eci, browser_digest, ip_digest, ds_url, device_channel, message_category,
-		requestor_name`
+		requestor_name, due_at`
 	txValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''), nullif($12, ''), nullif($13, ''), nullif($14, ''),
 		nullif($15, ''), $16, $17, nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''), $23, $24, nullif($25, ''),
-		$26, $27, nullif($28, ''), $29, $30, nullif($31, '')`
+		$26, $27, nullif($28, ''), $29, $30, nullif($31, ''), $32`
 	insertTxSQL = `INSERT INTO acs_transactions (` + txColumns + `) VALUES (` + txValues + `)`
 	// insertTxLowValueSQL counts the purchase in the card's low-value counters with a guarded upsert,
 	// whose row lock serialises parallel AReqs for the card and whose WHERE refuses the purchase that
-	// would pass a limit; the transaction is stored only when the count was taken ($32 max count, $33
+	// would pass a limit; the transaction is stored only when the count was taken ($33 max count, $34
 	// max sum, $7 the amount).
 	insertTxLowValueSQL = `WITH lv AS (
 		INSERT INTO acs_sca_counters AS c (card_id, count, cumulative, since) VALUES ($5, 1, $7, $24)
 		ON CONFLICT (card_id) DO UPDATE SET count = c.count + 1, cumulative = c.cumulative + $7
-		WHERE c.count + 1 <= $32 AND c.cumulative + $7 <= $33
+		WHERE c.count + 1 <= $33 AND c.cumulative + $7 <= $34
 		RETURNING 1)
 	INSERT INTO acs_transactions (` + txColumns + `) SELECT ` + txValues + ` WHERE EXISTS (SELECT 1 FROM lv)`
 )
@@ -363,11 +363,16 @@ func (dc *Decider) insert(ctx context.Context, a *AReq, d *aresData, cardID, reg
 	if !a.PurchaseDate.IsZero() {
 		purchaseDate = a.PurchaseDate
 	}
+	now := dc.d.Clock.Now()
+	var due any
+	if d.status == "C" {
+		due = now.Add(CReqTimeout) // the sweep ends it unless the CReq comes (creq.go moves it on)
+	}
 	args := []any{d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
 		exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, purchaseDate,
 		strings.Join(append([]string{a.ChallengeInd}, tail(a.ChallengeInds)...), ","), a.NotificationURL, a.ThreeDSServerURL,
-		a.BrowserLanguage, d.status, d.reason, why, dc.d.Clock.Now(), d.eci, browserDigest, ipDigest, a.DSURL,
-		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName}
+		a.BrowserLanguage, d.status, d.reason, why, now, d.eci, browserDigest, ipDigest, a.DSURL,
+		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName, due}
 	sql := insertTxSQL
 	if lv != nil {
 		sql, args = insertTxLowValueSQL, append(args, lv.max, lv.maxSum)

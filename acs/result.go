@@ -374,10 +374,11 @@ func (rs *Results) Sweep(ctx context.Context) (int, error) {
 	err := store.WithTx(ctx, rs.d.Pool, func(tx pgx.Tx) error {
 		n = 0
 		now := rs.d.Clock.Now()
+		// due_at is set by the AReq (CReqTimeout) and moved on by the CReq (ChallengeTimeout); its index
+		// holds only open challenges, so a pass reads those that are due and no others.
 		rows, err := tx.Query(ctx, `SELECT acs_trans_id, creq_at IS NULL FROM acs_transactions
-			WHERE trans_status = 'C' AND final_status IS NULL
-			  AND ((creq_at IS NULL AND created_at <= $1) OR creq_at <= $2)
-			ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED`, now.Add(-CReqTimeout), now.Add(-ChallengeTimeout))
+			WHERE trans_status = 'C' AND final_status IS NULL AND due_at <= $1
+			ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED`, now)
 		if err != nil {
 			return err
 		}
