@@ -155,7 +155,7 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 	in := &decisionInputs{}
 	if panHash != nil {
 		knownWanted := dc.d.Risk.KnownBrowsers && a.DeviceChannel == ChannelBrowser
-		if in, err = readInputs(ctx, dc.d.Pool, panHash, a, now.Add(-dc.d.Risk.Velocity.Window), knownWanted); err != nil {
+		if in, err = readInputs(ctx, dc.d.Pool, panHash, a, dc.d.Risk.Velocity, now, knownWanted); err != nil {
 			return nil, nil, false, err
 		}
 	}

@@ -32,7 +32,7 @@ type decisionInputs struct {
 	regID  *uuid.UUID
 	method registration.Method
 	locked bool
-	// recent counts the card's AReqs within the velocity window.
+	// recent counts the card's AReqs within the velocity window, up to the rule's threshold.
 	recent int
 	// whitelisted: the merchant's acquirer ids are on the card's trusted list.
 	whitelisted bool
@@ -44,11 +44,12 @@ type decisionInputs struct {
 }
 
 // The subqueries sit in CASE branches that PostgreSQL evaluates only when reached, so an unregistered
-// card costs one index lookup per table it is joined to and nothing more.
+// card costs one index lookup per table it is joined to and nothing more. The velocity count stops at
+// the rule's threshold ($7; 0: the rule is off), so a card's busy history costs no more than that.
 const readInputsSQL = `SELECT c.id, c.pan_first6, c.pan_last4, c.pan_length, c.scheme, c.product, c.expiry_month, c.status,
 	r.id, coalesce(r.method, ''), r.locked_at IS NOT NULL,
-	CASE WHEN r.id IS NULL THEN 0 ELSE
-		(SELECT count(*) FROM acs_transactions t WHERE t.card_id = c.id AND t.created_at > $2) END,
+	CASE WHEN r.id IS NULL OR $7 = 0 THEN 0 ELSE (SELECT count(*) FROM
+		(SELECT 1 FROM acs_transactions t WHERE t.card_id = c.id AND t.created_at > $2 LIMIT $7) v) END,
 	CASE WHEN r.id IS NULL OR $3 = '' THEN false ELSE EXISTS (SELECT 1 FROM whitelist_entries w
 		WHERE w.card_id = c.id AND w.acquirer_bin = $3 AND w.acquirer_merchant_id = $4 AND w.removed_at IS NULL) END,
 	coalesce(s.count, 0), coalesce(s.cumulative, 0),
@@ -61,13 +62,14 @@ LEFT JOIN registrations r ON r.card_id = c.id AND r.state = 'active'
 LEFT JOIN acs_sca_counters s ON s.card_id = c.id
 WHERE c.pan_hash = $1`
 
-// readInputs reads the decision's inputs for the card whose lookup hash is panHash. velocitySince starts
-// the velocity window; browsers says whether the known browsers are wanted.
-func readInputs(ctx context.Context, pool *pgxpool.Pool, panHash []byte, a *AReq, velocitySince time.Time, browsers bool) (*decisionInputs, error) {
+// readInputs reads the decision's inputs for the card whose lookup hash is panHash. The velocity rule v
+// starts its window at now; browsers says whether the known browsers are wanted.
+func readInputs(ctx context.Context, pool *pgxpool.Pool, panHash []byte, a *AReq, v Velocity, now time.Time, browsers bool) (*decisionInputs, error) {
 	var in decisionInputs
 	var c cards.Card
 	var method string
-	err := pool.QueryRow(ctx, readInputsSQL, panHash, velocitySince, a.AcquirerBIN, a.AcquirerMerchantID, browsers, knownDigests).Scan(
+	err := pool.QueryRow(ctx, readInputsSQL, panHash, now.Add(-v.Window), a.AcquirerBIN, a.AcquirerMerchantID, browsers, knownDigests,
+		v.Count).Scan(
 		&c.ID, &c.First6, &c.Last4, &c.PANLength, &c.Scheme, &c.Product, &c.ExpiryMonth, &c.Status,
 		&in.regID, &method, &in.locked, &in.recent, &in.whitelisted, &in.scaCount, &in.scaSum, &in.browsers, &in.ips)
 	if errors.Is(err, pgx.ErrNoRows) {
