@@ -15,7 +15,6 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/emv"
 	"example.com/acs/registration"
-	"example.com/acs/sms"
 	"example.com/acs/store"
 )
 
@@ -265,18 +264,24 @@ func (c *Challenges) RefuseUnreadable(ctx context.Context, e *Erro) (*Refusal, e
 // View reads the challenge of a transaction as a page shows it.
 func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	v := &View{ACSTransID: id}
-	var regID uuid.UUID
 	var windowSize, question, final, finalReason, cancel, why *string
 	var failures *int
+	var methodFailures int
+	var locked bool
+	var mobileMasked string
+	// One statement reads the page's all: the registration's count and lock and masked number come with
+	// the transaction (issue 13: the view was three statements and a decryption).
 	err := c.d.Pool.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.message_version, t.notification_url, r.method,
 			coalesce(t.merchant_name, t.requestor_name, ''), coalesce(t.amount, 0), coalesce(t.currency, ''),
-			coalesce(t.purchase_date, t.created_at), coalesce(t.browser_language, ''), t.window_size, t.registration_id,
-			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1, t.amount IS NULL
+			coalesce(t.purchase_date, t.created_at), coalesce(t.browser_language, ''), t.window_size,
+			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1, t.amount IS NULL,
+			r.auth_failures, r.locked_at IS NOT NULL, coalesce(r.mobile_masked, '')
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges ch ON ch.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, id).
 		Scan(&v.ThreeDSServerTransID, &v.MessageVersion, &v.NotificationURL, &v.Method, &v.Merchant, &v.Amount, &v.Currency,
-			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &regID, &question, &failures, &final, &finalReason, &cancel, &why, &v.NonPayment)
+			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &question, &failures, &final, &finalReason, &cancel, &why, &v.NonPayment,
+			&methodFailures, &locked, &mobileMasked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -290,9 +295,7 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	}
 	// The card's method may have fewer tries left than the challenge (wrong entries in earlier ones): the
 	// page warns with the smaller number, so the cardholder learns before the try that locks it.
-	if left, err := c.d.Registration.TriesLeft(ctx, c.d.Pool, regID); err == nil {
-		v.FailuresLeft = min(v.FailuresLeft, left)
-	}
+	v.FailuresLeft = min(v.FailuresLeft, registration.TriesLeftOf(methodFailures, locked))
 	if final != nil {
 		v.Final = &Final{ACSTransID: id, ThreeDSServerTransID: v.ThreeDSServerTransID, MessageVersion: v.MessageVersion,
 			NotificationURL: v.NotificationURL, TransStatus: *final, TransStatusReason: deref(finalReason), ChallengeCancel: deref(cancel),
@@ -300,11 +303,7 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 		return v, nil
 	}
 	if v.Method == registration.MethodMTAN {
-		mobile, err := c.d.Registration.Mobile(ctx, c.d.Pool, regID)
-		if err != nil {
-			return nil, err
-		}
-		v.MobileHint = sms.MaskNumber(mobile)
+		v.MobileHint = mobileMasked
 	}
 	return v, nil
 }

@@ -57,10 +57,19 @@ func (r *Registrar) TriesLeft(ctx context.Context, q Querier, regID uuid.UUID) (
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, apperr.New(apperr.NotFound, "no such registration")
 	}
-	if err != nil || locked {
+	if err != nil {
 		return 0, err
 	}
-	return max(MaxConsecutiveFailures-n, 0), nil
+	return TriesLeftOf(n, locked), nil
+}
+
+// TriesLeftOf is TriesLeft for a registration's auth_failures and lock as a caller read them with other
+// data in one statement.
+func TriesLeftOf(failures int, locked bool) int {
+	if locked {
+		return 0
+	}
+	return max(MaxConsecutiveFailures-failures, 0)
 }
 
 // Unlock lifts the lock (and the count) of the card's active registration; support does it after
