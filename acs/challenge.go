@@ -81,15 +81,24 @@ type txn struct {
 	method        registration.Method
 	// nonPayment: a non-payment authentication (messageCategory 02) without purchase data.
 	nonPayment bool
+	// What the steps need of the registration, read with the transaction (issue 13: one statement
+	// instead of one per item): the method's failure count and lock, the security answer's verifier and
+	// the encrypted mobile number (mTAN).
+	methodFailures int
+	locked         bool
+	answerVerifier []byte
+	mobileEnc      []byte
 }
 
 func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (*txn, error) {
 	var t txn
 	err := q.QueryRow(ctx, `SELECT t.card_id, t.registration_id, coalesce(t.amount, 0), coalesce(t.currency, ''),
-			coalesce(t.merchant_name, t.requestor_name, ''), r.method, t.amount IS NULL
+			coalesce(t.merchant_name, t.requestor_name, ''), r.method, t.amount IS NULL,
+			r.auth_failures, r.locked_at IS NOT NULL, r.answer_verifier, r.mobile_enc
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, acsTransID).
-		Scan(&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method, &t.nonPayment)
+		Scan(&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method, &t.nonPayment,
+			&t.methodFailures, &t.locked, &t.answerVerifier, &t.mobileEnc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -242,7 +251,7 @@ func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.
 		WHERE acs_trans_id = $1`, acsTransID, v, c.d.Clock.Now().Add(MTANValidity)); err != nil {
 		return err
 	}
-	mobile, err := c.d.Registration.Mobile(ctx, tx, t.regID)
+	mobile, err := c.d.Registration.MobileFrom(ctx, t.regID, t.mobileEnc)
 	if err != nil {
 		return err
 	}
@@ -309,14 +318,12 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		if err != nil {
 			return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
-		if left, err := c.d.Registration.TriesLeft(ctx, tx, t.regID); err != nil {
-			return err
-		} else if left == 0 {
+		if registration.TriesLeftOf(t.methodFailures, t.locked) == 0 {
 			out, result = OutcomeFailed, registration.ErrMethodLocked
 			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultLocked)
 			return err
 		}
-		answerOK, err := c.d.Registration.CheckAnswer(ctx, tx, t.regID, answer)
+		answerOK, err := c.d.Registration.AnswerMatches(t.regID, answer, t.answerVerifier)
 		if err != nil {
 			return err
 		}

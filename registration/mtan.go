@@ -216,6 +216,15 @@ func (r *Registrar) CheckAnswer(ctx context.Context, q Querier, regID uuid.UUID,
 		}
 		return false, err
 	}
+	return r.AnswerMatches(regID, answer, stored)
+}
+
+// AnswerMatches is CheckAnswer against an answer_verifier the caller read with other data in one
+// statement (nil: no answer is set, nothing matches).
+func (r *Registrar) AnswerMatches(regID uuid.UUID, answer string, stored []byte) (bool, error) {
+	if stored == nil {
+		return false, nil
+	}
 	v, err := r.verifier("answer", regID.String(), NormalizeAnswer(answer))
 	if err != nil {
 		return false, err
@@ -232,6 +241,14 @@ func (r *Registrar) Mobile(ctx context.Context, q Querier, regID uuid.UUID) (str
 			return "", apperr.New(apperr.NotFound, "no mTAN registration")
 		}
 		return "", err
+	}
+	return r.MobileFrom(ctx, regID, enc)
+}
+
+// MobileFrom decrypts a registration's mobile_enc that the caller read with other data in one statement.
+func (r *Registrar) MobileFrom(ctx context.Context, regID uuid.UUID, enc []byte) (string, error) {
+	if enc == nil {
+		return "", apperr.New(apperr.NotFound, "no mTAN registration")
 	}
 	m, err := r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "mobile_enc", Row: regID.String()}, enc)
 	return string(m), err
