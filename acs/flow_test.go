@@ -823,3 +823,29 @@ func TestFlowAppCard(t *testing.T) {
 		t.Fatalf("cancel: %v %v", cres, rreqs)
 	}
 }
+
+// Issue 12 (found by the fault runs, SIGTERM under load): a send to the DS once begun runs to its RRes
+// even when the caller's context ends meanwhile (a shutdown); cut off, it was recorded as sent but
+// unanswered, never sent again, and the DS told Erro 402 for an RReq it had acknowledged.
+func TestFlowRReqSendOutlivesItsCaller(t *testing.T) {
+	fx := newFlowFixture(t)
+	fx.sim.SetRReqDown(true)
+	ares, page, code := fx.challenge(t, nil, "de")
+	done, _ := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	fx.final(t, ares, done)
+	fx.sim.SetRReqDown(false)
+	fx.sim.SetRReqDelay(300 * time.Millisecond)
+	fx.Clock.Advance(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, _ = fx.results.DeliverDue(ctx) // the shutdown comes while the DS takes its time
+	var state string
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT state FROM acs_results WHERE acs_trans_id = $1`,
+		ares["acsTransID"]).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	id := ares["threeDSServerTransID"].(string)
+	if state != "delivered" || len(fx.sim.RReqs(id)) != 1 || len(fx.sim.Erros()) != 0 {
+		t.Fatalf("state %s, %d RReqs, Erros %v", state, len(fx.sim.RReqs(id)), fx.sim.Erros())
+	}
+}

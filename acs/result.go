@@ -440,7 +440,8 @@ func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 		return 0, nil
 	}
 	now := rs.d.Clock.Now()
-	lease := now.Add(rs.d.ReadTimeout + 15*time.Second)
+	// The lease outlasts the send (ReadTimeout) and the recording of its outcome (recordBudget).
+	lease := now.Add(rs.d.ReadTimeout + recordBudget + 5*time.Second)
 	rows, err := rs.d.Pool.Query(ctx, `UPDATE acs_results r SET next_attempt_at = $3, attempts = r.attempts + 1
 		FROM (SELECT acs_trans_id FROM acs_results
 			WHERE state = 'pending' AND next_attempt_at <= $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR acs_trans_id = $2)
@@ -485,26 +486,27 @@ func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 	return n, fe
 }
 
-// deliverOne sends one claimed RReq and records what became of it. The outcome is recorded even when
-// the caller's context has ended meanwhile (a browser gone, a shutdown): a send that happened must not
-// be forgotten and sent again after the lease.
+// deliverOne sends one claimed RReq and records what became of it. A send once begun runs to its RRes or
+// its read timeout even when the caller's context ends meanwhile (a browser gone, a shutdown): cut off, it
+// would count as sent but unanswered, never to be sent again (issue 12: seen at SIGTERM under load). The
+// outcome is recorded in any case: a send that happened must not be forgotten and sent again after the
+// lease.
 func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
+	ctx = context.WithoutCancel(ctx) // send, record and tell bound themselves
 	sendErr := rs.send(ctx, d)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
 	now := rs.d.Clock.Now()
 	var perm *permanentError
 	var bad *invalidRRes
 	switch {
 	case sendErr == nil:
-		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'delivered', delivered_at = $2, last_error = NULL
+		err := rs.record(ctx, `UPDATE acs_results SET state = 'delivered', delivered_at = $2, last_error = NULL
 			WHERE acs_trans_id = $1 AND state = 'pending'`, d.id, now)
 		rs.d.Log.InfoContext(ctx, "rreq delivered", "acs_trans_id", d.id, "attempts", d.attempts)
 		return true, err
 	case errors.Is(sendErr, dslink.ErrNoAnswer):
 		// Sent, but no RRes within the read timeout: the DS may have it, so it is not sent again; the DS
 		// is told with Erro 402 (Req 241, 242).
-		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'timed_out', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
+		err := rs.record(ctx, `UPDATE acs_results SET state = 'timed_out', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
 			d.id, clip(sendErr.Error()))
 		rs.d.Log.ErrorContext(ctx, "rreq not answered in time", "acs_trans_id", d.id, "err", sendErr)
 		rs.tellTimeout(ctx, d)
@@ -512,13 +514,13 @@ func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
 	case errors.As(sendErr, &bad):
 		// The DS answered, but not with a valid RRes: it has the RReq. The ACS tells it with the Erro
 		// (2.3.1 5.9.12) and does not send the RReq again.
-		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
+		err := rs.record(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
 			d.id, clip(sendErr.Error()))
 		rs.d.Log.ErrorContext(ctx, "rreq answered with an invalid RRes", "acs_trans_id", d.id, "err", sendErr)
 		rs.tell(ctx, d, bad.erro)
 		return false, err
 	case errors.As(sendErr, &perm) || d.attempts >= rs.d.MaxAttempts:
-		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
+		err := rs.record(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
 			d.id, clip(sendErr.Error()))
 		rs.d.Log.ErrorContext(ctx, "rreq given up", "acs_trans_id", d.id, "attempts", d.attempts, "err", sendErr)
 		return false, err
@@ -529,11 +531,36 @@ func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
 		if d.attempts == 1 {
 			next = now
 		}
-		_, err := rs.d.Pool.Exec(ctx, `UPDATE acs_results SET last_error = $2, next_attempt_at = $3 WHERE acs_trans_id = $1 AND state = 'pending'`,
+		err := rs.record(ctx, `UPDATE acs_results SET last_error = $2, next_attempt_at = $3 WHERE acs_trans_id = $1 AND state = 'pending'`,
 			d.id, clip(sendErr.Error()), next)
 		rs.d.Log.WarnContext(ctx, "rreq not acknowledged, will retry", "acs_trans_id", d.id, "attempts", d.attempts,
 			"retry_in", rs.d.RetryInterval, "err", sendErr)
 		return false, err
+	}
+}
+
+// recordBudget bounds how long the outcome of a send is retried while PostgreSQL is away (a restart, a
+// failover); the claim's lease outlasts it, so no delivery sends the RReq again meanwhile.
+const recordBudget = 10 * time.Second
+
+// record runs the statement that records a send's outcome, again while it fails, for up to recordBudget:
+// an outcome left unrecorded has the RReq sent a second time once the lease has passed (issue 12: RReqs
+// the DS had acknowledged reached it twice when PostgreSQL restarted between the RRes and the record).
+// The statements are guarded by state = 'pending', so one that took effect before its answer was lost
+// changes nothing when repeated.
+func (rs *Results) record(ctx context.Context, sql string, args ...any) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordBudget)
+	defer cancel()
+	for {
+		_, err := rs.d.Pool.Exec(ctx, sql, args...)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

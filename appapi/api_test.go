@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
@@ -198,5 +199,29 @@ func TestWhitelistInTheApp(t *testing.T) {
 	}
 	if left, _ := fx.wl.List(context.Background(), jonas.ID); len(left) != 1 {
 		t.Fatal("another card's entry removed")
+	}
+}
+
+// Issue 12 (found by the fault runs): while the database is away, a signed app request is answered 503
+// (the app tries again), never 401 "not signed by the device key", which tells the app its key is wrong.
+func TestDeviceKeyLookupFailureIsUnavailable(t *testing.T) {
+	st := testenv.NewStack(t)
+	down, err := pgxpool.New(context.Background(), "postgres://app@127.0.0.1:1/acs?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	reg := registration.New(registration.Deps{Pool: down, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(down, st.Clock), Clock: st.Clock, Log: st.Log,
+		SMSPrice: decimal.Zero, Currency: "EUR"})
+	e := server.New(server.Deps{Log: st.Log})
+	appapi.New(appapi.Deps{Pool: down, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: whitelist.New(down, st.Clock)}).
+		Routes(e.Group("/app/v1"))
+	fx := &fixture{Stack: st, e: e}
+	key, _ := newKey(t)
+	code, out := fx.send(fx.request(t, "/app/v1/whitelist", map[string]string{"card_id": "0b7f5c2e-0000-4000-8000-000000000000"}, key,
+		st.Clock.Now()))
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("device key lookup without a database: %d %v, want 503", code, out)
 	}
 }

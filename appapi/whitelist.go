@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"example.com/acs/apperr"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/whitelist"
@@ -51,8 +52,13 @@ func (a *API) bindActive(c echo.Context, req cardRequest) error {
 		return err
 	}
 	der, err := a.d.Registrar.DeviceKey(c.Request().Context(), req.card(), registration.Active)
+	if apperr.KindOf(err) == apperr.NotFound {
+		return errSignature // no active app binding: no device key signed this
+	}
 	if err != nil {
-		return errSignature
+		// The database or the HSM is away (issue 12: seen during a PostgreSQL restart): a 401 would tell the
+		// app that its key is wrong; the error handler answers 503, and the app tries again.
+		return err
 	}
 	pub, err := parseKey(der)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	xhtml "golang.org/x/net/html"
@@ -43,6 +44,7 @@ type Sim struct {
 	dsBase   string // the DS endpoint's base: base, or the mutual-TLS listener of ServeDS
 	dsSrv    *http.Server
 	rreqDown atomic.Bool
+	rreqWait atomic.Int64           // how long the DS takes to answer an RReq (SetRReqDelay)
 	rresBody atomic.Pointer[[]byte] // an answer to send instead of the RRes (SetRResBody)
 
 	mu        sync.Mutex
@@ -152,7 +154,13 @@ func (s *Sim) DSURL() string {
 // issued by clientCAs, as a scheme's DS does (2.3.1 6.1.3.2: the ACS is the TLS client). Call it before
 // the AReqs that should name it. Each RReq then records the client certificate's subject.
 func (s *Sim) ServeDS(cert tls.Certificate, clientCAs *x509.CertPool) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return s.ServeDSOn("127.0.0.1:0", cert, clientCAs)
+}
+
+// ServeDSOn is ServeDS on addr: a fixed address, for a DS that an ACS's configuration names (the fault
+// runs of faults/).
+func (s *Sim) ServeDSOn(addr string, cert tls.Certificate, clientCAs *x509.CertPool) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -190,6 +198,9 @@ func (s *Sim) Erros() []map[string]any {
 
 // SetRReqDown makes the RReq endpoint answer 503 (true) or RRes (false).
 func (s *Sim) SetRReqDown(down bool) { s.rreqDown.Store(down) }
+
+// SetRReqDelay makes the DS take d to answer each RReq it has received (a slow DS; 0: at once).
+func (s *Sim) SetRReqDelay(d time.Duration) { s.rreqWait.Store(int64(d)) }
 
 func (s *Sim) notify(w http.ResponseWriter, r *http.Request) {
 	raw := r.FormValue("cres")
@@ -250,6 +261,7 @@ func (s *Sim) rreq(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.rreqs[id] = append(s.rreqs[id], rec)
 	s.mu.Unlock()
+	time.Sleep(time.Duration(s.rreqWait.Load()))
 	if alt := s.rresBody.Load(); alt != nil {
 		_, _ = w.Write(*alt)
 		return
