@@ -20,6 +20,7 @@ import (
 	"example.com/acs/cards"
 	"example.com/acs/dslink"
 	"example.com/acs/emv"
+	"example.com/acs/registration"
 	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
@@ -174,22 +175,28 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		currency, bin, merchantID      *string
 		merchantName, dsURL, challenge *string
 		minor                          *int64
-		failures                       int
-		trust                          bool
+		failures, methodFailures       int
+		trust, listed                  bool
 		channel, category              string
 		method                         string
+		panEnc                         []byte
 	)
+	// One statement reads what the ending needs (issue 13): the card's encrypted number for the
+	// authentication value, the method's failure count, and whether the merchant is trusted already.
 	err := tx.QueryRow(ctx, `SELECT t.three_ds_server_trans_id, t.ds_trans_id, t.message_version, coalesce(t.notification_url, ''),
 			t.ds_url, t.card_id, t.minor_units, t.currency, t.acquirer_bin, t.acquirer_merchant_id,
 			t.final_status, t.final_reason, t.challenge_cancel, coalesce(c.failures, 0), t.merchant_name, t.trust_merchant,
-			coalesce(t.reasons->>-1, ''), k.scheme, t.device_channel, t.message_category, coalesce(r.method, ''), c.state
+			coalesce(t.reasons->>-1, ''), k.scheme, t.device_channel, t.message_category, coalesce(r.method, ''), c.state,
+			k.pan_enc, coalesce(r.auth_failures, 0),
+			EXISTS (SELECT 1 FROM whitelist_entries w WHERE w.card_id = t.card_id AND w.acquirer_bin = t.acquirer_bin
+				AND w.acquirer_merchant_id = t.acquirer_merchant_id AND w.removed_at IS NULL)
 		FROM acs_transactions t JOIN issuer_cards k ON k.id = t.card_id
 		LEFT JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, id).
 		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &dsURL, &cardID, &minor, &currency,
 			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust, &f.Why, &scheme, &channel,
-			&category, &method, &challenge)
+			&category, &method, &challenge, &panEnc, &methodFailures, &listed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -215,7 +222,7 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		serverTransID: f.ThreeDSServerTransID, acsTransID: id.String(), dsTransID: dsTransID, status: r.Status,
 		reason: r.Reason, cancel: r.Cancel, via: via, cycles: cycles, erro: r.Erro}
 	if r.Status == "Y" {
-		pan, err := rs.d.Cards.PANVia(ctx, tx, cardID)
+		pan, err := rs.d.Cards.PANFrom(ctx, cardID, panEnc)
 		if err != nil {
 			return nil, err
 		}
@@ -229,16 +236,19 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 			return nil, err
 		}
 		// A success ends the run of wrong entries of the card's method (PSD2 RTS Art. 4: consecutive).
-		if _, err := tx.Exec(ctx, `UPDATE registrations SET auth_failures = 0 FROM acs_transactions t
-			WHERE t.acs_trans_id = $1 AND registrations.id = t.registration_id AND registrations.locked_at IS NULL
-			  AND registrations.auth_failures > 0`, id); err != nil {
-			return nil, err
+		if methodFailures > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET auth_failures = 0 FROM acs_transactions t
+				WHERE t.acs_trans_id = $1 AND registrations.id = t.registration_id AND registrations.locked_at IS NULL
+				  AND registrations.auth_failures > 0`, id); err != nil {
+				return nil, err
+			}
 		}
 		if trust && rs.d.Whitelist != nil && bin != nil && merchantID != nil {
 			if err := rs.d.Whitelist.AddTx(ctx, tx, cardID, whitelist.Merchant{AcquirerBIN: *bin, AcquirerMerchantID: *merchantID,
 				Name: deref(merchantName)}, id); err != nil {
 				return nil, err
 			}
+			listed = true
 		}
 		in := AVInput{ACSTransID: id.String(), AcctNumber: pan, AcquirerBIN: orDash(bin), AcquirerMerchantID: orDash(merchantID),
 			TransStatus: "Y", ECI: out.eci, Currency: "999"}
@@ -252,11 +262,7 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		}
 	}
 	if rs.d.Whitelist != nil && bin != nil && merchantID != nil {
-		on, err := rs.d.Whitelist.Contains(ctx, tx, cardID, *bin, *merchantID)
-		if err != nil {
-			return nil, err
-		}
-		out.listed = &on
+		out.listed = &listed
 	}
 	body, err := out.encode()
 	if err != nil {
@@ -270,14 +276,18 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		id, r.Status, r.Reason, r.Cancel, out.eci, now, why, string(via)); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
-		WHERE acs_trans_id = $1 AND state = 'pending'`, id, r.ChallengeState, now); err != nil {
-		return nil, err
+	if challenge != nil && *challenge == "pending" {
+		if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
+			WHERE acs_trans_id = $1 AND state = 'pending'`, id, r.ChallengeState, now); err != nil {
+			return nil, err
+		}
 	}
 	// An app confirmation still waiting is void once its challenge has ended.
-	if _, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = 'expired', answered_at = $2
-		WHERE acs_trans_id = $1 AND state = 'pending'`, id, now); err != nil {
-		return nil, err
+	if method == string(registration.MethodApp) {
+		if _, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = 'expired', answered_at = $2
+			WHERE acs_trans_id = $1 AND state = 'pending'`, id, now); err != nil {
+			return nil, err
+		}
 	}
 	state, lastErr, target := "pending", "", ""
 	if r.NoRReq {
@@ -366,6 +376,9 @@ func ECI(pan, status string) string {
 	return ""
 }
 
+// sweepBatch is how many timed-out challenges one sweep transaction ends.
+const sweepBatch = 100
+
 // Sweep ends transactions whose challenge timed out: no CReq within CReqTimeout after the ARes, or not
 // finished within ChallengeTimeout after the CReq. It returns how many it ended. Several processes may
 // sweep at once; SKIP LOCKED keeps them apart.
@@ -378,7 +391,7 @@ func (rs *Results) Sweep(ctx context.Context) (int, error) {
 		// holds only open challenges, so a pass reads those that are due and no others.
 		rows, err := tx.Query(ctx, `SELECT acs_trans_id, creq_at IS NULL FROM acs_transactions
 			WHERE trans_status = 'C' AND final_status IS NULL AND due_at <= $1
-			ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED`, now)
+			ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, sweepBatch)
 		if err != nil {
 			return err
 		}
@@ -669,8 +682,12 @@ func (rs *Results) Run(ctx context.Context, interval time.Duration) {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			if _, err := rs.Sweep(ctx); err != nil && ctx.Err() == nil {
+			n, err := rs.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
 				rs.d.Log.ErrorContext(ctx, "challenge timeout sweep", "err", err)
+			}
+			if n == sweepBatch && ctx.Err() == nil {
+				continue // more are due: a backlog is ended at once, not 100 a second
 			}
 			select {
 			case <-ctx.Done():

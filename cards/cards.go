@@ -200,6 +200,11 @@ func (d *Directory) PANVia(ctx context.Context, q Querier, id uuid.UUID) (string
 		}
 		return "", fmt.Errorf("cards: read card number: %w", err)
 	}
+	return d.PANFrom(ctx, id, enc)
+}
+
+// PANFrom decrypts a card's pan_enc that the caller read with other data in one statement.
+func (d *Directory) PANFrom(ctx context.Context, id uuid.UUID, enc []byte) (string, error) {
 	pt, err := d.keys.Decrypt(ctx, envelope.AD{Table: "issuer_cards", Column: "pan_enc", Row: id.String()}, enc)
 	if err != nil {
 		return "", err
