@@ -1,10 +1,12 @@
 # The two front doors (see README.md): `make run` starts the service with everything it needs and demo
 # data; `make test` runs the whole suite. Both install and start PostgreSQL and SoftHSM2 themselves.
+# `make faults` runs the fault scenarios against a real service and prints the figures (issue 12);
+# `make bench` the load runs with their figures and targets (issue 13).
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test lint
+.PHONY: build run test lint faults bench
 
 build:
 	CGO_ENABLED=1 $(GO) build -o bin/ ./cmd/...
@@ -18,3 +20,9 @@ lint:
 
 test:
 	scripts/test.sh
+
+faults:
+	faults/run.sh
+
+bench:
+	bench/run.sh

@@ -3,6 +3,7 @@ module example.com/acs
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.2.0
 	github.com/ThalesIgnite/crypto11 v1.2.5
 	github.com/bojanz/currency v1.4.2
 	github.com/caarlos0/env/v11 v11.4.2

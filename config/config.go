@@ -41,6 +41,9 @@ type Config struct {
 	Demo      Demo         `yaml:"demo"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
+	// AdminListen, when set, is a loopback host:port serving Go's profiler (net/http/pprof) for the
+	// operator and the load runs; never reachable from outside the machine.
+	AdminListen string `yaml:"admin_listen" env:"ACS_ADMIN_LISTEN" validate:"omitempty,hostname_port"`
 }
 
 // TLS is the server certificate. Without one the server listens on loopback only.
@@ -167,6 +170,11 @@ type Demo struct {
 	Enabled bool `yaml:"enabled"`
 	// PhoneState is the demo phone's acs-app state file that `acs demo seed` writes.
 	PhoneState string `yaml:"phone_state" validate:"required_if=Enabled true"`
+	// FleetCards, for load and fault runs (faults/): `acs demo seed` also registers every card of this
+	// issuer card file (the CSV of import-cards) for the app, all on one phone whose acs-app state file
+	// is FleetPhone. Many cards, because each card may be sent only a few confirmations in ten minutes.
+	FleetCards string `yaml:"fleet_cards"`
+	FleetPhone string `yaml:"fleet_phone" validate:"required_with=FleetCards"`
 }
 
 // Log configures the structured (slog) log.
@@ -262,6 +270,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ThreeDS.DSLink.PlainLoopback && !c.Demo.Enabled && c.SMS.Gateway != "dev" {
 		return errors.New("threeds.ds_link.plain_loopback: development only; it needs sms.gateway dev")
+	}
+	if c.AdminListen != "" {
+		host, _, _ := net.SplitHostPort(c.AdminListen)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return errors.New("admin_listen: the profiler is served on a loopback address only")
+		}
 	}
 	if !c.TLS.Enabled() {
 		host, _, _ := net.SplitHostPort(c.Listen)

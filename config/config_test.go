@@ -56,6 +56,7 @@ func TestInvalidConfigsFailLoudly(t *testing.T) {
 		"bad log level":       {valid + "log: {level: loud, format: json}\n", "log.level"},
 		"public without TLS":  {strings.Replace(valid, "listen: 127.0.0.1:8080", "listen: 0.0.0.0:8080", 1), "loopback"},
 		"cert without key":    {valid + "tls: {cert_file: /c.pem}\n", "tls.key_file"},
+		"public profiler":     {valid + "admin_listen: 0.0.0.0:8098\n", "admin_listen"},
 		"no pool wait bound":  {strings.Replace(valid, `key_prefix: acs}`, `key_prefix: acs, pool_wait_timeout: 0s}`, 1), "hsm.pool_wait_timeout"},
 		"kannel without URL":  {strings.Replace(valid, "gateway: dev", "gateway: kannel", 1), "sms.kannel_url"},
 		"unknown gateway":     {strings.Replace(valid, "gateway: dev", "gateway: pigeon", 1), "sms.gateway"},

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# devenv.sh NAME: prepares a private PostgreSQL cluster and SoftHSM2 token for NAME (run or test) under
-# .local/NAME, installing the Debian packages when they are missing, and writes .local/NAME/env with the
-# variables the acs binary and the tests read. It is idempotent: a cluster that already runs is reused.
-#   devenv.sh NAME stop   stops that cluster again.
+# devenv.sh NAME: prepares a private PostgreSQL cluster and SoftHSM2 token for NAME (run, test or faults)
+# under .local/NAME, installing the Debian packages when they are missing, and writes .local/NAME/env with
+# the variables the acs binary and the tests read. It is idempotent: a cluster that already runs is reused.
+# faults (the fault runs of faults/run.sh) and bench (the load runs of bench/run.sh) run like production,
+# fsync and synchronous_commit on, and start every run from nothing: a fresh token and a fresh database.
+#   devenv.sh NAME stop   stops that cluster again; devenv.sh NAME restart restarts it (pg_ctl -m fast).
 # PostgreSQL refuses to run as root, so as root the cluster runs as the postgres user; when the checkout
 # lies below a folder that user cannot enter (a clone under /root), the cluster lives under /var/tmp.
 set -euo pipefail
 
-name=${1:?usage: devenv.sh run|test [stop]}
+name=${1:?usage: devenv.sh run|test|faults|bench [stop]}
 action=${2:-up}
 top=$(cd "$(dirname "$0")/.." && pwd)
 state="$top/.local/$name"
 case "$name" in
   run) port=${ACS_PG_PORT:-54329} ;;
   test) port=${ACS_PG_PORT:-54339} ;;
+  faults) port=${ACS_PG_PORT:-54349} ;;
+  bench) port=${ACS_PG_PORT:-54359} ;;
   *) echo "devenv.sh: unknown environment $name" >&2; exit 2 ;;
 esac
 pgbin=/usr/lib/postgresql/15/bin
@@ -77,11 +81,18 @@ pg_up() {
     # fsync off only for the throw-away test cluster: it makes the suite faster, and a crash loses nothing.
     local extra=""
     [ "$name" = test ] && extra="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    # The load runs (bench/) count the statements each operation costs.
+    [ "$name" = bench ] && extra="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
     as_pg "$pgbin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$d -c max_connections=200 $extra" start >/dev/null \
       || { tail -20 "$d/server.log" >&2; exit 1; }
   fi
-  if [ "$name" = run ]; then
+  if [ "$name" = faults ] || [ "$name" = bench ]; then
+    # The data keysets of an earlier run are wrapped by the previous token's key: start from nothing.
+    PGOPTIONS='-c client_min_messages=warning' "$pgbin/psql" -h 127.0.0.1 -p "$port" -U app -d postgres -qc \
+      'DROP DATABASE IF EXISTS acs WITH (FORCE)' >/dev/null
+  fi
+  if [ "$name" = run ] || [ "$name" = faults ] || [ "$name" = bench ]; then
     if ! "$pgbin/psql" -h 127.0.0.1 -p "$port" -U app -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='acs'" | grep -q 1; then
       "$pgbin/psql" -h 127.0.0.1 -p "$port" -U app -d postgres -qc 'CREATE DATABASE acs' >/dev/null
     fi
@@ -96,10 +107,19 @@ pg_stop() {
   fi
 }
 
+# pg_restart restarts the running cluster the fast way (open sessions are ended), as an operator or a
+# failover does; the fault runs (faults/) measure what the service makes of it.
+pg_restart() {
+  local d; d=$(pgdir)
+  log "restarting PostgreSQL (fast)"
+  # -l: the new server must not write to this script's output, which the caller may be waiting on.
+  as_pg "$pgbin/pg_ctl" -D "$d/data" -l "$d/server.log" -m fast -w -t 60 restart >/dev/null
+}
+
 hsm_up() {
   local conf="$state/softhsm2.conf" tokens="$state/tokens"
-  # Every test run gets a token of its own: keys left by an earlier run must not make a test pass.
-  [ "$name" = test ] && rm -rf "$tokens" "$state/per-process"
+  # Every test or fault run gets a token of its own: keys left by an earlier run must not make it pass.
+  case "$name" in test | faults | bench) rm -rf "$tokens" "$state/per-process" ;; esac
   mkdir -p "$tokens"
   printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' "$tokens" >"$conf"
   export SOFTHSM2_CONF="$conf"
@@ -120,5 +140,6 @@ export ACS_PG_URL=postgres://app@127.0.0.1:$port
 ENV
     ;;
   stop) pg_stop ;;
+  restart) pg_restart ;;
   *) echo "devenv.sh: unknown action $action" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,12 +14,14 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
 	"example.com/acs/acs"
 	"example.com/acs/appapi"
 	"example.com/acs/apperr"
+	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/letters"
 	"example.com/acs/registration"
@@ -89,10 +92,15 @@ func demoSeed(ctx context.Context, cfg *config.Config, log *slog.Logger, phonePa
 	if err := s.mtan(ctx, out); err != nil {
 		return err
 	}
-	if phonePath == "" {
-		return nil
+	if phonePath != "" {
+		if err := s.app(ctx, phonePath, out); err != nil {
+			return err
+		}
 	}
-	return s.app(ctx, phonePath, out)
+	if cfg.Demo.FleetCards != "" {
+		return s.fleet(ctx, cfg.Demo.FleetCards, cfg.Demo.FleetPhone, out)
+	}
+	return nil
 }
 
 type seeder struct {
@@ -255,4 +263,128 @@ func (s *seeder) app(ctx context.Context, phonePath string, out io.Writer) error
 	}
 	fmt.Fprintf(out, "demo seed: card %s (%s) registered for the app on the demo phone %s\n", card.Masked(), demoAppCard.Name, phonePath)
 	return nil
+}
+
+// fleet registers every card of the issuer card file at cardsPath for the app, all on one phone (one
+// device key may serve many cards, R-REG-5) whose state file it writes to phonePath, through the same
+// steps as app (card check, letter, ID code). The fault runs (faults/) need many cards: each card's app
+// may be sent only MaxPushesPerWindow confirmations in ten minutes. The phone's PIN is demoPIN. Cards
+// already registered on that phone are kept.
+func (s *seeder) fleet(ctx context.Context, cardsPath, phonePath string, out io.Writer) error {
+	holders, err := readHolders(cardsPath)
+	if err != nil {
+		return err
+	}
+	st := &appapi.DeviceState{}
+	if b, err := os.ReadFile(phonePath); err == nil {
+		if err := json.Unmarshal(b, st); err != nil {
+			return fmt.Errorf("demo seed: fleet phone %s: %w", phonePath, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if st.DeviceKey == nil {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		st.DeviceKey, _ = x509.MarshalPKCS8PrivateKey(key)
+		st.OfflineSecret = make([]byte, 32)
+		if _, err := rand.Read(st.OfflineSecret); err != nil {
+			return err
+		}
+	}
+	k, err := x509.ParsePKCS8PrivateKey(st.DeviceKey)
+	key, ok := k.(*ecdsa.PrivateKey)
+	if err != nil || !ok {
+		return fmt.Errorf("demo seed: fleet phone %s: no P-256 device key", phonePath)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	onPhone := map[string]bool{}
+	for _, c := range st.Cards {
+		onPhone[c.CardID] = true
+	}
+	// The card checks run side by side (each takes at least registration.CheckFloor); letters are
+	// printed and redeemed one card at a time, as the seeder reads the code of the letter printed last.
+	checked := make([]*cards.Card, len(holders))
+	checkErr := make([]error, len(holders))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, h := range holders {
+		card, err := s.d.cards.FindByPAN(ctx, h.PAN)
+		if err != nil {
+			return fmt.Errorf("demo seed: a fleet card is not imported (acs import-cards %s): %w", cardsPath, err)
+		}
+		if reg, err := s.d.registration.Active(ctx, card.ID); err == nil && reg.Method == registration.MethodApp && onPhone[card.ID.String()] {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if _, checkErr[i] = s.reg.VerifyCard(ctx, h); checkErr[i] != nil {
+				checkErr[i] = fmt.Errorf("demo seed: fleet card %s: %w", card.Masked(), checkErr[i])
+			}
+			checked[i] = card
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(checkErr...); err != nil {
+		return err
+	}
+	added := 0
+	for _, card := range checked {
+		if card == nil {
+			continue // on the phone already
+		}
+		b, err := s.reg.RequestApp(ctx, card, registration.AppRequest{DeviceKey: pub, Platform: "android", OSVersion: "14", PIN: demoPIN,
+			OfflineSecret: st.OfflineSecret})
+		if err != nil {
+			return fmt.Errorf("demo seed: fleet card %s: %w", card.Masked(), err)
+		}
+		if err := s.activate(ctx, card.ID, registration.MethodApp); err != nil {
+			return fmt.Errorf("demo seed: fleet card %s: %w", card.Masked(), err)
+		}
+		st.Cards = append(st.Cards, appapi.DeviceCard{CardID: card.ID.String(), Card: card.Masked(), EmCertID: b.EmCertID.String(),
+			State: string(registration.Active), PINCheck: appapi.PINCheck(st.OfflineSecret, demoPIN)})
+		added++
+	}
+	if err := st.Save(phonePath); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo seed: %d fleet cards registered for the app (%d new) on the phone %s\n", len(st.Cards), added, phonePath)
+	return nil
+}
+
+// readHolders reads the card number, expiry and holder name of every row of an issuer card file (the
+// import validates the rest).
+func readHolders(path string) ([]registration.HolderData, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(recs) == 0 {
+		return nil, fmt.Errorf("demo seed: %s: not a card file (%v)", path, err)
+	}
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	pan, expiry, name := col["pan"], col["expiry"], col["holder_name"]
+	if recs[0][pan] != "pan" || recs[0][expiry] != "expiry" || recs[0][name] != "holder_name" {
+		return nil, fmt.Errorf("demo seed: %s: the header lacks pan, expiry or holder_name", path)
+	}
+	var out []registration.HolderData
+	for line, r := range recs[1:] {
+		y, m, ok := strings.Cut(r[expiry], "-")
+		year, err1 := strconv.Atoi(y)
+		month, err2 := strconv.Atoi(m)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("demo seed: %s: line %d: expiry is not YYYY-MM", path, line+2)
+		}
+		out = append(out, registration.HolderData{PAN: r[pan], ExpiryMonth: month, ExpiryYear: year, Name: r[name]})
+	}
+	return out, nil
 }

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -469,10 +471,35 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		home = "/demo"
 	}
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, home) })
+	if cfg.AdminListen != "" {
+		stop, err := serveAdmin(cfg.AdminListen, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return server.Run(ctx, e, log, server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ClientCAFile: cfg.TLS.ClientCAFile,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	})
+}
+
+// serveAdmin serves Go's profiler on addr (loopback, checked by the configuration): a CPU profile of a
+// load run is `go tool pprof http://ADDR/debug/pprof/profile?seconds=10`.
+func serveAdmin(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin_listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 func smsGateway(cfg *config.Config, d *deps) (sms.Gateway, error) {

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"example.com/acs/internal/sim3ds"
+)
+
+// Cards of testdata/cards.csv the scenarios use; `acs demo seed` registers Anna's for mTAN with the
+// security answer below.
+const (
+	cardMTAN       = "4000110000000017" // Anna Schmidt: registered for mTAN
+	cardNotRegd    = "4000110000000025" // known to the issuer, never registered
+	securityAnswer = "Kiel"
+)
+
+// areqTemplate is the sample AReq with placeholders for what changes per request, so that a request is
+// built by one string replacement instead of a JSON encoding (the load tool shares the ACS's CPU).
+type areqTemplate struct{ body string }
+
+func loadTemplate(path string, set map[string]any) (*areqTemplate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "someFutureElement")
+	m["threeDSServerTransID"], m["dsTransID"] = "@TX@", "@DS@"
+	m["acctNumber"], m["purchaseAmount"], m["merchantName"] = "@PAN@", "@AMOUNT@", "@MERCHANT@"
+	for k, v := range set {
+		m[k] = v
+	}
+	out, err := json.Marshal(m)
+	return &areqTemplate{body: string(out)}, err
+}
+
+func (t *areqTemplate) build(pan, amount, merchant string) ([]byte, string) {
+	tx := uuid.NewString()
+	return []byte(strings.NewReplacer("@TX@", tx, "@DS@", uuid.NewString(), "@PAN@", pan, "@AMOUNT@", amount,
+		"@MERCHANT@", merchant).Replace(t.body)), tx
+}
+
+// ares is what a scenario looks at in an answer.
+type ares struct {
+	MessageType, TransStatus, TransStatusReason, ACSURL, ACSTransID, MessageVersion string
+	ThreeDSServerTransID                                                            string `json:"threeDSServerTransID"`
+	ErrorCode                                                                       string
+	ErrorDetail                                                                     string
+}
+
+// driver sends what a 3DS Server and a browser send.
+type driver struct {
+	acs    string
+	client *http.Client
+	tmpl   *areqTemplate
+	peers  *peers
+	sim    *sim3ds.Sim // used only for its browser: posting forms and reading pages
+	seq    atomic.Int64
+}
+
+func (d *driver) areq(ctx context.Context, pan, amount, merchant string) (*ares, map[string]any, error) {
+	body, _ := d.tmpl.build(pan, amount, merchant)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.acs+"/3ds/areq", bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("AReq: HTTP %d", resp.StatusCode)
+	}
+	var a ares
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, nil, err
+	}
+	if a.MessageType != "ARes" {
+		return nil, nil, fmt.Errorf("AReq: %s %s %s", a.MessageType, a.ErrorCode, a.ErrorDetail)
+	}
+	var m map[string]any
+	if a.TransStatus == "C" {
+		_ = json.Unmarshal(raw, &m) // the challenge's CReq is built from it
+	}
+	return &a, m, nil
+}
+
+// expectAReq is a scenario of single AReqs answered with status (and reason, where given).
+func (d *driver) expectAReq(pan, amount, status, reason string) op {
+	return func(ctx context.Context, w int) error {
+		a, _, err := d.areq(ctx, pan, amount, "Beispiel-Shop")
+		if err != nil {
+			return err
+		}
+		if a.TransStatus != status || (reason != "" && a.TransStatusReason != reason) {
+			return fmt.Errorf("ARes %s/%s, want %s/%s", a.TransStatus, a.TransStatusReason, status, reason)
+		}
+		return nil
+	}
+}
+
+// mtanFlow is a whole browser purchase with an mTAN: AReq (C), CReq, the mTAN by SMS, the code and
+// security answer typed in, and the final CRes posted to the merchant. Each purchase has a merchant
+// name of its own, by which its SMS is told apart from the others'.
+func (d *driver) mtanFlow(ctx context.Context, w int) error {
+	merchant := fmt.Sprintf("Bench %d-%d", w, d.seq.Add(1))
+	code, done := d.peers.expect(merchant)
+	defer done()
+	a, m, err := d.areq(ctx, cardMTAN, "15000", merchant)
+	if err != nil {
+		return err
+	}
+	if a.TransStatus != "C" {
+		return fmt.Errorf("ARes %s/%s, want C", a.TransStatus, a.TransStatusReason)
+	}
+	page, err := d.sim.Challenge(m, sim3ds.CReq(m, "05", nil), "YmVuY2g", "de")
+	if err != nil {
+		return err
+	}
+	if page.Status != http.StatusOK {
+		return fmt.Errorf("challenge page: HTTP %d", page.Status)
+	}
+	var mtan string
+	select {
+	case mtan = <-code:
+	case <-time.After(10 * time.Second):
+		return errors.New("no mTAN within 10 s")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	final, err := page.Submit("verify", map[string]string{"mtan": mtan, "answer": securityAnswer})
+	if err != nil {
+		return err
+	}
+	cres, ok, err := final.Final()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no final CRes after the mTAN (HTTP %d)", final.Status)
+	}
+	if cres["transStatus"] != "Y" {
+		return fmt.Errorf("final CRes %v", cres["transStatus"])
+	}
+	return nil
+}
