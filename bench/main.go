@@ -152,7 +152,7 @@ func run(ctx context.Context, cfg config) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		var stBefore map[string]int64
+		var stBefore map[string]stmtStat
 		if cfg.statements {
 			if stBefore, err = statementCalls(ctx, pool); err != nil {
 				return nil, err

@@ -167,45 +167,58 @@ func rss(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
 }
 
-// statementCalls is pg_stat_statements' calls per statement (the bench's own excluded), by query text.
-func statementCalls(ctx context.Context, pool *pgxpool.Pool) (map[string]int64, error) {
-	rows, err := pool.Query(ctx, probeMark+` SELECT query, sum(calls)::bigint FROM pg_stat_statements s
+// stmtStat is what pg_stat_statements says of one statement so far.
+type stmtStat struct {
+	calls  int64
+	execMS float64 // total execution time
+	blocks int64   // shared buffers hit and read
+	wal    int64   // WAL bytes
+}
+
+// statementCalls is pg_stat_statements' figures per statement (the bench's own excluded), by query text.
+func statementCalls(ctx context.Context, pool *pgxpool.Pool) (map[string]stmtStat, error) {
+	rows, err := pool.Query(ctx, probeMark+` SELECT query, sum(calls)::bigint, sum(total_exec_time)::float8,
+		sum(shared_blks_hit + shared_blks_read)::bigint, sum(wal_bytes)::bigint FROM pg_stat_statements s
 		WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND s.query NOT LIKE '%bench probe%' AND s.query NOT LIKE '%bench_floor%' GROUP BY query`)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]int64{}
+	out := map[string]stmtStat{}
 	for rows.Next() {
 		var q string
-		var n int64
-		if err := rows.Scan(&q, &n); err != nil {
+		var st stmtStat
+		if err := rows.Scan(&q, &st.calls, &st.execMS, &st.blocks, &st.wal); err != nil {
 			return nil, err
 		}
-		out[q] = n
+		out[q] = st
 	}
 	return out, rows.Err()
 }
 
-// printStatements lists the statements an operation ran, most frequent first, with calls per operation.
-func printStatements(name string, before, after map[string]int64, ops int) {
+// printStatements lists the statements an operation ran, most frequent first: calls per operation, and
+// per call the execution time, shared buffers and WAL bytes.
+func printStatements(name string, before, after map[string]stmtStat, ops int) {
 	type st struct {
 		q string
-		n int64
+		d stmtStat
 	}
 	var list []st
-	for q, n := range after {
-		if d := n - before[q]; d > 0 {
-			list = append(list, st{q, d})
+	for q, a := range after {
+		b := before[q]
+		if d := a.calls - b.calls; d > 0 {
+			list = append(list, st{q, stmtStat{calls: d, execMS: a.execMS - b.execMS, blocks: a.blocks - b.blocks, wal: a.wal - b.wal}})
 		}
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].n > list[j].n })
-	fmt.Printf("\nstatements of %s (calls per operation):\n", name)
+	sort.Slice(list, func(i, j int) bool { return list[i].d.calls > list[j].d.calls })
+	fmt.Printf("\nstatements of %s (calls per operation; per call: execution ms, buffers, WAL bytes):\n", name)
 	for _, s := range list {
 		q := strings.Join(strings.Fields(s.q), " ")
-		if len(q) > 150 {
-			q = q[:150] + "..."
+		if len(q) > 120 {
+			q = q[:120] + "..."
 		}
-		fmt.Printf("  %5.2f  %s\n", float64(s.n)/float64(max(ops, 1)), q)
+		n := float64(s.d.calls)
+		fmt.Printf("  %5.2f  %6.3f ms %6.1f %6.0f B  %s\n", float64(s.d.calls)/float64(max(ops, 1)), s.d.execMS/n,
+			float64(s.d.blocks)/n, float64(s.d.wal)/n, q)
 	}
 }
