@@ -255,7 +255,7 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		result = nil
-		if ended, err := c.lockTx(ctx, tx, id); err != nil || ended {
+		if _, ended, err := c.lockTx(ctx, tx, id); err != nil || ended {
 			result = errNotPending
 			return err
 		}
@@ -291,7 +291,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		out, result = "", nil
-		if ended, err := c.lockTx(ctx, tx, id); err != nil || ended {
+		if _, ended, err := c.lockTx(ctx, tx, id); err != nil || ended {
 			result = errEnded
 			return err
 		}

@@ -90,15 +90,21 @@ type txn struct {
 	mobileEnc      []byte
 }
 
+// txnColumns are what load and lockTx read of a challenged transaction t and its registration r.
+const txnColumns = `t.card_id, t.registration_id, coalesce(t.amount, 0), coalesce(t.currency, ''),
+	coalesce(t.merchant_name, t.requestor_name, ''), r.method, t.amount IS NULL,
+	r.auth_failures, r.locked_at IS NOT NULL, r.answer_verifier, r.mobile_enc`
+
+func (t *txn) dest() []any {
+	return []any{&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method, &t.nonPayment,
+		&t.methodFailures, &t.locked, &t.answerVerifier, &t.mobileEnc}
+}
+
 func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (*txn, error) {
 	var t txn
-	err := q.QueryRow(ctx, `SELECT t.card_id, t.registration_id, coalesce(t.amount, 0), coalesce(t.currency, ''),
-			coalesce(t.merchant_name, t.requestor_name, ''), r.method, t.amount IS NULL,
-			r.auth_failures, r.locked_at IS NOT NULL, r.answer_verifier, r.mobile_enc
+	err := q.QueryRow(ctx, `SELECT `+txnColumns+`
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, acsTransID).
-		Scan(&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method, &t.nonPayment,
-			&t.methodFailures, &t.locked, &t.answerVerifier, &t.mobileEnc)
+		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, acsTransID).Scan(t.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -170,13 +176,15 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		result = nil
-		ended, err := c.lockTx(ctx, tx, acsTransID)
+		t, ended, err := c.lockTx(ctx, tx, acsTransID)
 		if err != nil || ended {
 			result = errEnded
 			return err
 		}
 		var state string
-		err = tx.QueryRow(ctx, `SELECT state FROM acs_challenges WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`, acsTransID).Scan(&state)
+		var sent int
+		err = tx.QueryRow(ctx, `SELECT state, otp_sent FROM acs_challenges WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`,
+			acsTransID).Scan(&state, &sent)
 		if errors.Is(err, pgx.ErrNoRows) {
 			result = apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
 			return nil
@@ -188,17 +196,9 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 			result = errEnded
 			return nil
 		}
-		var sent int
-		if err := tx.QueryRow(ctx, `SELECT otp_sent FROM acs_challenges WHERE acs_trans_id = $1`, acsTransID).Scan(&sent); err != nil {
-			return err
-		}
 		if sent >= MaxMTANSends {
 			result = errNoMoreMTANs
 			return nil
-		}
-		t, err := c.load(ctx, tx, acsTransID)
-		if err != nil {
-			return err
 		}
 		err = c.sendMTANTx(ctx, tx, acsTransID, t)
 		if apperr.KindOf(err) == apperr.TooMany {
@@ -216,24 +216,28 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 var errEnded = apperr.New(apperr.Conflict, "the challenge has ended")
 
 // lockTx locks a challenged transaction's row (always before its challenge's row, as Open and Sweep do,
-// so that no two of them deadlock) and reports whether it has ended. A challenge past ChallengeTimeout
-// is ended here as timed out, so that a request arriving before the sweep cannot outlive the limit.
-func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (bool, error) {
+// so that no two of them deadlock), reads it with its registration as load does, and reports whether it
+// has ended. A challenge past ChallengeTimeout is ended here as timed out, so that a request arriving
+// before the sweep cannot outlive the limit.
+func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (*txn, bool, error) {
+	var t txn
 	var creqAt *time.Time
 	var final *string
-	err := tx.QueryRow(ctx, `SELECT creq_at, final_status FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C' FOR UPDATE`,
-		acsTransID).Scan(&creqAt, &final)
+	// The lock and the step's read are one statement (issue 13).
+	err := tx.QueryRow(ctx, `SELECT t.creq_at, t.final_status, `+txnColumns+`
+		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
+		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, acsTransID).Scan(append([]any{&creqAt, &final}, t.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, apperr.New(apperr.NotFound, "no challenge for this transaction")
+		return nil, false, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
 	if err != nil || final != nil {
-		return final != nil, err
+		return nil, final != nil, err
 	}
 	if creqAt != nil && c.d.Clock.Now().Sub(*creqAt) >= ChallengeTimeout {
 		_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultTimedOut)
-		return true, err
+		return nil, true, err
 	}
-	return false, nil
+	return &t, false, nil
 }
 
 // sendMTANTx makes a code whose verifier is bound to the transaction id, and queues an SMS that shows
@@ -285,7 +289,8 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		out, result = "", nil
 		now := c.d.Clock.Now()
-		if ended, err := c.lockTx(ctx, tx, acsTransID); err != nil || ended {
+		t, ended, err := c.lockTx(ctx, tx, acsTransID)
+		if err != nil || ended {
 			result = errEnded
 			return err
 		}
@@ -293,7 +298,7 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		var failures int
 		var expires *time.Time
 		var stored []byte
-		err := tx.QueryRow(ctx, `SELECT state, failures, otp_expires_at, otp_verifier FROM acs_challenges
+		err = tx.QueryRow(ctx, `SELECT state, failures, otp_expires_at, otp_verifier FROM acs_challenges
 			WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`, acsTransID).Scan(&state, &failures, &expires, &stored)
 		if errors.Is(err, pgx.ErrNoRows) {
 			result = apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
@@ -309,10 +314,6 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		if expires == nil || !now.Before(*expires) {
 			result = apperr.New(apperr.Expired, "the mTAN has expired; request a new one")
 			return nil
-		}
-		t, err := c.load(ctx, tx, acsTransID)
-		if err != nil {
-			return err
 		}
 		v, err := c.d.Keys.Verifier("mtan", []byte(acsTransID.String()+"\x00"+strings.TrimSpace(code)))
 		if err != nil {
