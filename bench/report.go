@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"example.com/acs/cards"
 )
 
 // table collects one line per scenario and prints them aligned, as Markdown (pasted into the README).
@@ -53,20 +55,16 @@ func writeCardFile(path string, n int) error {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintln(w, "pan,expiry,status,product,holder_name,date_of_birth,street,postal_code,city,country")
+	fmt.Fprintln(w, strings.Join(cards.FileColumns, ","))
 	for i := range n {
 		body := fmt.Sprintf("400099%09d", i)
-		sum := 0
-		for j := len(body) - 1; j >= 0; j-- {
-			d := int(body[j] - '0')
-			if (len(body)-1-j)%2 == 0 {
-				if d *= 2; d > 9 {
-					d -= 9
-				}
+		pan := ""
+		for d := byte('0'); d <= '9' && pan == ""; d++ {
+			if cards.Luhn(body + string(d)) {
+				pan = body + string(d)
 			}
-			sum += d
 		}
-		fmt.Fprintf(w, "%s%d,2030-01,active,credit,Erika Mustermann,1980-01-01,Heidestraße 17,51147,Köln,DE\n", body, (10-sum%10)%10)
+		fmt.Fprintf(w, "%s,2030-01,active,credit,Erika Mustermann,1980-01-01,Heidestraße 17,51147,Köln,DE\n", pan)
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -143,20 +143,28 @@ func (s *Service) failed(ctx context.Context, clientKey, what string) error {
 	return err
 }
 
+// counted runs check for a request from client, refused at once while the address is locked; a check
+// that fails with wrong (a credential that names no one) counts against the address. It returns the
+// address's limit key for further failures of the same request.
+func (s *Service) counted(ctx context.Context, client, what string, wrong error, check func() (*Staff, error)) (*Staff, string, error) {
+	clientKey, err := s.clientLimit(ctx, client)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := check()
+	if errors.Is(err, wrong) {
+		if ferr := s.failed(ctx, clientKey, what); ferr != nil {
+			return nil, "", ferr
+		}
+	}
+	return st, clientKey, err
+}
+
 // SignIn checks the token and the TOTP code and opens a session. Wrong tokens count against the client
 // address (a token that names no one can lock only the address); wrong codes with a valid token count
 // against the member as well, and MaxOTPFailures in a row lock the member for OTPLock, audited.
 func (s *Service) SignIn(ctx context.Context, token, code, client string) (*Session, error) {
-	clientKey, err := s.clientLimit(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.checkToken(ctx, token)
-	if errors.Is(err, errStaffToken) {
-		if ferr := s.failed(ctx, clientKey, "token"); ferr != nil {
-			return nil, ferr
-		}
-	}
+	st, clientKey, err := s.counted(ctx, client, "token", errStaffToken, func() (*Staff, error) { return s.checkToken(ctx, token) })
 	if err != nil {
 		return nil, err
 	}
@@ -267,16 +275,7 @@ func (s *Service) otpFailed(ctx context.Context, st Staff, now time.Time) error 
 // SessionIdle, the member not disabled; the session's idle clock restarts. Wrong session tokens count
 // against the client address like wrong staff tokens.
 func (s *Service) Authenticate(ctx context.Context, token, client string) (*Staff, error) {
-	clientKey, err := s.clientLimit(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.checkSession(ctx, token)
-	if errors.Is(err, errSession) {
-		if ferr := s.failed(ctx, clientKey, "session"); ferr != nil {
-			return nil, ferr
-		}
-	}
+	st, _, err := s.counted(ctx, client, "session", errSession, func() (*Staff, error) { return s.checkSession(ctx, token) })
 	return st, err
 }
 
