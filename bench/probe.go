@@ -171,6 +171,8 @@ func rss(pid int) (int64, error) {
 type stmtStat struct {
 	calls  int64
 	execMS float64 // total execution time
+	planMS float64 // total planning time (a statement PostgreSQL plans anew at each call shows it here)
+	plans  int64   // how many times it was planned
 	blocks int64   // shared buffers hit and read
 	wal    int64   // WAL bytes
 }
@@ -178,7 +180,7 @@ type stmtStat struct {
 // statementCalls is pg_stat_statements' figures per statement (the bench's own excluded), by query text.
 func statementCalls(ctx context.Context, pool *pgxpool.Pool) (map[string]stmtStat, error) {
 	rows, err := pool.Query(ctx, probeMark+` SELECT query, sum(calls)::bigint, sum(total_exec_time)::float8,
-		sum(shared_blks_hit + shared_blks_read)::bigint, sum(wal_bytes)::bigint FROM pg_stat_statements s
+		sum(total_plan_time)::float8, sum(plans)::bigint, sum(shared_blks_hit + shared_blks_read)::bigint, sum(wal_bytes)::bigint FROM pg_stat_statements s
 		WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND s.query NOT LIKE '%bench probe%' AND s.query NOT LIKE '%bench_floor%' GROUP BY query`)
 	if err != nil {
@@ -188,7 +190,7 @@ func statementCalls(ctx context.Context, pool *pgxpool.Pool) (map[string]stmtSta
 	for rows.Next() {
 		var q string
 		var st stmtStat
-		if err := rows.Scan(&q, &st.calls, &st.execMS, &st.blocks, &st.wal); err != nil {
+		if err := rows.Scan(&q, &st.calls, &st.execMS, &st.planMS, &st.plans, &st.blocks, &st.wal); err != nil {
 			return nil, err
 		}
 		out[q] = st
@@ -207,18 +209,18 @@ func printStatements(name string, before, after map[string]stmtStat, ops int) {
 	for q, a := range after {
 		b := before[q]
 		if d := a.calls - b.calls; d > 0 {
-			list = append(list, st{q, stmtStat{calls: d, execMS: a.execMS - b.execMS, blocks: a.blocks - b.blocks, wal: a.wal - b.wal}})
+			list = append(list, st{q, stmtStat{calls: d, execMS: a.execMS - b.execMS, planMS: a.planMS - b.planMS, plans: a.plans - b.plans, blocks: a.blocks - b.blocks, wal: a.wal - b.wal}})
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].d.calls > list[j].d.calls })
-	fmt.Printf("\nstatements of %s (calls per operation; per call: execution ms, buffers, WAL bytes):\n", name)
+	fmt.Printf("\nstatements of %s (calls per operation; per call: execution ms, planning ms, plans, buffers, WAL bytes):\n", name)
 	for _, s := range list {
 		q := strings.Join(strings.Fields(s.q), " ")
 		if len(q) > 120 {
 			q = q[:120] + "..."
 		}
 		n := float64(s.d.calls)
-		fmt.Printf("  %5.2f  %6.3f ms %6.1f %6.0f B  %s\n", float64(s.d.calls)/float64(max(ops, 1)), s.d.execMS/n,
-			float64(s.d.blocks)/n, float64(s.d.wal)/n, q)
+		fmt.Printf("  %5.2f  %6.3f ms %6.3f ms %4.2f %6.1f %6.0f B  %s\n", float64(s.d.calls)/float64(max(ops, 1)), s.d.execMS/n,
+			s.d.planMS/n, float64(s.d.plans)/n, float64(s.d.blocks)/n, float64(s.d.wal)/n, q)
 	}
 }

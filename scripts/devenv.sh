@@ -82,7 +82,7 @@ pg_up() {
     local extra=""
     [ "$name" = test ] && extra="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     # The load runs (bench/) count the statements each operation costs.
-    [ "$name" = bench ] && extra="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
+    [ "$name" = bench ] && extra="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top -c pg_stat_statements.track_planning=on"
     as_pg "$pgbin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$d -c max_connections=200 $extra" start >/dev/null \
       || { tail -20 "$d/server.log" >&2; exit 1; }
