@@ -79,7 +79,7 @@ func startProcess(t *testing.T, st *testenv.Stack) *acsProcess {
 	p.url = srv.URL
 	e = server.New(server.Deps{Log: st.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Hasher: st.HSM, Whitelist: wl})
+		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Digests: st.Digests, Whitelist: wl})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: p.ch, Results: p.results, Tokens: st.Keys, Clock: st.Clock, Log: st.Log,
 		Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	wake := store.NewBroadcast()

@@ -41,11 +41,11 @@ const (
 // browserDigests are the keyed digests of the browser (user agent, language, screen) and of the IP
 // address (nil when the AReq gave none): the rules compare browsers without storing what identifies one.
 func (dc *Decider) browserDigests(a *AReq) ([]byte, []byte, error) {
-	b, err := dc.d.Hasher.Index("browser", []byte(a.BrowserUserAgent+"\x00"+a.BrowserLanguage+"\x00"+a.BrowserScreenWidth+"x"+a.BrowserScreenHeight))
+	b, err := dc.d.Digests.Digest("browser", []byte(a.BrowserUserAgent+"\x00"+a.BrowserLanguage+"\x00"+a.BrowserScreenWidth+"x"+a.BrowserScreenHeight))
 	if err != nil || a.BrowserIP == "" {
 		return b, nil, err
 	}
-	ip, err := dc.d.Hasher.Index("browser_ip", []byte(a.BrowserIP))
+	ip, err := dc.d.Digests.Digest("browser_ip", []byte(a.BrowserIP))
 	return b, ip, err
 }
 
@@ -81,8 +81,9 @@ type DecisionDeps struct {
 	ReferenceNumber string
 	// MAC computes the authentication value of a frictionless Y.
 	MAC MACer
-	// Hasher computes the keyed digests of the browser and IP address (hsm.HSM.Index).
-	Hasher Hasher
+	// Digests computes the keyed digests of the browser and IP address (envelope.Digester: in process,
+	// no HSM call).
+	Digests Digester
 	// Risk configures the rules; its zero value challenges every registered card's purchase.
 	Risk Risk
 	// Whitelist is asked for the merchant; nil: no whitelist.
@@ -93,9 +94,9 @@ type DecisionDeps struct {
 	OperatorID string
 }
 
-// Hasher computes HSM-keyed digests.
-type Hasher interface {
-	Index(domain string, data []byte) ([]byte, error)
+// Digester computes keyed digests (envelope.Digester).
+type Digester interface {
+	Digest(domain string, data []byte) ([]byte, error)
 }
 
 // Decider answers AReqs: unknown, blocked, expired and unregistered cards are refused; a registered

@@ -54,7 +54,7 @@ func newFlowFixtureAt(t *testing.T, cfx *challengeFixture, simAddr string) *flow
 	e = server.New(server.Deps{Log: fx.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Clock: fx.Clock, Log: fx.Log,
 		ChallengeURL: fx.srv.URL + "/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001",
-		MAC: fx.HSM, Hasher: fx.HSM, Risk: acs.Risk{LowValue: acs.DefaultRisk.LowValue}, Whitelist: fx.wl, Metrics: fx.m})
+		MAC: fx.HSM, Digests: fx.Digests, Risk: acs.Risk{LowValue: acs.DefaultRisk.LowValue}, Whitelist: fx.wl, Metrics: fx.m})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: fx.ch, Results: fx.results, Tokens: fx.Keys, Clock: fx.Clock,
 		Log: fx.Log, Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	var err error

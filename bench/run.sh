@@ -47,7 +47,7 @@ letters: {out_dir: $state/letters}
 sms: {gateway: kannel, kannel_url: "http://127.0.0.1:8096/cgi-bin/sendsms", kannel_username: bench, kannel_password: bench,
   sender: Musterbank, price: "0.09", currency: EUR, budget_per_hour: 0, budget_per_day: 0}
 shutdown_timeout: 10s
-# The profiler, for `go tool pprof http://127.0.0.1:8098/debug/pprof/profile?seconds=10` during a run.
+# The profiler, for go tool pprof http://127.0.0.1:8098/debug/pprof/profile?seconds=10 during a run (no backquotes: this heredoc expands them).
 admin_listen: 127.0.0.1:8098
 threeds:
   reference_number: 3DS_LOA_ACS_MUSTER_020200_00001

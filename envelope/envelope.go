@@ -22,6 +22,8 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
+
 	"example.com/acs/store"
 )
 
@@ -66,17 +68,8 @@ func wrapAD(name string) []byte { return []byte("data_keysets|wrapped|" + name) 
 // keyset: the insert that loses the race is discarded and the winner's keyset is read back.
 func Open(ctx context.Context, pool *pgxpool.Pool, kek tink.AEAD, name string) (*Keyring, error) {
 	k := &Keyring{pool: pool, kek: kek, name: name}
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	if err != nil {
-		return nil, fmt.Errorf("envelope: new keyset: %w", err)
-	}
-	wrapped, err := k.wrap(h)
-	if err != nil {
+	if err := ensureKeyset(ctx, pool, kek, name, aead.AES256GCMKeyTemplate()); err != nil {
 		return nil, err
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO data_keysets (name, wrapped, primary_key_id) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO NOTHING`, name, wrapped, int64(h.KeysetInfo().GetPrimaryKeyId())); err != nil {
-		return nil, fmt.Errorf("envelope: store keyset %s: %w", name, err)
 	}
 	if err := k.Reload(ctx); err != nil {
 		return nil, err
@@ -84,29 +77,57 @@ func Open(ctx context.Context, pool *pgxpool.Pool, kek tink.AEAD, name string) (
 	return k, nil
 }
 
-func (k *Keyring) wrap(h *keyset.Handle) ([]byte, error) {
+// ensureKeyset stores a new keyset of the template under name unless one is stored already.
+func ensureKeyset(ctx context.Context, pool *pgxpool.Pool, kek tink.AEAD, name string, tmpl *tinkpb.KeyTemplate) error {
+	h, err := keyset.NewHandle(tmpl)
+	if err != nil {
+		return fmt.Errorf("envelope: new keyset: %w", err)
+	}
+	wrapped, err := wrapKeyset(kek, name, h)
+	if err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO data_keysets (name, wrapped, primary_key_id) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO NOTHING`, name, wrapped, int64(h.KeysetInfo().GetPrimaryKeyId())); err != nil {
+		return fmt.Errorf("envelope: store keyset %s: %w", name, err)
+	}
+	return nil
+}
+
+// loadKeyset reads and unwraps the keyset called name.
+func loadKeyset(ctx context.Context, pool *pgxpool.Pool, kek tink.AEAD, name string) (*keyset.Handle, error) {
+	var wrapped []byte
+	if err := pool.QueryRow(ctx, `SELECT wrapped FROM data_keysets WHERE name = $1`, name).Scan(&wrapped); err != nil {
+		return nil, fmt.Errorf("envelope: load keyset %s: %w", name, err)
+	}
+	return unwrapKeyset(kek, name, wrapped)
+}
+
+func (k *Keyring) wrap(h *keyset.Handle) ([]byte, error) { return wrapKeyset(k.kek, k.name, h) }
+
+func (k *Keyring) unwrap(wrapped []byte) (*keyset.Handle, error) {
+	return unwrapKeyset(k.kek, k.name, wrapped)
+}
+
+func wrapKeyset(kek tink.AEAD, name string, h *keyset.Handle) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), k.kek, wrapAD(k.name)); err != nil {
-		return nil, fmt.Errorf("envelope: wrap keyset %s: %w", k.name, err)
+	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), kek, wrapAD(name)); err != nil {
+		return nil, fmt.Errorf("envelope: wrap keyset %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
 }
 
-func (k *Keyring) unwrap(wrapped []byte) (*keyset.Handle, error) {
-	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), k.kek, wrapAD(k.name))
+func unwrapKeyset(kek tink.AEAD, name string, wrapped []byte) (*keyset.Handle, error) {
+	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), kek, wrapAD(name))
 	if err != nil {
-		return nil, fmt.Errorf("envelope: unwrap keyset %s: %w", k.name, err)
+		return nil, fmt.Errorf("envelope: unwrap keyset %s: %w", name, err)
 	}
 	return h, nil
 }
 
 // Reload reads the keyset from the database again, picking up a rotation made by another process.
 func (k *Keyring) Reload(ctx context.Context) error {
-	var wrapped []byte
-	if err := k.pool.QueryRow(ctx, `SELECT wrapped FROM data_keysets WHERE name = $1`, k.name).Scan(&wrapped); err != nil {
-		return fmt.Errorf("envelope: load keyset %s: %w", k.name, err)
-	}
-	h, err := k.unwrap(wrapped)
+	h, err := loadKeyset(ctx, k.pool, k.kek, k.name)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func TestConfirmCommands(t *testing.T) {
 	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: st.Pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
 		Clock: st.Clock, Log: st.Log, Results: results, Cards: st.Cards})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Hasher: st.HSM})
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Digests: st.Digests})
 	wake := store.NewBroadcast()
 	go wake.Run(ctx, st.Pool, "app_confirmations")
 	e := server.New(server.Deps{Log: st.Log})

@@ -202,6 +202,7 @@ type deps struct {
 	pool         *pgxpool.Pool
 	hsm          *hsm.HSM
 	keys         *envelope.Keyring
+	digests      *envelope.Digester
 	cards        *cards.Directory
 	letters      *letters.Letters
 	audit        *audit.Log
@@ -251,6 +252,10 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, err
 	}
+	if d.digests, err = envelope.OpenDigester(ctx, d.pool, d.hsm.KEK(), "digest"); err != nil {
+		d.Close()
+		return nil, err
+	}
 	d.clock = clockwork.NewRealClock()
 	d.smsPrice = decimal.RequireFromString(cfg.SMS.Price) // validated with the configuration
 	d.budget = sms.Budget{PerHour: cfg.SMS.BudgetPerHour, PerDay: cfg.SMS.BudgetPerDay}
@@ -283,7 +288,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Cards:   d.cards, Pusher: logPusher{log}})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
-		MAC: d.hsm, Hasher: d.hsm, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
+		MAC: d.hsm, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
 		OperatorID: cfg.ThreeDS.OperatorID})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),

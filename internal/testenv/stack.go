@@ -47,6 +47,7 @@ type Stack struct {
 	Pool    *pgxpool.Pool
 	HSM     *hsm.HSM
 	Keys    *envelope.Keyring
+	Digests *envelope.Digester
 	Clock   *clockwork.FakeClock
 	Logs    *Buffer
 	Log     *slog.Logger
@@ -67,6 +68,9 @@ func NewStack(t testing.TB) *Stack {
 	s := &Stack{Pool: DB(t), HSM: HSM(t), Clock: clockwork.NewFakeClockAt(Start), Logs: &Buffer{}}
 	var err error
 	if s.Keys, err = envelope.Open(ctx, s.Pool, s.HSM.KEK(), "pii"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Digests, err = envelope.OpenDigester(ctx, s.Pool, s.HSM.KEK(), "digest"); err != nil {
 		t.Fatal(err)
 	}
 	s.Log = slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
