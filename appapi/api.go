@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,10 +44,19 @@ type Deps struct {
 }
 
 // API serves /app/v1.
-type API struct{ d Deps }
+type API struct {
+	d Deps
+	// noncesPurged is when this process last removed the nonces too old to matter (Unix seconds).
+	noncesPurged atomic.Int64
+}
 
 // New returns the API.
 func New(d Deps) *API { return &API{d: d} }
+
+// noncePurgeEvery is how often a process removes old nonces: once a minute, not at every signed request
+// (that was a DELETE per request, two per app purchase; issue 13). A nonce is refused as long as it
+// is stored, and it is kept at least twice the timestamp window, after which its timestamp is refused.
+const noncePurgeEvery = time.Minute
 
 // Routes mounts the API on g.
 func (a *API) Routes(g *echo.Group) {
@@ -84,8 +94,11 @@ func (a *API) verify(ctx context.Context, c echo.Context, body []byte, pub *ecds
 	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > Window {
 		return apperr.New(apperr.Unauthorized, "the request's timestamp is outside the accepted window; check the phone's clock")
 	}
-	if _, err := a.d.Pool.Exec(ctx, `DELETE FROM app_nonces WHERE seen_at < $1`, now.Add(-2*Window)); err != nil {
-		return err
+	if last := a.noncesPurged.Load(); now.Unix()-last >= int64(noncePurgeEvery/time.Second) && a.noncesPurged.CompareAndSwap(last, now.Unix()) {
+		if _, err := a.d.Pool.Exec(ctx, `DELETE FROM app_nonces WHERE seen_at < $1`, now.Add(-2*Window)); err != nil {
+			a.noncesPurged.Store(last) // the next request tries again
+			return err
+		}
 	}
 	_, err = a.d.Pool.Exec(ctx, `INSERT INTO app_nonces (nonce, seen_at) VALUES ($1, $2)`, nonce, now)
 	var pgErr *pgconn.PgError

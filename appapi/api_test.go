@@ -225,3 +225,40 @@ func TestDeviceKeyLookupFailureIsUnavailable(t *testing.T) {
 		t.Fatalf("device key lookup without a database: %d %v, want 503", code, out)
 	}
 }
+
+// Replay protection keeps each nonce at least twice the timestamp window; the old ones are removed
+// about once a minute per process, not at every signed request (issue 13), and never lost to it: a
+// nonce within the window is still refused after a purge.
+func TestOldNoncesArePurged(t *testing.T) {
+	fx := newFixture(t)
+	key, der := newKey(t)
+	ctx := context.Background()
+	count := func() (n int) {
+		if err := fx.Pool.QueryRow(ctx, `SELECT count(*) FROM app_nonces`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := fx.request(t, "/app/v1/registrations", registerBody(der), key, fx.Clock.Now())
+	if code, out := fx.send(first); code != 201 {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	fx.Clock.Advance(6 * time.Minute)
+	recent := fx.request(t, "/app/v1/registrations", registerBody(der), key, fx.Clock.Now())
+	body, _ := json.Marshal(registerBody(der))
+	replay := httptest.NewRequest("POST", "/app/v1/registrations", bytes.NewReader(body))
+	replay.Header = recent.Header.Clone()
+	fx.send(recent)
+	if n := count(); n != 2 {
+		t.Fatalf("%d nonces stored, want 2", n)
+	}
+	// Past twice the window of the first nonce: the next signed request removes it, not the recent one.
+	fx.Clock.Advance(2*appapi.Window - 6*time.Minute + 30*time.Second)
+	fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, fx.Clock.Now()))
+	if n := count(); n != 2 {
+		t.Fatalf("%d nonces stored after the purge, want 2 (the recent one and the new one)", n)
+	}
+	if code, out := fx.send(replay); code != 401 || !strings.Contains(out["message"].(string), "replay") {
+		t.Fatalf("a replay within the window after a purge: %d %v", code, out)
+	}
+}

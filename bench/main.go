@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"example.com/acs/internal/fleet"
 	"example.com/acs/internal/sim3ds"
 )
 
@@ -29,6 +31,7 @@ type scenario struct {
 	op     op
 	target float64 // minimum ratio to the floor; 0: none
 	areq   bool    // single AReqs: no answer may take longer than maxARes
+	fleet  bool    // needs the fleet of app cards (-fleet)
 }
 
 // Targets of issue 13.
@@ -43,6 +46,18 @@ const (
 )
 
 func main() {
+	// acs-bench cards N FILE writes the card file of N fleet cards (bench/run.sh, for app-flow).
+	if len(os.Args) == 4 && os.Args[1] == "cards" {
+		n, err := strconv.Atoi(os.Args[2])
+		if err == nil {
+			err = fleet.WriteFile(os.Args[3], n)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "acs-bench:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	acsURL := flag.String("acs", "http://127.0.0.1:8095", "the ACS's base URL")
 	dbURL := flag.String("db", "", "the ACS's database (floor, statement and commit counts)")
 	acsPID := flag.Int("acs-pid", 0, "the ACS process, for its CPU time and memory")
@@ -54,6 +69,8 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "length of each measured run (and of its floor)")
 	only := flag.String("only", "", "comma-separated scenarios to run (default: all)")
 	statements := flag.Bool("statements", false, "list each scenario's SQL statements with calls per operation")
+	fleetCards := flag.String("fleet", "", "the fleet's card file (app-flow; `acs demo seed` with demo.fleet_cards); empty: app-flow skipped")
+	fleetPhone := flag.String("fleet-phone", "", "the fleet phone's state file (demo.fleet_phone)")
 	importCmd := flag.String("import", "", "command that imports a card file given as its last argument (the 1,000,000-card run); empty: skipped")
 	flag.Parse()
 	if *dbURL == "" {
@@ -62,7 +79,7 @@ func main() {
 	}
 	ctx := context.Background()
 	missed, err := run(ctx, config{acs: *acsURL, db: *dbURL, acsPID: *acsPID, listen: *listen, dsListen: *dsListen, pki: *pki, sample: *sample, conc: *conc,
-		dur: *dur, only: *only, importCmd: *importCmd, statements: *statements})
+		dur: *dur, only: *only, importCmd: *importCmd, statements: *statements, fleetCards: *fleetCards, fleetPhone: *fleetPhone})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "acs-bench:", err)
 		os.Exit(2)
@@ -79,6 +96,7 @@ func main() {
 
 type config struct {
 	acs, db, listen, dsListen, pki, sample, only, importCmd string
+	fleetCards, fleetPhone                                  string
 	acsPID, conc                                            int
 	dur                                                     time.Duration
 	statements                                              bool
@@ -123,6 +141,13 @@ func run(ctx context.Context, cfg config) ([]string, error) {
 		return nil, err
 	}
 	d := &driver{acs: cfg.acs, client: client, tmpl: tmpl, peers: p, sim: &sim3ds.Sim{ACS: cfg.acs, Client: client}}
+	if cfg.fleetCards != "" {
+		key, cards, err := fleet.Load(cfg.fleetPhone, cfg.fleetCards)
+		if err != nil {
+			return nil, err
+		}
+		d.fleet, d.phone = fleet.NewPool(cards), &fleet.Phone{Base: cfg.acs, Client: client, Key: key, PIN: fleet.PIN}
+	}
 	pr := &probe{pool: pool, acs: cfg.acs, acsPID: cfg.acsPID, client: client}
 
 	fmt.Printf("acs-bench %s: %d clients, %s per run, ACS %s\n", time.Now().UTC().Format(time.RFC3339), cfg.conc, cfg.dur, cfg.acs)
@@ -136,12 +161,17 @@ func run(ctx context.Context, cfg config) ([]string, error) {
 		{name: "areq-frictionless", op: d.expectAReq(cardMTAN, "4990", "Y", ""), target: 0.35, areq: true},
 		{name: "areq-challenge", op: d.expectAReq(cardMTAN, "15000", "C", ""), areq: true},
 		{name: "mtan-flow", op: d.mtanFlow, target: 0.08},
+		{name: "app-flow", op: d.appFlow, target: 0.08, fleet: true},
 	}
 	var missed []string
 	table := newTable()
 	peak := map[string]float64{}
 	for _, s := range scenarios {
 		if !cfg.wants(s.name) {
+			continue
+		}
+		if s.fleet && d.fleet == nil {
+			missed = append(missed, s.name+": not measured (no -fleet)")
 			continue
 		}
 		fl, err := floor(ctx, pool, cfg.conc, cfg.dur)

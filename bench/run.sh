@@ -5,7 +5,8 @@
 # runs bin/acs-bench against it: every scenario next to the database's commit floor, the open-loop run
 # at half of peak, 10,000 open challenges, and the import of 1,000,000 cards. Exit 1 when a target is
 # missed. Everything is stopped on exit.
-#   BENCH_ARGS  more flags for acs-bench (e.g. "-d 5s -only areq-frictionless,half-peak")
+#   BENCH_ARGS   more flags for acs-bench (e.g. "-d 5s -only areq-frictionless,half-peak")
+#   BENCH_FLEET  app cards on the fleet phone for app-flow (default 600: each serves 5 purchases a run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=.local/bench
@@ -61,6 +62,9 @@ threeds:
   low_value: {enabled: true, max_amount: "30", max_cumulative: "100", max_count: 5}
   risk: {tra_up_to_100: true, challenge_above: "2000", velocity_count: 0, velocity_window: 10m, known_browsers: true,
     whitelist_max_amount: "500"}
+demo:
+  fleet_cards: $state/fleet.csv
+  fleet_phone: $state/fleet-phone.json
 YAML
 acs() {
   bin/acs -config "$state/acs.yaml" "$@" 2>>"$state/setup.log" || { tail -5 "$state/setup.log" >&2; return 1; }
@@ -76,7 +80,12 @@ acs hsm init >/dev/null
 dev pki dev "$state/pki" >/dev/null
 acs migrate >/dev/null
 acs import-cards testdata/cards.csv >/dev/null
-# Anna's card for mTAN, through the cardholder's steps.
+# The app cards of app-flow: a fleet registered on one phone (as make faults has it).
+rm -f "$state/fleet.csv" "$state/fleet-phone.json"
+bin/acs-bench cards "${BENCH_FLEET:-600}" "$state/fleet.csv"
+acs import-cards "$state/fleet.csv" >/dev/null
+# Anna's card for mTAN, through the cardholder's steps,
+# and the fleet of app cards on their phone (demo.fleet_cards).
 dev demo seed >/dev/null
 bin/acs -config "$state/acs.yaml" serve 2>"$state/serve.log" &
 serve_pid=$!
@@ -88,6 +97,7 @@ echo "bench: prepared in $(($(date +%s) - began)) s on $(nproc) cores; $(grep -m
 status=0
 # shellcheck disable=SC2086
 bin/acs-bench -acs http://127.0.0.1:8095 -db "postgres://app@127.0.0.1:$port/acs?sslmode=disable" -acs-pid "$serve_pid" \
+  -fleet "$state/fleet.csv" -fleet-phone "$state/fleet-phone.json" \
   -import "bin/acs -config $state/acs.yaml import-cards" ${BENCH_ARGS:-} || status=$?
 echo "bench: total run time $(($(date +%s) - began)) s"
 exit $status

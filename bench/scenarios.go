@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"example.com/acs/appapi"
+	"example.com/acs/internal/fleet"
 	"example.com/acs/internal/sim3ds"
 )
 
@@ -71,6 +74,9 @@ type driver struct {
 	peers  *peers
 	sim    *sim3ds.Sim // used only for its browser: posting forms and reading pages
 	seq    atomic.Int64
+	// fleet and phone are the app cards and their phone (appFlow); nil without -fleet.
+	fleet *fleet.Pool
+	phone *fleet.Phone
 }
 
 func (d *driver) areq(ctx context.Context, pan, amount, merchant string) (*ares, map[string]any, error) {
@@ -162,6 +168,79 @@ func (d *driver) mtanFlow(ctx context.Context, w int) error {
 	}
 	if cres["transStatus"] != "Y" {
 		return fmt.Errorf("final CRes %v", cres["transStatus"])
+	}
+	return nil
+}
+
+// appFlow is a whole browser purchase confirmed in the bank's app: AReq (C) for a fleet card, CReq (the
+// page says to confirm in the app), the app lists the card's waiting confirmation and approves it,
+// signed with the device key and the app PIN, the page's status poll sees the challenge ended, and the
+// page's form posts the final CRes. A card serves one client at a time and at most
+// acs.MaxPushesPerWindow purchases a run (fleet.Pool).
+func (d *driver) appFlow(ctx context.Context, w int) error {
+	card, err := d.fleet.Take()
+	if err != nil {
+		return err
+	}
+	pushed := false
+	defer func() { d.fleet.Give(card, pushed) }()
+	a, m, err := d.areq(ctx, card.PAN, "15000", fmt.Sprintf("Bench %d-%d", w, d.seq.Add(1)))
+	if err != nil {
+		return err
+	}
+	if a.TransStatus != "C" {
+		return fmt.Errorf("ARes %s/%s, want C", a.TransStatus, a.TransStatusReason)
+	}
+	pushed = true
+	page, err := d.sim.Challenge(m, sim3ds.CReq(m, "05", nil), "YmVuY2g", "de")
+	if err != nil {
+		return err
+	}
+	if page.Status != http.StatusOK || len(page.Forms) == 0 {
+		return fmt.Errorf("challenge page: HTTP %d", page.Status)
+	}
+	list, _, err := d.phone.Pending(card)
+	if err != nil {
+		return err
+	}
+	var conf *appapi.ConfirmationView
+	for i := range list {
+		if list[i].ID.String() == a.ACSTransID {
+			conf = &list[i]
+		}
+	}
+	if conf == nil {
+		return errors.New("the app does not list the purchase's confirmation")
+	}
+	res, _, err := d.phone.Approve(card, *conf)
+	if err != nil {
+		return err
+	}
+	if res.TransStatus != "Y" {
+		return fmt.Errorf("the app's approval answered %q", res.TransStatus)
+	}
+	resp, err := d.client.PostForm(d.acs+"/3ds/challenge/status", url.Values{"t": {page.Forms[0].Fields.Get("t")}})
+	if err != nil {
+		return err
+	}
+	var st struct {
+		Ended bool `json:"ended"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || !st.Ended {
+		return fmt.Errorf("status poll after the approval: HTTP %d, ended %v", resp.StatusCode, st.Ended)
+	}
+	final, err := page.Submit("status", nil)
+	if err != nil {
+		return err
+	}
+	cres, ok, err := final.Final()
+	if err != nil {
+		return err
+	}
+	if !ok || cres["transStatus"] != "Y" {
+		return fmt.Errorf("final CRes %v (HTTP %d)", cres["transStatus"], final.Status)
 	}
 	return nil
 }

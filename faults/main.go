@@ -32,6 +32,7 @@ import (
 
 	"example.com/acs/config"
 	"example.com/acs/internal/devpki"
+	"example.com/acs/internal/fleet"
 	"example.com/acs/internal/sim3ds"
 )
 
@@ -43,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 3 && args[0] == "cards" {
 		n, err := strconv.Atoi(args[1])
 		if err == nil {
-			err = writeCards(args[2], n)
+			err = fleet.WriteFile(args[2], n)
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "acs-faults:", err)
@@ -149,18 +150,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func writeCards(path string, n int) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := writeFleet(f, n); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 func writePID(path string, s *service) {
 	if s != nil {
 		_ = os.WriteFile(path, []byte(strconv.Itoa(s.pid())+"\n"), 0o600)
@@ -170,7 +159,7 @@ func writePID(path string, s *service) {
 // setUp opens the database, starts the DS and 3DS Server simulator and the service, and waits until it
 // is ready.
 func (h *harness) setUp(phonePath, cardsPath, sample, pkiDir, simAddr string) error {
-	key, fleet, err := loadFleet(phonePath, cardsPath)
+	key, cards, err := fleet.Load(phonePath, cardsPath)
 	if err != nil {
 		return err
 	}
@@ -194,8 +183,8 @@ func (h *harness) setUp(phonePath, cardsPath, sample, pkiDir, simAddr string) er
 	if err := h.serveDS(pkiDir); err != nil {
 		return err
 	}
-	h.drv = &driver{sim: h.sim, sample: sample, acs: h.base, pool: &cardPool{cards: fleet},
-		phone: &phone{base: h.base, client: h.sim.Client, key: key, pin: fleetPIN}}
+	h.drv = &driver{sim: h.sim, sample: sample, acs: h.base, pool: fleet.NewPool(cards),
+		phone: &fleet.Phone{Base: h.base, Client: h.sim.Client, Key: key, PIN: fleet.PIN}}
 	if h.svc, err = startService(h.acsBin, h.cfgPath, h.logPath, h.base); err != nil {
 		return err
 	}
@@ -204,9 +193,6 @@ func (h *harness) setUp(phonePath, cardsPath, sample, pkiDir, simAddr string) er
 	}
 	return nil
 }
-
-// fleetPIN is the app PIN `acs demo seed` gives the fleet's cards (the demo phone's, see README).
-const fleetPIN = "4821"
 
 // serveDS plays the DS that the configuration names, over mutual TLS with the development PKI: the ACS
 // presents its client certificate, whose key is on the HSM.

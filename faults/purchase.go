@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"example.com/acs/acs"
 	"example.com/acs/appapi"
+	"example.com/acs/internal/fleet"
 	"example.com/acs/internal/sim3ds"
 )
 
@@ -19,7 +19,7 @@ import (
 // cardholder's browser and the bank's app do: AReq, CReq, the app's approval, the page's status poll and
 // the final CRes to the merchant.
 type purchase struct {
-	card          *fleetCard
+	card          *fleet.Card
 	serverTransID string
 	acsTransID    string
 	started       time.Time
@@ -39,10 +39,10 @@ type purchase struct {
 // driver runs purchases: the simulator plays 3DS Server, DS and browser, the phone the app.
 type driver struct {
 	sim    *sim3ds.Sim
-	phone  *phone
+	phone  *fleet.Phone
 	sample string // the AReq sample file
 	acs    string
-	pool   *cardPool
+	pool   *fleet.Pool
 
 	mu        sync.Mutex
 	purchases []*purchase
@@ -75,7 +75,7 @@ func retry(abort <-chan struct{}, f func() (int, error)) (int, error) {
 
 // run walks one purchase through; it records where it stopped. Closing abort ends its retries. With hold,
 // the cardholder approves only once hold is closed (the challenge waits in the app meanwhile).
-func (d *driver) run(abort, hold <-chan struct{}, card *fleetCard) *purchase {
+func (d *driver) run(abort, hold <-chan struct{}, card *fleet.Card) *purchase {
 	p := &purchase{card: card, started: time.Now()}
 	d.mu.Lock()
 	d.purchases = append(d.purchases, p)
@@ -85,7 +85,7 @@ func (d *driver) run(abort, hold <-chan struct{}, card *fleetCard) *purchase {
 		return p
 	}
 	amount := 10000 + rand.IntN(80000) // 100.00 to 899.99 EUR
-	areq, err := d.sim.AReq(d.sample, map[string]any{"acctNumber": card.pan, "cardExpiryDate": cardExpiry,
+	areq, err := d.sim.AReq(d.sample, map[string]any{"acctNumber": card.PAN, "cardExpiryDate": fleet.AReqExpiry,
 		"purchaseAmount": fmt.Sprint(amount), "merchantName": "Fehlerlauf-Shop", "threeDSRequestorChallengeInd": "04",
 		"purchaseDate": time.Now().UTC().Format("20060102150405")})
 	if err != nil {
@@ -127,7 +127,7 @@ func (d *driver) run(abort, hold <-chan struct{}, card *fleetCard) *purchase {
 	// The app: the confirmation is there once the CReq has been answered.
 	var conf *appapi.ConfirmationView
 	status, err = retry(abort, func() (int, error) {
-		list, status, err := d.phone.pending(card)
+		list, status, err := d.phone.Pending(card)
 		if err != nil {
 			return status, err
 		}
@@ -151,7 +151,7 @@ func (d *driver) run(abort, hold <-chan struct{}, card *fleetCard) *purchase {
 	}
 	status, err = retry(abort, func() (int, error) {
 		try := time.Now()
-		res, status, err := d.phone.approve(card, *conf)
+		res, status, err := d.phone.Approve(card, *conf)
 		if err == nil {
 			p.answer = res.TransStatus
 			if res.TransStatus == "Y" {
@@ -231,41 +231,6 @@ func formField(p *sim3ds.Page, name string) string {
 	return p.Forms[0].Fields.Get(name)
 }
 
-// cardPool hands out fleet cards, each to one client at a time and at most acs.MaxPushesPerWindow times
-// in a run: the ACS sends a card's app no more confirmations in ten minutes, and a run is shorter.
-type cardPool struct {
-	mu    sync.Mutex
-	cards []*fleetCard
-	next  int
-}
-
-var errNoCards = errors.New("the fleet's cards are used up for this run: seed more (faults/run.sh FAULTS_CARDS)")
-
-func (c *cardPool) take() (*fleetCard, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for range c.cards {
-		card := c.cards[c.next]
-		c.next = (c.next + 1) % len(c.cards)
-		if card.uses < acs.MaxPushesPerWindow && !card.busy {
-			card.uses++
-			card.busy = true
-			return card, nil
-		}
-	}
-	return nil, errNoCards
-}
-
-// give returns a card; a purchase that sent no CReq (the AReq failed) made no push and uses nothing up.
-func (c *cardPool) give(card *fleetCard, p *purchase) {
-	c.mu.Lock()
-	card.busy = false
-	if p == nil || p.ares != "C" {
-		card.uses--
-	}
-	c.mu.Unlock()
-}
-
 // load runs clients purchases each, one after another, at most one per pace, until stop is closed; it
 // returns when every client has finished its purchase in progress (closing abort ends their retries).
 func (d *driver) load(clients int, pace time.Duration, stop, abort <-chan struct{}) []*purchase {
@@ -290,7 +255,7 @@ func (d *driver) load(clients int, pace time.Duration, stop, abort <-chan struct
 				default:
 				}
 				start := time.Now()
-				card, err := d.pool.take()
+				card, err := d.pool.Take()
 				if err != nil {
 					d.mu.Lock()
 					d.purchases = append(d.purchases, &purchase{stage: "cards", err: err, started: start})
@@ -298,7 +263,7 @@ func (d *driver) load(clients int, pace time.Duration, stop, abort <-chan struct
 					return
 				}
 				p := d.run(abort, nil, card)
-				d.pool.give(card, p)
+				d.pool.Give(card, p != nil && p.ares == "C")
 				wait := pace - time.Since(start)
 				if p.stage != "" {
 					wait = max(wait, 50*time.Millisecond) // a failed purchase: the merchant does not retry at once

@@ -314,13 +314,13 @@ func (h *harness) hsmRemoved() *scenario {
 		done := make(chan *purchase, heldPurchases)
 		for range heldPurchases {
 			go func() {
-				card, err := h.drv.pool.take()
+				card, err := h.drv.pool.Take()
 				if err != nil {
 					done <- &purchase{stage: "cards", err: err}
 					return
 				}
 				p := h.drv.run(abort, release, card)
-				h.drv.pool.give(card, p)
+				h.drv.pool.Give(card, p != nil && p.ares == "C")
 				done <- p
 			}()
 		}
@@ -516,15 +516,15 @@ func (h *harness) sigterm() *scenario {
 	ps := h.run(h.opt.clients, 0, h.opt.termAt, h.opt.termAt, 0, func(<-chan struct{}) {
 		// Apps long-polling for confirmations when the signal comes: the longest requests in flight.
 		for range longPolls {
-			card, err := h.drv.pool.take()
+			card, err := h.drv.pool.Take()
 			if err != nil {
 				break
 			}
 			polls.Add(1)
 			go func() {
 				defer polls.Done()
-				defer h.drv.pool.give(card, nil)
-				_, _ = h.drv.phone.wait(card)
+				defer h.drv.pool.Give(card, false)
+				_, _ = h.drv.phone.Wait(card)
 			}()
 		}
 		time.Sleep(time.Second)
