@@ -26,6 +26,8 @@ import (
 	"example.com/acs/appapi"
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
+	"example.com/acs/dslink"
+	"example.com/acs/internal/devpki"
 	"example.com/acs/internal/sim3ds"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/registration"
@@ -55,7 +57,31 @@ func (p recordingPusher) Push(_ context.Context, _ uuid.UUID, c acs.Confirmation
 	return nil
 }
 
-func startProcess(t *testing.T, st *testenv.Stack) *acsProcess {
+// appSigning is the app channel's signing certificate chain (for the HSM's signer key) and the DS CA
+// that issued it, as `acs pki dev` makes them.
+type appSigning struct {
+	chain [][]byte
+	roots *x509.CertPool
+}
+
+func newAppSigning(t *testing.T, st *testenv.Stack) *appSigning {
+	t.Helper()
+	f, _, err := devpki.Ensure(t.TempDir(), st.HSM.DSClientSigner(), st.HSM.Signer(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := dslink.LoadChain(f.ACSSigning, st.HSM.Signer().Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := f.Roots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &appSigning{chain: chain, roots: roots}
+}
+
+func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pool, err := pgxpool.New(ctx, st.Pool.Config().ConnString())
@@ -72,14 +98,17 @@ func startProcess(t *testing.T, st *testenv.Stack) *acsProcess {
 	wl := whitelist.New(pool, st.Clock)
 	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log, Whitelist: wl, Link: testenv.LoopbackDS(t)})
 	p.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
-		Clock: st.Clock, Log: st.Log, Results: p.results, Cards: st.Cards, Pusher: recordingPusher(p.pushed)})
+		Clock: st.Clock, Log: st.Log, Results: p.results, Cards: st.Cards, Pusher: recordingPusher(p.pushed), Sessions: st.Keys,
+		SMSPrice: decimal.Zero, Currency: "EUR"})
 	var e *echo.Echo
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	p.url = srv.URL
 	e = server.New(server.Deps{Log: st.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Digests: st.Digests, Whitelist: wl})
+		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Digests: st.Digests, Whitelist: wl,
+		App: &acs.AppChannel{Signer: st.HSM.Signer(), Chains: map[string][][]byte{"visa": signing.chain, "mastercard": signing.chain},
+			URL: srv.URL + "/3ds/app", Keys: st.Keys}})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: p.ch, Results: p.results, Tokens: st.Keys, Clock: st.Clock, Log: st.Log,
 		Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	wake := store.NewBroadcast()
@@ -94,11 +123,12 @@ func startProcess(t *testing.T, st *testenv.Stack) *acsProcess {
 // test holds; process a serves the merchant's simulator, process b is a second process.
 type appFixture struct {
 	*testenv.Stack
-	a, b   *acsProcess
-	sim    *sim3ds.Sim
-	key    *ecdsa.PrivateKey
-	secret []byte
-	cardID uuid.UUID
+	a, b    *acsProcess
+	signing *appSigning
+	sim     *sim3ds.Sim
+	key     *ecdsa.PrivateKey
+	secret  []byte
+	cardID  uuid.UUID
 }
 
 const noahPAN = "5200110000000012"
@@ -107,7 +137,8 @@ func newAppFixture(t *testing.T) *appFixture {
 	t.Helper()
 	st := testenv.NewStack(t)
 	st.Clock.Advance(time.Since(st.Clock.Now())) // the app's request signatures carry the real time
-	fx := &appFixture{Stack: st, a: startProcess(t, st), b: startProcess(t, st)}
+	signing := newAppSigning(t, st)
+	fx := &appFixture{Stack: st, signing: signing, a: startProcess(t, st, signing), b: startProcess(t, st, signing)}
 	var err error
 	if fx.sim, err = sim3ds.Start(fx.a.url); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/cards"
 	"example.com/acs/emv"
+	"example.com/acs/envelope"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/store"
@@ -63,6 +64,8 @@ type ChallengeDeps struct {
 	Cards *cards.Directory
 	// Pusher tells the app that a confirmation waits; nil: the app learns of it by polling only.
 	Pusher Pusher
+	// Sessions decrypts the app channel's stored transaction keys (acs_sdk_sessions; appcreq.go).
+	Sessions *envelope.Keyring
 }
 
 // Challenges runs the cardholder's side of a challenge: the mTAN method (R-AUTH-5) here, the CReq that

@@ -271,7 +271,7 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	var mobileMasked string
 	// One statement reads the page's all: the registration's count and lock and masked number come with
 	// the transaction (issue 13: the view was three statements and a decryption).
-	err := c.d.Pool.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.message_version, t.notification_url, r.method,
+	err := c.d.Pool.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.message_version, coalesce(t.notification_url, ''), r.method,
 			coalesce(t.merchant_name, t.requestor_name, ''), coalesce(t.amount, 0), coalesce(t.currency, ''),
 			coalesce(t.purchase_date, t.created_at), coalesce(t.browser_language, ''), t.window_size,
 			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1, t.amount IS NULL,

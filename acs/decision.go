@@ -92,6 +92,8 @@ type DecisionDeps struct {
 	Metrics *Metrics
 	// OperatorID is acsOperatorID (2.2.0, 2.3.1): the identifier the DS assigned to the ACS operator.
 	OperatorID string
+	// App answers app-channel AReqs (appchannel.go); nil: they are answered U (03).
+	App *AppChannel
 }
 
 // Digester computes keyed digests (envelope.Digester).
@@ -170,7 +172,7 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 	case card.Expired(now):
 		cardID = &card.ID
 		decide("N", statusReasonExpiredCard, ReasonCardExpired)
-	case a.DeviceChannel == ChannelApp:
+	case a.DeviceChannel == ChannelApp && (dc.d.App == nil || len(dc.d.App.Chains[string(card.Scheme)]) == 0):
 		cardID = &card.ID
 		decide("U", statusReasonUnsupportedDevice, ReasonAppChannel)
 	case in.regID == nil:
@@ -192,8 +194,20 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 			decide("", "", why)
 			break
 		}
+		if a.DeviceChannel == ChannelApp {
+			iface, template, ok := chooseUI(a, in.method)
+			if !ok {
+				regID = nil
+				decide("U", statusReasonUnsupportedDevice, why, ReasonAppUI)
+				break
+			}
+			d.app = &appARes{iface: iface, template: template}
+		}
 		decide("C", "", why)
-		d.acsURL, d.via, d.mandated = dc.d.ChallengeURL, via, a.ChallengeInd == challengeIndMandated
+		d.via, d.mandated = via, a.ChallengeInd == challengeIndMandated
+		if d.app == nil {
+			d.acsURL = dc.d.ChallengeURL // the app's acsURL travels inside acsSignedContent
+		}
 	}
 
 	var browserDigest, ipDigest []byte
@@ -248,6 +262,14 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 		if d.authValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: d.acsTransID, AcctNumber: a.AcctNumber,
 			MinorUnits: a.MinorUnits, Currency: a.Currency, AcquirerBIN: a.AcquirerBIN, AcquirerMerchantID: a.AcquirerMerchantID,
 			TransStatus: "Y", ECI: d.eci}); err != nil {
+			return nil, nil, false, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		}
+	}
+	if d.status != "C" {
+		d.app = nil
+	}
+	if d.app != nil {
+		if err := dc.d.App.open(a, string(card.Scheme), d.acsTransID, d.app); err != nil {
 			return nil, nil, false, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
 	}
@@ -349,6 +371,11 @@ const (
 		WHERE c.count + 1 <= $33 AND c.cumulative + $7 <= $34
 		RETURNING 1)
 	INSERT INTO acs_transactions (` + txColumns + `) SELECT ` + txValues + ` WHERE EXISTS (SELECT 1 FROM lv)`
+	// insertTxAppSQL stores an app-channel challenge with its secure channel in one statement: the SDK's
+	// transaction id and type, the UI chosen, and the encrypted key ($33-$37). Both rows or neither.
+	insertTxAppSQL = `WITH t AS (INSERT INTO acs_transactions (` + txColumns + `) VALUES (` + txValues + `) RETURNING acs_trans_id)
+	INSERT INTO acs_sdk_sessions (acs_trans_id, sdk_trans_id, sdk_type, ui_interface, ui_template, cek_enc, created_at)
+	SELECT acs_trans_id, $33, nullif($34, ''), $35, $36, $37, $24 FROM t`
 )
 
 // insert stores the answered AReq in one statement (its own transaction). With lv it also counts the
@@ -375,8 +402,11 @@ func (dc *Decider) insert(ctx context.Context, a *AReq, d *aresData, cardID, reg
 		a.BrowserLanguage, d.status, d.reason, why, now, d.eci, browserDigest, ipDigest, a.DSURL,
 		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName, due}
 	sql := insertTxSQL
-	if lv != nil {
+	switch {
+	case lv != nil:
 		sql, args = insertTxLowValueSQL, append(args, lv.max, lv.maxSum)
+	case d.app != nil:
+		sql, args = insertTxAppSQL, append(args, a.SDKTransID, a.SDKType, d.app.iface, d.app.template, d.app.cekEnc)
 	}
 	tag, err := dc.d.Pool.Exec(ctx, sql, args...)
 	if err != nil {

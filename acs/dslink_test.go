@@ -18,7 +18,7 @@ func newMTLSFlowFixture(t *testing.T) *flowFixture {
 	dir := t.TempDir()
 	var files devpki.Files
 	cfx := newChallengeFixtureLink(t, func(fx *challengeFixture) *dslink.Link {
-		f, _, err := devpki.Ensure(dir, fx.HSM.DSClientSigner(), time.Now())
+		f, _, err := devpki.Ensure(dir, fx.HSM.DSClientSigner(), fx.HSM.Signer(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestRReqWithoutClientCertificateIsRefusedByTheDS(t *testing.T) {
 	dir := t.TempDir()
 	var files devpki.Files
 	cfx := newChallengeFixtureLink(t, func(fx *challengeFixture) *dslink.Link {
-		files, _, _ = devpki.Ensure(dir, fx.HSM.DSClientSigner(), time.Now())
+		files, _, _ = devpki.Ensure(dir, fx.HSM.DSClientSigner(), fx.HSM.Signer(), time.Now())
 		roots, _ := dslink.LoadRoots(files.CA)
 		l, _ := dslink.New(dslink.Config{Roots: roots, DSs: []dslink.DS{{Scheme: "visa", Hosts: []string{"127.0.0.1:*"}}}})
 		return l

@@ -21,6 +21,7 @@ import (
 
 	"example.com/acs/apperr"
 	"example.com/acs/emv"
+	"example.com/acs/emv/sdkcrypto"
 	"example.com/acs/envelope"
 	"example.com/acs/internal/web"
 	"example.com/acs/registration"
@@ -78,6 +79,32 @@ func (h *Handler) Routes(g *echo.Group) {
 	pages.POST("", h.creq)
 	pages.POST("/step", h.step)
 	pages.POST("/status", h.status)
+	// The app channel: a merchant app's 3DS SDK posts its JWE-protected CReqs here (the acsURL inside
+	// acsSignedContent). No cookies, frames or pages: the SDK renders the native UI itself.
+	g.POST("/app", h.appCReq)
+}
+
+// appCReq answers an SDK's CReq with a JWE CRes (application/jose, Req 191) or an Erro in JSON (Req
+// 190), with X-Response-ID the ACS Transaction ID where known (Table A.29). A failure of this system is
+// Erro 403 with HTTP 503, as for the AReq; the SDK may try again with the same CReq.
+func (h *Handler) appCReq(c echo.Context) error {
+	ctx := c.Request().Context()
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAppCReq+1))
+	if err != nil {
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeCReq)), "", "")
+	}
+	reply, err := h.d.Challenges.AppStep(ctx, body)
+	if err != nil {
+		h.d.Log.ErrorContext(ctx, "app creq failed", "err", err)
+		return h.emvJSON(c, http.StatusServiceUnavailable, emv.EncodeErro(newErro(emv.ErrTransientFailure, "ACS", "", emv.TypeCReq)), "", "")
+	}
+	if reply.Erro != nil {
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(reply.Erro), "", reply.Erro.ACSTransID)
+	}
+	if kid, err := sdkcrypto.KeyID(reply.JWE); err == nil {
+		c.Response().Header().Set("X-Response-ID", kid)
+	}
+	return c.Blob(http.StatusOK, "application/jose; charset=UTF-8", []byte(reply.JWE))
 }
 
 // status answers the app-challenge page's script: has the challenge ended? Any process can answer, since

@@ -1,12 +1,14 @@
 package acs
 
 import (
+	"crypto/ecdh"
 	"encoding/json"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/emv"
+	"example.com/acs/emv/sdkcrypto"
 )
 
 // Erro is the EMV error message (package emv); the acs package returns one as an error where a request
@@ -21,43 +23,52 @@ func newErro(code, detail string, v emv.Version, about emv.MessageType) *Erro {
 // the message against its version's element table. Ids are kept exactly as received: every answer
 // echoes them byte for byte.
 type AReq struct {
-	Message                *emv.Message
-	MessageVersion         emv.Version
-	ThreeDSServerTransID   string
-	DSTransID              string
-	DeviceChannel          string // 01 app, 02 browser, 03 3RI
-	MessageCategory        string // 01 payment, 02 non-payment
-	AcctNumber             string // the card number: never logged, never stored in clear
-	CardExpiryDate         string // YYMM, optional
-	AcquirerBIN            string
-	AcquirerMerchantID     string
-	MerchantName           string
-	MCC                    string
-	MerchantCountryCode    string
-	HasAmount              bool            // false for a non-payment authentication without purchase data
-	Amount                 decimal.Decimal // purchaseAmount scaled by purchaseExponent
-	MinorUnits             int64
-	Currency               string // ISO 4217 numeric
-	Exponent               int
-	PurchaseDate           time.Time
-	ChallengeInd           string   // the first threeDSRequestorChallengeInd, "01" when absent
-	ChallengeInds          []string // all of them, in the requestor's order of preference (2.3.1: up to two)
-	AuthenticationInd      string   // threeDSRequestorAuthenticationInd
-	ThreeRIInd             string   // 3RI only
-	PriorACSTransID        string   // threeDSRequestorPriorAuthenticationInfo.threeDSReqPriorRef
-	DecoupledRequested     bool     // threeDSRequestorDecReqInd Y, F or B
-	NotificationURL        string
-	ThreeDSServerURL       string
-	DSURL                  string
-	BrowserLanguage        string
-	BrowserUserAgent       string
-	BrowserAcceptHeader    string
-	BrowserIP              string
-	BrowserScreenHeight    string
-	BrowserScreenWidth     string
-	BrowserJavaScript      bool
-	ThreeDSRequestorID     string
-	ThreeDSRequestorName   string
+	Message              *emv.Message
+	MessageVersion       emv.Version
+	ThreeDSServerTransID string
+	DSTransID            string
+	DeviceChannel        string // 01 app, 02 browser, 03 3RI
+	MessageCategory      string // 01 payment, 02 non-payment
+	AcctNumber           string // the card number: never logged, never stored in clear
+	CardExpiryDate       string // YYMM, optional
+	AcquirerBIN          string
+	AcquirerMerchantID   string
+	MerchantName         string
+	MCC                  string
+	MerchantCountryCode  string
+	HasAmount            bool            // false for a non-payment authentication without purchase data
+	Amount               decimal.Decimal // purchaseAmount scaled by purchaseExponent
+	MinorUnits           int64
+	Currency             string // ISO 4217 numeric
+	Exponent             int
+	PurchaseDate         time.Time
+	ChallengeInd         string   // the first threeDSRequestorChallengeInd, "01" when absent
+	ChallengeInds        []string // all of them, in the requestor's order of preference (2.3.1: up to two)
+	AuthenticationInd    string   // threeDSRequestorAuthenticationInd
+	ThreeRIInd           string   // 3RI only
+	PriorACSTransID      string   // threeDSRequestorPriorAuthenticationInfo.threeDSReqPriorRef
+	DecoupledRequested   bool     // threeDSRequestorDecReqInd Y, F or B
+	NotificationURL      string
+	ThreeDSServerURL     string
+	DSURL                string
+	BrowserLanguage      string
+	BrowserUserAgent     string
+	BrowserAcceptHeader  string
+	BrowserIP            string
+	BrowserScreenHeight  string
+	BrowserScreenWidth   string
+	BrowserJavaScript    bool
+	ThreeDSRequestorID   string
+	ThreeDSRequestorName string
+	// The app channel's (deviceChannel 01) SDK: its ephemeral key (checked on P-256 here), reference
+	// number (the key derivation's PartyVInfo), type, and what UI it can render.
+	SDKEphemPubKey         *ecdh.PublicKey
+	SDKEphemJWK            json.RawMessage // as received: acsSignedContent repeats it
+	SDKReferenceNumber     string
+	SDKTransID             string
+	SDKType                string   // 01 Default-SDK, 02 Split-SDK (2.3.1); "" before
+	SDKInterface           string   // deviceRenderOptions.sdkInterface: 01 native, 02 HTML, 03 both
+	SDKUITypes             []string // deviceRenderOptions.sdkUiType
 	ThreeDSServerRefNumber string
 }
 
@@ -128,6 +139,23 @@ func ParseAReq(body []byte) (*AReq, *Erro) {
 		}
 		a.HasAmount, a.Exponent, a.MinorUnits = true, digits, units.IntPart()
 		a.Amount = units.Shift(int32(-digits))
+	}
+	if a.DeviceChannel == ChannelApp {
+		// The table checked that sdkEphemPubKey is an object; EMV 6.2.3.2 has the ACS check that it is a
+		// point on P-256. A key that is not is a format error naming it (Annex A.2, 203).
+		a.SDKEphemJWK = m.Raw("sdkEphemPubKey")
+		pub, err := sdkcrypto.ParsePublicJWK(a.SDKEphemJWK)
+		if err != nil {
+			return nil, newErro(emv.ErrFormat, "sdkEphemPubKey", m.Version, emv.TypeAReq).Echo(m)
+		}
+		a.SDKEphemPubKey, a.SDKReferenceNumber, a.SDKTransID = pub, m.Str("sdkReferenceNumber"), m.Str("sdkTransID")
+		a.SDKType = m.Str("sdkType")
+		var ro struct {
+			Interface string   `json:"sdkInterface"`
+			UITypes   []string `json:"sdkUiType"`
+		}
+		_ = json.Unmarshal(m.Raw("deviceRenderOptions"), &ro) // its form was checked by the table
+		a.SDKInterface, a.SDKUITypes = ro.Interface, ro.UITypes
 	}
 	if pd := m.Str("purchaseDate"); pd != "" {
 		a.PurchaseDate, _ = time.Parse("20060102150405", pd) // the table checked the format

@@ -180,6 +180,7 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		channel, category              string
 		method                         string
 		panEnc                         []byte
+		sdkTransID, uiIface, uiTmpl    string
 	)
 	// One statement reads what the ending needs (issue 13): the card's encrypted number for the
 	// authentication value, the method's failure count, and whether the merchant is trusted already.
@@ -189,14 +190,16 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 			coalesce(t.reasons->>-1, ''), k.scheme, t.device_channel, t.message_category, coalesce(r.method, ''), c.state,
 			k.pan_enc, coalesce(r.auth_failures, 0),
 			EXISTS (SELECT 1 FROM whitelist_entries w WHERE w.card_id = t.card_id AND w.acquirer_bin = t.acquirer_bin
-				AND w.acquirer_merchant_id = t.acquirer_merchant_id AND w.removed_at IS NULL)
+				AND w.acquirer_merchant_id = t.acquirer_merchant_id AND w.removed_at IS NULL),
+			coalesce(s.sdk_trans_id::text, ''), coalesce(s.ui_interface, ''), coalesce(s.ui_template, '')
 		FROM acs_transactions t JOIN issuer_cards k ON k.id = t.card_id
+		LEFT JOIN acs_sdk_sessions s ON s.acs_trans_id = t.acs_trans_id
 		LEFT JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, id).
 		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &dsURL, &cardID, &minor, &currency,
 			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust, &f.Why, &scheme, &channel,
-			&category, &method, &challenge, &panEnc, &methodFailures, &listed)
+			&category, &method, &challenge, &panEnc, &methodFailures, &listed, &sdkTransID, &uiIface, &uiTmpl)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -221,6 +224,9 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 	out := rreqData{version: emv.Version(f.MessageVersion), channel: channel, category: category,
 		serverTransID: f.ThreeDSServerTransID, acsTransID: id.String(), dsTransID: dsTransID, status: r.Status,
 		reason: r.Reason, cancel: r.Cancel, via: via, cycles: cycles, erro: r.Erro}
+	if sdkTransID != "" {
+		out.sdkTransID, out.uiInterface, out.uiTemplate = sdkTransID, uiIface, uiTmpl
+	}
 	if r.Status == "Y" {
 		pan, err := rs.d.Cards.PANFrom(ctx, cardID, panEnc)
 		if err != nil {

@@ -2,12 +2,14 @@ package acs_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"example.com/acs/emv/sdkcrypto"
 	"example.com/acs/internal/sim3ds"
 )
 
@@ -171,18 +173,28 @@ func TestFlowEveryVersion(t *testing.T) {
 				t.Fatalf("3RI without a prior authentication: %v", got)
 			}
 
-			// The app channel: valid, not yet supported: U with reason 03.
-			app := versionSet(v, map[string]any{"deviceChannel": "01", "sdkAppID": "3f8a6d2e-1c4b-4e7a-9b2d-5f6e7a8b9c0d",
-				"sdkReferenceNumber": "3DS_LOA_SDK_TEST_020200_00001", "sdkTransID": "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-				"sdkMaxTimeout": "05", "sdkEphemPubKey": map[string]any{"kty": "EC", "crv": "P-256",
-					"x": "WmRzMTlkRmZLcDNjZ3p3YVdJcDZrN0VoUlQ0aFJ1dWM", "y": "bVlFNmFXTUZXa1d3YjJQbEVnbnVNdGd2V2RpbjlnTVc"},
-				"deviceInfo": "eyJEViI6IjEuMCJ9", "deviceRenderOptions": map[string]any{"sdkInterface": "03", "sdkUiType": []string{"01"}}})
-			if v == "2.3.1" {
-				app["sdkType"] = "01"
-				app["defaultSdkType"] = map[string]any{"sdkVariant": "01"}
+			// The app channel where no signing certificate is configured for the scheme: U with reason 03.
+			// An sdkEphemPubKey that is not a P-256 point is a format error naming it (6.2.3.2, A.2).
+			eph, _ := sdkcrypto.NewEphemeral()
+			appSet := func(key any) map[string]any {
+				app := versionSet(v, map[string]any{"deviceChannel": "01", "sdkAppID": "3f8a6d2e-1c4b-4e7a-9b2d-5f6e7a8b9c0d",
+					"sdkReferenceNumber": "3DS_LOA_SDK_TEST_020200_00001", "sdkTransID": "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+					"sdkMaxTimeout": "05", "sdkEphemPubKey": key,
+					"deviceInfo": "eyJEViI6IjEuMCJ9", "deviceRenderOptions": map[string]any{"sdkInterface": "03", "sdkUiType": []string{"01"}}})
+				if v == "2.3.1" {
+					app["sdkType"] = "01"
+					app["defaultSdkType"] = map[string]any{"sdkVariant": "01"}
+				}
+				return app
 			}
-			if got := fx.purchase(t, app); got["transStatus"] != "U" || got["transStatusReason"] != "03" {
+			if got := fx.purchase(t, appSet(json.RawMessage(sdkcrypto.PublicJWK(eph.PublicKey())))); got["transStatus"] != "U" ||
+				got["transStatusReason"] != "03" {
 				t.Fatalf("app channel: %v", got)
+			}
+			offCurve := map[string]any{"kty": "EC", "crv": "P-256",
+				"x": "WmRzMTlkRmZLcDNjZ3p3YVdJcDZrN0VoUlQ0aFJ1dWM", "y": "bVlFNmFXTUZXa1d3YjJQbEVnbnVNdGd2V2RpbjlnTVc"}
+			if got := fx.purchase(t, appSet(offCurve)); got["errorCode"] != "203" || got["errorDetail"] != "sdkEphemPubKey" {
+				t.Fatalf("an sdkEphemPubKey off the curve: %v", got)
 			}
 
 			// Data share only (06, 2.2.0 and later): never C.

@@ -84,6 +84,7 @@ type aresData struct {
 	eci, authValue string
 	listed         *bool
 	exemption      string
+	app            *appARes // an app-channel challenge
 }
 
 func (d *aresData) message() *emv.Message {
@@ -117,6 +118,9 @@ func (d *aresData) message() *emv.Message {
 		}
 		m.Set("acsChallengeMandated", mandated)
 		setMethod(m, d.via)
+		if d.app != nil {
+			d.app.set(m)
+		}
 	}
 	if d.status == "Y" {
 		m.Set("eci", d.eci)
@@ -142,6 +146,8 @@ type rreqData struct {
 	eci, authValue                       string
 	listed                               *bool
 	erro                                 *Erro
+	// The app channel: the SDK's transaction id and the UI the ARes announced (acsRenderingType).
+	sdkTransID, uiInterface, uiTemplate string
 }
 
 func (d *rreqData) encode() ([]byte, error) {
@@ -150,6 +156,10 @@ func (d *rreqData) encode() ([]byte, error) {
 	m.Set("threeDSServerTransID", d.serverTransID)
 	m.Set("acsTransID", d.acsTransID)
 	m.Set("dsTransID", d.dsTransID)
+	if d.sdkTransID != "" {
+		m.Set("sdkTransID", d.sdkTransID)
+		(&appARes{iface: d.uiInterface, template: d.uiTemplate}).setRendering(m)
+	}
 	m.Set("messageCategory", d.category)
 	m.Set("transStatus", d.status)
 	m.Set("transStatusReason", d.reason)

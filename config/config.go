@@ -122,6 +122,11 @@ type DirectoryServer struct {
 	URL string `yaml:"url" validate:"required,http_url"`
 	// Hosts an AReq's dsURL may name (host:port; port * for any, development only).
 	Hosts []string `yaml:"hosts"`
+	// SigningCertFile is the certificate this scheme's DS CA issued for the ACS's signing key (the HSM's
+	// signer key), PEM, with any chaining certificates after it and without the DS CA's own: a merchant
+	// app's 3DS SDK verifies acsSignedContent with it (EMV 6.2.3.2). Empty: the scheme's app-channel
+	// AReqs are answered U (device not supported).
+	SigningCertFile string `yaml:"signing_cert_file"`
 }
 
 // DSLink configures the mutual-TLS client towards the DSs.

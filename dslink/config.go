@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 )
@@ -33,11 +32,22 @@ func ClientCertificate(path string, key crypto.Signer) (*tls.Certificate, error)
 	if path == "" {
 		return nil, nil
 	}
+	chain, err := LoadChain(path, key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("%w (the client certificate; run `acs pki dev` or install the DS CA's certificate for the HSM's ds-client key)", err)
+	}
+	leaf, _ := x509.ParseCertificate(chain[0]) // LoadChain parsed it
+	return &tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// LoadChain reads a PEM certificate chain, leaf first, and checks that the leaf is for pub (a key the
+// HSM holds): used for the DS link's client certificate and the app channel's signing certificate.
+func LoadChain(path string, pub crypto.PublicKey) ([][]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("dslink: %w", err)
 	}
-	var cert tls.Certificate
+	var chain [][]byte
 	for {
 		var blk *pem.Block
 		blk, b = pem.Decode(b)
@@ -45,20 +55,19 @@ func ClientCertificate(path string, key crypto.Signer) (*tls.Certificate, error)
 			break
 		}
 		if blk.Type == "CERTIFICATE" {
-			cert.Certificate = append(cert.Certificate, blk.Bytes)
+			chain = append(chain, blk.Bytes)
 		}
 	}
-	if len(cert.Certificate) == 0 {
+	if len(chain) == 0 {
 		return nil, fmt.Errorf("dslink: %s holds no certificate", path)
 	}
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	leaf, err := x509.ParseCertificate(chain[0])
 	if err != nil {
 		return nil, fmt.Errorf("dslink: %s: %w", path, err)
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if pub, ok := leaf.PublicKey.(equaler); !ok || !pub.Equal(key.Public()) {
-		return nil, errors.New("dslink: the client certificate is not for the HSM's ds-client key (run `acs pki dev` or install the DS CA's certificate for it)")
+	if k, ok := leaf.PublicKey.(equaler); !ok || !k.Equal(pub) {
+		return nil, fmt.Errorf("dslink: the certificate in %s is not for the HSM's key", path)
 	}
-	cert.PrivateKey, cert.Leaf = key, leaf
-	return &cert, nil
+	return chain, nil
 }

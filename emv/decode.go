@@ -402,7 +402,7 @@ func (c *checker) count(e *Element, n int) bool {
 // str checks a string's length in characters, format and values.
 func (c *checker) str(e *Element, s, name string) bool {
 	n := utf8.RuneCountInString(s)
-	if (e.Min > 0 && n < e.Min) || (e.Max > 0 && n > e.Max) || !formatOK(e.Format, s) || hasControl(s) {
+	if (e.Min > 0 && n < e.Min) || (e.Max > 0 && n > e.Max) || !formatOK(e.Format, s) || hasControl(s, e.Lines) {
 		c.format = append(c.format, name)
 		return false
 	}
@@ -455,8 +455,11 @@ func (c *checker) extension(obj map[string]json.RawMessage) {
 // hasControl reports whether s holds a control character (C0, DEL, C1). No EMV element's value has one:
 // a NUL or line break in a merchant name would otherwise reach the SMS text, headers and the database
 // (issue 12); such a value does not meet its element's format (203).
-func hasControl(s string) bool {
+func hasControl(s string, lines bool) bool {
 	for _, r := range s {
+		if r == '\n' && lines {
+			continue
+		}
 		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
 			return true
 		}

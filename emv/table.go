@@ -169,6 +169,9 @@ type Element struct {
 	Only Cond
 	// Ref is where in the specification the row comes from, e.g. "A.4 Table A.1".
 	Ref string
+	// Lines: the value may hold line breaks (\n), which the SDK shows as a new line; no other control
+	// character (2.3.1 Req 370, Req 445: challengeInfoText, expandInfoText, whyInfoText).
+	Lines bool
 }
 
 // Table is the element table of one message in one version.

@@ -492,7 +492,7 @@ var cresElements231 = []Element{
 		Need: otUI("01", "02", "03", "04", "07"), Ref: "2.3.1 A.4 Table A.1 p.238; A.14 Table A.20"},
 	{Name: "challengeInfoLabel", Type: String, Max: 45, Ch: APP, Inc: Conditional, Need: otUI("02", "03"),
 		Only: otNotUI("01"), Ref: "2.3.1 A.4 Table A.1 p.238; A.14 Table A.20"},
-	{Name: "challengeInfoText", Type: String, Max: 350, Ch: APP, Inc: Conditional,
+	{Name: "challengeInfoText", Type: String, Max: 350, Ch: APP, Inc: Conditional, Lines: true,
 		Need: otUI("01", "02", "03", "04", "07"), Ref: "2.3.1 A.4 Table A.1 p.239; A.14 Table A.20"},
 	{Name: "challengeInfoTextIndicator", Type: String, Min: 1, Max: 1, Values: otYN(), Ch: APP, Inc: Conditional,
 		Ref: "2.3.1 A.4 Table A.1 p.239; A.14 Table A.20"},
@@ -502,7 +502,7 @@ var cresElements231 = []Element{
 	{Name: "deviceBindingInfoText", Type: String, Max: 64, Ch: APP, Inc: Conditional,
 		Ref: "2.3.1 A.4 Table A.1 p.244; A.14 Table A.20"},
 	{Name: "expandInfoLabel", Type: String, Max: 45, Ch: APP, Inc: Optional, Ref: "2.3.1 A.4 Table A.1 p.253"},
-	{Name: "expandInfoText", Type: String, Max: 256, Ch: APP, Inc: Optional, Ref: "2.3.1 A.4 Table A.1 p.253"},
+	{Name: "expandInfoText", Type: String, Max: 256, Ch: APP, Inc: Optional, Lines: true, Ref: "2.3.1 A.4 Table A.1 p.253"},
 	{Name: "infoContinueLabel", Type: String, Max: 45, Ch: APP, Inc: Conditional, Need: otUI("07"),
 		Only: otNotUI("01", "02", "03", "04"), Ref: "2.3.1 A.4 Table A.1 p.254; A.14 Table A.20"},
 	// Presence is Payment System-specific.
@@ -538,7 +538,7 @@ var cresElements231 = []Element{
 	{Name: "trustListInfoText", Type: String, Max: 64, Ch: APP, Inc: Optional,
 		Ref: "2.3.1 A.4 Table A.1 p.293; A.14 Table A.20"},
 	{Name: "whyInfoLabel", Type: String, Max: 45, Ch: APP, Inc: Optional, Ref: "2.3.1 A.4 Table A.1 p.295"},
-	{Name: "whyInfoText", Type: String, Max: 256, Ch: APP, Inc: Optional, Ref: "2.3.1 A.4 Table A.1 p.296"},
+	{Name: "whyInfoText", Type: String, Max: 256, Ch: APP, Inc: Optional, Lines: true, Ref: "2.3.1 A.4 Table A.1 p.296"},
 }
 
 var cresElements220 = derive(cresElements231,

@@ -266,7 +266,7 @@ func TestShutdownAnswersOnIdleConnections(t *testing.T) {
 func TestRunVerifiesClientCertificates(t *testing.T) {
 	dir := t.TempDir()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pki, _, err := devpki.Ensure(dir, key, time.Now())
+	pki, _, err := devpki.Ensure(dir, key, key, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

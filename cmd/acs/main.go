@@ -213,6 +213,7 @@ type deps struct {
 	whitelist    *whitelist.List
 	challenges   *acs.Challenges
 	decider      *acs.Decider
+	app          *acs.AppChannel
 	// metricsRegistry is served at /metrics with the HTTP metrics and the decision counters.
 	metricsRegistry *prometheus.Registry
 	metrics         *acs.Metrics
@@ -279,17 +280,21 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, err
 	}
+	if d.app, err = appChannel(cfg, d.hsm, d.keys); err != nil {
+		d.Close()
+		return nil, err
+	}
 	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, MAC: d.hsm, Clock: clock, Log: log, Link: link,
 		MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, RetryInterval: cfg.ThreeDS.RReqRetryInterval,
 		ReadTimeout: cfg.ThreeDS.DSLink.ReadTimeout, Whitelist: d.whitelist, Metrics: d.metrics})
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
 		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
 		Results: d.results,
-		Cards:   d.cards, Pusher: logPusher{log}})
+		Cards:   d.cards, Pusher: logPusher{log}, Sessions: d.keys})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
-		OperatorID: cfg.ThreeDS.OperatorID})
+		OperatorID: cfg.ThreeDS.OperatorID, App: d.app})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),
 		RequireDSCertificate: cfg.TLS.ClientCAFile != "", DSCertificateNames: cfg.TLS.ClientNames})
@@ -308,7 +313,7 @@ func pkiDev(cfg *config.Config, dir string, out io.Writer) error {
 		return err
 	}
 	defer h.Close()
-	f, wrote, err := devpki.Ensure(dir, h.DSClientSigner(), time.Now())
+	f, wrote, err := devpki.Ensure(dir, h.DSClientSigner(), h.Signer(), time.Now())
 	if err != nil {
 		return err
 	}
@@ -316,8 +321,29 @@ func pkiDev(cfg *config.Config, dir string, out io.Writer) error {
 	if wrote {
 		state = "written"
 	}
-	fmt.Fprintf(out, "pki dev: %s: CA %s, DS %s, ACS client %s (key on the HSM)\n", state, f.CA, f.DS, f.ACSClient)
+	fmt.Fprintf(out, "pki dev: %s: CA %s, DS %s, ACS client %s, ACS signing %s (keys on the HSM)\n", state, f.CA, f.DS, f.ACSClient, f.ACSSigning)
 	return nil
+}
+
+// appChannel reads the schemes' signing certificates for the app channel; nil when none is configured.
+// A certificate that is not for the HSM's signer key is refused at start: every app purchase of the
+// scheme would fail at the SDK's check.
+func appChannel(cfg *config.Config, h *hsm.HSM, keys *envelope.Keyring) (*acs.AppChannel, error) {
+	chains := map[string][][]byte{}
+	for _, ds := range cfg.ThreeDS.DirectoryServers {
+		if ds.SigningCertFile == "" {
+			continue
+		}
+		chain, err := dslink.LoadChain(ds.SigningCertFile, h.Signer().Public())
+		if err != nil {
+			return nil, fmt.Errorf("threeds.directory_servers[%s].signing_cert_file: %w", ds.Scheme, err)
+		}
+		chains[ds.Scheme] = chain
+	}
+	if len(chains) == 0 {
+		return nil, nil
+	}
+	return &acs.AppChannel{Signer: h.Signer(), Chains: chains, URL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/app", Keys: keys}, nil
 }
 
 // dsLink builds the link to the Directory Servers: the configured DSs are the allow-list, the client
@@ -578,7 +604,7 @@ func importCards(ctx context.Context, cfg *config.Config, log *slog.Logger, path
 // column cannot be forgotten by key rotation (and an old key retired too early).
 func encryptedColumns() []envelope.Column {
 	var all []envelope.Column
-	for _, cols := range [][]envelope.Column{cards.Columns, registration.Columns, sms.Columns, support.Columns} {
+	for _, cols := range [][]envelope.Column{cards.Columns, registration.Columns, sms.Columns, support.Columns, acs.Columns} {
 		all = append(all, cols...)
 	}
 	return all

@@ -56,9 +56,11 @@ func TestConcatKDFPublishedVector(t *testing.T) {
 // toECDSA turns an ecdh key into the ecdsa form go-jose's derivation takes.
 func toECDSA(t *testing.T, k *ecdh.PrivateKey) *ecdsa.PrivateKey {
 	t.Helper()
-	pub := k.PublicKey().Bytes()
-	return &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(pub[1:33]),
-		Y: new(big.Int).SetBytes(pub[33:])}, D: new(big.Int).SetBytes(k.Bytes())}
+	p, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), k.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // §6.2.3.2/6.2.3.3: the ACS (dT, QC) and the SDK (dC, QT) derive the same 256-bit key with AlgorithmID
@@ -156,7 +158,7 @@ func TestSignContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := jose.ParseSigned(jws, []jose.SignatureAlgorithm{jose.ES256})
+	obj, err := jose.ParseSignedCompact(jws, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package devpki makes the development public-key infrastructure of the DS link: a development CA
 // standing in for a scheme's DS CA, a DS certificate for loopback (server and client use, so the 3DS
 // Server simulator can play a DS in both directions), and the ACS's client certificate for the key the
-// HSM holds. Development and tests only: the CA's key is a file, which no production CA's ever is.
+// HSM holds, and the ACS's app-channel signing certificate (acsSignedContent, EMV 6.2.3.2) for the HSM's
+// signer key. Development and tests only: the CA's key is a file, which no production CA's ever is.
 package devpki
 
 import (
@@ -29,18 +30,22 @@ type Files struct {
 	DS        string // ds.pem: the DS's certificate for 127.0.0.1 and localhost
 	DSKey     string // ds-key.pem
 	ACSClient string // acs-ds-client.pem: the ACS's client certificate (ds_link.client_cert_file)
+	// ACSSigning is acs-signing.pem: the certificate of the ACS's signing key that a 3DS SDK verifies
+	// acsSignedContent with (directory_servers[].signing_cert_file).
+	ACSSigning string
 }
 
 // In names the files under dir.
 func In(dir string) Files {
 	return Files{CA: filepath.Join(dir, "ca.pem"), CAKey: filepath.Join(dir, "ca-key.pem"), DS: filepath.Join(dir, "ds.pem"),
-		DSKey: filepath.Join(dir, "ds-key.pem"), ACSClient: filepath.Join(dir, "acs-ds-client.pem")}
+		DSKey: filepath.Join(dir, "ds-key.pem"), ACSClient: filepath.Join(dir, "acs-ds-client.pem"),
+		ACSSigning: filepath.Join(dir, "acs-signing.pem")}
 }
 
-// Ensure makes what is missing under dir: the CA and the DS certificate once, and the ACS's client
-// certificate whenever the one there is not for acsKey (a new token has a new key). It returns the
-// files and whether it wrote anything.
-func Ensure(dir string, acsKey crypto.Signer, now time.Time) (Files, bool, error) {
+// Ensure makes what is missing under dir: the CA and the DS certificate once, and the ACS's client and
+// signing certificates whenever the one there is not for acsKey or signKey (a new token has new keys).
+// It returns the files and whether it wrote anything.
+func Ensure(dir string, acsKey, signKey crypto.Signer, now time.Time) (Files, bool, error) {
 	f := In(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f, false, err
@@ -53,6 +58,7 @@ func Ensure(dir string, acsKey crypto.Signer, now time.Time) (Files, bool, error
 		}
 		_ = os.Remove(f.DS) // issued by a CA that is gone
 		_ = os.Remove(f.ACSClient)
+		_ = os.Remove(f.ACSSigning)
 		wrote = true
 	}
 	if _, _, err := load(f.DS, f.DSKey); err != nil {
@@ -75,6 +81,14 @@ func Ensure(dir string, acsKey crypto.Signer, now time.Time) (Files, bool, error
 		tmpl := leaf("dev ACS (DS client)", now)
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 		if err := issue(f.ACSClient, tmpl, acsKey.Public(), ca, caKey); err != nil {
+			return f, false, err
+		}
+		wrote = true
+	}
+	if !certFor(f.ACSSigning, signKey.Public()) {
+		tmpl := leaf("dev ACS (acsSignedContent)", now)
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+		if err := issue(f.ACSSigning, tmpl, signKey.Public(), ca, caKey); err != nil {
 			return f, false, err
 		}
 		wrote = true

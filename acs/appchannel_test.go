@@ -1,0 +1,276 @@
+package acs_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"example.com/acs/audit"
+	"example.com/acs/emv/sdkcrypto"
+	"example.com/acs/internal/sim3ds"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/registration"
+	"example.com/acs/sms"
+)
+
+// sdkPurchase sends an app-channel AReq (deviceChannel 01) for pan in version v with the SDK's elements
+// through process a and returns the SDK, which accepted the ARes C, and the ARes.
+func (fx *appFixture) sdkPurchase(t *testing.T, v, pan string, enc sdkcrypto.Enc) (*sim3ds.SDK, map[string]any) {
+	t.Helper()
+	sdk, err := sim3ds.NewSDK(v, fx.signing.roots, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := versionSet(v, sdk.AReqFields())
+	set["acctNumber"] = pan
+	a, err := fx.sim.AReq(areqFile, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ares, err := fx.sim.Send(a)
+	if err != nil || ares["transStatus"] != "C" {
+		t.Fatalf("ARes: %v %v %v", ares, err, fx.sim.Problems())
+	}
+	if _, ok := ares["acsURL"]; ok {
+		t.Error("an app-channel ARes has acsURL outside acsSignedContent (2.3.1 Table A.1)")
+	}
+	if err := sdk.Accept(ares); err != nil {
+		t.Fatal(err)
+	}
+	if p := fx.sim.Problems(); len(p) > 0 {
+		t.Fatalf("the ARes breaks its table: %v", p)
+	}
+	return sdk, ares
+}
+
+// The app card through a merchant app's SDK (issue 14; EMV 3DS 2.3.1 6.2.3-6.2.4, Table A.20): the ARes
+// announces the OOB UI and carries acsSignedContent that verifies against the DS CA; the first CReq
+// sends the confirmation to the bank's app; oobContinue before the app answered shows the OOB screen
+// again; the app approves with its PIN; the next oobContinue, posted to the second process, gets the
+// final CRes Y after the RReq went to the DS with the SDK's transaction id and the UI.
+func TestAppChannelOOBApprove(t *testing.T) {
+	for _, v := range []string{"2.2.0", "2.3.1"} {
+		for _, enc := range []sdkcrypto.Enc{sdkcrypto.A128CBCHS256, sdkcrypto.A128GCM} {
+			t.Run(v+"/"+string(enc), func(t *testing.T) {
+				fx := newAppFixture(t)
+				sdk, ares := fx.sdkPurchase(t, v, noahPAN, enc)
+				rt, _ := ares["acsRenderingType"].(map[string]any)
+				if rt["acsInterface"] != "01" || rt["acsUiTemplate"] != "04" {
+					t.Fatalf("acsRenderingType %v", ares["acsRenderingType"])
+				}
+				cres, erro, err := sdk.Step(nil)
+				if err != nil || erro != nil {
+					t.Fatalf("first CReq: %v %v\n%s", erro, err, fx.Logs.String())
+				}
+				if cres["acsUiType"] != "04" || cres["challengeCompletionInd"] != "N" || cres["oobContinueLabel"] == nil ||
+					!strings.Contains(cres["challengeInfoText"].(string), "49,90 EUR") {
+					t.Fatalf("OOB CRes: %v", cres)
+				}
+				list := fx.pending(t, fx.a)
+				if len(list) != 1 || list[0].ID.String() != ares["acsTransID"] {
+					t.Fatalf("the app lists %v", list)
+				}
+				// oobContinue before the app answered: the OOB screen again, nothing ends.
+				if cres, erro, err = sdk.Step(map[string]any{"oobContinue": sdk.OOBContinue()}); err != nil || cres["challengeCompletionInd"] != "N" {
+					t.Fatalf("early oobContinue: %v %v %v", cres, erro, err)
+				}
+				if code, out := fx.answerVia(t, fx.a, list[0].Confirmation, "approve", "pin", "4821"); code != 200 {
+					t.Fatalf("approve: %d %v", code, out)
+				}
+				sdk.SetACSURL(fx.b.url + "/3ds/app") // any process answers the next CReq
+				final, erro, err := sdk.Step(map[string]any{"oobContinue": sdk.OOBContinue()})
+				if err != nil || erro != nil || final["transStatus"] != "Y" || final["challengeCompletionInd"] != "Y" {
+					t.Fatalf("final CRes: %v %v %v", final, erro, err)
+				}
+				rreqs := fx.sim.RReqs(ares["threeDSServerTransID"].(string))
+				if len(rreqs) != 1 || rreqs[0].Message["transStatus"] != "Y" || rreqs[0].Message["sdkTransID"] != sdk.TransID ||
+					rreqs[0].Message["acsRenderingType"] == nil {
+					t.Fatalf("RReq: %v", rreqs)
+				}
+				if p := fx.sim.Problems(); len(p) > 0 {
+					t.Fatalf("messages break their tables: %v", p)
+				}
+			})
+		}
+	}
+}
+
+// A CReq that is tampered with, replayed, out of sequence, or encrypted under another transaction's
+// key gets Erro 302 (2.3.1 5.9.5, 6.2.4.3), and the transaction ends with U and challengeCancel 10
+// (06 before 2.3.1) in its RReq, which carries the Erro (challengeErrorReporting, 2.3.1). A CReq
+// naming no transaction gets 301 and changes nothing.
+func TestAppChannelRefusedCReqs(t *testing.T) {
+	cases := map[string]func(t *testing.T, fx *appFixture, sdk *sim3ds.SDK) string{
+		"tampered": func(t *testing.T, fx *appFixture, sdk *sim3ds.SDK) string {
+			body, _ := sdk.Seal(nil)
+			parts := strings.Split(body, ".")
+			ct, _ := base64.RawURLEncoding.DecodeString(parts[3])
+			ct[0] ^= 1
+			parts[3] = base64.RawURLEncoding.EncodeToString(ct)
+			return strings.Join(parts, ".")
+		},
+		"replayed": func(t *testing.T, fx *appFixture, sdk *sim3ds.SDK) string {
+			body, _ := sdk.Seal(nil)
+			if _, _, raw, err := sdk.Post(body); err != nil || strings.Contains(string(raw), "Erro") {
+				t.Fatalf("first CReq: %s %v", raw, err)
+			}
+			return body // the same CReq again
+		},
+		"out of sequence": func(t *testing.T, fx *appFixture, sdk *sim3ds.SDK) string {
+			body, _ := sdk.Seal(map[string]any{"sdkCounterStoA": "001"})
+			return body
+		},
+		"another transaction's key": func(t *testing.T, fx *appFixture, sdk *sim3ds.SDK) string {
+			other, _ := fx.sdkPurchase(t, sdk.Version, noahPAN, sdk.Enc)
+			body, _ := other.Seal(map[string]any{"acsTransID": nil})
+			// Other's ciphertext under this transaction's kid.
+			h, _ := sdk.Seal(nil)
+			return strings.SplitN(h, ".", 2)[0] + "." + strings.SplitN(body, ".", 2)[1]
+		},
+	}
+	for _, v := range []string{"2.2.0", "2.3.1"} {
+		for name, build := range cases {
+			t.Run(v+"/"+name, func(t *testing.T) {
+				fx := newAppFixture(t)
+				sdk, ares := fx.sdkPurchase(t, v, noahPAN, sdkcrypto.A128GCM)
+				body := build(t, fx, sdk)
+				_, ctype, raw, err := sdk.Post(body)
+				if err != nil || !strings.HasPrefix(ctype, "application/json") || !strings.Contains(string(raw), `"errorCode":"302"`) {
+					t.Fatalf("got %s %s %v", ctype, raw, err)
+				}
+				rreqs := fx.sim.RReqs(ares["threeDSServerTransID"].(string))
+				want := "10"
+				if v != "2.3.1" {
+					want = "06"
+				}
+				if len(rreqs) != 1 || rreqs[0].Message["transStatus"] != "U" || rreqs[0].Message["challengeCancel"] != want {
+					t.Fatalf("RReq: %v", rreqs)
+				}
+				if v == "2.3.1" && rreqs[0].Message["challengeErrorReporting"] == nil {
+					t.Error("the RReq does not carry the Erro")
+				}
+			})
+		}
+	}
+	t.Run("unknown transaction", func(t *testing.T) {
+		fx := newAppFixture(t)
+		sdk, ares := fx.sdkPurchase(t, "2.3.1", noahPAN, sdkcrypto.A128GCM)
+		body, _ := sdk.Seal(nil)
+		parts := strings.Split(body, ".")
+		parts[0] = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"dir","enc":"A128GCM","kid":"9f0c3c2e-8a0e-4a7e-9a55-0a1b2c3d4e5f"}`))
+		_, _, raw, err := sdk.Post(strings.Join(parts, "."))
+		if err != nil || !strings.Contains(string(raw), `"errorCode":"301"`) {
+			t.Fatalf("got %s %v", raw, err)
+		}
+		if r := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(r) != 0 {
+			t.Fatalf("an RReq for a CReq naming another transaction: %v", r)
+		}
+		// The transaction is untouched: its real first CReq still works.
+		if cres, erro, err := sdk.Step(nil); err != nil || erro != nil || cres["acsUiType"] != "04" {
+			t.Fatalf("first CReq after the stray one: %v %v %v", cres, erro, err)
+		}
+	})
+}
+
+// registerMTAN registers Anna's card for mTAN in the fixture's database.
+func (fx *appFixture) registerMTAN(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	reg := registration.New(registration.Deps{Pool: fx.Pool, Cards: fx.Cards, Letters: fx.Letters, Data: fx.Keys, Keys: fx.HSM,
+		Outbox: sms.NewOutbox(fx.Keys, fx.Clock), Audit: audit.New(fx.Pool, fx.Clock), Clock: fx.Clock, Log: fx.Log,
+		SMSPrice: decimal.Zero, Currency: "EUR"})
+	card, err := reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, reg, card.ID), sixDigits.FindString(fx.DeliverSMS(t))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The mTAN card through the SDK's native text UI (2.3.1 Table A.20, A.26): 2.3.1 asks for mTAN and
+// answer in two entry boxes of one CRes; 2.2.0, with one entry box, in two steps. A wrong entry shows
+// the tries left (R-AUTH-5), a resend sends a new mTAN, the right entries end with Y.
+func TestAppChannelTextMTAN(t *testing.T) {
+	for _, v := range []string{"2.2.0", "2.3.1"} {
+		t.Run(v, func(t *testing.T) {
+			fx := newAppFixture(t)
+			fx.registerMTAN(t)
+			sdk, ares := fx.sdkPurchase(t, v, "4000110000000017", sdkcrypto.A128CBCHS256)
+			if rt, _ := ares["acsRenderingType"].(map[string]any); rt["acsUiTemplate"] != "01" {
+				t.Fatalf("acsRenderingType %v", ares["acsRenderingType"])
+			}
+			cres, erro, err := sdk.Step(nil)
+			if err != nil || erro != nil || cres["acsUiType"] != "01" || cres["submitAuthenticationLabel"] == nil {
+				t.Fatalf("first CRes: %v %v %v\n%s", cres, erro, err, fx.Logs.String())
+			}
+			mtan := sixDigits.FindString(fx.DeliverSMS(t))
+			enter := func(code, answer string) map[string]any {
+				t.Helper()
+				if v == "2.3.1" {
+					if cres["challengeEntryBox"] == nil || cres["challengeEntryBoxTwo"] == nil {
+						t.Fatalf("2.3.1 CRes without two entry boxes: %v", cres)
+					}
+					c, e, err := sdk.Step(map[string]any{"challengeDataEntry": code, "challengeDataEntryTwo": answer})
+					if err != nil || e != nil {
+						t.Fatalf("entry: %v %v\n%s", e, err, fx.Logs.String())
+					}
+					return c
+				}
+				if c, e, err := sdk.Step(map[string]any{"challengeDataEntry": code}); err != nil || e != nil ||
+					!strings.Contains(c["challengeInfoLabel"].(string), "geboren") {
+					t.Fatalf("2.2.0 mTAN step: %v %v %v", c, e, err)
+				}
+				c, e, err := sdk.Step(map[string]any{"challengeDataEntry": answer})
+				if err != nil || e != nil {
+					t.Fatalf("2.2.0 answer step: %v %v", e, err)
+				}
+				return c
+			}
+			cres = enter(mtan, "Hamburg")
+			if cres["challengeCompletionInd"] != "N" || !strings.Contains(cres["challengeInfoText"].(string), "Verbleibende Versuche: 4") {
+				t.Fatalf("after a wrong answer: %v", cres)
+			}
+			if cres, erro, err = sdk.Step(map[string]any{"resendChallenge": "Y"}); err != nil || erro != nil ||
+				!strings.Contains(cres["challengeInfoText"].(string), "neue mTAN") {
+				t.Fatalf("resend: %v %v %v", cres, erro, err)
+			}
+			fresh := sixDigits.FindString(fx.DeliverSMS(t))
+			final := enter(fresh, "Kiel")
+			if final["transStatus"] != "Y" || final["challengeCompletionInd"] != "Y" {
+				t.Fatalf("final CRes: %v", final)
+			}
+			if r := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(r) != 1 || r[0].Message["transStatus"] != "Y" {
+				t.Fatalf("RReq: %v", r)
+			}
+		})
+	}
+}
+
+// Cancel in the SDK ends the challenge with N and challengeCancel 01; the final CRes says N.
+func TestAppChannelCancel(t *testing.T) {
+	fx := newAppFixture(t)
+	sdk, ares := fx.sdkPurchase(t, "2.3.1", noahPAN, sdkcrypto.A128GCM)
+	if _, _, err := sdk.Step(nil); err != nil {
+		t.Fatal(err)
+	}
+	final, erro, err := sdk.Step(map[string]any{"challengeCancel": "01"})
+	if err != nil || erro != nil || final["transStatus"] != "N" || final["challengeCompletionInd"] != "Y" {
+		t.Fatalf("final CRes: %v %v %v", final, erro, err)
+	}
+	if r := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(r) != 1 || r[0].Message["challengeCancel"] != "01" {
+		t.Fatalf("RReq: %v", r)
+	}
+	if len(fx.pending(t, fx.a)) != 0 {
+		t.Error("the app still lists the cancelled confirmation")
+	}
+}

@@ -1,0 +1,384 @@
+package acs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"example.com/acs/apperr"
+	"example.com/acs/emv"
+	"example.com/acs/emv/sdkcrypto"
+	"example.com/acs/envelope"
+	"example.com/acs/registration"
+)
+
+// The app channel's CReq/CRes (EMV 3DS 2.3.1 5.9.5, 6.2.4): each CReq is a JWE under the transaction's
+// key, each CRes one back. AppStep answers one:
+//   - a body that is no compact JWE of the app channel, or names no transaction with a secure channel:
+//     Erro 101 or 301 to the SDK, nothing changes (no transaction to end);
+//   - a CReq that does not decrypt, repeats or skips a counter (replay, out of sequence), or whose
+//     content breaks its table: Erro 302 (or 201/203 naming the element) to the SDK, and the
+//     transaction ends with U, challengeCancel 10 and the Erro in the RReq (5.9.5.1);
+//   - otherwise the step the CReq asks for, with its CRes: the first opens the challenge (the app's
+//     confirmation or the mTAN's SMS go out), later ones carry the mTAN and answer, oobContinue,
+//     resendChallenge or challengeCancel; once the transaction has ended, the final CRes, after the
+//     RReq was delivered (Step 18-23).
+// The counters move in one guarded UPDATE per CReq (both, since every CReq gets one CRes): a second
+// CReq with the same counter finds the row moved on and is refused as a replay.
+
+// AppReply is AppStep's answer: a CRes as a compact JWE, or an Erro in plain JSON (Req 190).
+type AppReply struct {
+	JWE  string
+	Erro *Erro
+}
+
+// sdkSession is a transaction's stored secure channel.
+type sdkSession struct {
+	cek                  []byte
+	enc                  *string
+	stoa, atos, textStep int
+	sdkType, template    string
+	sdkTransID, serverID string
+	version              string
+	mtanEnc              []byte
+}
+
+// maxAppCReq bounds a CReq body: a native UI's CReq is well under a kilobyte.
+const maxAppCReq = 16 << 10
+
+// AppStep answers one app CReq (the body as posted).
+func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error) {
+	compact := string(body)
+	kid, err := sdkcrypto.KeyID(compact)
+	if len(body) > maxAppCReq || err != nil {
+		return &AppReply{Erro: newErro(emv.ErrMessageInvalid, "not a JWE-protected CReq", "", emv.TypeCReq)}, nil
+	}
+	id, err := uuid.Parse(kid)
+	if err != nil {
+		return &AppReply{Erro: newErro(emv.ErrTransactionUnknown, "kid", "", emv.TypeCReq)}, nil
+	}
+	s, err := c.session(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &AppReply{Erro: newErro(emv.ErrTransactionUnknown, "kid", "", emv.TypeCReq)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	erro := func(code, detail string) *Erro {
+		e := newErro(code, detail, emv.Version(s.version), emv.TypeCReq)
+		e.ThreeDSServerTransID, e.ACSTransID, e.SDKTransID = s.serverID, id.String(), s.sdkTransID
+		return e
+	}
+	// A refusal that ends the transaction: U, challengeCancel 10, the Erro in the RReq (5.9.5.1).
+	refuse := func(e *Erro) (*AppReply, error) {
+		if _, err := c.d.Results.Finish(ctx, id, resultCReqRefused(emv.Version(s.version), e)); err != nil &&
+			!(apperr.KindOf(err) == apperr.NotFound) {
+			return nil, err
+		}
+		c.deliver(ctx, id)
+		return &AppReply{Erro: e}, nil
+	}
+	allowed := []sdkcrypto.Enc{sdkcrypto.A128CBCHS256, sdkcrypto.A128GCM}
+	if s.sdkType == "02" {
+		allowed = allowed[1:] // a Split-SDK protects with A128GCM only (5.9.5: otherwise 310)
+	}
+	if s.enc != nil {
+		allowed = []sdkcrypto.Enc{sdkcrypto.Enc(*s.enc)} // the first CReq chose it for the transaction
+	}
+	pt, enc, err := sdkcrypto.OpenCReq(s.cek, id.String(), compact, allowed...)
+	clear(s.cek)
+	if err != nil {
+		if s.sdkType == "02" && s.enc == nil && errors.Is(err, sdkcrypto.ErrNotJWE) {
+			return refuse(erro("310", "enc"))
+		}
+		return refuse(erro(emv.ErrDecryption, "the CReq does not decrypt under the transaction's key"))
+	}
+	m, e := emv.Decode(pt, emv.TypeCReq, emv.Context{Channel: emv.APP})
+	if e != nil {
+		e.ThreeDSServerTransID, e.ACSTransID, e.SDKTransID = s.serverID, id.String(), s.sdkTransID
+		return refuse(e)
+	}
+	switch {
+	case m.Str("acsTransID") != id.String():
+		return refuse(erro(emv.ErrTransactionUnknown, "acsTransID"))
+	case !strings.EqualFold(m.Str("threeDSServerTransID"), s.serverID):
+		return refuse(erro(emv.ErrTransactionUnknown, "threeDSServerTransID"))
+	case !strings.EqualFold(m.Str("sdkTransID"), s.sdkTransID):
+		return refuse(erro(emv.ErrTransactionUnknown, "sdkTransID"))
+	case string(m.Version) != s.version:
+		return refuse(erro(emv.ErrFormat, "messageVersion"))
+	}
+	counter, err := strconv.Atoi(m.Str("sdkCounterStoA"))
+	if err != nil || counter != s.stoa {
+		return refuse(erro(emv.ErrDecryption, "sdkCounterStoA"))
+	}
+	atos, ok, err := c.advance(ctx, id, s.stoa, enc)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return refuse(erro(emv.ErrDecryption, "sdkCounterStoA"))
+	}
+	cres, err := c.appStep(ctx, id, s, m)
+	if err != nil {
+		var r *Refusal
+		if errors.As(err, &r) {
+			r.Erro.SDKTransID = s.sdkTransID
+			return &AppReply{Erro: r.Erro}, nil
+		}
+		return nil, err
+	}
+	cres.Set("acsCounterAtoS", fmt.Sprintf("%03d", atos))
+	plain, err := emv.Encode(cres)
+	if err != nil {
+		return nil, err
+	}
+	key, err := c.sessionKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	out, err := sdkcrypto.SealCRes(key, enc, id.String(), uint8(atos), plain)
+	if err != nil {
+		return nil, err
+	}
+	return &AppReply{JWE: out}, nil
+}
+
+// session reads a transaction's secure channel and decrypts its key.
+func (c *Challenges) session(ctx context.Context, id uuid.UUID) (*sdkSession, error) {
+	s := &sdkSession{}
+	var cekEnc []byte
+	var sdkType *string
+	err := c.d.Pool.QueryRow(ctx, `SELECT s.cek_enc, s.enc, s.counter_stoa, s.counter_atos, s.text_step, s.sdk_type, s.ui_template,
+			s.sdk_trans_id::text, t.three_ds_server_trans_id::text, t.message_version, s.mtan_entered_enc
+		FROM acs_sdk_sessions s JOIN acs_transactions t ON t.acs_trans_id = s.acs_trans_id WHERE s.acs_trans_id = $1`, id).
+		Scan(&cekEnc, &s.enc, &s.stoa, &s.atos, &s.textStep, &sdkType, &s.template, &s.sdkTransID, &s.serverID, &s.version, &s.mtanEnc)
+	if err != nil {
+		return nil, err
+	}
+	s.sdkType = deref(sdkType)
+	if s.cek, err = c.d.Sessions.Decrypt(ctx, sessionKeyAD(id.String()), cekEnc); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sessionKey reads the transaction's key again (the step in between may take seconds; the key is not
+// held meanwhile).
+func (c *Challenges) sessionKey(ctx context.Context, id uuid.UUID) ([]byte, error) {
+	var cekEnc []byte
+	if err := c.d.Pool.QueryRow(ctx, `SELECT cek_enc FROM acs_sdk_sessions WHERE acs_trans_id = $1`, id).Scan(&cekEnc); err != nil {
+		return nil, err
+	}
+	return c.d.Sessions.Decrypt(ctx, sessionKeyAD(id.String()), cekEnc)
+}
+
+// advance moves both counters on from the CReq's (6.2.4.3/6.2.4.4) and fixes the enc at the first
+// CReq; ok is false when another CReq with this counter came first (a replay) or the counter would
+// wrap. It returns the acsCounterAtoS of this CReq's CRes.
+func (c *Challenges) advance(ctx context.Context, id uuid.UUID, stoa int, enc sdkcrypto.Enc) (atos int, ok bool, err error) {
+	err = c.d.Pool.QueryRow(ctx, `UPDATE acs_sdk_sessions SET counter_stoa = counter_stoa + 1, counter_atos = counter_atos + 1,
+			enc = $3 WHERE acs_trans_id = $1 AND counter_stoa = $2 AND counter_stoa < 255 AND counter_atos < 255
+			AND (enc IS NULL OR enc = $3)
+		RETURNING counter_atos - 1`, id, stoa, string(enc)).Scan(&atos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return atos, err == nil, err
+}
+
+// appStep does what the CReq asks and returns the CRes to send (without its counter).
+func (c *Challenges) appStep(ctx context.Context, id uuid.UUID, s *sdkSession, m *emv.Message) (*emv.Message, error) {
+	v, err := c.View(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if v.Final == nil && s.stoa == 0 {
+		// The first CReq opens the challenge: the checks and the start the browser's CReq has.
+		if _, err := c.Open(ctx, &CReq{ThreeDSServerTransID: s.serverID, ACSTransID: id, MessageVersion: emv.Version(s.version),
+			Claims: map[string]string{}}); err != nil {
+			return nil, err
+		}
+		if v, err = c.View(ctx, id); err != nil {
+			return nil, err
+		}
+		return c.appCRes(s, v, "")
+	}
+	if v.Final == nil {
+		notice, err := c.appAnswer(ctx, id, s, v, m)
+		if err != nil {
+			return nil, err
+		}
+		if v, err = c.View(ctx, id); err != nil {
+			return nil, err
+		}
+		if v.Final == nil {
+			return c.appCRes(s, v, notice)
+		}
+	}
+	c.deliver(ctx, id) // the RReq before the final CRes (Step 18-23)
+	return appFinalCRes(s, v.Final), nil
+}
+
+// appAnswer applies a later CReq: cancel, resend, the entries of the text UI, or oobContinue. It
+// returns a notice for the next CRes (a wrong entry, a new mTAN).
+func (c *Challenges) appAnswer(ctx context.Context, id uuid.UUID, s *sdkSession, v *View, m *emv.Message) (string, error) {
+	if m.Has("challengeCancel") {
+		_, err := c.Cancel(ctx, id)
+		return "", err
+	}
+	if v.Method != registration.MethodMTAN {
+		return "app_not_yet", nil // oobContinue: the app has not answered yet, or the page would be final
+	}
+	if m.Str("resendChallenge") == "Y" {
+		switch err := c.ResendMTAN(ctx, id); {
+		case err == nil:
+			return "resent", nil
+		case (apperr.KindOf(err) == apperr.TooMany):
+			return "no_more_mtan", nil
+		default:
+			return "", err
+		}
+	}
+	code, answer := m.Str("challengeDataEntry"), m.Str("challengeDataEntryTwo")
+	if s.version != string(emv.V231) {
+		// One entry box before 2.3.1: the mTAN first, then the answer (text_step 0 and 1).
+		if s.textStep == 0 {
+			return noticeAskAnswer, c.keepMTAN(ctx, id, code)
+		}
+		stored, err := c.d.Sessions.Decrypt(ctx, mtanAD(id.String()), s.mtanEnc)
+		if err != nil {
+			return "", err
+		}
+		code, answer = string(stored), code
+		if _, err := c.d.Pool.Exec(ctx, `UPDATE acs_sdk_sessions SET text_step = 0, mtan_entered_enc = NULL WHERE acs_trans_id = $1`, id); err != nil {
+			return "", err
+		}
+	}
+	out, err := c.VerifyMTAN(ctx, id, code, answer, m.Str("trustListDataEntry") == "Y" || m.Str("whitelistingDataEntry") == "Y")
+	switch {
+	case out == OutcomePending:
+		return "wrong", nil // one message for a wrong mTAN or answer, as on the page (R-AUTH-5)
+	case out != "" || errors.Is(err, errEnded):
+		return "", nil // decided (or ended meanwhile): the view shows the end
+	case apperr.KindOf(err) == apperr.Expired:
+		return "expired_mtan", nil
+	default:
+		return "", err
+	}
+}
+
+// keepMTAN holds the mTAN typed at the first of the two steps of the text UI before 2.3.1, encrypted,
+// until the answer comes.
+func (c *Challenges) keepMTAN(ctx context.Context, id uuid.UUID, code string) error {
+	enc, err := c.d.Sessions.Encrypt(mtanAD(id.String()), []byte(code))
+	if err != nil {
+		return err
+	}
+	_, err = c.d.Pool.Exec(ctx, `UPDATE acs_sdk_sessions SET text_step = 1, mtan_entered_enc = $2 WHERE acs_trans_id = $1`, id, enc)
+	return err
+}
+
+func mtanAD(acsTransID string) envelope.AD {
+	return envelope.AD{Table: "acs_sdk_sessions", Column: "mtan_entered_enc", Row: acsTransID}
+}
+
+// deliver sends the transaction's RReq now (bounded by the DS link's read timeout); a failure leaves it
+// to the delivery loop.
+func (c *Challenges) deliver(ctx context.Context, id uuid.UUID) {
+	if err := c.d.Results.DeliverNow(ctx, id); err != nil {
+		c.d.Log.WarnContext(ctx, "RReq not delivered at once; the delivery loop retries", "acs_trans_id", id, "err", err)
+	}
+}
+
+// appCRes is the CRes of a challenge under way, in the UI the ARes announced (2.3.1 Table A.20).
+func (c *Challenges) appCRes(s *sdkSession, v *View, notice string) (*emv.Message, error) {
+	const lang = "de" // the bank's language; the SDK's locale is not read yet (README)
+	m := emv.NewMessage(emv.TypeCRes, emv.Version(s.version))
+	m.Channel = emv.APP
+	m.Set("threeDSServerTransID", s.serverID)
+	m.Set("acsTransID", v.ACSTransID.String())
+	m.Set("sdkTransID", s.sdkTransID)
+	m.Set("acsUiType", s.template)
+	m.Set("challengeCompletionInd", "N")
+	m.Set("challengeInfoHeader", tr(lang, "title"))
+	what := v.Merchant + ", " + FormatAmount(v.Amount, v.Currency)
+	if v.NonPayment {
+		what = v.Merchant + ": " + tr(lang, "what_npa")
+	}
+	var info []string
+	if notice != "" && notice != noticeAskAnswer {
+		info = append(info, "**"+tr(lang, notice)+"**")
+	}
+	info = append(info, what, tr(lang, "check"))
+	m.Set("whyInfoLabel", "Warum?")
+	m.Set("whyInfoText", "Ihre Bank bestätigt Online-Zahlungen mit Ihrer Karte (Mastercard Identity Check, Visa Secure), damit niemand sonst mit ihr bezahlt.")
+	switch s.template {
+	case uiTypeOOB:
+		info = append(info, tr(lang, "app_confirm"))
+		m.Set("challengeInfoText", clipRunes(strings.Join(info, "\n"), 350))
+		m.Set("oobContinueLabel", clip45(tr(lang, "app_done")))
+	default: // text: the mTAN and the security answer
+		info = append(info, tr(lang, "sent_to")+" "+v.MobileHint+".")
+		if notice == "wrong" {
+			info = append(info, fmt.Sprintf("%s: %d", tr(lang, "tries_left"), v.FailuresLeft))
+		}
+		if s.version == string(emv.V231) {
+			m.Set("challengeEntryBox", entryBox(tr(lang, "mtan"), true))
+			m.Set("challengeEntryBoxTwo", entryBox(tr(lang, "answer")+": "+question(v.QuestionKey, lang), false))
+		} else if notice == noticeAskAnswer {
+			m.Set("challengeInfoLabel", clip45(question(v.QuestionKey, lang)))
+		} else {
+			m.Set("challengeInfoLabel", tr(lang, "mtan"))
+		}
+		m.Set("challengeInfoText", clipRunes(strings.Join(info, "\n"), 350))
+		m.Set("submitAuthenticationLabel", tr(lang, "confirm"))
+		m.Set("resendInformationLabel", tr(lang, "resend"))
+	}
+	return m, nil
+}
+
+// noticeAskAnswer: before 2.3.1, the mTAN was typed; the next CRes asks for the security answer.
+const noticeAskAnswer = "ask_answer"
+
+// entryBox is a challengeEntryBox (2.3.1 Table A.26): a numeric, one-time-code box for the mTAN, a
+// masked text box for the answer.
+func entryBox(label string, mtan bool) map[string]string {
+	b := map[string]string{"challengeDataEntryLabel": clip45(label)}
+	if mtan {
+		b["challengeDataEntryKeyboardType"], b["challengeDataEntryAutofill"], b["challengeDataEntryAutofillType"] = "01", "Y", "01"
+		b["challengeDataEntryLengthMax"] = "08"
+	} else {
+		b["challengeDataEntryKeyboardType"], b["challengeDataEntryMasking"], b["challengeDataEntryToggle"] = "02", "Y", "Y"
+	}
+	return b
+}
+
+// clip45 cuts a label to the 45 characters the CRes allows.
+func clip45(s string) string { return clipRunes(s, 45) }
+
+// clipRunes cuts s to n characters (a merchant's long name must not make the CRes invalid).
+func clipRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// appFinalCRes is the final CRes (2.3.1 Table B.5): the transaction's status and challengeCompletionInd Y.
+func appFinalCRes(s *sdkSession, f *Final) *emv.Message {
+	m := emv.NewMessage(emv.TypeCRes, emv.Version(s.version))
+	m.Channel = emv.APP
+	m.Set("threeDSServerTransID", s.serverID)
+	m.Set("acsTransID", f.ACSTransID.String())
+	m.Set("sdkTransID", s.sdkTransID)
+	m.Set("challengeCompletionInd", "Y")
+	m.Set("transStatus", f.TransStatus)
+	return m
+}
