@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/audit"
@@ -272,5 +274,55 @@ func TestAppChannelCancel(t *testing.T) {
 	}
 	if len(fx.pending(t, fx.a)) != 0 {
 		t.Error("the app still lists the cancelled confirmation")
+	}
+}
+
+// Five wrong entries in the SDK's text UI end the challenge with N (R-AUTH-6; 2.3.1 Req 61: reason 19)
+// and the final CRes says N; the method counts them like the page's.
+func TestAppChannelTextFiveWrong(t *testing.T) {
+	fx := newAppFixture(t)
+	fx.registerMTAN(t)
+	sdk, ares := fx.sdkPurchase(t, "2.3.1", "4000110000000017", sdkcrypto.A128GCM)
+	if _, _, err := sdk.Step(nil); err != nil {
+		t.Fatal(err)
+	}
+	mtan := sixDigits.FindString(fx.DeliverSMS(t))
+	var cres map[string]any
+	for i := range 5 {
+		var erro map[string]any
+		var err error
+		cres, erro, err = sdk.Step(map[string]any{"challengeDataEntry": mtan, "challengeDataEntryTwo": "Hamburg"})
+		if err != nil || erro != nil {
+			t.Fatalf("entry %d: %v %v", i+1, erro, err)
+		}
+		if i < 4 && cres["challengeCompletionInd"] != "N" {
+			t.Fatalf("entry %d ended the challenge: %v", i+1, cres)
+		}
+	}
+	if cres["transStatus"] != "N" || cres["challengeCompletionInd"] != "Y" {
+		t.Fatalf("after five wrong entries: %v", cres)
+	}
+	if r := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(r) != 1 || r[0].Message["transStatus"] != "N" ||
+		r[0].Message["transStatusReason"] != "19" {
+		t.Fatalf("RReq: %v", r)
+	}
+}
+
+// The first CReq more than 30 seconds after the ARes (Req 220-222): the transaction has timed out, the
+// SDK gets Erro 402 and the RReq says N/14 with challengeCancel 05.
+func TestAppChannelFirstCReqLate(t *testing.T) {
+	fx := newAppFixture(t)
+	sdk, ares := fx.sdkPurchase(t, "2.3.1", noahPAN, sdkcrypto.A128CBCHS256)
+	fx.Clock.Advance(31 * time.Second)
+	_, erro, err := sdk.Step(nil)
+	if err != nil || erro == nil || erro["errorCode"] != "402" {
+		t.Fatalf("late first CReq: %v %v", erro, err)
+	}
+	if err := fx.a.results.DeliverNow(context.Background(), uuid.MustParse(ares["acsTransID"].(string))); err != nil {
+		t.Fatal(err)
+	}
+	r := fx.sim.RReqs(ares["threeDSServerTransID"].(string))
+	if len(r) != 1 || r[0].Message["transStatusReason"] != "14" || r[0].Message["challengeCancel"] != "05" {
+		t.Fatalf("RReq: %v", r)
 	}
 }
