@@ -23,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"example.com/acs/internal/devpki"
 	"example.com/acs/internal/fleet"
 	"example.com/acs/internal/sim3ds"
 )
@@ -152,6 +153,9 @@ func run(ctx context.Context, cfg config) ([]string, error) {
 			return nil, err
 		}
 		d.fleet, d.phone = fleet.NewPool(cards), &fleet.Phone{Base: cfg.acs, Client: client, Key: key, PIN: fleet.PIN}
+		if d.roots, err = devpki.In(cfg.pki).Roots(); err != nil {
+			return nil, err
+		}
 	}
 	pr := &probe{pool: pool, acs: cfg.acs, acsPID: cfg.acsPID, client: client}
 
@@ -167,6 +171,7 @@ func run(ctx context.Context, cfg config) ([]string, error) {
 		{name: "areq-challenge", op: d.expectAReq(cardMTAN, "15000", "C", ""), areq: true, settle: true},
 		{name: "mtan-flow", op: d.mtanFlow, target: 0.08},
 		{name: "app-flow", op: d.appFlow, target: 0.08, fleet: true},
+		{name: "app-sdk-flow", op: d.appSDKFlow, target: 0.08, fleet: true},
 	}
 	var missed []string
 	table := newTable()

@@ -6,7 +6,7 @@
 # at half of peak, 10,000 open challenges, and the import of 1,000,000 cards. Exit 1 when a target is
 # missed. Everything is stopped on exit.
 #   BENCH_ARGS   more flags for acs-bench (e.g. "-d 5s -only areq-frictionless,half-peak")
-#   BENCH_FLEET  app cards on the fleet phone for app-flow (default 600: each serves 5 purchases a run)
+#   BENCH_FLEET  app cards on the fleet phone for app-flow and app-sdk-flow (default 1000: each serves 5 purchases a run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=.local/bench
@@ -54,8 +54,8 @@ threeds:
   reference_number: 3DS_LOA_ACS_MUSTER_020200_00001
   operator_id: ACS-MUSTER-DEV
   directory_servers:
-    - {scheme: visa, url: "https://127.0.0.1:8097/ds/rreq", hosts: ["127.0.0.1:8097"]}
-    - {scheme: mastercard, url: "https://127.0.0.1:8097/ds/rreq", hosts: ["127.0.0.1:8097"]}
+    - {scheme: visa, url: "https://127.0.0.1:8097/ds/rreq", hosts: ["127.0.0.1:8097"], signing_cert_file: $state/pki/acs-signing.pem}
+    - {scheme: mastercard, url: "https://127.0.0.1:8097/ds/rreq", hosts: ["127.0.0.1:8097"], signing_cert_file: $state/pki/acs-signing.pem}
   ds_link: {ca_file: $state/pki/ca.pem, client_cert_file: $state/pki/acs-ds-client.pem, read_timeout: 5s}
   rreq_max_attempts: 30
   rreq_retry_interval: 10s
@@ -82,7 +82,7 @@ acs migrate >/dev/null
 acs import-cards testdata/cards.csv >/dev/null
 # The app cards of app-flow: a fleet registered on one phone (as make faults has it).
 rm -f "$state/fleet.csv" "$state/fleet-phone.json"
-bin/acs-bench cards "${BENCH_FLEET:-600}" "$state/fleet.csv"
+bin/acs-bench cards "${BENCH_FLEET:-1000}" "$state/fleet.csv"
 acs import-cards "$state/fleet.csv" >/dev/null
 # Anna's card for mTAN, through the cardholder's steps,
 # and the fleet of app cards on their phone (demo.fleet_cards).

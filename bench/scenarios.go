@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"example.com/acs/appapi"
+	"example.com/acs/emv/sdkcrypto"
 	"example.com/acs/internal/fleet"
 	"example.com/acs/internal/sim3ds"
 )
@@ -77,6 +79,8 @@ type driver struct {
 	// fleet and phone are the app cards and their phone (appFlow); nil without -fleet.
 	fleet *fleet.Pool
 	phone *fleet.Phone
+	// roots is the DS CA the SDK of appSDKFlow trusts.
+	roots *x509.CertPool
 }
 
 func (d *driver) areq(ctx context.Context, pan, amount, merchant string) (*ares, map[string]any, error) {
@@ -241,6 +245,81 @@ func (d *driver) appFlow(ctx context.Context, w int) error {
 	}
 	if !ok || cres["transStatus"] != "Y" {
 		return fmt.Errorf("final CRes %v (HTTP %d)", cres["transStatus"], final.Status)
+	}
+	return nil
+}
+
+// appSDKFlow is a purchase in a merchant's app confirmed in the bank's app (EMV 3DS app channel): the
+// AReq with the SDK's elements (deviceChannel 01) for a fleet card, the SDK verifies acsSignedContent
+// against the DS CA and derives the transaction's key, its first JWE CReq opens the challenge (OOB),
+// the bank's app lists and approves, and the SDK's oobContinue gets the final CRes.
+func (d *driver) appSDKFlow(ctx context.Context, w int) error {
+	card, err := d.fleet.Take()
+	if err != nil {
+		return err
+	}
+	pushed := false
+	defer func() { d.fleet.Give(card, pushed) }()
+	sdk, err := sim3ds.NewSDK("2.2.0", d.roots, sdkcrypto.A128GCM)
+	if err != nil {
+		return err
+	}
+	sdk.Client = d.client
+	m := map[string]any{}
+	if err := json.Unmarshal([]byte(d.tmpl.body), &m); err != nil {
+		return err
+	}
+	for k, v := range sdk.AReqFields() {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	m["threeDSServerTransID"], m["dsTransID"], m["acctNumber"] = uuid.NewString(), uuid.NewString(), card.PAN
+	m["purchaseAmount"], m["merchantName"] = "15000", fmt.Sprintf("Bench %d-%d", w, d.seq.Add(1))
+	body, _ := json.Marshal(m)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.acs+"/3ds/areq", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return err
+	}
+	var ares map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&ares)
+	resp.Body.Close()
+	if err != nil || ares["transStatus"] != "C" {
+		return fmt.Errorf("ARes %v %v", ares["transStatus"], err)
+	}
+	pushed = true
+	if err := sdk.Accept(ares); err != nil {
+		return err
+	}
+	if _, erro, err := sdk.Step(nil); err != nil || erro != nil {
+		return fmt.Errorf("first CReq: %v %v", erro, err)
+	}
+	list, _, err := d.phone.Pending(card)
+	if err != nil {
+		return err
+	}
+	var conf *appapi.ConfirmationView
+	for i := range list {
+		if list[i].ID.String() == ares["acsTransID"] {
+			conf = &list[i]
+		}
+	}
+	if conf == nil {
+		return errors.New("the app does not list the purchase's confirmation")
+	}
+	if res, _, err := d.phone.Approve(card, *conf); err != nil || res.TransStatus != "Y" {
+		return fmt.Errorf("approval: %v %v", res.TransStatus, err)
+	}
+	final, erro, err := sdk.Step(map[string]any{"oobContinue": sdk.OOBContinue()})
+	if err != nil || erro != nil || final["transStatus"] != "Y" {
+		return fmt.Errorf("final CRes %v %v %v", final["transStatus"], erro, err)
 	}
 	return nil
 }
