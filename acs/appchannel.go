@@ -57,6 +57,9 @@ type appARes struct {
 // app card is confirmed out of band in the bank's app (04), the mTAN card by text entry (01), both as
 // native UI. An SDK that renders only HTML is not served yet (the challenge is refused with U/03).
 func chooseUI(a *AReq, method registration.Method) (iface, template string, ok bool) {
+	if a.SDKType != "" && a.SDKType != "01" && a.SDKType != "02" {
+		return "", "", false // a DS-specific SDK type (80-99) this ACS does not know
+	}
 	if a.SDKInterface != uiNative && a.SDKInterface != uiBoth {
 		return "", "", false
 	}

@@ -326,3 +326,84 @@ func TestAppChannelFirstCReqLate(t *testing.T) {
 		t.Fatalf("RReq: %v", r)
 	}
 }
+
+// An app transaction's challenge cannot be driven through the browser's unencrypted CReq form: the
+// ids the 3DS Server, the DS and the merchant's app all know are not enough (301, nothing sent, the
+// SDK's own CReq still opens it).
+func TestAppChannelNotThroughTheBrowserForm(t *testing.T) {
+	fx := newAppFixture(t)
+	sdk, ares := fx.sdkPurchase(t, "2.3.1", noahPAN, sdkcrypto.A128GCM)
+	// As a browser would post it, to the browser's challenge URL.
+	browser := map[string]any{"acsURL": fx.a.url + "/3ds/challenge"}
+	for k, v := range ares {
+		browser[k] = v
+	}
+	page, err := fx.sim.Challenge(browser, sim3ds.CReq(browser, "05", nil), "c2Vzc2lvbi0x", "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Forms) > 0 && page.Forms[0].Fields.Get("t") != "" {
+		t.Fatalf("the browser form opened an app transaction's challenge: %.400s", page.Body)
+	}
+	if n := len(fx.pending(t, fx.a)); n != 0 {
+		t.Fatalf("the browser form sent %d confirmations to the app", n)
+	}
+	if cres, erro, err := sdk.Step(nil); err != nil || erro != nil || cres["acsUiType"] != "04" {
+		t.Fatalf("the SDK's first CReq: %v %v %v", cres, erro, err)
+	}
+}
+
+// An Erro the SDK posts (here: it could not decrypt a CRes) ends the transaction with U and
+// challengeCancel 09, the Erro copied into the RReq (2.3.1 5.9.5); after the final CRes, a further
+// CReq is refused with 315 and changes nothing; a data entry in the OOB UI breaks Table A.16 (203).
+func TestAppChannelSDKErroAndAfterTheEnd(t *testing.T) {
+	t.Run("SDK Erro", func(t *testing.T) {
+		fx := newAppFixture(t)
+		sdk, ares := fx.sdkPurchase(t, "2.3.1", noahPAN, sdkcrypto.A128GCM)
+		if _, _, err := sdk.Step(nil); err != nil {
+			t.Fatal(err)
+		}
+		erro := `{"messageType":"Erro","messageVersion":"2.3.1","threeDSServerTransID":"` + ares["threeDSServerTransID"].(string) +
+			`","acsTransID":"` + ares["acsTransID"].(string) + `","sdkTransID":"` + sdk.TransID +
+			`","errorCode":"302","errorComponent":"C","errorDescription":"Data could not be decrypted","errorDetail":"CRes","errorMessageType":"CRes"}`
+		if status, _, _, err := sdk.Post(erro); err != nil || status != 200 {
+			t.Fatalf("posting the Erro: %d %v", status, err)
+		}
+		r := fx.sim.RReqs(ares["threeDSServerTransID"].(string))
+		if len(r) != 1 || r[0].Message["transStatus"] != "U" || r[0].Message["challengeCancel"] != "09" ||
+			r[0].Message["challengeErrorReporting"] == nil {
+			t.Fatalf("RReq: %v", r)
+		}
+	})
+	t.Run("after the final CRes", func(t *testing.T) {
+		fx := newAppFixture(t)
+		sdk, ares := fx.sdkPurchase(t, "2.3.1", noahPAN, sdkcrypto.A128CBCHS256)
+		if _, _, err := sdk.Step(nil); err != nil {
+			t.Fatal(err)
+		}
+		if final, _, err := sdk.Step(map[string]any{"challengeCancel": "01"}); err != nil || final["transStatus"] != "N" {
+			t.Fatalf("cancel: %v %v", final, err)
+		}
+		_, erro, err := sdk.Step(map[string]any{"oobContinue": "01"})
+		if err != nil || erro == nil || erro["errorCode"] != "315" {
+			t.Fatalf("a CReq after the final CRes: %v %v", erro, err)
+		}
+		if r := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(r) != 1 {
+			t.Fatalf("RReqs: %v", r)
+		}
+	})
+	t.Run("entry in the OOB UI", func(t *testing.T) {
+		fx := newAppFixture(t)
+		sdk, ares := fx.sdkPurchase(t, "2.3.1", noahPAN, sdkcrypto.A128GCM)
+		if _, _, err := sdk.Step(nil); err != nil {
+			t.Fatal(err)
+		}
+		_, erro, err := sdk.Step(map[string]any{"challengeDataEntry": "123456"})
+		if err != nil || erro == nil || erro["errorCode"] != "203" || erro["errorDetail"] != "challengeDataEntry" {
+			t.Fatalf("an entry in the OOB UI: %v %v", erro, err)
+		}
+		if r := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(r) != 1 || r[0].Message["transStatus"] != "U" {
+			t.Fatalf("RReq: %v", r)
+		}
+	})
+}

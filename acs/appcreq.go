@@ -1,6 +1,7 @@
 package acs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,15 +32,17 @@ import (
 // The counters move in one guarded UPDATE per CReq (both, since every CReq gets one CRes): a second
 // CReq with the same counter finds the row moved on and is refused as a replay.
 
-// AppReply is AppStep's answer: a CRes as a compact JWE, or an Erro in plain JSON (Req 190).
+// AppReply is AppStep's answer: a CRes as a compact JWE, or an Erro in plain JSON (Req 190), or
+// nothing (an Erro the SDK sent). SDKTransID is the X-Request-ID of the answer (Req 469), where known.
 type AppReply struct {
-	JWE  string
-	Erro *Erro
+	JWE        string
+	Erro       *Erro
+	SDKTransID string
 }
 
 // sdkSession is a transaction's stored secure channel.
 type sdkSession struct {
-	cek                  []byte
+	cek                  []byte // nil: the final CRes was sent
 	enc                  *string
 	stoa, atos, textStep int
 	sdkType, template    string
@@ -48,18 +51,26 @@ type sdkSession struct {
 	mtanEnc              []byte
 }
 
-// maxAppCReq bounds a CReq body: a native UI's CReq is well under a kilobyte.
-const maxAppCReq = 16 << 10
+// maxAppCReq bounds a CReq body: a native UI's CReq is well under a kilobyte, but a 2.3.1 CReq may
+// carry message extensions of up to 81,920 characters, and the JWE adds a third.
+const maxAppCReq = 128 << 10
 
-// AppStep answers one app CReq (the body as posted).
+// AppStep answers one app CReq (the body as posted), or an Erro the SDK posted.
 func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error) {
+	if len(body) > maxAppCReq {
+		return &AppReply{Erro: newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeCReq)}, nil
+	}
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' {
+		return c.sdkErro(ctx, t)
+	}
 	compact := string(body)
 	kid, err := sdkcrypto.KeyID(compact)
-	if len(body) > maxAppCReq || err != nil {
+	if err != nil {
 		return &AppReply{Erro: newErro(emv.ErrMessageInvalid, "not a JWE-protected CReq", "", emv.TypeCReq)}, nil
 	}
+	// The canonical form only: another spelling of the id would not match the key's binding.
 	id, err := uuid.Parse(kid)
-	if err != nil {
+	if err != nil || id.String() != kid {
 		return &AppReply{Erro: newErro(emv.ErrTransactionUnknown, "kid", "", emv.TypeCReq)}, nil
 	}
 	s, err := c.session(ctx, id)
@@ -69,19 +80,28 @@ func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error
 	if err != nil {
 		return nil, err
 	}
-	erro := func(code, detail string) *Erro {
+	// Until the CReq decrypted, the sender proved nothing: its Erro names the transaction it gave only.
+	bare := func(code, detail string) *Erro {
 		e := newErro(code, detail, emv.Version(s.version), emv.TypeCReq)
-		e.ThreeDSServerTransID, e.ACSTransID, e.SDKTransID = s.serverID, id.String(), s.sdkTransID
+		e.ACSTransID = id.String()
 		return e
+	}
+	full := func(code, detail string) *Erro {
+		e := bare(code, detail)
+		e.ThreeDSServerTransID, e.SDKTransID = s.serverID, s.sdkTransID
+		return e
+	}
+	if s.cek == nil {
+		return &AppReply{Erro: bare(emv.ErrTransactionStatus, "the transaction has ended and its final CRes was sent")}, nil
 	}
 	// A refusal that ends the transaction: U, challengeCancel 10, the Erro in the RReq (5.9.5.1).
 	refuse := func(e *Erro) (*AppReply, error) {
 		if _, err := c.d.Results.Finish(ctx, id, resultCReqRefused(emv.Version(s.version), e)); err != nil &&
-			!(apperr.KindOf(err) == apperr.NotFound) {
+			apperr.KindOf(err) != apperr.NotFound {
 			return nil, err
 		}
 		c.deliver(ctx, id)
-		return &AppReply{Erro: e}, nil
+		return &AppReply{Erro: e, SDKTransID: e.SDKTransID}, nil
 	}
 	allowed := []sdkcrypto.Enc{sdkcrypto.A128CBCHS256, sdkcrypto.A128GCM}
 	if s.sdkType == "02" {
@@ -94,9 +114,9 @@ func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error
 	clear(s.cek)
 	if err != nil {
 		if s.sdkType == "02" && s.enc == nil && errors.Is(err, sdkcrypto.ErrNotJWE) {
-			return refuse(erro("310", "enc"))
+			return refuse(bare("310", "enc"))
 		}
-		return refuse(erro(emv.ErrDecryption, "the CReq does not decrypt under the transaction's key"))
+		return refuse(bare(emv.ErrDecryption, "the CReq does not decrypt under the transaction's key"))
 	}
 	m, e := emv.Decode(pt, emv.TypeCReq, emv.Context{Channel: emv.APP})
 	if e != nil {
@@ -105,31 +125,61 @@ func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error
 	}
 	switch {
 	case m.Str("acsTransID") != id.String():
-		return refuse(erro(emv.ErrTransactionUnknown, "acsTransID"))
+		return refuse(full(emv.ErrTransactionUnknown, "acsTransID"))
 	case !strings.EqualFold(m.Str("threeDSServerTransID"), s.serverID):
-		return refuse(erro(emv.ErrTransactionUnknown, "threeDSServerTransID"))
-	case !strings.EqualFold(m.Str("sdkTransID"), s.sdkTransID):
-		return refuse(erro(emv.ErrTransactionUnknown, "sdkTransID"))
+		return refuse(full(emv.ErrTransactionUnknown, "threeDSServerTransID"))
+	case m.Str("sdkTransID") != s.sdkTransID:
+		return refuse(full(emv.ErrTransactionUnknown, "sdkTransID"))
 	case string(m.Version) != s.version:
-		return refuse(erro(emv.ErrFormat, "messageVersion"))
+		return refuse(full(emv.ErrFormat, "messageVersion"))
 	}
-	counter, err := strconv.Atoi(m.Str("sdkCounterStoA"))
-	if err != nil || counter != s.stoa {
-		return refuse(erro(emv.ErrDecryption, "sdkCounterStoA"))
+	if counter, err := strconv.Atoi(m.Str("sdkCounterStoA")); err != nil || counter != s.stoa {
+		return refuse(full(emv.ErrDecryption, "sdkCounterStoA"))
+	}
+	v, err := c.View(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if f := v.Final; f != nil {
+		// Ended before this CReq: by a timeout (Req 222, 225: 402), or otherwise without a final CRes to
+		// give (a refusal's U); a Y or N the app's answer or a cancel decided gets its final CRes.
+		switch {
+		case f.Why == ReasonNoCReq || f.Why == ReasonChallengeTimeout:
+			return &AppReply{Erro: full(emv.ErrTimedOut, "the challenge timed out"), SDKTransID: s.sdkTransID}, nil
+		case f.TransStatus != "Y" && f.TransStatus != "N":
+			return &AppReply{Erro: full(emv.ErrTransactionStatus, "the transaction has ended"), SDKTransID: s.sdkTransID}, nil
+		}
+	} else if s.stoa > 0 {
+		if name := entryProblem(s.template, m); name != "" {
+			return refuse(full(emv.ErrFormat, name)) // Table A.16: no such combination of entries
+		}
 	}
 	atos, ok, err := c.advance(ctx, id, s.stoa, enc)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return refuse(erro(emv.ErrDecryption, "sdkCounterStoA"))
+		return refuse(full(emv.ErrDecryption, "sdkCounterStoA")) // another CReq with this counter came first
 	}
-	cres, err := c.appStep(ctx, id, s, m)
+	reply, err := c.answerStep(ctx, id, s, m, v, enc, atos)
+	if err != nil {
+		// Nothing was sent under this counter: give it back, so that the SDK's retry of the same CReq
+		// is served (the step itself is idempotent by the transaction's state).
+		c.retreat(ctx, id, s.stoa)
+		return nil, err
+	}
+	return reply, nil
+}
+
+// answerStep does the step and seals its CRes under counter atos; a final CRes retires the key.
+func (c *Challenges) answerStep(ctx context.Context, id uuid.UUID, s *sdkSession, m *emv.Message, v *View, enc sdkcrypto.Enc,
+	atos int) (*AppReply, error) {
+	cres, final, err := c.appStep(ctx, id, s, m, v)
 	if err != nil {
 		var r *Refusal
 		if errors.As(err, &r) {
 			r.Erro.SDKTransID = s.sdkTransID
-			return &AppReply{Erro: r.Erro}, nil
+			return &AppReply{Erro: r.Erro, SDKTransID: s.sdkTransID}, nil
 		}
 		return nil, err
 	}
@@ -147,7 +197,92 @@ func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error
 	if err != nil {
 		return nil, err
 	}
-	return &AppReply{JWE: out}, nil
+	if final {
+		if _, err := c.d.Pool.Exec(ctx, `UPDATE acs_sdk_sessions SET final_cres_at = $2, cek_enc = NULL, mtan_entered_enc = NULL
+			WHERE acs_trans_id = $1`, id, c.d.Clock.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return &AppReply{JWE: out, SDKTransID: s.sdkTransID}, nil
+}
+
+// retreat gives back the counters advance took for a CReq that got no CRes; best effort.
+func (c *Challenges) retreat(ctx context.Context, id uuid.UUID, stoa int) {
+	if _, err := c.d.Pool.Exec(ctx, `UPDATE acs_sdk_sessions SET counter_stoa = counter_stoa - 1, counter_atos = counter_atos - 1
+		WHERE acs_trans_id = $1 AND counter_stoa = $2`, id, stoa+1); err != nil {
+		c.d.Log.WarnContext(ctx, "app CReq counter not given back", "acs_trans_id", id, "err", err)
+	}
+}
+
+// entryProblem checks a later CReq's entries against Table A.16 for the UI: text (01) takes exactly one
+// of the entries, challengeNoEntry, challengeCancel or resendChallenge; OOB (04) oobContinue or
+// challengeCancel. It names the element that does not belong, or "".
+func entryProblem(template string, m *emv.Message) string {
+	entry := m.Has("challengeDataEntry") || m.Has("challengeDataEntryTwo")
+	n := 0
+	for _, on := range []bool{entry, m.Has("challengeNoEntry"), m.Has("challengeCancel"), m.Has("resendChallenge")} {
+		if on {
+			n++
+		}
+	}
+	switch template {
+	case uiTypeOOB:
+		switch {
+		case entry:
+			return "challengeDataEntry"
+		case m.Has("resendChallenge"):
+			return "resendChallenge"
+		case m.Has("challengeCancel") && m.Has("oobContinue"):
+			return "oobContinue"
+		}
+	default:
+		if n > 1 {
+			for _, name := range []string{"challengeCancel", "resendChallenge", "challengeNoEntry"} {
+				if m.Has(name) {
+					return name
+				}
+			}
+		}
+		if n == 0 {
+			return "challengeDataEntry"
+		}
+	}
+	return ""
+}
+
+// sdkErro handles an Erro the SDK posted (for example 302 on a CRes it could not decrypt): the open app
+// transaction it names ends with U, challengeCancel 09 and the Erro in the RReq (5.9.5); nothing is
+// answered. An Erro naming nothing of this ACS changes nothing.
+func (c *Challenges) sdkErro(ctx context.Context, body []byte) (*AppReply, error) {
+	e, erro := emv.Decode(body, emv.TypeErro, emv.Context{Channel: emv.APP})
+	if erro != nil {
+		return &AppReply{Erro: erro}, nil
+	}
+	id, err := uuid.Parse(e.Str("acsTransID"))
+	if err != nil || id.String() != e.Str("acsTransID") {
+		return &AppReply{}, nil
+	}
+	s, err := c.session(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (s.sdkTransID != e.Str("sdkTransID") || s.cek == nil)) {
+		return &AppReply{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	clear(s.cek)
+	copied := &Erro{ThreeDSServerTransID: e.Str("threeDSServerTransID"), ACSTransID: id.String(), SDKTransID: s.sdkTransID,
+		MessageType: "Erro", MessageVersion: e.Str("messageVersion"), ErrorCode: e.Str("errorCode"),
+		ErrorComponent: e.Str("errorComponent"), ErrorDescription: e.Str("errorDescription"), ErrorDetail: e.Str("errorDetail"),
+		ErrorMessageType: e.Str("errorMessageType")}
+	r := resultCReqRefused(emv.Version(s.version), copied)
+	if emv.Version(s.version) == emv.V231 {
+		r.Cancel = cancelErroFromSDK
+	}
+	if _, err := c.d.Results.Finish(ctx, id, r); err != nil && apperr.KindOf(err) != apperr.NotFound {
+		return nil, err
+	}
+	c.deliver(ctx, id)
+	return &AppReply{SDKTransID: s.sdkTransID}, nil
 }
 
 // session reads a transaction's secure channel and decrypts its key.
@@ -156,13 +291,16 @@ func (c *Challenges) session(ctx context.Context, id uuid.UUID) (*sdkSession, er
 	var cekEnc []byte
 	var sdkType *string
 	err := c.d.Pool.QueryRow(ctx, `SELECT s.cek_enc, s.enc, s.counter_stoa, s.counter_atos, s.text_step, s.sdk_type, s.ui_template,
-			s.sdk_trans_id::text, t.three_ds_server_trans_id::text, t.message_version, s.mtan_entered_enc
+			s.sdk_trans_id, t.three_ds_server_trans_id::text, t.message_version, s.mtan_entered_enc
 		FROM acs_sdk_sessions s JOIN acs_transactions t ON t.acs_trans_id = s.acs_trans_id WHERE s.acs_trans_id = $1`, id).
 		Scan(&cekEnc, &s.enc, &s.stoa, &s.atos, &s.textStep, &sdkType, &s.template, &s.sdkTransID, &s.serverID, &s.version, &s.mtanEnc)
 	if err != nil {
 		return nil, err
 	}
 	s.sdkType = deref(sdkType)
+	if cekEnc == nil {
+		return s, nil // the final CRes was sent
+	}
 	if s.cek, err = c.d.Sessions.Decrypt(ctx, sessionKeyAD(id.String()), cekEnc); err != nil {
 		return nil, err
 	}
@@ -193,58 +331,75 @@ func (c *Challenges) advance(ctx context.Context, id uuid.UUID, stoa int, enc sd
 	return atos, err == nil, err
 }
 
-// appStep does what the CReq asks and returns the CRes to send (without its counter).
-func (c *Challenges) appStep(ctx context.Context, id uuid.UUID, s *sdkSession, m *emv.Message) (*emv.Message, error) {
-	v, err := c.View(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+// appStep does what the CReq asks and returns the CRes to send (without its counter); final says it
+// is the final CRes.
+func (c *Challenges) appStep(ctx context.Context, id uuid.UUID, s *sdkSession, m *emv.Message, v *View) (*emv.Message, bool, error) {
+	var err error
 	if v.Final == nil && s.stoa == 0 {
 		// The first CReq opens the challenge: the checks and the start the browser's CReq has.
-		if _, err := c.Open(ctx, &CReq{ThreeDSServerTransID: s.serverID, ACSTransID: id, MessageVersion: emv.Version(s.version),
-			Claims: map[string]string{}}); err != nil {
-			return nil, err
+		if _, err := c.Open(ctx, &CReq{Channel: ChannelApp, ThreeDSServerTransID: s.serverID, ACSTransID: id,
+			MessageVersion: emv.Version(s.version), Claims: map[string]string{}}); err != nil {
+			if apperr.KindOf(err) != apperr.TooMany {
+				return nil, false, err
+			}
+			// The card's SMS budget is used up: the challenge stands, the CRes says so.
+			if v, err = c.View(ctx, id); err != nil {
+				return nil, false, err
+			}
+			return c.appCRes(s, v, "too_many_sms"), false, nil
 		}
 		if v, err = c.View(ctx, id); err != nil {
-			return nil, err
-		}
-		return c.appCRes(s, v, "")
-	}
-	if v.Final == nil {
-		notice, err := c.appAnswer(ctx, id, s, v, m)
-		if err != nil {
-			return nil, err
-		}
-		if v, err = c.View(ctx, id); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if v.Final == nil {
-			return c.appCRes(s, v, notice)
+			return c.appCRes(s, v, ""), false, nil
+		}
+	} else if v.Final == nil {
+		notice, err := c.appAnswer(ctx, id, s, v, m)
+		if err != nil {
+			return nil, false, err
+		}
+		if v, err = c.View(ctx, id); err != nil {
+			return nil, false, err
+		}
+		if v.Final == nil {
+			return c.appCRes(s, v, notice), false, nil
 		}
 	}
 	c.deliver(ctx, id) // the RReq before the final CRes (Step 18-23)
-	return appFinalCRes(s, v.Final), nil
+	return appFinalCRes(s, v.Final), true, nil
 }
 
 // appAnswer applies a later CReq: cancel, resend, the entries of the text UI, or oobContinue. It
 // returns a notice for the next CRes (a wrong entry, a new mTAN).
 func (c *Challenges) appAnswer(ctx context.Context, id uuid.UUID, s *sdkSession, v *View, m *emv.Message) (string, error) {
 	if m.Has("challengeCancel") {
-		_, err := c.Cancel(ctx, id)
+		_, err := c.d.Results.Finish(ctx, id, resultSDKCancel(m.Str("challengeCancel")))
 		return "", err
 	}
 	if v.Method != registration.MethodMTAN {
-		return "app_not_yet", nil // oobContinue: the app has not answered yet, or the page would be final
+		return "app_not_yet", nil // oobContinue: the app has not answered yet, or the view would be final
 	}
 	if m.Str("resendChallenge") == "Y" {
+		if s.textStep == 1 { // 2.2.0: a new mTAN makes the one typed before void; ask for the mTAN again
+			if _, err := c.d.Pool.Exec(ctx, `UPDATE acs_sdk_sessions SET text_step = 0, mtan_entered_enc = NULL
+				WHERE acs_trans_id = $1`, id); err != nil {
+				return "", err
+			}
+		}
 		switch err := c.ResendMTAN(ctx, id); {
 		case err == nil:
 			return "resent", nil
-		case (apperr.KindOf(err) == apperr.TooMany):
+		case apperr.KindOf(err) == apperr.TooMany:
 			return "no_more_mtan", nil
+		case errors.Is(err, errEnded):
+			return "", nil // ended meanwhile (timed out): the view shows it
 		default:
 			return "", err
 		}
+	}
+	if m.Str("challengeNoEntry") == "Y" {
+		return "wrong", nil // nothing typed: counted as no answer, the same screen again
 	}
 	code, answer := m.Str("challengeDataEntry"), m.Str("challengeDataEntryTwo")
 	if s.version != string(emv.V231) {
@@ -261,7 +416,9 @@ func (c *Challenges) appAnswer(ctx context.Context, id uuid.UUID, s *sdkSession,
 			return "", err
 		}
 	}
-	out, err := c.VerifyMTAN(ctx, id, code, answer, m.Str("trustListDataEntry") == "Y" || m.Str("whitelistingDataEntry") == "Y")
+	// trustListDataEntry is not read: the CRes never offers the trust box (trustListInfoText), and an
+	// SDK inside the merchant's app must not make the merchant trusted on its own (R-WL-1).
+	out, err := c.VerifyMTAN(ctx, id, code, answer, false)
 	switch {
 	case out == OutcomePending:
 		return "wrong", nil // one message for a wrong mTAN or answer, as on the page (R-AUTH-5)
@@ -298,7 +455,7 @@ func (c *Challenges) deliver(ctx context.Context, id uuid.UUID) {
 }
 
 // appCRes is the CRes of a challenge under way, in the UI the ARes announced (2.3.1 Table A.20).
-func (c *Challenges) appCRes(s *sdkSession, v *View, notice string) (*emv.Message, error) {
+func (c *Challenges) appCRes(s *sdkSession, v *View, notice string) *emv.Message {
 	const lang = "de" // the bank's language; the SDK's locale is not read yet (README)
 	m := emv.NewMessage(emv.TypeCRes, emv.Version(s.version))
 	m.Channel = emv.APP
@@ -341,7 +498,22 @@ func (c *Challenges) appCRes(s *sdkSession, v *View, notice string) (*emv.Messag
 		m.Set("submitAuthenticationLabel", tr(lang, "confirm"))
 		m.Set("resendInformationLabel", tr(lang, "resend"))
 	}
-	return m, nil
+	return m
+}
+
+// resultSDKCancel ends a challenge the SDK cancelled with its challengeCancel value (2.3.1 Table A.1):
+// the cardholder's cancel (01) as on the page; a timeout at the SDK (08) as a timeout (14); any other
+// value as the cardholder's refusal to go on, with the value the SDK gave.
+func resultSDKCancel(value string) Result {
+	r := resultCancelled
+	switch value {
+	case cancelByCardholder:
+	case cancelSDKTimedOut:
+		r.Reason, r.Cancel, r.ChallengeState, r.Why = statusReasonTimedOut, value, "timed_out", ReasonChallengeTimeout
+	default:
+		r.Cancel = value
+	}
+	return r
 }
 
 // noticeAskAnswer: before 2.3.1, the mTAN was typed; the next CRes asks for the security answer.

@@ -21,6 +21,10 @@ import (
 // CReq is a browser challenge request as the 3DS Requestor's page posts it (form field creq, base64url
 // JSON), after package emv has checked it against its version's table.
 type CReq struct {
+	// Channel is the device channel the CReq came through: the browser's form (02, ParseCReq) or the
+	// app's SDK (01, appcreq.go). A transaction answers CReqs of its own channel only: an app
+	// transaction's challenge cannot be driven through the browser's unencrypted form.
+	Channel              string
 	ThreeDSServerTransID string
 	ACSTransID           uuid.UUID
 	MessageVersion       emv.Version
@@ -57,7 +61,7 @@ func ParseCReq(field string) (*CReq, *Erro) {
 	if erro != nil {
 		return nil, erro
 	}
-	c := &CReq{MessageVersion: m.Version, ThreeDSServerTransID: m.Str("threeDSServerTransID"),
+	c := &CReq{Channel: ChannelBrowser, MessageVersion: m.Version, ThreeDSServerTransID: m.Str("threeDSServerTransID"),
 		WindowSize: m.Str("challengeWindowSize"), Claims: map[string]string{}}
 	c.ACSTransID, _ = uuid.Parse(m.Str("acsTransID")) // the table checked the form
 	for _, name := range claimable {
@@ -152,7 +156,8 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 		err := tx.QueryRow(ctx, `SELECT three_ds_server_trans_id, message_version, creq_at, created_at, final_status,
 				minor_units, currency, exponent::text, merchant_name, acquirer_merchant_id, acquirer_bin, notification_url,
 				coalesce(reasons->>-1, '')
-			FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C' FOR UPDATE`, creq.ACSTransID).
+			FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C' AND device_channel = $2 FOR UPDATE`,
+			creq.ACSTransID, creq.Channel).
 			Scan(&serverID, &version, &creqAt, &created, &final, &minor, &currency, &exponent, &merchant, &merchantID, &bin,
 				&notifyURL, &why)
 		erro := func(code, detail string) *Erro {
@@ -238,7 +243,8 @@ func (c *Challenges) RefuseUnreadable(ctx context.Context, e *Erro) (*Refusal, e
 	var notifyURL *string
 	var final *string
 	err = c.d.Pool.QueryRow(ctx, `SELECT three_ds_server_trans_id, message_version, notification_url, final_status
-		FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C'`, id).Scan(&serverID, &version, &notifyURL, &final)
+		FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C' AND device_channel = $2`, id, ChannelBrowser).
+		Scan(&serverID, &version, &notifyURL, &final)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !strings.EqualFold(serverID, e.ThreeDSServerTransID)) {
 		return refusal(e, ""), nil
 	}

@@ -99,10 +99,16 @@ func (h *Handler) appCReq(c echo.Context) error {
 		return h.emvJSON(c, http.StatusServiceUnavailable, emv.EncodeErro(newErro(emv.ErrTransientFailure, "ACS", "", emv.TypeCReq)), "", "")
 	}
 	if reply.Erro != nil {
-		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(reply.Erro), "", reply.Erro.ACSTransID)
+		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(reply.Erro), reply.SDKTransID, reply.Erro.ACSTransID)
 	}
+	if reply.JWE == "" {
+		return c.NoContent(http.StatusOK) // an Erro from the SDK: taken, nothing to answer
+	}
+	hd := c.Response().Header()
+	hd.Del("X-Request-ID") // Req 469: the SDK Transaction ID, not the middleware's request id
+	hd.Set("X-Request-ID", reply.SDKTransID)
 	if kid, err := sdkcrypto.KeyID(reply.JWE); err == nil {
-		c.Response().Header().Set("X-Response-ID", kid)
+		hd.Set("X-Response-ID", kid)
 	}
 	return c.Blob(http.StatusOK, "application/jose; charset=UTF-8", []byte(reply.JWE))
 }

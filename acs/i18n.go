@@ -42,6 +42,7 @@ var texts = map[string]map[string]string{
 	"action":                {"de": "Bitte wählen Sie eine Aktion.", "en": "Please choose an action."},
 	"app_confirm":           {"de": "Bitte bestätigen Sie die Zahlung in der App Ihrer Bank. Prüfen Sie dort Händler, Betrag und Datum.", "en": "Please confirm the payment in your bank's app. Check merchant, amount and date there."},
 	"app_wait":              {"de": "Diese Seite geht von selbst weiter, sobald Sie in der App geantwortet haben.", "en": "This page moves on by itself once you have answered in the app."},
+	"app_not_yet":           {"de": "Wir haben Ihre Antwort in der App noch nicht erhalten.", "en": "We have not received your answer in the app yet."},
 	"app_done":              {"de": "Ich habe in der App geantwortet", "en": "I have answered in the app"},
 	"offline_link":          {"de": "Mein Telefon hat keine Datenverbindung", "en": "My phone has no data connection"},
 	"offline_steps":         {"de": "Öffnen Sie die App, wählen Sie „Offline-Passwort“, geben Sie Ihre App-PIN, die Challenge-Nummer und den Betrag ein, und tragen Sie das angezeigte Passwort hier ein.", "en": "Open the app, choose \"offline password\", enter your app PIN, the challenge number and the amount, and type the password it shows here."},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,8 @@ const (
 	cancelTimedOut            = "04" // timed out at the ACS, other timeouts
 	cancelNoCReq              = "05" // timed out at the ACS, first CReq not received
 	cancelErroReceivedForCReq = "10" // an Erro answered a CReq the ACS received (a refused browser CReq)
+	cancelErroFromSDK         = "09" // the SDK answered a CRes with an Erro (2.3.1)
+	cancelSDKTimedOut         = "08" // timed out at the 3DS SDK
 )
 
 // Reasons recorded with the end of a challenge.
@@ -288,6 +291,15 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 			return nil, err
 		}
 	}
+	// The app channel: the mTAN typed at a 2.2.0 text step is void now; the key stays for the final CRes
+	// only where there will be one (a decided Y or N; not after a refusal or a timeout).
+	if sdkTransID != "" {
+		keep := (r.Status == "Y" || r.Status == "N") && r.Why != ReasonNoCReq && r.Why != ReasonChallengeTimeout
+		if _, err := tx.Exec(ctx, `UPDATE acs_sdk_sessions SET mtan_entered_enc = NULL, cek_enc = CASE WHEN $2 THEN cek_enc END
+			WHERE acs_trans_id = $1`, id, keep); err != nil {
+			return nil, err
+		}
+	}
 	// An app confirmation still waiting is void once its challenge has ended.
 	if method == string(registration.MethodApp) {
 		if _, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = 'expired', answered_at = $2
@@ -454,6 +466,9 @@ type dueResult struct {
 // held, and records each outcome in a statement of its own. The claim moves next_attempt_at past the
 // send's timeout: a process that dies mid-send leaves the row to another process after that, and two
 // processes never send the same row at once.
+// deliverBatch is how many RReqs one delivery pass claims and sends side by side.
+const deliverBatch = 20
+
 func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 	if rs.d.Link == nil {
 		return 0, nil
@@ -464,7 +479,7 @@ func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 	rows, err := rs.d.Pool.Query(ctx, `UPDATE acs_results r SET next_attempt_at = $3, attempts = r.attempts + 1
 		FROM (SELECT acs_trans_id FROM acs_results
 			WHERE state = 'pending' AND next_attempt_at <= $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR acs_trans_id = $2)
-			ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED) due
+			ORDER BY next_attempt_at LIMIT `+strconv.Itoa(deliverBatch)+` FOR UPDATE SKIP LOCKED) due
 		WHERE r.acs_trans_id = due.acs_trans_id
 		RETURNING r.acs_trans_id, r.target_url, r.rreq::text, r.attempts`, now, only, lease)
 	if err != nil {
@@ -706,8 +721,15 @@ func (rs *Results) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := rs.DeliverDue(ctx); err != nil && ctx.Err() == nil {
+		n, err := rs.DeliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
 			rs.d.Log.ErrorContext(ctx, "rreq delivery", "err", err)
+		}
+		if n == deliverBatch && ctx.Err() == nil {
+			// A full batch went through: more may wait (a burst of timeouts). They go now, not 20 a
+			// second (issue 13); a batch with a failure waits for the next tick, so a DS that is down is
+			// not hammered.
+			continue
 		}
 		select {
 		case <-ctx.Done():
