@@ -22,6 +22,7 @@ import (
 
 	"example.com/acs/acs"
 	"example.com/acs/apperr"
+	"example.com/acs/push"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/store"
@@ -41,6 +42,8 @@ type Deps struct {
 	// Stopping is closed when the server begins to shut down: long polls answer at once (an empty list;
 	// the app asks again, of another process), so SIGTERM drains within shutdown_timeout. Nil: never.
 	Stopping <-chan struct{}
+	// Push keeps the app's push token (package push); nil: POST /push-token answers 404.
+	Push *push.Service
 }
 
 // API serves /app/v1.
@@ -67,6 +70,7 @@ func (a *API) Routes(g *echo.Group) {
 	g.POST("/confirmations", a.confirmations)
 	g.POST("/confirmations/wait", a.waitConfirmations)
 	g.POST("/confirmations/answer", a.answer)
+	g.POST("/push-token", a.pushToken)
 }
 
 var errSignature = apperr.New(apperr.Unauthorized, "the request is not signed by the device key")

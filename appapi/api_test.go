@@ -21,6 +21,7 @@ import (
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
+	"example.com/acs/push"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
@@ -31,6 +32,20 @@ type fixture struct {
 	*testenv.Stack
 	e  *echo.Echo
 	wl *whitelist.List
+}
+
+// pushFixture is fixture with the push service (its tokens only: no sender).
+func pushFixture(t *testing.T) *fixture {
+	t.Helper()
+	st := testenv.NewStack(t)
+	au := audit.New(st.Pool, st.Clock)
+	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
+	e := server.New(server.Deps{Log: st.Log})
+	wl := whitelist.New(st.Pool, st.Clock)
+	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl,
+		Push: push.New(push.Deps{Pool: st.Pool, Keys: st.Keys, Log: st.Log}, nil)}).Routes(e.Group("/app/v1"))
+	return &fixture{Stack: st, e: e, wl: wl}
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -260,5 +275,43 @@ func TestOldNoncesArePurged(t *testing.T) {
 	}
 	if code, out := fx.send(replay); code != 401 || !strings.Contains(out["message"].(string), "replay") {
 		t.Fatalf("a replay within the window after a purge: %d %v", code, out)
+	}
+}
+
+// The app registers its push token for a card with a signed request (issue 14); it is stored encrypted
+// with the card's active registration. Unsigned, for a card without an app registration, or with an
+// unknown platform it is refused.
+func TestPushTokenRegistration(t *testing.T) {
+	fx := pushFixture(t)
+	key, der := newKey(t)
+	now := fx.Clock.Now()
+	code, out := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now))
+	if code != 201 {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	cardID := out["card_id"].(string)
+	body := map[string]string{"card_id": cardID, "platform": "android", "token": "fcm-registration-token"}
+	// Not active yet: no device key of an active registration signed it.
+	if code, _ := fx.send(fx.request(t, "/app/v1/push-token", body, key, now)); code != 401 {
+		t.Fatalf("before activation: %d", code)
+	}
+	if code, _ := fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": cardID, "id_code": fx.PrintLetters(t)},
+		key, now)); code != 200 {
+		t.Fatalf("activate: %d", code)
+	}
+	if code, _ := fx.send(fx.request(t, "/app/v1/push-token", body, nil, now)); code != 401 {
+		t.Fatalf("unsigned: %d", code)
+	}
+	bad := map[string]string{"card_id": cardID, "platform": "symbian", "token": "x"}
+	if code, out := fx.send(fx.request(t, "/app/v1/push-token", bad, key, now)); code != 400 || out["fields"] == nil {
+		t.Fatalf("unknown platform: %d %v", code, out)
+	}
+	if code, out := fx.send(fx.request(t, "/app/v1/push-token", body, key, now)); code != 204 {
+		t.Fatalf("push token: %d %v", code, out)
+	}
+	var enc []byte
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT t.token_enc FROM app_push_tokens t JOIN registrations r ON r.id = t.registration_id
+		WHERE r.card_id = $1`, cardID).Scan(&enc); err != nil || strings.Contains(string(enc), "fcm-registration-token") {
+		t.Fatalf("stored: %v", err)
 	}
 }

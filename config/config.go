@@ -39,6 +39,7 @@ type Config struct {
 	SMS       SMS          `yaml:"sms"`
 	ThreeDS   ThreeDS      `yaml:"threeds"`
 	Demo      Demo         `yaml:"demo"`
+	Push      Push         `yaml:"push"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
 	// AdminListen, when set, is a loopback host:port serving Go's profiler (net/http/pprof) for the
@@ -112,6 +113,32 @@ type ThreeDS struct {
 	RReqRetryInterval time.Duration `yaml:"rreq_retry_interval" validate:"min=100ms,max=10m"`
 	LowValue          LowValue      `yaml:"low_value"`
 	Risk              Risk          `yaml:"risk"`
+}
+
+// Push configures waking the bank's app when a confirmation waits (package push). A platform left
+// empty is not pushed to; the app learns of confirmations by long-polling in any case.
+type Push struct {
+	FCM  FCM  `yaml:"fcm"`
+	APNs APNs `yaml:"apns"`
+}
+
+// FCM is Firebase Cloud Messaging (HTTP v1) for Android.
+type FCM struct {
+	// ServiceAccountFile is the Google service-account key file (JSON) of the Firebase project.
+	ServiceAccountFile string `yaml:"service_account_file"`
+	// SendURL replaces https://fcm.googleapis.com (tests, a proxy); the token URL is the key file's.
+	SendURL string `yaml:"send_url" validate:"omitempty,http_url"`
+}
+
+// APNs is Apple's push service for iOS, with token-based authentication.
+type APNs struct {
+	// URL: https://api.push.apple.com, or https://api.sandbox.push.apple.com for development builds.
+	URL string `yaml:"url" validate:"omitempty,http_url"`
+	// KeyFile is the .p8 key Apple issued; KeyID and TeamID name it; Topic is the app's bundle id.
+	KeyFile string `yaml:"key_file" validate:"required_with=URL"`
+	KeyID   string `yaml:"key_id" validate:"required_with=KeyFile"`
+	TeamID  string `yaml:"team_id" validate:"required_with=KeyFile"`
+	Topic   string `yaml:"topic" validate:"required_with=KeyFile"`
 }
 
 // DirectoryServer is one scheme's DS.

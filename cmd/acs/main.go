@@ -42,6 +42,7 @@ import (
 	"example.com/acs/letters"
 	"example.com/acs/limits"
 	"example.com/acs/portal"
+	"example.com/acs/push"
 	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
@@ -214,6 +215,7 @@ type deps struct {
 	challenges   *acs.Challenges
 	decider      *acs.Decider
 	app          *acs.AppChannel
+	push         *push.Service
 	// metricsRegistry is served at /metrics with the HTTP metrics and the decision counters.
 	metricsRegistry *prometheus.Registry
 	metrics         *acs.Metrics
@@ -280,6 +282,10 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, err
 	}
+	if d.push, err = pushService(cfg.Push, d.pool, d.keys, log, d.metricsRegistry); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if d.app, err = appChannel(cfg, d.hsm, d.keys); err != nil {
 		d.Close()
 		return nil, err
@@ -290,7 +296,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
 		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
 		Results: d.results,
-		Cards:   d.cards, Pusher: logPusher{log}, Sessions: d.keys})
+		Cards:   d.cards, Pusher: pusher{d.push}, Sessions: d.keys})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
@@ -364,13 +370,39 @@ func dsLink(t config.ThreeDS, h *hsm.HSM) (*dslink.Link, error) {
 	return dslink.New(cfg)
 }
 
-// logPusher stands in for the push service (FCM, APNs) in this build: it records that a device would be
-// woken. Apps learn of confirmations by long-polling /app/v1/confirmations/wait in any case.
-type logPusher struct{ log *slog.Logger }
+// pusher hands a waiting confirmation to the push service, which wakes the app in the background
+// (its id only: no card data, amount or merchant passes Google or Apple).
+type pusher struct{ s *push.Service }
 
-func (p logPusher) Push(ctx context.Context, registrationID uuid.UUID, c acs.Confirmation) error {
-	p.log.InfoContext(ctx, "push: confirmation waiting", "registration_id", registrationID, "acs_trans_id", c.ID)
+func (p pusher) Push(ctx context.Context, registrationID uuid.UUID, c acs.Confirmation) error {
+	p.s.Notify(ctx, registrationID, push.Message{ConfirmationID: c.ID})
 	return nil
+}
+
+// pushService builds the push clients the configuration names (FCM for Android, APNs for iOS).
+func pushService(cfg config.Push, pool *pgxpool.Pool, keys *envelope.Keyring, log *slog.Logger, reg prometheus.Registerer) (*push.Service, error) {
+	senders := map[push.Platform]push.Sender{}
+	if cfg.FCM.ServiceAccountFile != "" {
+		f, err := push.LoadFCM(cfg.FCM.ServiceAccountFile, cfg.FCM.SendURL)
+		if err != nil {
+			return nil, fmt.Errorf("push.fcm: %w", err)
+		}
+		senders[push.Android] = f
+	}
+	if cfg.APNs.KeyFile != "" {
+		key, err := push.LoadAPNsKey(cfg.APNs.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("push.apns: %w", err)
+		}
+		u := cfg.APNs.URL
+		if u == "" {
+			u = "https://api.push.apple.com"
+		}
+		// HTTP/2 is what APNs speaks; net/http negotiates it over TLS.
+		senders[push.IOS] = &push.APNs{URL: u, Topic: cfg.APNs.Topic, KeyID: cfg.APNs.KeyID, TeamID: cfg.APNs.TeamID, Key: key,
+			Client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: true}}, Now: time.Now}
+	}
+	return push.New(push.Deps{Pool: pool, Keys: keys, Senders: senders, Log: log}, reg), nil
 }
 
 // hsmCalls exports hsm.Calls as acs_hsm_calls_total{op}: the token's load, and the HSM calls per
@@ -492,7 +524,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	wake := store.NewBroadcast()
 	go wake.Run(dispatchCtx, d.pool, "app_confirmations")
 	appapi.New(appapi.Deps{Pool: d.pool, Registrar: d.registration, Clock: d.clock, Log: log, Whitelist: d.whitelist,
-		Challenges: d.challenges, Wake: wake, Stopping: ctx.Done()}).
+		Challenges: d.challenges, Wake: wake, Stopping: ctx.Done(), Push: d.push}).
 		Routes(e.Group("/app/v1"))
 	d.threeds.Routes(e.Group("/3ds"))
 	home := "/portal"
@@ -604,7 +636,7 @@ func importCards(ctx context.Context, cfg *config.Config, log *slog.Logger, path
 // column cannot be forgotten by key rotation (and an old key retired too early).
 func encryptedColumns() []envelope.Column {
 	var all []envelope.Column
-	for _, cols := range [][]envelope.Column{cards.Columns, registration.Columns, sms.Columns, support.Columns, acs.Columns} {
+	for _, cols := range [][]envelope.Column{cards.Columns, registration.Columns, sms.Columns, support.Columns, acs.Columns, push.Columns} {
 		all = append(all, cols...)
 	}
 	return all
