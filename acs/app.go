@@ -60,12 +60,17 @@ func (c Confirmation) Canonical() []byte {
 // VerifyConfirmation checks an ECDSA P-256 signature (ASN.1 DER) over the confirmation's canonical form
 // with the device key (PKIX DER).
 func VerifyConfirmation(deviceKey []byte, c Confirmation, sig []byte) bool {
+	return verifySigned(deviceKey, c.Canonical(), sig)
+}
+
+// verifySigned checks an ECDSA P-256 signature (ASN.1 DER over SHA-256) of data with a PKIX DER key.
+func verifySigned(deviceKey, data, sig []byte) bool {
 	pub, err := x509.ParsePKIXPublicKey(deviceKey)
 	k, ok := pub.(*ecdsa.PublicKey)
 	if err != nil || !ok {
 		return false
 	}
-	sum := sha256.Sum256(c.Canonical())
+	sum := sha256.Sum256(data)
 	return ecdsa.VerifyASN1(k, sum[:], sig)
 }
 
@@ -208,6 +213,8 @@ func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, ans An
 	if !VerifyConfirmation(deviceKey, conf, ans.Signature) {
 		return nil, apperr.Field("signature", "does not match this confirmation (transaction, amount, currency, merchant, date)")
 	}
+	fp := sha256.Sum256(deviceKey)
+	ev := &signedAnswer{data: conf.Canonical(), signature: ans.Signature, keySHA256: fp[:]}
 	result := resultSucceeded
 	switch {
 	case !ans.Approve:
@@ -218,7 +225,7 @@ func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, ans An
 		if err := c.d.Registration.CheckPIN(ctx, cardID, ans.PIN); err != nil {
 			if apperr.KindOf(err) == apperr.Locked {
 				// The app is locked for good (R-AUTH-6): this purchase is not authorised either.
-				_, _ = c.finishApp(ctx, id, resultAppLocked, VerifiedPIN)
+				_, _ = c.finishApp(ctx, id, resultAppLocked, VerifiedPIN, ev)
 			}
 			return nil, err
 		}
@@ -226,7 +233,7 @@ func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, ans An
 	default:
 		return nil, apperr.Field("user_verification", "must be pin, biometric or biometric_failed")
 	}
-	return c.finishApp(ctx, id, result, ans.Verification)
+	return c.finishApp(ctx, id, result, ans.Verification, ev)
 }
 
 // confirmation reads a pending confirmation of the card.
@@ -248,9 +255,14 @@ func (c *Challenges) confirmation(ctx context.Context, cardID, id uuid.UUID) (Co
 	return conf, regID, nil
 }
 
+// signedAnswer is what the app signed and how: kept with the confirmation as evidence (evidence.go).
+type signedAnswer struct {
+	data, signature, keySHA256 []byte
+}
+
 // finishApp consumes the confirmation (guarded: from pending only) and ends the challenge in the same
-// database transaction.
-func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how Verification) (*Final, error) {
+// database transaction; ev, the signed answer, is kept with it (nil: none, an offline password).
+func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how Verification, ev *signedAnswer) (*Final, error) {
 	var f *Final
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
@@ -266,8 +278,12 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 				state = "failed"
 			}
 		}
-		tag, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = $2, verification = nullif($3, ''), answered_at = $4
-			WHERE acs_trans_id = $1 AND state = 'pending'`, id, state, string(how), c.d.Clock.Now())
+		if ev == nil {
+			ev = &signedAnswer{}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = $2, verification = nullif($3, ''), answered_at = $4,
+				signed_data = $5, signature = $6, device_key_sha256 = $7
+			WHERE acs_trans_id = $1 AND state = 'pending'`, id, state, string(how), c.d.Clock.Now(), ev.data, ev.signature, ev.keySHA256)
 		if err != nil {
 			return err
 		}

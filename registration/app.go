@@ -168,6 +168,21 @@ func (r *Registrar) DeviceKey(ctx context.Context, cardID uuid.UUID, st State) (
 	return r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "device_key_enc", Row: id.String()}, enc)
 }
 
+// DeviceKeyOf returns the device public key (PKIX DER) of an app registration in whatever state it is
+// now: evidence of an approval is verified with the key that made it, also after the card was
+// registered anew (acs.Evidence).
+func (r *Registrar) DeviceKeyOf(ctx context.Context, regID uuid.UUID) ([]byte, error) {
+	var enc []byte
+	err := r.d.Pool.QueryRow(ctx, `SELECT device_key_enc FROM registrations WHERE id = $1 AND method = 'app'`, regID).Scan(&enc)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && enc == nil) {
+		return nil, apperr.New(apperr.NotFound, "no app registration with this id")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registration: device key: %w", err)
+	}
+	return r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "device_key_enc", Row: regID.String()}, enc)
+}
+
 // OfflineSecret returns the offline-password secret of an app registration (R-AUTH-4), to check an
 // offline password the app derived from it.
 func (r *Registrar) OfflineSecret(ctx context.Context, q Querier, regID uuid.UUID) ([]byte, error) {

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -66,6 +67,8 @@ Commands:
   letters sample FILE write a sample letter PDF (made-up holder and code) to look at
   letters batch       print every requested ID-code letter into one PDF and manifest
   verify-av           check an authentication value: reads the transaction as JSON on standard input
+  evidence ID         show what proves an app approval of the transaction ID and verify it again:
+                      the signed data, the signature, the device key's fingerprint; exit 1 if it fails
   keys rotate         add a new primary data key; old ciphertexts still decrypt
   keys reencrypt      rewrite stored secrets under the primary data key
   audit verify        check the audit log's hash chain: entries changed, removed or out of order
@@ -175,6 +178,11 @@ func command(args []string, stdin io.Reader) commandFunc {
 	if len(args) == 3 && args[0] == "pki" && args[1] == "dev" {
 		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
 			return pkiDev(cfg, args[2], out)
+		}
+	}
+	if len(args) == 2 && args[0] == "evidence" {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return evidence(ctx, cfg, log, args[1], out)
 		}
 	}
 	if len(args) == 2 && args[0] == "import-cards" {
@@ -368,6 +376,54 @@ func dsLink(t config.ThreeDS, h *hsm.HSM) (*dslink.Link, error) {
 		cfg.DSs = append(cfg.DSs, dslink.DS{Scheme: d.Scheme, URL: d.URL, Hosts: d.Hosts})
 	}
 	return dslink.New(cfg)
+}
+
+// evidence prints what proves the app answer of a transaction and verifies it again from the stored
+// data (§ 675w BGB): an error when there is no signed answer, or it does not verify.
+func evidence(ctx context.Context, cfg *config.Config, log *slog.Logger, acsTransID string, out io.Writer) error {
+	id, err := uuid.Parse(acsTransID)
+	if err != nil {
+		return errors.New("evidence: give the transaction's acsTransID")
+	}
+	d, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	e, err := d.challenges.Evidence(ctx, id)
+	if err != nil {
+		return err
+	}
+	return printEvidence(out, e)
+}
+
+func printEvidence(out io.Writer, e *acs.Evidence) error {
+	yes := map[bool]string{true: "yes", false: "NO"}
+	fmt.Fprintf(out, "transaction        %s\ncard               %s\nmerchant           %s\namount             %s\ndate               %s\n",
+		e.ACSTransID, e.Card, e.Merchant, e.Amount, e.Date.UTC().Format(time.RFC3339))
+	answered := "-"
+	if e.AnsweredAt != nil {
+		answered = e.AnsweredAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(out, "answer             %s (%s) at %s; transaction ended %s\n", e.State, orNone(e.Verification), answered, orNone(e.TransStatus))
+	if len(e.SignedData) == 0 {
+		fmt.Fprintln(out, "signed answer      none")
+		return errors.New("evidence: no signed answer for this transaction")
+	}
+	fmt.Fprintf(out, "signed data        %s\nsignature          %s\ndevice key sha256  %x\n", e.SignedData,
+		base64.StdEncoding.EncodeToString(e.Signature), e.DeviceKeySHA256)
+	fmt.Fprintf(out, "signature verifies %s\ndata is the stored transaction's %s\n", yes[e.SignatureValid], yes[e.DataMatches])
+	if !e.Verified() {
+		return errors.New("evidence: the approval does not verify")
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // pusher hands a waiting confirmation to the push service, which wakes the app in the background

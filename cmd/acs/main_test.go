@@ -216,3 +216,32 @@ func TestEveryEncryptedColumnIsRegistered(t *testing.T) {
 		t.Errorf("schema has %d encrypted columns, the registry %d", len(inSchema), len(registered))
 	}
 }
+
+// acs evidence prints what proves an app answer and fails when it does not verify or is missing: the
+// checks themselves are acs.TestEvidenceOfAnApproval; here the command's output and exit.
+func TestEvidenceCommand(t *testing.T) {
+	cfg := writeConfig(t)
+	for _, step := range [][]string{{"migrate"}, {"hsm", "init"}} {
+		if code, _, stderr := cli(t, append([]string{"-config", cfg}, step...)...); code != 0 {
+			t.Fatalf("%v: %s", step, stderr)
+		}
+	}
+	if code, _, stderr := cli(t, "-config", cfg, "evidence", "not-an-id"); code != 1 || !strings.Contains(stderr, "acsTransID") {
+		t.Errorf("a bad id: %d %s", code, stderr)
+	}
+	if code, _, stderr := cli(t, "-config", cfg, "evidence", "8a880dc0-d2d2-4067-bcb1-b08d1690b26e"); code != 1 ||
+		!strings.Contains(stderr, "no app confirmation") {
+		t.Errorf("an unknown transaction: %d %s", code, stderr)
+	}
+	var out bytes.Buffer
+	e := &acs.Evidence{Card: "520011******0012", Merchant: "Beispiel-Shop", Amount: "49,90 EUR", State: "approved", Verification: "pin",
+		SignedData: []byte(`["acs-confirmation-v1"]`), Signature: []byte{1, 2}, DeviceKeySHA256: make([]byte, 32), SignatureValid: true}
+	if err := printEvidence(&out, e); err == nil || !strings.Contains(out.String(), "data is the stored transaction's NO") {
+		t.Errorf("changed data: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	e.DataMatches = true
+	if err := printEvidence(&out, e); err != nil || !strings.Contains(out.String(), "signature verifies yes") {
+		t.Errorf("verified: %v\n%s", err, out.String())
+	}
+}
