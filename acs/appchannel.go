@@ -54,23 +54,25 @@ type appARes struct {
 }
 
 // chooseUI picks the UI of an app challenge from what the SDK can render (deviceRenderOptions): the
-// app card is confirmed out of band in the bank's app (04), the mTAN card by text entry (01), both as
-// native UI. An SDK that renders only HTML is not served yet (the challenge is refused with U/03).
+// app card is confirmed out of band in the bank's app (04), the mTAN card by text entry (01), as native
+// UI where the SDK has it, else as the HTML UI (05). An SDK with neither is refused with U/03.
 func chooseUI(a *AReq, method registration.Method) (iface, template string, ok bool) {
 	if a.SDKType != "" && a.SDKType != "01" && a.SDKType != "02" {
 		return "", "", false // a DS-specific SDK type (80-99) this ACS does not know
-	}
-	if a.SDKInterface != uiNative && a.SDKInterface != uiBoth {
-		return "", "", false
 	}
 	want := uiTypeText
 	if method == registration.MethodApp {
 		want = uiTypeOOB
 	}
-	if !slices.Contains(a.SDKUITypes, want) {
-		return "", "", false
+	native := a.SDKInterface == uiNative || a.SDKInterface == uiBoth
+	html := a.SDKInterface == uiHTML || a.SDKInterface == uiBoth
+	switch {
+	case native && slices.Contains(a.SDKUITypes, want):
+		return uiNative, want, true
+	case html && slices.Contains(a.SDKUITypes, uiTypeHTML):
+		return uiHTML, uiTypeHTML, true // the same challenge as a page the SDK shows (apphtml.go)
 	}
-	return uiNative, want, true
+	return "", "", false
 }
 
 // open sets up the secure channel of one transaction (2.3.1 6.2.3.2): a fresh ephemeral key, the key

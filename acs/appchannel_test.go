@@ -26,6 +26,13 @@ func (fx *appFixture) sdkPurchase(t *testing.T, v, pan string, enc sdkcrypto.Enc
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sdk, fx.sdkAReq(t, sdk, pan)
+}
+
+// sdkAReq sends sdk's AReq for pan and has it accept the ARes C.
+func (fx *appFixture) sdkAReq(t *testing.T, sdk *sim3ds.SDK, pan string) map[string]any {
+	t.Helper()
+	v := sdk.Version
 	set := versionSet(v, sdk.AReqFields())
 	set["acctNumber"] = pan
 	a, err := fx.sim.AReq(areqFile, set)
@@ -45,7 +52,7 @@ func (fx *appFixture) sdkPurchase(t *testing.T, v, pan string, enc sdkcrypto.Enc
 	if p := fx.sim.Problems(); len(p) > 0 {
 		t.Fatalf("the ARes breaks its table: %v", p)
 	}
-	return sdk, ares
+	return ares
 }
 
 // The app card through a merchant app's SDK (issue 14; EMV 3DS 2.3.1 6.2.3-6.2.4, Table A.20): the ARes
@@ -404,6 +411,85 @@ func TestAppChannelSDKErroAndAfterTheEnd(t *testing.T) {
 		}
 		if r := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(r) != 1 || r[0].Message["transStatus"] != "U" {
 			t.Fatalf("RReq: %v", r)
+		}
+	})
+}
+
+// An SDK that renders HTML only gets the HTML UI (acsUiType 05, 2.3.1 Req 160-165, 393): a
+// self-contained page (no external reference) whose form goes to HTTPS://EMV3DS/challenge; the SDK
+// passes the form on as challengeHTMLDataEntry. The mTAN card: a wrong answer shows the page again with
+// the notice, the right entries end with Y. The app card: the page says to confirm in the app;
+// "continue" after the approval gives the final CRes.
+func TestAppChannelHTMLUI(t *testing.T) {
+	page := func(t *testing.T, cres map[string]any) string {
+		t.Helper()
+		if cres["acsUiType"] != "05" || cres["challengeCompletionInd"] != "N" {
+			t.Fatalf("HTML CRes: %v", cres)
+		}
+		b, err := base64.RawURLEncoding.DecodeString(cres["acsHTML"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		html := string(b)
+		if !strings.Contains(html, `action="HTTPS://EMV3DS/challenge"`) || strings.Contains(html, "src=") || strings.Contains(html, "<link") ||
+			strings.Contains(strings.ReplaceAll(html, "HTTPS://EMV3DS/challenge", ""), "http") {
+			t.Fatalf("the page is not self-contained or does not submit to the SDK: %s", html)
+		}
+		return html
+	}
+	t.Run("mTAN", func(t *testing.T) {
+		fx := newAppFixture(t)
+		fx.registerMTAN(t)
+		sdk, err := sim3ds.NewSDK("2.3.1", fx.signing.roots, sdkcrypto.A128GCM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sdk.Interface, sdk.UITypes = "02", []string{"05"}
+		ares := fx.sdkAReq(t, sdk, "4000110000000017")
+		if rt, _ := ares["acsRenderingType"].(map[string]any); rt["acsInterface"] != "02" || rt["acsUiTemplate"] != "05" {
+			t.Fatalf("acsRenderingType %v", ares["acsRenderingType"])
+		}
+		cres, _, err := sdk.Step(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if html := page(t, cres); !strings.Contains(html, "49,90 EUR") || !strings.Contains(html, `autocomplete="one-time-code"`) {
+			t.Fatalf("page: %s", html)
+		}
+		mtan := sixDigits.FindString(fx.DeliverSMS(t))
+		if cres, _, err = sdk.Step(map[string]any{"challengeHTMLDataEntry": "mtan=" + mtan + "&answer=Hamburg&action=verify"}); err != nil {
+			t.Fatal(err)
+		}
+		if html := page(t, cres); !strings.Contains(html, "nicht korrekt") {
+			t.Fatalf("after a wrong answer: %s", html)
+		}
+		final, _, err := sdk.Step(map[string]any{"challengeHTMLDataEntry": "mtan=" + mtan + "&answer=Kiel&action=verify"})
+		if err != nil || final["transStatus"] != "Y" {
+			t.Fatalf("final: %v %v", final, err)
+		}
+	})
+	t.Run("app", func(t *testing.T) {
+		fx := newAppFixture(t)
+		sdk, err := sim3ds.NewSDK("2.3.1", fx.signing.roots, sdkcrypto.A128CBCHS256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sdk.Interface, sdk.UITypes = "03", []string{"05"}
+		fx.sdkAReq(t, sdk, noahPAN)
+		cres, _, err := sdk.Step(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if html := page(t, cres); !strings.Contains(html, "in der App Ihrer Bank") {
+			t.Fatalf("page: %s", html)
+		}
+		list := fx.pending(t, fx.a)
+		if code, _ := fx.answerVia(t, fx.a, list[0].Confirmation, "approve", "biometric", ""); code != 200 {
+			t.Fatalf("approve: %d", code)
+		}
+		final, _, err := sdk.Step(map[string]any{"challengeHTMLDataEntry": "action=continue"})
+		if err != nil || final["transStatus"] != "Y" {
+			t.Fatalf("final: %v %v", final, err)
 		}
 	})
 }

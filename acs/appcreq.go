@@ -226,6 +226,13 @@ func entryProblem(template string, m *emv.Message) string {
 		}
 	}
 	switch template {
+	case uiTypeHTML:
+		switch {
+		case entry || m.Has("resendChallenge") || m.Has("challengeNoEntry"):
+			return "challengeDataEntry" // the HTML UI answers through challengeHTMLDataEntry only
+		case !m.Has("challengeHTMLDataEntry") && !m.Has("challengeCancel"):
+			return "challengeHTMLDataEntry"
+		}
 	case uiTypeOOB:
 		switch {
 		case entry:
@@ -377,29 +384,34 @@ func (c *Challenges) appAnswer(ctx context.Context, id uuid.UUID, s *sdkSession,
 		_, err := c.d.Results.Finish(ctx, id, resultSDKCancel(m.Str("challengeCancel")))
 		return "", err
 	}
+	if s.template == uiTypeHTML {
+		q := htmlEntry(m)
+		switch q.Get("action") {
+		case "cancel":
+			_, err := c.Cancel(ctx, id)
+			return "", err
+		case "verify":
+			if v.Method == registration.MethodMTAN {
+				return c.verifyEntry(ctx, id, q.Get("mtan"), q.Get("answer"))
+			}
+		case "resend":
+			if v.Method == registration.MethodMTAN {
+				return c.resend(ctx, id, s)
+			}
+		}
+		if v.Method == registration.MethodApp {
+			return "app_not_yet", nil
+		}
+		return "action", nil // no known action: the page again, asking for one
+	}
 	if v.Method != registration.MethodMTAN {
 		return "app_not_yet", nil // oobContinue: the app has not answered yet, or the view would be final
 	}
 	if m.Str("resendChallenge") == "Y" {
-		if s.textStep == 1 { // 2.2.0: a new mTAN makes the one typed before void; ask for the mTAN again
-			if _, err := c.d.Pool.Exec(ctx, `UPDATE acs_sdk_sessions SET text_step = 0, mtan_entered_enc = NULL
-				WHERE acs_trans_id = $1`, id); err != nil {
-				return "", err
-			}
-		}
-		switch err := c.ResendMTAN(ctx, id); {
-		case err == nil:
-			return "resent", nil
-		case apperr.KindOf(err) == apperr.TooMany:
-			return "no_more_mtan", nil
-		case errors.Is(err, errEnded):
-			return "", nil // ended meanwhile (timed out): the view shows it
-		default:
-			return "", err
-		}
+		return c.resend(ctx, id, s)
 	}
 	if m.Str("challengeNoEntry") == "Y" {
-		return "wrong", nil // nothing typed: counted as no answer, the same screen again
+		return "action", nil // nothing typed: no try counted, the same screen again
 	}
 	code, answer := m.Str("challengeDataEntry"), m.Str("challengeDataEntryTwo")
 	if s.version != string(emv.V231) {
@@ -416,6 +428,11 @@ func (c *Challenges) appAnswer(ctx context.Context, id uuid.UUID, s *sdkSession,
 			return "", err
 		}
 	}
+	return c.verifyEntry(ctx, id, code, answer)
+}
+
+// verifyEntry checks the mTAN and the security answer, and returns the notice for the next CRes.
+func (c *Challenges) verifyEntry(ctx context.Context, id uuid.UUID, code, answer string) (string, error) {
 	// trustListDataEntry is not read: the CRes never offers the trust box (trustListInfoText), and an
 	// SDK inside the merchant's app must not make the merchant trusted on its own (R-WL-1).
 	out, err := c.VerifyMTAN(ctx, id, code, answer, false)
@@ -426,6 +443,26 @@ func (c *Challenges) appAnswer(ctx context.Context, id uuid.UUID, s *sdkSession,
 		return "", nil // decided (or ended meanwhile): the view shows the end
 	case apperr.KindOf(err) == apperr.Expired:
 		return "expired_mtan", nil
+	default:
+		return "", err
+	}
+}
+
+// resend sends a new mTAN and returns the notice for the next CRes.
+func (c *Challenges) resend(ctx context.Context, id uuid.UUID, s *sdkSession) (string, error) {
+	if s.textStep == 1 { // 2.2.0: a new mTAN makes the one typed before void; ask for the mTAN again
+		if _, err := c.d.Pool.Exec(ctx, `UPDATE acs_sdk_sessions SET text_step = 0, mtan_entered_enc = NULL
+			WHERE acs_trans_id = $1`, id); err != nil {
+			return "", err
+		}
+	}
+	switch err := c.ResendMTAN(ctx, id); {
+	case err == nil:
+		return "resent", nil
+	case apperr.KindOf(err) == apperr.TooMany:
+		return "no_more_mtan", nil
+	case errors.Is(err, errEnded):
+		return "", nil // ended meanwhile (timed out): the view shows it
 	default:
 		return "", err
 	}
@@ -464,6 +501,10 @@ func (c *Challenges) appCRes(s *sdkSession, v *View, notice string) *emv.Message
 	m.Set("sdkTransID", s.sdkTransID)
 	m.Set("acsUiType", s.template)
 	m.Set("challengeCompletionInd", "N")
+	if s.template == uiTypeHTML {
+		htmlCRes(m, v, notice)
+		return m
+	}
 	m.Set("challengeInfoHeader", tr(lang, "title"))
 	what := v.Merchant + ", " + FormatAmount(v.Amount, v.Currency)
 	if v.NonPayment {
