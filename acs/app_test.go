@@ -108,7 +108,7 @@ func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProc
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Digests: st.Digests, Whitelist: wl,
 		App: &acs.AppChannel{Signer: st.HSM.Signer(), Chains: map[string][][]byte{"visa": signing.chain, "mastercard": signing.chain},
-			URL: srv.URL + "/3ds/app", Keys: st.Keys}})
+			URL: srv.URL + "/3ds/app", Keys: st.Keys}, Decoupled: p.ch})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: p.ch, Results: p.results, Tokens: st.Keys, Clock: st.Clock, Log: st.Log,
 		Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	wake := store.NewBroadcast()

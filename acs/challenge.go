@@ -107,7 +107,7 @@ func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (
 	var t txn
 	err := q.QueryRow(ctx, `SELECT `+txnColumns+`
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, acsTransID).Scan(t.dest()...)
+		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D')`, acsTransID).Scan(t.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -229,7 +229,7 @@ func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID
 	// The lock and the step's read are one statement (issue 13).
 	err := tx.QueryRow(ctx, `SELECT t.creq_at, t.final_status, `+txnColumns+`
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, acsTransID).Scan(append([]any{&creqAt, &final}, t.dest()...)...)
+		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D') FOR UPDATE OF t`, acsTransID).Scan(append([]any{&creqAt, &final}, t.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}

@@ -94,6 +94,9 @@ type DecisionDeps struct {
 	OperatorID string
 	// App answers app-channel AReqs (appchannel.go); nil: they are answered U (03).
 	App *AppChannel
+	// Decoupled starts decoupled authentications (D, decoupled.go) for app cards when the requestor
+	// asks for it; nil: never D.
+	Decoupled *Challenges
 }
 
 // Digester computes keyed digests (envelope.Digester).
@@ -135,6 +138,14 @@ func (dc *Decider) Decide(ctx context.Context, a *AReq) ([]byte, *Decision, erro
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("acs: decide: %w", err)
+		}
+		if dec.TransStatus == "D" {
+			// The confirmation goes to the app now, after the transaction is stored. Should that fail,
+			// the ARes still stands (the DS has no way to ask again): the sweep ends the transaction with
+			// U when its time is up, and its RReq says so.
+			if err := dc.d.Decoupled.Start(ctx, uuid.MustParse(dec.ACSTransID)); err != nil {
+				dc.d.Log.ErrorContext(ctx, "decoupled authentication not started", "acs_trans_id", dec.ACSTransID, "err", err)
+			}
 		}
 		dc.d.Metrics.decided(dec.TransStatus, dec.Reasons)
 		dc.d.Log.InfoContext(ctx, "areq decided", "acs_trans_id", dec.ACSTransID, "trans_status", dec.TransStatus,
@@ -265,6 +276,12 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 			return nil, nil, false, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
 	}
+	if d.status == "C" && dc.decoupled(a, in.method) {
+		// The cardholder confirms in the bank's app, without browser or SDK (2.3.1 Req 321).
+		d.status, d.acsURL, d.app = "D", "", nil
+		d.decWait = min(a.DecoupledMaxTime, DecoupledMaxWait)
+		reasons = append(reasons, ReasonDecoupled)
+	}
 	if d.status != "C" {
 		d.app = nil
 	}
@@ -393,8 +410,11 @@ func (dc *Decider) insert(ctx context.Context, a *AReq, d *aresData, cardID, reg
 	}
 	now := dc.d.Clock.Now()
 	var due any
-	if d.status == "C" {
+	switch d.status {
+	case "C":
 		due = now.Add(CReqTimeout) // the sweep ends it unless the CReq comes (creq.go moves it on)
+	case "D":
+		due = now.Add(d.decWait) // the sweep ends it unless the app answers first
 	}
 	args := []any{d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
 		exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, purchaseDate,

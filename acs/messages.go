@@ -3,6 +3,7 @@ package acs
 import (
 	"crypto/ecdh"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -48,6 +49,10 @@ type AReq struct {
 	ThreeRIInd           string   // 3RI only
 	PriorACSTransID      string   // threeDSRequestorPriorAuthenticationInfo.threeDSReqPriorRef
 	DecoupledRequested   bool     // threeDSRequestorDecReqInd Y, F or B
+	// DecoupledPrimary: threeDSRequestorDecReqInd Y or B, decoupled may answer the ARes (D);
+	// DecoupledMaxTime is threeDSRequestorDecMaxTime (minutes; 0 when absent).
+	DecoupledPrimary bool
+	DecoupledMaxTime time.Duration
 	NotificationURL      string
 	ThreeDSServerURL     string
 	DSURL                string
@@ -111,8 +116,14 @@ func ParseAReq(body []byte) (*AReq, *Erro) {
 		a.ChallengeInd = a.ChallengeInds[0]
 	}
 	switch m.Str("threeDSRequestorDecReqInd") {
-	case "Y", "F", "B":
+	case "Y", "B":
+		a.DecoupledPrimary = true
+		fallthrough
+	case "F":
 		a.DecoupledRequested = true
+	}
+	if n, err := strconv.Atoi(m.Str("threeDSRequestorDecMaxTime")); err == nil {
+		a.DecoupledMaxTime = time.Duration(n) * time.Minute // the table checked 00001-10080
 	}
 	if prior := m.Raw("threeDSRequestorPriorAuthenticationInfo"); prior != nil {
 		// An object up to 2.2.0, an array of them in 2.3.1: the first names the prior transaction.

@@ -199,7 +199,7 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		LEFT JOIN acs_sdk_sessions s ON s.acs_trans_id = t.acs_trans_id
 		LEFT JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C' FOR UPDATE OF t`, id).
+		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D') FOR UPDATE OF t`, id).
 		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &dsURL, &cardID, &minor, &currency,
 			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust, &f.Why, &scheme, &channel,
 			&category, &method, &challenge, &panEnc, &methodFailures, &listed, &sdkTransID, &uiIface, &uiTmpl)
@@ -353,7 +353,7 @@ func (rs *Results) DSErro(ctx context.Context, e *emv.Message) (bool, error) {
 	}
 	var started bool
 	err = rs.d.Pool.QueryRow(ctx, `SELECT creq_at IS NOT NULL FROM acs_transactions
-		WHERE acs_trans_id = $1 AND trans_status = 'C' AND final_status IS NULL AND lower(ds_trans_id) = lower($2)`,
+		WHERE acs_trans_id = $1 AND trans_status IN ('C', 'D') AND final_status IS NULL AND lower(ds_trans_id) = lower($2)`,
 		id, e.Str("dsTransID")).Scan(&started)
 	if errors.Is(err, pgx.ErrNoRows) || started {
 		return false, nil
@@ -407,26 +407,29 @@ func (rs *Results) Sweep(ctx context.Context) (int, error) {
 		now := rs.d.Clock.Now()
 		// due_at is set by the AReq (CReqTimeout) and moved on by the CReq (ChallengeTimeout); its index
 		// holds only open challenges, so a pass reads those that are due and no others.
-		rows, err := tx.Query(ctx, `SELECT acs_trans_id, creq_at IS NULL FROM acs_transactions
-			WHERE trans_status = 'C' AND final_status IS NULL AND due_at <= $1
+		rows, err := tx.Query(ctx, `SELECT acs_trans_id, creq_at IS NULL, trans_status = 'D' FROM acs_transactions
+			WHERE trans_status IN ('C', 'D') AND final_status IS NULL AND due_at <= $1
 			ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, sweepBatch)
 		if err != nil {
 			return err
 		}
 		type due struct {
-			id     uuid.UUID
-			noCReq bool
+			id                uuid.UUID
+			noCReq, decoupled bool
 		}
 		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
 			var d due
-			return d, r.Scan(&d.id, &d.noCReq)
+			return d, r.Scan(&d.id, &d.noCReq, &d.decoupled)
 		})
 		if err != nil {
 			return err
 		}
 		for _, d := range list {
 			r := resultTimedOut
-			if d.noCReq {
+			switch {
+			case d.decoupled:
+				r = resultDecoupledTimeout
+			case d.noCReq:
 				r = resultNoCReq
 			}
 			if _, err := rs.finishTx(ctx, tx, d.id, r); err != nil {

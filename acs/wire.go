@@ -3,6 +3,7 @@ package acs
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"example.com/acs/emv"
 )
@@ -84,7 +85,8 @@ type aresData struct {
 	eci, authValue string
 	listed         *bool
 	exemption      string
-	app            *appARes // an app-channel challenge
+	app            *appARes      // an app-channel challenge
+	decWait        time.Duration // a decoupled authentication's time (status D)
 }
 
 func (d *aresData) message() *emv.Message {
@@ -110,14 +112,21 @@ func (d *aresData) message() *emv.Message {
 	}
 	m.Set("transStatus", d.status)
 	m.Set("transStatusReason", d.reason)
-	if d.status == "C" {
+	if d.status == "D" {
+		setDecoupled(m)
+	}
+	if d.status == "C" || d.status == "D" {
 		m.Set("acsURL", d.acsURL)
 		mandated := "N"
 		if d.mandated {
 			mandated = "Y"
 		}
 		m.Set("acsChallengeMandated", mandated)
-		setMethod(m, d.via)
+		if d.status == "D" {
+			setDecoupledMethod(m)
+		} else {
+			setMethod(m, d.via)
+		}
 		if d.app != nil {
 			d.app.set(m)
 		}

@@ -308,7 +308,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		MAC: d.hsm, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
-		OperatorID: cfg.ThreeDS.OperatorID, App: d.app})
+		OperatorID: cfg.ThreeDS.OperatorID, App: d.app, Decoupled: d.challenges})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),
 		RequireDSCertificate: cfg.TLS.ClientCAFile != "", DSCertificateNames: cfg.TLS.ClientNames})
