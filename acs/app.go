@@ -57,6 +57,14 @@ func (c Confirmation) Canonical() []byte {
 	return b
 }
 
+// CanonicalTrusting is what the app signs when the cardholder approves and also trusts the merchant
+// (R-WL-1): the canonical form with "trust-merchant" after it. The trust is then part of what the
+// device signed: no one on the way can add it, and the evidence shows it.
+func (c Confirmation) CanonicalTrusting() []byte {
+	b := c.Canonical()
+	return append(b[:len(b)-1], []byte(`,"trust-merchant"]`)...)
+}
+
 // VerifyConfirmation checks an ECDSA P-256 signature (ASN.1 DER) over the confirmation's canonical form
 // with the device key (PKIX DER).
 func VerifyConfirmation(deviceKey []byte, c Confirmation, sig []byte) bool {
@@ -166,8 +174,11 @@ type Answer struct {
 	Approve      bool
 	Verification Verification
 	PIN          string
-	// Signature is the device key's ECDSA signature (ASN.1 DER) over the confirmation's Canonical form.
+	// Signature is the device key's ECDSA signature (ASN.1 DER) over the confirmation's Canonical form,
+	// or over CanonicalTrusting with TrustMerchant.
 	Signature []byte
+	// TrustMerchant: with an approval, the merchant becomes trusted (R-WL-1), as with the mTAN page's box.
+	TrustMerchant bool
 }
 
 // Reasons of an app challenge's end.
@@ -210,11 +221,18 @@ func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, ans An
 	if err != nil {
 		return nil, err
 	}
-	if !VerifyConfirmation(deviceKey, conf, ans.Signature) {
-		return nil, apperr.Field("signature", "does not match this confirmation (transaction, amount, currency, merchant, date)")
+	signed := conf.Canonical()
+	if ans.TrustMerchant {
+		if !ans.Approve {
+			return nil, apperr.Field("trust_merchant", "only with an approval")
+		}
+		signed = conf.CanonicalTrusting()
+	}
+	if !verifySigned(deviceKey, signed, ans.Signature) {
+		return nil, apperr.Field("signature", "does not match this confirmation (transaction, amount, currency, merchant, date, trust)")
 	}
 	fp := sha256.Sum256(deviceKey)
-	ev := &signedAnswer{data: conf.Canonical(), signature: ans.Signature, keySHA256: fp[:]}
+	ev := &signedAnswer{data: signed, signature: ans.Signature, keySHA256: fp[:], trust: ans.TrustMerchant}
 	result := resultSucceeded
 	switch {
 	case !ans.Approve:
@@ -258,6 +276,7 @@ func (c *Challenges) confirmation(ctx context.Context, cardID, id uuid.UUID) (Co
 // signedAnswer is what the app signed and how: kept with the confirmation as evidence (evidence.go).
 type signedAnswer struct {
 	data, signature, keySHA256 []byte
+	trust                      bool // the cardholder also trusted the merchant
 }
 
 // finishApp consumes the confirmation (guarded: from pending only) and ends the challenge in the same
@@ -290,6 +309,12 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 		if tag.RowsAffected() == 0 {
 			result = errNotPending
 			return nil
+		}
+		if ev.trust && r.Status == "Y" {
+			// finishTx adds the merchant to the card's trusted list with the successful end (R-WL-1).
+			if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET trust_merchant = true WHERE acs_trans_id = $1`, id); err != nil {
+				return err
+			}
 		}
 		f, err = c.d.Results.finishTx(ctx, tx, id, r)
 		return err

@@ -37,6 +37,8 @@ type Evidence struct {
 	// amount, currency, merchant, date, nonce); a changed record no longer matches.
 	SignatureValid bool
 	DataMatches    bool
+	// Trusted: the signed answer also trusted the merchant (R-WL-1).
+	Trusted bool
 }
 
 // Verified reports whether the evidence holds: a signed answer whose signature verifies and whose data
@@ -69,7 +71,8 @@ func (c *Challenges) Evidence(ctx context.Context, id uuid.UUID) (*Evidence, err
 	if len(e.SignedData) == 0 {
 		return e, nil // no signed answer (pending, expired, or an offline password)
 	}
-	e.DataMatches = bytes.Equal(e.SignedData, conf.Canonical())
+	e.Trusted = bytes.Equal(e.SignedData, conf.CanonicalTrusting())
+	e.DataMatches = e.Trusted || bytes.Equal(e.SignedData, conf.Canonical())
 	key, err := c.d.Registration.DeviceKeyOf(ctx, regID)
 	if err != nil {
 		return nil, err

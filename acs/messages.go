@@ -51,8 +51,8 @@ type AReq struct {
 	DecoupledRequested   bool     // threeDSRequestorDecReqInd Y, F or B
 	// DecoupledPrimary: threeDSRequestorDecReqInd Y or B, decoupled may answer the ARes (D);
 	// DecoupledMaxTime is threeDSRequestorDecMaxTime (minutes; 0 when absent).
-	DecoupledPrimary bool
-	DecoupledMaxTime time.Duration
+	DecoupledPrimary     bool
+	DecoupledMaxTime     time.Duration
 	NotificationURL      string
 	ThreeDSServerURL     string
 	DSURL                string

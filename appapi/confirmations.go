@@ -28,6 +28,8 @@ type ConfirmationsResponse struct {
 type ConfirmationView struct {
 	acs.Confirmation
 	Canonical []byte `json:"canonical"`
+	// CanonicalTrusting is what the app signs to approve and trust the merchant (R-WL-1).
+	CanonicalTrusting []byte `json:"canonical_trusting"`
 }
 
 // AnswerRequest approves or declines a confirmation.
@@ -41,6 +43,9 @@ type AnswerRequest struct {
 	PIN              string `json:"pin" validate:"required_if=UserVerification pin,omitempty,len=4,numeric"`
 	// Signature is the device key's ECDSA signature (ASN.1 DER, base64) over the confirmation's canonical form.
 	Signature []byte `json:"signature" validate:"required,max=128"`
+	// TrustMerchant: approve and trust the merchant (R-WL-1); the signature is then over
+	// canonical_trusting.
+	TrustMerchant bool `json:"trust_merchant"`
 }
 
 // AnswerResponse is the purchase's outcome.
@@ -95,7 +100,8 @@ func (a *API) listConfirmations(c echo.Context, wait bool) error {
 func views(list []acs.Confirmation) ConfirmationsResponse {
 	out := ConfirmationsResponse{Confirmations: []ConfirmationView{}}
 	for _, c := range list {
-		out.Confirmations = append(out.Confirmations, ConfirmationView{Confirmation: c, Canonical: c.Canonical()})
+		out.Confirmations = append(out.Confirmations, ConfirmationView{Confirmation: c, Canonical: c.Canonical(),
+			CanonicalTrusting: c.CanonicalTrusting()})
 	}
 	return out
 }
@@ -107,7 +113,7 @@ func (a *API) answer(c echo.Context) error {
 		return err
 	}
 	f, err := a.d.Challenges.AnswerApp(ctx, req.CardID, req.ConfirmationID, acs.Answer{Approve: req.Decision == "approve",
-		Verification: acs.Verification(req.UserVerification), PIN: req.PIN, Signature: req.Signature})
+		Verification: acs.Verification(req.UserVerification), PIN: req.PIN, Signature: req.Signature, TrustMerchant: req.TrustMerchant})
 	if err != nil {
 		return err
 	}
