@@ -37,6 +37,7 @@ import (
 	"example.com/acs/appapi"
 	"example.com/acs/apperr"
 	"example.com/acs/emv"
+	"example.com/acs/internal/sim3ds"
 	"example.com/acs/internal/web"
 )
 
@@ -52,6 +53,8 @@ type Deps struct {
 	PhoneState string
 	Clock      clockwork.Clock
 	Client     *http.Client
+	// SDKRoots is the DS CA the in-app checkout's SDK trusts (acsSignedContent); nil: no in-app checkout.
+	SDKRoots *x509.CertPool
 }
 
 // Demo serves the shop and the phone.
@@ -73,6 +76,9 @@ type order struct {
 	CRes       map[string]any
 	RReq       map[string]any
 	WindowSize string
+	// The in-app checkout: its SDK and the screen the last CRes described.
+	SDK    *sim3ds.SDK
+	Screen map[string]any
 }
 
 // DemoCard is a demo card the checkout offers (testdata/cards.csv).
@@ -108,6 +114,8 @@ func New(d Deps) *Demo {
 func (dm *Demo) Routes(g *echo.Group) {
 	g.Use(headers)
 	g.GET("", dm.checkout)
+	g.POST("/app/pay", dm.payInApp)
+	g.POST("/app/:id", dm.appStep)
 	g.POST("/pay", dm.pay)
 	g.POST("/notify", dm.notify)
 	g.POST("/rreq", dm.rreq)
@@ -160,27 +168,15 @@ var windowSizes = map[string]bool{"01": true, "02": true, "03": true, "04": true
 
 // pay sends the AReq for the checkout and shows the answer or the challenge.
 func (dm *Demo) pay(c echo.Context) error {
-	var card *DemoCard
-	for i := range Cards {
-		if Cards[i].PAN == c.FormValue("card") {
-			card = &Cards[i]
-		}
+	o, err := dm.newOrder(c)
+	if err != nil {
+		return dm.render(c, http.StatusUnprocessableEntity, "shop.html", page{Error: "Bitte Karte, Händler und einen Betrag über 0 wählen."})
 	}
-	var merchant *DemoMerchant
-	for i := range Merchants {
-		if Merchants[i].MerchantID == c.FormValue("merchant") {
-			merchant = &Merchants[i]
-		}
-	}
-	amount, err := decimal.NewFromString(strings.ReplaceAll(strings.TrimSpace(c.FormValue("amount")), ",", "."))
 	size := c.FormValue("window")
 	if !windowSizes[size] {
 		size = "03"
 	}
-	if card == nil || merchant == nil || err != nil || !amount.IsPositive() || amount.GreaterThan(decimal.NewFromInt(100000)) {
-		return dm.render(c, http.StatusUnprocessableEntity, "shop.html", page{Error: "Bitte Karte, Händler und einen Betrag über 0 wählen."})
-	}
-	o := &order{ID: uuid.NewString(), Card: *card, Merchant: *merchant, Amount: amount.Round(2), WindowSize: size}
+	o.WindowSize = size
 	areq, err := dm.areq(o, c.Request().Header.Get("Accept-Language"), c.Request().UserAgent())
 	if err != nil {
 		return err

@@ -69,18 +69,21 @@ issuer: {name: Musterbank AG}
 threeds:
   reference_number: TEST_REF
   rreq_retry_interval: 1s
-  directory_servers: [{scheme: visa, url: "http://%s/demo/rreq", hosts: ["127.0.0.1:*"]}, {scheme: mastercard, url: "http://%s/demo/rreq"}]
-  ds_link: {plain_loopback: true}
+  directory_servers: [{scheme: visa, url: "http://%s/demo/rreq", hosts: ["127.0.0.1:*"], signing_cert_file: %q},
+    {scheme: mastercard, url: "http://%s/demo/rreq", signing_cert_file: %q}]
+  ds_link: {plain_loopback: true, ca_file: %q}
   risk: {tra_up_to_100: false, challenge_above: "2000", velocity_count: 0, known_browsers: false}
 letters: {out_dir: %q}
 sms: {gateway: dev, sender: Musterbank, price: "0.09", budget_per_hour: 200, budget_per_day: 500}
 demo: {enabled: true, phone_state: %q}
-`, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, addr, addr, filepath.Join(dir, "letters"), phone)
+`, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, addr, filepath.Join(dir, "pki", "acs-signing.pem"), addr,
+		filepath.Join(dir, "pki", "acs-signing.pem"), filepath.Join(dir, "pki", "ca.pem"), filepath.Join(dir, "letters"), phone)
 	cfgPath := filepath.Join(dir, "acs.yaml")
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"migrate"}, {"hsm", "init"}, {"import-cards", "../../testdata/cards.csv"}, {"demo", "seed", phone}} {
+	for _, args := range [][]string{{"migrate"}, {"hsm", "init"}, {"pki", "dev", filepath.Join(dir, "pki")},
+		{"import-cards", "../../testdata/cards.csv"}, {"demo", "seed", phone}} {
 		if code, out, errs := cli(t, append([]string{"-config", cfgPath}, args...)...); code != 0 {
 			t.Fatalf("acs %v: %s %s", args, out, errs)
 		}
@@ -299,6 +302,26 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	// Issue 14: a purchase in the merchant's app through its 3DS SDK (the demo's in-app checkout): the
+	// SDK's OOB screen, the approval on the virtual phone, "continue", the result.
+	t.Run("in-app purchase through the SDK", func(t *testing.T) {
+		ctx := e.tab(t, "de-DE")
+		e.run(ctx, "in-app checkout", chromedp.Navigate(e.base+"/demo"), chromedp.WaitVisible("#pay-app", chromedp.ByQuery),
+			chromedp.SetValue("#card", "5200110000000012", chromedp.ByQuery), chromedp.SetValue("#merchant", "M-000456", chromedp.ByQuery),
+			chromedp.SetValue("#amount", "129,00", chromedp.ByQuery), chromedp.Click("#pay-app", chromedp.ByQuery),
+			chromedp.WaitVisible("#app-continue", chromedp.ByQuery))
+		e.waitText(ctx, "129,00 EUR")
+		e.screenshot(ctx, "in-app-sdk-oob")
+		phone := e.tab(t, "de-DE")
+		e.run(phone, "phone", chromedp.Navigate(e.base+"/demo/phone"), chromedp.WaitVisible(".approve-pin", chromedp.ByQuery),
+			chromedp.SendKeys(`input[name="pin"]`, "4821", chromedp.ByQuery), chromedp.Click(".approve-pin", chromedp.ByQuery),
+			chromedp.WaitVisible("#notice", chromedp.ByQuery))
+		e.run(ctx, "continue in the merchant's app", chromedp.Click("#app-continue", chromedp.ByQuery))
+		if status, eci := e.result(ctx); !strings.Contains(status, "Zahlung authentifiziert") || eci != "02" {
+			t.Fatalf("result: %q %q", status, eci)
+		}
+	})
+
 	t.Run("app purchase declined", func(t *testing.T) {
 		ctx := e.tab(t, "en")
 		e.pay(ctx, "5200110000000012", "M-000789", "99,00", "03")
@@ -427,10 +450,13 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
+// pinAlone is the demo PIN standing alone. A UUID's group is no PIN: a version-4 id's third group is "4"
+// and three random hex digits, so one in 4,096 ids reads "-4821-" (seen once the app channel stored its
+// SDK's transaction ids as text).
+var pinAlone = regexp.MustCompile(`(^|[^0-9a-fA-F.-])4821([^0-9a-fA-F.-]|$)`)
+
 // digitRuns are runs of 13 to 19 digits standing alone: not part of a longer number or of a decimal
 // fraction (a metric's 0.0067160000000001).
-var pinAlone = regexp.MustCompile(`(^|[^0-9a-fA-F.])4821([^0-9a-fA-F.]|$)`)
-
 var digitRuns = regexp.MustCompile(`(^|[^0-9.])([0-9]{13,19})([^0-9.]|$)`)
 
 // dumpPlain is every column of every table that is not a ciphertext or keyed digest (bytea), as text.

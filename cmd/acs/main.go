@@ -585,8 +585,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	d.threeds.Routes(e.Group("/3ds"))
 	home := "/portal"
 	if cfg.Demo.Enabled {
-		demo.New(demo.Deps{PublicURL: cfg.PublicURL, Challenges: d.challenges, PhoneState: cfg.Demo.PhoneState, Clock: d.clock}).
-			Routes(e.Group("/demo"))
+		dd := demo.Deps{PublicURL: cfg.PublicURL, Challenges: d.challenges, PhoneState: cfg.Demo.PhoneState, Clock: d.clock}
+		if d.app != nil && cfg.ThreeDS.DSLink.CAFile != "" {
+			// The in-app checkout's SDK trusts the development DS CA that issued the signing certificate.
+			if dd.SDKRoots, err = dslink.LoadRoots(cfg.ThreeDS.DSLink.CAFile); err != nil {
+				return err
+			}
+		}
+		demo.New(dd).Routes(e.Group("/demo"))
 		home = "/demo"
 	}
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, home) })
