@@ -190,10 +190,10 @@ const (
 )
 
 var (
-	resultDeclined       = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonDeclined}
-	resultIdentification = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonIdentificationFailed}
-	resultPushLimit      = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonPushLimit}
-	resultAppLocked      = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: "failed", Why: ReasonAppLocked}
+	resultDeclined       = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: ChallengeFailed, Why: ReasonDeclined}
+	resultIdentification = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: ChallengeFailed, Why: ReasonIdentificationFailed}
+	resultPushLimit      = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: ChallengeFailed, Why: ReasonPushLimit}
+	resultAppLocked      = Result{Status: "N", Reason: statusReasonAuthFailed, ChallengeState: ChallengeFailed, Why: ReasonAppLocked}
 )
 
 var errNotPending = apperr.New(apperr.Conflict, "this confirmation has been answered or has ended")
@@ -267,7 +267,7 @@ func (c *Challenges) confirmation(ctx context.Context, cardID, id uuid.UUID) (Co
 	if err != nil {
 		return conf, regID, err
 	}
-	if state != "pending" {
+	if ConfirmationState(state) != ConfirmationPending {
 		return conf, regID, errNotPending
 	}
 	return conf, regID, nil
@@ -290,19 +290,13 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 			result = errNotPending
 			return err
 		}
-		state := map[string]string{"Y": "approved"}[r.Status]
-		if state == "" {
-			state = "declined"
-			if r.Why != ReasonDeclined {
-				state = "failed"
-			}
-		}
+		state := confirmationEnd(r)
 		if ev == nil {
 			ev = &signedAnswer{}
 		}
 		tag, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = $2, verification = nullif($3, ''), answered_at = $4,
 				signed_data = $5, signature = $6, device_key_sha256 = $7
-			WHERE acs_trans_id = $1 AND state = 'pending'`, id, state, string(how), c.d.Clock.Now(), ev.data, ev.signature, ev.keySHA256)
+			WHERE acs_trans_id = $1 AND state = 'pending'`, id, string(state), string(how), c.d.Clock.Now(), ev.data, ev.signature, ev.keySHA256)
 		if err != nil {
 			return err
 		}
@@ -351,7 +345,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 		if err != nil {
 			return err
 		}
-		if state != "pending" {
+		if ConfirmationState(state) != ConfirmationPending {
 			result = errEnded
 			return nil
 		}

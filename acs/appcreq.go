@@ -550,7 +550,7 @@ func resultSDKCancel(value string) Result {
 	switch value {
 	case cancelByCardholder:
 	case cancelSDKTimedOut:
-		r.Reason, r.Cancel, r.ChallengeState, r.Why = statusReasonTimedOut, value, "timed_out", ReasonChallengeTimeout
+		r.Reason, r.Cancel, r.ChallengeState, r.Why = statusReasonTimedOut, value, ChallengeTimedOut, ReasonChallengeTimeout
 	default:
 		r.Cancel = value
 	}

@@ -195,7 +195,7 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 		if err != nil {
 			return err
 		}
-		if state != "pending" {
+		if ChallengeState(state) != ChallengePending {
 			result = errEnded
 			return nil
 		}
@@ -310,7 +310,7 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		if err != nil {
 			return err
 		}
-		if state != "pending" {
+		if ChallengeState(state) != ChallengePending {
 			result = errEnded
 			return nil
 		}
@@ -353,7 +353,7 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 
 // resultLocked ends a challenge whose method is locked (PSD2 RTS Art. 4: five wrong entries in a row,
 // across challenges): N, tries used up (19).
-var resultLocked = Result{Status: "N", Reason: statusReasonMaxChallenges, ChallengeState: "failed", Why: ReasonMethodLocked}
+var resultLocked = Result{Status: "N", Reason: statusReasonMaxChallenges, ChallengeState: ChallengeFailed, Why: ReasonMethodLocked}
 
 // failTx counts one more wrong entry of a challenge that had failures so far (mTAN, answer or offline
 // password alike), and one more of the registration's method (registration.FailTx): OutcomePending

@@ -123,7 +123,7 @@ func resultCReqRefused(v emv.Version, e *Erro) Result {
 	if v != emv.V231 {
 		cancel = "06"
 	}
-	return Result{Status: "U", Reason: statusReasonInvalidTx, Cancel: cancel, ChallengeState: "failed", Why: ReasonCReqRefused, Erro: e}
+	return Result{Status: "U", Reason: statusReasonInvalidTx, Cancel: cancel, ChallengeState: ChallengeFailed, Why: ReasonCReqRefused, Erro: e}
 }
 
 // Open handles the browser's CReq (2.3.1 5.9.6, Req 220-222, 442):

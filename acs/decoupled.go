@@ -35,7 +35,7 @@ const (
 
 // resultDecoupledTimeout ends a decoupled authentication the cardholder did not answer (2.3.1 Req 345).
 var resultDecoupledTimeout = Result{Status: "U", Reason: statusReasonDecoupledExpired, Cancel: cancelDecoupledTimedOut,
-	ChallengeState: "timed_out", Why: ReasonDecoupledTimeout}
+	ChallengeState: ChallengeTimedOut, Why: ReasonDecoupledTimeout}
 
 // cardholderText is cardholderInfo: what the merchant shows while the cardholder confirms (1-128
 // characters).

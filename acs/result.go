@@ -73,11 +73,11 @@ const (
 
 // Result is how a challenge ended.
 type Result struct {
-	Status         string // Y or N (U for a refused CReq)
-	Reason         string // transStatusReason for N and U
-	Cancel         string // challengeCancel, when the challenge did not run to a decision
-	ChallengeState string // the acs_challenges state to set if the challenge is still pending
-	Why            string // reason name stored with the transaction
+	Status         string         // Y or N (U for a refused CReq)
+	Reason         string         // transStatusReason for N and U
+	Cancel         string         // challengeCancel, when the challenge did not run to a decision
+	ChallengeState ChallengeState // the acs_challenges state to set if the challenge is still pending
+	Why            string         // reason name stored with the transaction
 	// Assessed says the ending was itself an assessment of an answer (a right or a wrong entry, an
 	// answer in the app): it counts in interactionCounter next to the wrong entries before it.
 	Assessed bool
@@ -90,11 +90,11 @@ type Result struct {
 }
 
 var (
-	resultSucceeded = Result{Status: "Y", ChallengeState: "succeeded", Why: ReasonChallengeSucceeded, Assessed: true}
-	resultFailed    = Result{Status: "N", Reason: statusReasonMaxChallenges, ChallengeState: "failed", Why: ReasonChallengeFailed}
-	resultCancelled = Result{Status: "N", Reason: statusReasonAuthFailed, Cancel: cancelByCardholder, ChallengeState: "cancelled", Why: ReasonCancelled}
-	resultNoCReq    = Result{Status: "N", Reason: statusReasonTimedOut, Cancel: cancelNoCReq, ChallengeState: "timed_out", Why: ReasonNoCReq}
-	resultTimedOut  = Result{Status: "N", Reason: statusReasonTimedOut, Cancel: cancelTimedOut, ChallengeState: "timed_out", Why: ReasonChallengeTimeout}
+	resultSucceeded = Result{Status: "Y", ChallengeState: ChallengeSucceeded, Why: ReasonChallengeSucceeded, Assessed: true}
+	resultFailed    = Result{Status: "N", Reason: statusReasonMaxChallenges, ChallengeState: ChallengeFailed, Why: ReasonChallengeFailed}
+	resultCancelled = Result{Status: "N", Reason: statusReasonAuthFailed, Cancel: cancelByCardholder, ChallengeState: ChallengeCancelled, Why: ReasonCancelled}
+	resultNoCReq    = Result{Status: "N", Reason: statusReasonTimedOut, Cancel: cancelNoCReq, ChallengeState: ChallengeTimedOut, Why: ReasonNoCReq}
+	resultTimedOut  = Result{Status: "N", Reason: statusReasonTimedOut, Cancel: cancelTimedOut, ChallengeState: ChallengeTimedOut, Why: ReasonChallengeTimeout}
 )
 
 // Final is the stored end of a challenged transaction: what the final CRes says and where it goes.
@@ -285,9 +285,9 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		id, r.Status, r.Reason, r.Cancel, out.eci, now, why, string(via)); err != nil {
 		return nil, err
 	}
-	if challenge != nil && *challenge == "pending" {
+	if challenge != nil && ChallengeState(*challenge) == ChallengePending {
 		if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
-			WHERE acs_trans_id = $1 AND state = 'pending'`, id, r.ChallengeState, now); err != nil {
+			WHERE acs_trans_id = $1 AND state = 'pending'`, id, string(r.ChallengeState), now); err != nil {
 			return nil, err
 		}
 	}
