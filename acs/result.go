@@ -465,13 +465,13 @@ type dueResult struct {
 	attempts int
 }
 
+// deliverBatch is how many RReqs one delivery pass claims and sends side by side.
+const deliverBatch = 20
+
 // deliver claims due RReqs in one short statement, sends them with no database transaction or row lock
 // held, and records each outcome in a statement of its own. The claim moves next_attempt_at past the
 // send's timeout: a process that dies mid-send leaves the row to another process after that, and two
 // processes never send the same row at once.
-// deliverBatch is how many RReqs one delivery pass claims and sends side by side.
-const deliverBatch = 20
-
 func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 	if rs.d.Link == nil {
 		return 0, nil
