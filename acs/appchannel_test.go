@@ -13,7 +13,6 @@ import (
 	"example.com/acs/audit"
 	"example.com/acs/emv/sdkcrypto"
 	"example.com/acs/internal/sim3ds"
-	"example.com/acs/internal/testenv"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 )
@@ -187,23 +186,10 @@ func TestAppChannelRefusedCReqs(t *testing.T) {
 // registerMTAN registers Anna's card for mTAN in the fixture's database.
 func (fx *appFixture) registerMTAN(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
 	reg := registration.New(registration.Deps{Pool: fx.Pool, Cards: fx.Cards, Letters: fx.Letters, Data: fx.Keys, Keys: fx.HSM,
 		Outbox: sms.NewOutbox(fx.Keys, fx.Clock), Audit: audit.New(fx.Pool, fx.Clock), Clock: fx.Clock, Log: fx.Log,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
-	card, err := reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, reg, card.ID), sixDigits.FindString(fx.DeliverSMS(t))); err != nil {
-		t.Fatal(err)
-	}
+	registerAnnaMTAN(t, fx.Stack, reg)
 }
 
 // The mTAN card through the SDK's native text UI (2.3.1 Table A.20, A.26): 2.3.1 asks for mTAN and

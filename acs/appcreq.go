@@ -44,7 +44,7 @@ type AppReply struct {
 type sdkSession struct {
 	cek                  []byte // nil: the final CRes was sent
 	enc                  *string
-	stoa, atos, textStep int
+	stoa, textStep       int
 	sdkType, template    string
 	sdkTransID, serverID string
 	version              string
@@ -110,8 +110,9 @@ func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error
 	if s.enc != nil {
 		allowed = []sdkcrypto.Enc{sdkcrypto.Enc(*s.enc)} // the first CReq chose it for the transaction
 	}
+	// The key is held for this CReq's step only: it also seals the CRes, and is wiped when AppStep returns.
+	defer clear(s.cek)
 	pt, enc, err := sdkcrypto.OpenCReq(s.cek, id.String(), compact, allowed...)
-	clear(s.cek)
 	if err != nil {
 		if s.sdkType == "02" && s.enc == nil && errors.Is(err, sdkcrypto.ErrNotJWE) {
 			return refuse(bare("310", "enc"))
@@ -188,12 +189,7 @@ func (c *Challenges) answerStep(ctx context.Context, id uuid.UUID, s *sdkSession
 	if err != nil {
 		return nil, err
 	}
-	key, err := c.sessionKey(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(key)
-	out, err := sdkcrypto.SealCRes(key, enc, id.String(), uint8(atos), plain)
+	out, err := sdkcrypto.SealCRes(s.cek, enc, id.String(), uint8(atos), plain)
 	if err != nil {
 		return nil, err
 	}
@@ -297,10 +293,10 @@ func (c *Challenges) session(ctx context.Context, id uuid.UUID) (*sdkSession, er
 	s := &sdkSession{}
 	var cekEnc []byte
 	var sdkType *string
-	err := c.d.Pool.QueryRow(ctx, `SELECT s.cek_enc, s.enc, s.counter_stoa, s.counter_atos, s.text_step, s.sdk_type, s.ui_template,
+	err := c.d.Pool.QueryRow(ctx, `SELECT s.cek_enc, s.enc, s.counter_stoa, s.text_step, s.sdk_type, s.ui_template,
 			s.sdk_trans_id, t.three_ds_server_trans_id::text, t.message_version, s.mtan_entered_enc
 		FROM acs_sdk_sessions s JOIN acs_transactions t ON t.acs_trans_id = s.acs_trans_id WHERE s.acs_trans_id = $1`, id).
-		Scan(&cekEnc, &s.enc, &s.stoa, &s.atos, &s.textStep, &sdkType, &s.template, &s.sdkTransID, &s.serverID, &s.version, &s.mtanEnc)
+		Scan(&cekEnc, &s.enc, &s.stoa, &s.textStep, &sdkType, &s.template, &s.sdkTransID, &s.serverID, &s.version, &s.mtanEnc)
 	if err != nil {
 		return nil, err
 	}
@@ -312,16 +308,6 @@ func (c *Challenges) session(ctx context.Context, id uuid.UUID) (*sdkSession, er
 		return nil, err
 	}
 	return s, nil
-}
-
-// sessionKey reads the transaction's key again (the step in between may take seconds; the key is not
-// held meanwhile).
-func (c *Challenges) sessionKey(ctx context.Context, id uuid.UUID) ([]byte, error) {
-	var cekEnc []byte
-	if err := c.d.Pool.QueryRow(ctx, `SELECT cek_enc FROM acs_sdk_sessions WHERE acs_trans_id = $1`, id).Scan(&cekEnc); err != nil {
-		return nil, err
-	}
-	return c.d.Sessions.Decrypt(ctx, sessionKeyAD(id.String()), cekEnc)
 }
 
 // advance moves both counters on from the CReq's (6.2.4.3/6.2.4.4) and fixes the enc at the first

@@ -47,21 +47,28 @@ func newChallengeFixtureLink(t *testing.T, link func(*challengeFixture) *dslink.
 		MaxAttempts: 5, RetryInterval: time.Second, Link: link(fx), Whitelist: fx.wl, Metrics: fx.m})
 	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: fx.results})
+	registerAnnaMTAN(t, fx.Stack, fx.reg)
+	return fx
+}
+
+// registerAnnaMTAN registers Anna's card for mTAN (number +4915112345678, security answer Kiel) through
+// the cardholder's steps: card check, request, the letter's ID code, the number's confirmation code.
+func registerAnnaMTAN(t *testing.T, st *testenv.Stack, reg *registration.Registrar) {
+	t.Helper()
 	ctx := context.Background()
-	card, err := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
+	card, err := reg.VerifyCard(ctx, registration.HolderData{PAN: "4000110000000017", ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel"}); err != nil {
+	if _, err := reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
+	if _, err := reg.Activate(ctx, card.ID, registration.MethodMTAN, st.PrintLetters(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, fx.reg, card.ID), sixDigits.FindString(fx.DeliverSMS(t))); err != nil {
+	if _, err := reg.ConfirmNumber(ctx, card.ID, testenv.Current(t, reg, card.ID), sixDigits.FindString(st.DeliverSMS(t))); err != nil {
 		t.Fatal(err)
 	}
-	return fx
 }
 
 // challenge decides an AReq for Anna's card (49,90 EUR at Beispiel-Shop unless mod changes it) and

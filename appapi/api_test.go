@@ -34,20 +34,6 @@ type fixture struct {
 	wl *whitelist.List
 }
 
-// pushFixture is fixture with the push service (its tokens only: no sender).
-func pushFixture(t *testing.T) *fixture {
-	t.Helper()
-	st := testenv.NewStack(t)
-	au := audit.New(st.Pool, st.Clock)
-	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
-		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
-	e := server.New(server.Deps{Log: st.Log})
-	wl := whitelist.New(st.Pool, st.Clock)
-	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl,
-		Push: push.New(push.Deps{Pool: st.Pool, Keys: st.Keys, Log: st.Log}, nil)}).Routes(e.Group("/app/v1"))
-	return &fixture{Stack: st, e: e, wl: wl}
-}
-
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := testenv.NewStack(t)
@@ -56,7 +42,9 @@ func newFixture(t *testing.T) *fixture {
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	e := server.New(server.Deps{Log: st.Log})
 	wl := whitelist.New(st.Pool, st.Clock)
-	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl}).Routes(e.Group("/app/v1"))
+	// The push service keeps tokens only here (no sender): enough for POST /push-token.
+	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl,
+		Push: push.New(push.Deps{Pool: st.Pool, Keys: st.Keys, Log: st.Log}, nil)}).Routes(e.Group("/app/v1"))
 	return &fixture{Stack: st, e: e, wl: wl}
 }
 
@@ -282,7 +270,7 @@ func TestOldNoncesArePurged(t *testing.T) {
 // with the card's active registration. Unsigned, for a card without an app registration, or with an
 // unknown platform it is refused.
 func TestPushTokenRegistration(t *testing.T) {
-	fx := pushFixture(t)
+	fx := newFixture(t)
 	key, der := newKey(t)
 	now := fx.Clock.Now()
 	code, out := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now))

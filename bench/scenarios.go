@@ -269,13 +269,7 @@ func (d *driver) appSDKFlow(ctx context.Context, w int) error {
 	if err := json.Unmarshal([]byte(d.tmpl.body), &m); err != nil {
 		return err
 	}
-	for k, v := range sdk.AReqFields() {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
+	sim3ds.Apply(m, sdk.AReqFields())
 	m["threeDSServerTransID"], m["dsTransID"], m["acctNumber"] = uuid.NewString(), uuid.NewString(), card.PAN
 	m["purchaseAmount"], m["merchantName"] = "15000", fmt.Sprintf("Bench %d-%d", w, d.seq.Add(1))
 	body, _ := json.Marshal(m)

@@ -181,16 +181,10 @@ func (dm *Demo) pay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	dm.mu.Lock()
-	dm.orders[o.ID] = o
-	dm.mu.Unlock()
-	ares, err := dm.send(c.Request().Context(), areq)
+	ares, err := dm.submit(c.Request().Context(), o, areq)
 	if err != nil {
 		return err
 	}
-	dm.mu.Lock()
-	o.ARes = ares
-	dm.mu.Unlock()
 	if ares["transStatus"] != "C" {
 		return c.Redirect(http.StatusSeeOther, "/demo/order/"+o.ID)
 	}
@@ -227,6 +221,21 @@ func (dm *Demo) areq(o *order, lang, ua string) ([]byte, error) {
 	m["notificationURL"], m["threeDSServerURL"], m["dsURL"] = base+"/demo/notify", base+"/demo/3ds-server", base+"/demo/rreq"
 	m["browserLanguage"], m["browserUserAgent"] = language, ua
 	return json.Marshal(m)
+}
+
+// submit keeps the order (its RReq and final CRes find it by id) and sends its AReq.
+func (dm *Demo) submit(ctx context.Context, o *order, areq []byte) (map[string]any, error) {
+	dm.mu.Lock()
+	dm.orders[o.ID] = o
+	dm.mu.Unlock()
+	ares, err := dm.send(ctx, areq)
+	if err != nil {
+		return nil, err
+	}
+	dm.mu.Lock()
+	o.ARes = ares
+	dm.mu.Unlock()
+	return ares, nil
 }
 
 func (dm *Demo) send(ctx context.Context, areq []byte) (map[string]any, error) {

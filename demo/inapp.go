@@ -42,24 +42,12 @@ func (dm *Demo) payInApp(c echo.Context) error {
 	_ = json.Unmarshal(raw, &m)
 	m["messageVersion"], m["threeDSRequestorChallengeInd"] = "2.3.1", []string{"01"}
 	m["acquirerCountryCode"], m["acquirerCountryCodeSource"] = "276", "01"
-	for k, v := range sdk.AReqFields() {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
+	sim3ds.Apply(m, sdk.AReqFields())
 	areq, _ := json.Marshal(m)
-	dm.mu.Lock()
-	dm.orders[o.ID] = o
-	dm.mu.Unlock()
-	ares, err := dm.send(c.Request().Context(), areq)
+	ares, err := dm.submit(c.Request().Context(), o, areq)
 	if err != nil {
 		return err
 	}
-	dm.mu.Lock()
-	o.ARes = ares
-	dm.mu.Unlock()
 	if ares["transStatus"] != "C" {
 		return c.Redirect(http.StatusSeeOther, "/demo/order/"+o.ID)
 	}

@@ -115,9 +115,6 @@ func (s *SDK) Accept(ares map[string]any) error {
 	return nil
 }
 
-// ACSURL is the acsURL of the signed content.
-func (s *SDK) ACSURL() string { return s.acsURL }
-
 // Seal builds the next CReq (2.3.1 Table B.3) with fields added and encrypts it, without sending it or
 // moving the counter.
 func (s *SDK) Seal(fields map[string]any) (string, error) {
@@ -126,13 +123,7 @@ func (s *SDK) Seal(fields map[string]any) (string, error) {
 	if s.Version == string(emv.V231) {
 		m["oobAppURLInd"] = "02" // no app-switching in the simulator
 	}
-	for k, v := range fields {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
+	Apply(m, fields)
 	b, err := json.Marshal(m)
 	if err != nil {
 		return "", err

@@ -338,6 +338,12 @@ func (s *Sim) AReq(samplePath string, set map[string]any) (map[string]any, error
 	}
 	m["threeDSServerTransID"], m["dsTransID"] = uuid.NewString(), uuid.NewString()
 	m["notificationURL"], m["threeDSServerURL"], m["dsURL"] = s.NotificationURL(), s.ServerURL(), s.DSURL()
+	Apply(m, set)
+	return m, nil
+}
+
+// Apply sets the elements of set on the message m; a nil value removes the element.
+func Apply(m, set map[string]any) {
 	for k, v := range set {
 		if v == nil {
 			delete(m, k)
@@ -345,7 +351,6 @@ func (s *Sim) AReq(samplePath string, set map[string]any) (map[string]any, error
 			m[k] = v
 		}
 	}
-	return m, nil
 }
 
 // Send posts an AReq (any JSON value, or raw bytes) to the ACS and returns the HTTP status and the decoded
