@@ -310,6 +310,7 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 				return err
 			}
 		}
+		r.Verification = how
 		f, err = c.d.Results.finishTx(ctx, tx, id, r)
 		return err
 	})

@@ -96,7 +96,7 @@ func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProc
 		SMSPrice: decimal.Zero, Currency: "EUR"})
 	p := &acsProcess{pushed: make(chan acs.Confirmation, 10), stopping: make(chan struct{})}
 	wl := whitelist.New(pool, st.Clock)
-	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, MAC: st.HSM, Clock: st.Clock, Log: st.Log, Whitelist: wl, Link: testenv.LoopbackDS(t)})
+	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, AV: st.AV, Clock: st.Clock, Log: st.Log, Whitelist: wl, Link: testenv.LoopbackDS(t)})
 	p.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
 		Clock: st.Clock, Log: st.Log, Results: p.results, Cards: st.Cards, Pusher: recordingPusher(p.pushed), Sessions: st.Keys,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
@@ -106,7 +106,7 @@ func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProc
 	p.url = srv.URL
 	e = server.New(server.Deps{Log: st.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Digests: st.Digests, Whitelist: wl,
+		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", AV: st.AV, Digests: st.Digests, Whitelist: wl,
 		App: &acs.AppChannel{Signer: st.HSM.Signer(), Chains: map[string][][]byte{"visa": signing.chain, "mastercard": signing.chain},
 			URL: srv.URL + "/3ds/app", Keys: st.Keys}, Decoupled: p.ch})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: p.ch, Results: p.results, Tokens: st.Keys, Clock: st.Clock, Log: st.Log,

@@ -1,77 +1,45 @@
 package acs
 
 import (
-	"crypto/hmac"
-	"encoding/base64"
-	"errors"
-	"strconv"
-	"strings"
+	"github.com/google/uuid"
+
+	"example.com/acs/apperr"
+	"example.com/acs/authval"
+	"example.com/acs/cards"
 )
 
-// MACer computes the HSM's authentication-value MAC (hsm.HSM.AuthValueMAC).
-type MACer interface {
-	AuthValueMAC(data []byte) ([]byte, error)
-}
+// The authentication value and ECI of a Y or A (R-AUTH-8, issue 15) are package authval's: the scheme's
+// layout, chosen by the card directory's scheme, with the BIN range's key in the HSM. This file maps
+// what the ACS knows about a transaction onto its input.
 
-// AVInput is the transaction data an authentication value vouches for (R-AUTH-8). The issuer's
-// authorisation system, holding the same data from the authorisation request, recomputes the value.
-type AVInput struct {
-	ACSTransID         string
-	AcctNumber         string
-	MinorUnits         int64
-	Currency           string // ISO 4217 numeric
-	AcquirerBIN        string
-	AcquirerMerchantID string
-	TransStatus        string // Y or A
-	ECI                string // 05/06 (Visa), 02/01 (Mastercard)
-}
-
-const avVersion = 0x01
-
-func (in AVInput) canonical() ([]byte, error) {
-	parts := []string{in.ACSTransID, in.AcctNumber, strconv.FormatInt(in.MinorUnits, 10), in.Currency, in.AcquirerBIN,
-		in.AcquirerMerchantID, in.TransStatus, in.ECI}
-	for _, p := range parts {
-		if p == "" || strings.Contains(p, "|") {
-			return nil, errors.New("acs: authentication value input incomplete")
+// avMethod is the method a value encodes for the way a challenge ended: the channel (via) and, for the
+// bank's app, how the app verified the cardholder.
+func avMethod(via Via, how Verification) authval.Method {
+	switch via {
+	case ViaOffline:
+		return authval.AppOTP
+	case ViaApp:
+		if how == VerifiedPIN {
+			return authval.AppPIN
 		}
+		return authval.AppBiometric
 	}
-	return []byte("acs.av.v1|" + strings.Join(parts, "|")), nil
+	return authval.SMSOTP
 }
 
-// AuthValue computes the authentication value for a Y or A result: 20 bytes, base64 (28 characters) as
-// EMV's authenticationValue element wants: a version byte, the ECI, two reserved bytes, and 16 bytes of
-// HMAC-SHA256 computed in the HSM over the canonical transaction data. The card number enters the MAC
-// but is not in the value.
-func AuthValue(m MACer, in AVInput) (string, error) {
-	data, err := in.canonical()
-	if err != nil {
-		return "", err
-	}
-	eci, err := strconv.Atoi(in.ECI)
-	if err != nil || eci < 0 || eci > 99 {
-		return "", errors.New("acs: ECI must be two digits")
-	}
-	sum, err := m.AuthValueMAC(data)
-	if err != nil {
-		return "", err
-	}
-	av := make([]byte, 0, 20)
-	av = append(av, avVersion, byte(eci), 0, 0)
-	av = append(av, sum[:16]...)
-	return base64.StdEncoding.EncodeToString(av), nil
+// avTransaction is the value's input for the transaction an AReq started.
+func avTransaction(a *AReq, scheme cards.Scheme, acsTransID, status string, m authval.Method) authval.Transaction {
+	ds, _ := uuid.Parse(a.DSTransID) // validated as a UUID with the AReq
+	return authval.Transaction{Scheme: scheme, PAN: a.AcctNumber, ACSTransID: uuid.MustParse(acsTransID), DSTransID: ds,
+		Status: status, Method: m, Category: a.MessageCategory, Channel: a.DeviceChannel, HasAmount: a.HasAmount,
+		MinorUnits: a.MinorUnits, Currency: a.Currency, MerchantName: a.MerchantName}
 }
 
-// VerifyAuthValue reports whether av is the authentication value of in, comparing in constant time.
-func VerifyAuthValue(m MACer, in AVInput, av string) (bool, error) {
-	got, err := base64.StdEncoding.DecodeString(av)
-	if err != nil || len(got) != 20 || got[0] != avVersion {
-		return false, nil
-	}
-	want, err := AuthValue(m, in)
+// generateAV computes a value, turning a token failure into Unavailable.
+func generateAV(s *authval.Service, t authval.Transaction) (authval.Value, error) {
+	v, err := s.Generate(t)
 	if err != nil {
-		return false, err
+		return v, apperr.Wrap(apperr.Unavailable, "the authentication value cannot be computed", err)
 	}
-	w, _ := base64.StdEncoding.DecodeString(want)
-	return hmac.Equal(got, w), nil
+	return v, nil
 }

@@ -18,7 +18,7 @@ import (
 func BenchmarkDecide(b *testing.B) {
 	st := testenv.NewStack(b)
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: st.HSM, Digests: st.Digests, Risk: acs.DefaultRisk})
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", AV: st.AV, Digests: st.Digests, Risk: acs.DefaultRisk})
 	sample := areq(b)
 	b.ReportAllocs()
 	b.ResetTimer()

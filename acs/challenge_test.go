@@ -43,7 +43,7 @@ func newChallengeFixtureLink(t *testing.T, link func(*challengeFixture) *dslink.
 	fx.wl = whitelist.New(fx.Pool, fx.Clock)
 	fx.metrics = prometheus.NewRegistry()
 	fx.m = acs.NewMetrics(fx.metrics)
-	fx.results = acs.NewResults(acs.ResultDeps{Pool: fx.Pool, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log,
+	fx.results = acs.NewResults(acs.ResultDeps{Pool: fx.Pool, Cards: fx.Cards, AV: fx.AV, Clock: fx.Clock, Log: fx.Log,
 		MaxAttempts: 5, RetryInterval: time.Second, Link: link(fx), Whitelist: fx.wl, Metrics: fx.m})
 	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: fx.results})
@@ -220,7 +220,7 @@ func TestChallengeOnOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer one.Close()
-	results := acs.NewResults(acs.ResultDeps{Pool: one, Cards: fx.Cards, MAC: fx.HSM, Clock: fx.Clock, Log: fx.Log, Whitelist: fx.wl, Link: testenv.LoopbackDS(t)})
+	results := acs.NewResults(acs.ResultDeps{Pool: one, Cards: fx.Cards, AV: fx.AV, Clock: fx.Clock, Log: fx.Log, Whitelist: fx.wl, Link: testenv.LoopbackDS(t)})
 	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: one, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: results, Cards: fx.Cards})
 	res, err := fx.decide(t, nil)

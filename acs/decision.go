@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
+	"example.com/acs/authval"
 	"example.com/acs/cards"
 	"example.com/acs/emv"
 	"example.com/acs/registration"
@@ -27,6 +28,7 @@ const (
 	ReasonCardBlocked       = "card_blocked"
 	ReasonCardExpired       = "card_expired"
 	ReasonNotRegistered     = "not_registered"
+	ReasonAttempts          = "attempts" // answered A by the issuer's attempts policy
 	ReasonRegisteredMTAN    = "registered_mtan"
 	ReasonRegisteredApp     = "registered_app"
 	ReasonChallengeMandated = "challenge_mandated"
@@ -79,8 +81,8 @@ type DecisionDeps struct {
 	ChallengeURL string
 	// ReferenceNumber is the ACS reference number the EMVCo approval assigns.
 	ReferenceNumber string
-	// MAC computes the authentication value of a frictionless Y.
-	MAC MACer
+	// AV computes the authentication value of a frictionless Y and of an attempt (A).
+	AV *authval.Service
 	// Digests computes the keyed digests of the browser and IP address (envelope.Digester: in process,
 	// no HSM call).
 	Digests Digester
@@ -186,6 +188,11 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 	case a.DeviceChannel == ChannelApp && (dc.d.App == nil || len(dc.d.App.Chains[string(card.Scheme)]) == 0):
 		cardID = &card.ID
 		decide("U", statusReasonUnsupportedDevice, ReasonAppChannel)
+	case in.regID == nil && dc.d.AV.Attempts() && a.DeviceChannel != Channel3RI:
+		// The issuer's attempts policy: the cardholder has not registered, so the ACS proves that
+		// authentication was attempted (A with the attempts value) instead of refusing (issue 15).
+		cardID = &card.ID
+		decide("A", "", ReasonNotRegistered, ReasonAttempts)
 	case in.regID == nil:
 		cardID = &card.ID
 		decide("N", statusReasonNotEnrolled, ReasonNotRegistered)
@@ -269,12 +276,20 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 	}
 	if frictionless {
 		d.status, d.acsURL, d.via, d.mandated = "Y", "", "", false
-		d.eci = ECI(a.AcctNumber, "Y")
-		if d.authValue, err = AuthValue(dc.d.MAC, AVInput{ACSTransID: d.acsTransID, AcctNumber: a.AcctNumber,
-			MinorUnits: a.MinorUnits, Currency: a.Currency, AcquirerBIN: a.AcquirerBIN, AcquirerMerchantID: a.AcquirerMerchantID,
-			TransStatus: "Y", ECI: d.eci}); err != nil {
-			return nil, nil, false, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	if d.status == "Y" || d.status == "A" {
+		m := authval.Attempted
+		switch {
+		case d.status == "Y" && a.DeviceChannel == Channel3RI:
+			m = authval.MerchantInitiated
+		case d.status == "Y":
+			m = authval.Frictionless
 		}
+		v, err := generateAV(dc.d.AV, avTransaction(a, card.Scheme, d.acsTransID, d.status, m))
+		if err != nil {
+			return nil, nil, false, err
+		}
+		d.eci, d.authValue = v.ECI, v.AV
 	}
 	if d.status == "C" && dc.decoupled(a, in.method) {
 		// The cardholder confirms in the bank's app, without browser or SDK (2.3.1 Req 321).

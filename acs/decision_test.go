@@ -33,7 +33,7 @@ func newDecisionFixture(t *testing.T) *decisionFixture {
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001"})
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001", AV: st.AV})
 	return &decisionFixture{Stack: st, reg: reg, dc: dc}
 }
 

@@ -6,5 +6,6 @@
 // validated, and a bad one is answered with an Erro naming the element); decision.go and risk.go decide
 // (frictionless or challenge); creq.go and challenge.go run a challenge; result.go ends it exactly once
 // and delivers its RReq, and ends challenges that time out; http.go and templates/ are the endpoints
-// and pages; authvalue.go is the authentication value. App confirmations come with the app issue.
+// and pages; authvalue.go maps a transaction onto its authentication value (package authval) and
+// verify.go verifies one for the issuer's authorisation host. App confirmations come with the app issue.
 package acs

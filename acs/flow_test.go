@@ -26,6 +26,17 @@ import (
 
 // flowFixture runs the ACS's EMV surface over real HTTP, with Anna's card registered for mTAN (answer
 // "Kiel"), and the 3DS Server simulator playing merchant and browser.
+// verifyAV checks, as the issuer's authorisation host would (issue 15), that av is the value of the
+// demo card's purchase acsTransID at M-000123 for minor units in EUR.
+func (fx *flowFixture) verifyAV(t *testing.T, acsTransID, minor, av string) {
+	t.Helper()
+	res, err := acs.NewAVVerifier(fx.Pool, fx.Cards, fx.AV).Verify(context.Background(), acs.VerifyRequest{AcctNumber: "4000110000000017",
+		ACSTransID: acsTransID, PurchaseAmount: minor, PurchaseCurrency: "978", AcquirerMerchantID: "M-000123", AuthenticationValue: av})
+	if err != nil || res.Result != acs.AVValid || res.ECI != "05" {
+		t.Fatalf("authentication value: %+v %v", res, err)
+	}
+}
+
 type flowFixture struct {
 	*challengeFixture
 	srv *httptest.Server
@@ -54,7 +65,7 @@ func newFlowFixtureAt(t *testing.T, cfx *challengeFixture, simAddr string) *flow
 	e = server.New(server.Deps{Log: fx.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Clock: fx.Clock, Log: fx.Log,
 		ChallengeURL: fx.srv.URL + "/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001",
-		MAC: fx.HSM, Digests: fx.Digests, Risk: acs.Risk{LowValue: acs.DefaultRisk.LowValue}, Whitelist: fx.wl, Metrics: fx.m})
+		AV: fx.AV, Digests: fx.Digests, Risk: acs.Risk{LowValue: acs.DefaultRisk.LowValue}, Whitelist: fx.wl, Metrics: fx.m})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: fx.ch, Results: fx.results, Tokens: fx.Keys, Clock: fx.Clock,
 		Log: fx.Log, Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	var err error
@@ -226,12 +237,7 @@ func TestFlowMTANApproved(t *testing.T) {
 	}
 	rreq := rreqs[0].Message
 	golden(t, "rreq-approved", rreq)
-	ok, err := acs.VerifyAuthValue(fx.HSM, acs.AVInput{ACSTransID: ares["acsTransID"].(string), AcctNumber: "4000110000000017",
-		MinorUnits: 4990, Currency: "978", AcquirerBIN: "412345", AcquirerMerchantID: "M-000123", TransStatus: "Y", ECI: "05"},
-		rreq["authenticationValue"].(string))
-	if err != nil || !ok {
-		t.Fatalf("authentication value does not verify: %v", err)
-	}
+	fx.verifyAV(t, ares["acsTransID"].(string), "4990", rreq["authenticationValue"].(string))
 	// R-AUTH-9: the mTAN's SMS is on the card's cost ledger, priced.
 	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
 	lines, err := sms.Ledger(context.Background(), fx.Pool, card.ID, time.Time{}, fx.Clock.Now().Add(time.Hour))
@@ -657,12 +663,7 @@ func TestFlowFrictionlessLowValue(t *testing.T) {
 	small := map[string]any{"purchaseAmount": "1250"}
 	first := fx.purchase(t, small)
 	golden(t, "ares-frictionless-y", first)
-	ok, err := acs.VerifyAuthValue(fx.HSM, acs.AVInput{ACSTransID: first["acsTransID"].(string), AcctNumber: "4000110000000017",
-		MinorUnits: 1250, Currency: "978", AcquirerBIN: "412345", AcquirerMerchantID: "M-000123", TransStatus: "Y", ECI: "05"},
-		first["authenticationValue"].(string))
-	if err != nil || !ok {
-		t.Fatalf("authentication value: %v %v", ok, err)
-	}
+	fx.verifyAV(t, first["acsTransID"].(string), "1250", first["authenticationValue"].(string))
 	for i := 2; i <= 5; i++ {
 		if ares := fx.purchase(t, small); ares["transStatus"] != "Y" {
 			t.Fatalf("purchase %d: %v", i, ares)

@@ -18,6 +18,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"example.com/acs/apperr"
+	"example.com/acs/authval"
 	"example.com/acs/cards"
 	"example.com/acs/dslink"
 	"example.com/acs/emv"
@@ -83,6 +84,9 @@ type Result struct {
 	Assessed bool
 	// Via is the method that answered; empty: the registration's method.
 	Via Via
+	// Verification is how the bank's app verified the cardholder (PIN or biometric) when Via is the
+	// app: the authentication value encodes it.
+	Verification Verification
 	// Erro, for a refused CReq, is the Erro sent to the 3DS Requestor (RReq challengeErrorReporting).
 	Erro *Erro
 	// NoRReq: the DS reported an Erro for the transaction, so no RReq is sent for its end (Req 221).
@@ -129,7 +133,8 @@ func (f *Final) CRes() ([]byte, error) {
 type ResultDeps struct {
 	Pool  *pgxpool.Pool
 	Cards *cards.Directory
-	MAC   MACer
+	// AV computes the authentication value of a challenge that succeeded.
+	AV    *authval.Service
 	Clock clockwork.Clock
 	Log   *slog.Logger
 	// Link reaches the Directory Servers: the RReq goes to the AReq's dsURL when it names a configured
@@ -235,7 +240,6 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		if err != nil {
 			return nil, err
 		}
-		out.eci = ECI(pan, "Y")
 		// A strong authentication: the low-value exemption counts afresh from here (PSD2 RTS Art. 16), the
 		// browser becomes known, and a merchant the cardholder ticked becomes trusted (R-WL-1).
 		if err := resetSCACounters(ctx, tx, cardID); err != nil {
@@ -259,16 +263,17 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 			}
 			listed = true
 		}
-		in := AVInput{ACSTransID: id.String(), AcctNumber: pan, AcquirerBIN: orDash(bin), AcquirerMerchantID: orDash(merchantID),
-			TransStatus: "Y", ECI: out.eci, Currency: "999"}
-		// A non-payment authentication has no amount (ISO 4217 999: no currency, 0) and may have no
-		// acquirer data ("-"): the issuer recomputes the value with the same convention.
+		ds, _ := uuid.Parse(dsTransID)
+		in := authval.Transaction{Scheme: cards.Scheme(scheme), PAN: pan, ACSTransID: id, DSTransID: ds, Status: "Y",
+			Method: avMethod(via, r.Verification), Category: category, Channel: channel, MerchantName: deref(merchantName)}
 		if minor != nil && currency != nil {
-			in.MinorUnits, in.Currency = *minor, *currency
+			in.HasAmount, in.MinorUnits, in.Currency = true, *minor, *currency
 		}
-		if out.authValue, err = AuthValue(rs.d.MAC, in); err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		v, err := generateAV(rs.d.AV, in)
+		if err != nil {
+			return nil, err
 		}
+		out.eci, out.authValue = v.ECI, v.AV
 	}
 	if rs.d.Whitelist != nil && bin != nil && merchantID != nil {
 		out.listed = &listed
@@ -327,14 +332,6 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 	return f, nil
 }
 
-// orDash is *s, or "-" where there is none.
-func orDash(s *string) string {
-	if s == nil || *s == "" {
-		return "-"
-	}
-	return *s
-}
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -376,22 +373,6 @@ func (rs *Results) Finish(ctx context.Context, id uuid.UUID, r Result) (*Final, 
 		return err
 	})
 	return f, err
-}
-
-// ECI is the electronic commerce indicator for a result on this card: the schemes number them apart.
-func ECI(pan, status string) string {
-	mastercard := strings.HasPrefix(pan, "5") || strings.HasPrefix(pan, "2")
-	switch {
-	case status == "Y" && mastercard:
-		return "02"
-	case status == "A" && mastercard:
-		return "01"
-	case status == "Y":
-		return "05"
-	case status == "A":
-		return "06"
-	}
-	return ""
 }
 
 // sweepBatch is how many timed-out challenges one sweep transaction ends.

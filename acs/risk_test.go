@@ -35,7 +35,7 @@ func newRiskFixture(t *testing.T) *riskFixture {
 func (fx *riskFixture) use(t *testing.T, risk acs.Risk) {
 	t.Helper()
 	fx.dc = acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Clock: fx.Clock, Log: fx.Log,
-		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", MAC: fx.HSM, Digests: fx.Digests, Risk: risk,
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", AV: fx.AV, Digests: fx.Digests, Risk: risk,
 		Whitelist: fx.wl})
 }
 

@@ -131,10 +131,10 @@ func (d *aresData) message() *emv.Message {
 			d.app.set(m)
 		}
 	}
-	if d.status == "Y" {
+	if d.status == "Y" || d.status == "A" {
 		m.Set("eci", d.eci)
 		m.Set("authenticationValue", d.authValue)
-		if m.Version == emv.V231 && d.exemption != "" {
+		if d.status == "Y" && m.Version == emv.V231 && d.exemption != "" {
 			m.Set("transChallengeExemption", d.exemption)
 		}
 	}

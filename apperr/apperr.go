@@ -6,6 +6,8 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 )
 
 // Kind classifies an error for the caller.
@@ -45,7 +47,21 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Kind, e.Msg, e.Err)
 	}
-	return fmt.Sprintf("%s: %s", e.Kind, e.Msg)
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("%s: %s", e.Kind, e.Msg)
+	}
+	// The field problems say what is wrong, never the value (the house rule for Fields), so the
+	// command line may show them.
+	names := make([]string, 0, len(e.Fields))
+	for f := range e.Fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, f := range names {
+		parts[i] = f + " " + e.Fields[f]
+	}
+	return fmt.Sprintf("%s: %s (%s)", e.Kind, e.Msg, strings.Join(parts, "; "))
 }
 
 func (e *Error) Unwrap() error { return e.Err }

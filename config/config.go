@@ -19,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 	"gopkg.in/yaml.v3"
 
+	"example.com/acs/authval"
 	"example.com/acs/hsm"
 	"example.com/acs/sms"
 	"example.com/acs/store"
@@ -40,6 +41,8 @@ type Config struct {
 	ThreeDS   ThreeDS      `yaml:"threeds"`
 	Demo      Demo         `yaml:"demo"`
 	Push      Push         `yaml:"push"`
+	// AuthValues is the issuer's authentication-value policy and scheme keys (issue 15).
+	AuthValues authval.Config `yaml:"authentication_values"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
 	// AdminListen, when set, is a loopback host:port serving Go's profiler (net/http/pprof) for the
@@ -252,6 +255,7 @@ func Load(path string) (*Config, error) {
 	if err := env.Parse(&c); err != nil {
 		return nil, fmt.Errorf("config: environment: %w", err)
 	}
+	c.AuthValues.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
@@ -279,6 +283,9 @@ func (c *Config) Validate() error {
 			}
 			return errors.New(strings.Join(msgs, "; "))
 		}
+		return err
+	}
+	if err := c.AuthValues.Check(); err != nil {
 		return err
 	}
 	if p, err := decimal.NewFromString(c.SMS.Price); err != nil || p.IsNegative() {

@@ -1,7 +1,8 @@
 // Package hsm is the only door to the PKCS#11 hardware security module (SoftHSM2 in development and
 // tests, any PKCS#11 module in production). Every key the ACS relies on lives in the token and never
 // leaves it: the key-encryption key that wraps Tink keysets, the keyed-hash keys for lookups and for
-// verifying secrets, the MAC key for authentication values, and an ECDSA signing key.
+// verifying secrets, the schemes' keys for authentication values (scheme.go: per BIN range and key identifier), and ECDSA
+// signing keys.
 //
 // The package hands out standard shapes (tink.AEAD, crypto.Signer, byte slices) so that no other package
 // needs to know about PKCS#11. crypto11 panics on some token failures (GCM Seal, HMAC Sum); here every such

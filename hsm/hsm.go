@@ -52,12 +52,11 @@ var ErrMissingKeys = errors.New("hsm: key missing on token (run `acs hsm init`)"
 type keyName string
 
 const (
-	keyKEK       keyName = "kek"       // AES-256, wraps Tink keysets
-	keyIndex     keyName = "index"     // HMAC-SHA256, lookup hashes (PAN index)
-	keyVerifier  keyName = "verifier"  // HMAC-SHA256, verifiers of ID codes, answers, PINs
-	keyAuthValue keyName = "authvalue" // HMAC-SHA256, authentication values (CAVV)
-	keySigner    keyName = "signer"    // ECDSA P-256
-	keyDSClient  keyName = "ds-client" // ECDSA P-256, the ACS's TLS client key towards the Directory Servers
+	keyKEK      keyName = "kek"       // AES-256, wraps Tink keysets
+	keyIndex    keyName = "index"     // HMAC-SHA256, lookup hashes (PAN index)
+	keyVerifier keyName = "verifier"  // HMAC-SHA256, verifiers of ID codes, answers, PINs
+	keySigner   keyName = "signer"    // ECDSA P-256
+	keyDSClient keyName = "ds-client" // ECDSA P-256, the ACS's TLS client key towards the Directory Servers
 )
 
 // keyPairs are the ECDSA P-256 key pairs `acs hsm init` creates.
@@ -72,7 +71,6 @@ var secretKeys = []struct {
 	// CKM_SHA256_HMAC on every module we know.
 	{keyIndex, crypto11.CipherGeneric},
 	{keyVerifier, crypto11.CipherGeneric},
-	{keyAuthValue, crypto11.CipherGeneric},
 }
 
 func label(prefix string, n keyName) []byte { return []byte(prefix + "-" + string(n)) }
@@ -97,7 +95,7 @@ func configure(cfg Config) (*crypto11.Context, error) {
 // Init creates every key the ACS needs that the token does not hold yet, and returns the labels it
 // created. Keys are made sensitive and non-extractable. It is the one place keys are created: two
 // processes racing to "find or create" could otherwise leave duplicate labels on the token.
-func Init(cfg Config) (created []string, err error) {
+func Init(cfg Config, scheme ...SchemeKey) (created []string, err error) {
 	c, err := configure(cfg)
 	if err != nil {
 		return nil, err
@@ -135,7 +133,8 @@ func Init(cfg Config) (created []string, err error) {
 		}
 		created = append(created, string(l))
 	}
-	return created, nil
+	more, err := initScheme(c, cfg.KeyPrefix, scheme)
+	return append(created, more...), err
 }
 
 // HSM holds an open token and the handles of the ACS keys. It is safe for concurrent use. When the
@@ -143,8 +142,9 @@ func Init(cfg Config) (created []string, err error) {
 // the like), the failing call returns ErrUnavailable and the HSM logs in again and finds its keys
 // again, so the service recovers without a restart (issue 12).
 type HSM struct {
-	cfg Config
-	k   atomic.Pointer[session]
+	cfg    Config
+	scheme []SchemeKey
+	k      atomic.Pointer[session]
 
 	mu         sync.Mutex // serialises reopening
 	lastReopen time.Time
@@ -156,34 +156,38 @@ type HSM struct {
 
 // session is one login to the token with the handles of the ACS keys found in it.
 type session struct {
-	ctx       *crypto11.Context
-	kek       cipher.AEAD
-	index     *crypto11.SecretKey
-	verifier  *crypto11.SecretKey
-	authValue *crypto11.SecretKey
-	signer    crypto11.Signer
-	dsClient  crypto11.Signer
+	ctx      *crypto11.Context
+	kek      cipher.AEAD
+	index    *crypto11.SecretKey
+	verifier *crypto11.SecretKey
+	signer   crypto11.Signer
+	dsClient crypto11.Signer
+	scheme   map[string]schemeHandle // the scheme keys Open was given, by name
 }
 
-// Open logs in to the token and finds the ACS keys. It fails with ErrMissingKeys when `acs hsm init` has
-// not run.
-func Open(cfg Config) (*HSM, error) {
-	s, err := openSession(cfg)
+// Open logs in to the token and finds the ACS keys and the scheme keys named. It fails with
+// ErrMissingKeys when `acs hsm init` has not run (or ran with another configuration).
+func Open(cfg Config, scheme ...SchemeKey) (*HSM, error) {
+	s, err := openSession(cfg, scheme)
 	if err != nil {
 		return nil, err
 	}
-	h := &HSM{cfg: cfg}
+	h := &HSM{cfg: cfg, scheme: scheme}
 	h.k.Store(s)
 	return h, nil
 }
 
-func openSession(cfg Config) (*session, error) {
+func openSession(cfg Config, scheme []SchemeKey) (*session, error) {
 	c, err := configure(cfg)
 	if err != nil {
 		return nil, err
 	}
 	h := &session{ctx: c}
-	if err := h.load(cfg.KeyPrefix); err != nil {
+	err = h.load(cfg.KeyPrefix)
+	if err == nil {
+		err = h.loadScheme(cfg.KeyPrefix, scheme)
+	}
+	if err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -205,7 +209,7 @@ func (h *HSM) failed(s *session) {
 	h.lastReopen = time.Now()
 	// Closing a context whose sessions are gone may fail or panic in crypto11: either way it is gone.
 	_ = guard("close", s.ctx.Close)
-	ns, err := openSession(h.cfg)
+	ns, err := openSession(h.cfg, h.scheme)
 	if err != nil {
 		return
 	}
@@ -242,9 +246,6 @@ func (h *session) load(prefix string) error {
 		return err
 	}
 	if h.verifier, err = find(keyVerifier); err != nil {
-		return err
-	}
-	if h.authValue, err = find(keyAuthValue); err != nil {
 		return err
 	}
 	pair := func(n keyName) (crypto11.Signer, error) {
@@ -410,13 +411,6 @@ func (h *HSM) Verify(domain string, secret, verifier []byte) (bool, error) {
 		return false, err
 	}
 	return hmac.Equal(got, verifier), nil
-}
-
-// AuthValueMAC computes the MAC that an authentication value carries over the transaction data.
-func (h *HSM) AuthValueMAC(data []byte) ([]byte, error) {
-	s := h.k.Load()
-	sum, err := mac(s.authValue, "authvalue", data)
-	return sum, h.check(s, err)
 }
 
 // Signer returns the token's ECDSA P-256 key. Signatures are ASN.1 DER, as ecdsa.VerifyASN1 expects.

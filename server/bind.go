@@ -45,6 +45,11 @@ func BindJSON(c echo.Context, v any) error {
 			return apperr.Field("body", "is not a JSON object")
 		}
 	}
+	return Validate(v)
+}
+
+// Validate checks v's validate tags, answering every problem as an Invalid error naming the JSON fields.
+func Validate(v any) error {
 	if err := validate.Struct(v); err != nil {
 		var ve validator.ValidationErrors
 		if !errors.As(err, &ve) {

@@ -33,6 +33,7 @@ import (
 	"example.com/acs/acs"
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
+	"example.com/acs/authval"
 	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/demo"
@@ -40,6 +41,7 @@ import (
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
 	"example.com/acs/internal/devpki"
+	"example.com/acs/issuerapi"
 	"example.com/acs/letters"
 	"example.com/acs/limits"
 	"example.com/acs/portal"
@@ -66,7 +68,12 @@ Commands:
   staff disable NAME  end a staff member's access at once
   letters sample FILE write a sample letter PDF (made-up holder and code) to look at
   letters batch       print every requested ID-code letter into one PDF and manifest
-  verify-av           check an authentication value: reads the transaction as JSON on standard input
+  verify-av           check an authentication value against the transaction the ACS answered: reads
+                      the authorisation's data as JSON on standard input (as POST
+                      /issuer/v1/authentication-values/verify does); exit 1 unless valid
+  keys list           list the HSM's keys of this configuration: labels and types, never values
+  issuer-client add NAME      give an issuer system (authorisation host) an /issuer/v1 token; printed once
+  issuer-client disable NAME  end an issuer system's access at once
   evidence ID         show what proves an app approval of the transaction ID and verify it again:
                       the signed data, the signature, the device key's fingerprint; exit 1 if it fails
   keys rotate         add a new primary data key; old ciphertexts still decrypt
@@ -141,8 +148,12 @@ func command(args []string, stdin io.Reader) commandFunc {
 	case "letters batch":
 		return lettersBatch
 	case "verify-av":
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return verifyAV(ctx, cfg, log, stdin, out)
+		}
+	case "keys list":
 		return func(_ context.Context, cfg *config.Config, _ *slog.Logger, out io.Writer) error {
-			return verifyAV(cfg, stdin, out)
+			return keysList(cfg, out)
 		}
 	case "keys rotate":
 		return keysRotate
@@ -163,6 +174,11 @@ func command(args []string, stdin io.Reader) commandFunc {
 	if len(args) == 3 && args[0] == "staff" && (args[1] == "disable" || args[1] == "rotate" || args[1] == "otp") {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return staffChange(ctx, cfg, log, args[1], args[2], out)
+		}
+	}
+	if len(args) == 3 && args[0] == "issuer-client" && (args[1] == "add" || args[1] == "disable") {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return issuerClient(ctx, cfg, log, args[1], args[2], out)
 		}
 	}
 	if len(args) == 3 && args[0] == "letters" && args[1] == "sample" {
@@ -224,6 +240,8 @@ type deps struct {
 	decider      *acs.Decider
 	app          *acs.AppChannel
 	push         *push.Service
+	av           *authval.Service
+	issuer       *issuerapi.Service
 	// metricsRegistry is served at /metrics with the HTTP metrics and the decision counters.
 	metricsRegistry *prometheus.Registry
 	metrics         *acs.Metrics
@@ -255,10 +273,11 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, fmt.Errorf("database schema is at version %d, this binary needs %d: run `acs migrate`", cur, latest)
 	}
-	if d.hsm, err = hsm.Open(cfg.HSM); err != nil {
+	if d.hsm, err = hsm.Open(cfg.HSM, cfg.AuthValues.HSMKeys()...); err != nil {
 		d.Close()
 		return nil, err
 	}
+	d.av = authval.New(cfg.AuthValues, d.hsm)
 	if d.keys, err = envelope.Open(ctx, d.pool, d.hsm.KEK(), "pii"); err != nil {
 		d.Close()
 		return nil, err
@@ -298,7 +317,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, err
 	}
-	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, MAC: d.hsm, Clock: clock, Log: log, Link: link,
+	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, AV: d.av, Clock: clock, Log: log, Link: link,
 		MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, RetryInterval: cfg.ThreeDS.RReqRetryInterval,
 		ReadTimeout: cfg.ThreeDS.DSLink.ReadTimeout, Whitelist: d.whitelist, Metrics: d.metrics})
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
@@ -307,11 +326,13 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Cards:   d.cards, Pusher: pusher{d.push}, Sessions: d.keys})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
-		MAC: d.hsm, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
+		AV: d.av, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
 		OperatorID: cfg.ThreeDS.OperatorID, App: d.app, Decoupled: d.challenges})
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),
 		RequireDSCertificate: cfg.TLS.ClientCAFile != "", DSCertificateNames: cfg.TLS.ClientNames})
+	d.issuer = issuerapi.New(issuerapi.Deps{Pool: d.pool, Keys: d.hsm, Limits: limits.New(d.pool, clock),
+		Verifier: acs.NewAVVerifier(d.pool, d.cards, d.av), Audit: d.audit, Clock: clock, Log: log})
 	return d, nil
 }
 
@@ -569,6 +590,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TLS:      cfg.TLS.Enabled(),
 	})
 	d.support.Routes(e.Group("/support/v1"))
+	d.issuer.Routes(e.Group("/issuer/v1"))
 	e.GET("/support/console", support.Console)
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: d.clock,
 		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency, Whitelist: d.whitelist}).
@@ -657,7 +679,7 @@ func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 }
 
 func hsmInit(cfg *config.Config, out io.Writer) error {
-	created, err := hsm.Init(cfg.HSM)
+	created, err := hsm.Init(cfg.HSM, cfg.AuthValues.HSMKeys()...)
 	if err != nil {
 		return err
 	}
@@ -802,44 +824,69 @@ func lettersSample(cfg *config.Config, path string, out io.Writer) error {
 	return nil
 }
 
-// avRequest is what verify-av reads: the EMV names of the elements the issuer's authorisation system
-// has. The card number comes on standard input, never on the command line where ps would show it.
-type avRequest struct {
-	ACSTransID          string `json:"acsTransID"`
-	AcctNumber          string `json:"acctNumber"`
-	PurchaseAmount      int64  `json:"purchaseAmount,string"`
-	PurchaseCurrency    string `json:"purchaseCurrency"`
-	AcquirerBIN         string `json:"acquirerBIN"`
-	AcquirerMerchantID  string `json:"acquirerMerchantID"`
-	TransStatus         string `json:"transStatus"`
-	ECI                 string `json:"eci"`
-	AuthenticationValue string `json:"authenticationValue"`
-}
+// errInvalidAV is verify-av's exit 1: the value is not this transaction's (or the transaction unknown).
+var errInvalidAV = errors.New("verify-av: not valid")
 
-var errInvalidAV = errors.New("verify-av: invalid: the authentication value does not belong to this transaction")
-
-func verifyAV(cfg *config.Config, stdin io.Reader, out io.Writer) error {
-	var req avRequest
+// verifyAV is the issuer API's verification on the command line: the card number comes on standard
+// input, never on the command line where ps would show it.
+func verifyAV(ctx context.Context, cfg *config.Config, log *slog.Logger, stdin io.Reader, out io.Writer) error {
+	var req acs.VerifyRequest
 	dec := json.NewDecoder(io.LimitReader(stdin, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return errors.New("verify-av: standard input must be one JSON object with acsTransID, acctNumber, purchaseAmount, " +
-			"purchaseCurrency, acquirerBIN, acquirerMerchantID, transStatus, eci, authenticationValue")
+		return errors.New("verify-av: standard input must be one JSON object with acctNumber, acsTransID or dsTransID, " +
+			"purchaseAmount, purchaseCurrency, acquirerMerchantID (optional), authenticationValue")
 	}
-	h, err := hsm.Open(cfg.HSM)
+	if err := server.Validate(req); err != nil {
+		return fmt.Errorf("verify-av: %w", err)
+	}
+	d, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	ok, err := acs.VerifyAuthValue(h, acs.AVInput{ACSTransID: req.ACSTransID, AcctNumber: req.AcctNumber,
-		MinorUnits: req.PurchaseAmount, Currency: req.PurchaseCurrency, AcquirerBIN: req.AcquirerBIN,
-		AcquirerMerchantID: req.AcquirerMerchantID, TransStatus: req.TransStatus, ECI: req.ECI}, req.AuthenticationValue)
+	defer d.Close()
+	res, err := acs.NewAVVerifier(d.pool, d.cards, d.av).Verify(ctx, req)
 	if err != nil {
 		return fmt.Errorf("verify-av: %w", err)
 	}
-	if !ok {
+	b, _ := json.Marshal(res)
+	fmt.Fprintf(out, "verify-av: %s\n", b)
+	if res.Result != acs.AVValid {
 		return errInvalidAV
 	}
-	fmt.Fprintln(out, "verify-av: valid")
+	return nil
+}
+
+// keysList prints the token's keys of this configuration's prefix.
+func keysList(cfg *config.Config, out io.Writer) error {
+	keys, err := hsm.ListKeys(cfg.HSM)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		fmt.Fprintf(out, "%-48s %s\n", k.Label, k.Type)
+	}
+	return nil
+}
+
+// issuerClient adds or disables an issuer system's access to /issuer/v1.
+func issuerClient(ctx context.Context, cfg *config.Config, log *slog.Logger, verb, name string, out io.Writer) error {
+	d, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if verb == "disable" {
+		if err := d.issuer.DisableClient(ctx, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "issuer-client disable: %s can no longer call /issuer/v1\n", name)
+		return nil
+	}
+	token, err := d.issuer.AddClient(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "issuer-client add: %s created; its token (Authorization: Bearer), shown this once:\n%s\n", name, token)
 	return nil
 }

@@ -3,17 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"example.com/acs/acs"
 	"example.com/acs/config"
-	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
 )
 
@@ -141,53 +146,96 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// R-AUTH-8: the issuer checks an authentication value with `acs verify-av`, the card number on stdin.
-func TestVerifyAV(t *testing.T) {
+// R-AUTH-8, issue 15: the issuer checks an authentication value with `acs verify-av` (the card number on
+// standard input) against the transaction the ACS answered; `acs keys list` shows the scheme keys `acs
+// hsm init` made, by label and type; `acs issuer-client` hands out and ends /issuer/v1 tokens.
+func TestVerifyAVAndKeys(t *testing.T) {
 	cfg := writeConfig(t)
-	if code, out, errOut := cli(t, "-config", cfg, "hsm", "init"); code != 0 {
-		t.Fatalf("hsm init: %s %s", out, errOut)
+	// Without the known-browser rule a low-value purchase is frictionless.
+	raw, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(raw), "threeds: {", "threeds: {risk: {known_browsers: false}, ", 1)), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	h := testenv.HSMConfig(t)
-	h.KeyPrefix = keyPrefixOf(t, cfg)
-	hs, err := hsm.Open(h)
+	for _, args := range [][]string{{"migrate"}, {"hsm", "init"}, {"import-cards", "../../testdata/cards.csv"}, {"demo", "seed"}} {
+		if code, out, errOut := cli(t, append([]string{"-config", cfg}, args...)...); code != 0 {
+			t.Fatalf("%v: %s %s", args, out, errOut)
+		}
+	}
+	code, out, _ := cli(t, "-config", cfg, "keys", "list")
+	for _, want := range []string{"-av-mc-all-01 ", "generic-secret", "-av-visa-all-01-a ", "-av-visa-all-01-b ", "des3", "-kek ", "aes"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("keys list lacks %q: %d %s", want, code, out)
+		}
+	}
+
+	// A low-value purchase is frictionless: Y with a Visa CAVV.
+	c, err := config.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := acs.AVInput{ACSTransID: "0f2a5e9c-6a3b-4c1d-9e8f-7a6b5c4d3e2f", AcctNumber: "4000110000000017", MinorUnits: 4990,
-		Currency: "978", AcquirerBIN: "412345", AcquirerMerchantID: "M-000123", TransStatus: "Y", ECI: "05"}
-	av, err := acs.AuthValue(hs, in)
-	hs.Close()
+	ctx := context.Background()
+	d, err := open(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := func(amount, value string) string {
-		return `{"acsTransID":"0f2a5e9c-6a3b-4c1d-9e8f-7a6b5c4d3e2f","acctNumber":"4000110000000017","purchaseAmount":"` + amount +
-			`","purchaseCurrency":"978","acquirerBIN":"412345","acquirerMerchantID":"M-000123","transStatus":"Y","eci":"05","authenticationValue":"` + value + `"}`
+	dsTransID := uuid.NewString()
+	areq, _ := json.Marshal(map[string]any{"messageType": "AReq", "messageVersion": "2.2.0", "threeDSServerTransID": uuid.NewString(),
+		"dsTransID": dsTransID, "threeDSServerRefNumber": "TEST", "threeDSRequestorID": "test", "threeDSRequestorName": "test",
+		"threeDSRequestorChallengeInd": "01", "deviceChannel": "02", "messageCategory": "01", "threeDSRequestorAuthenticationInd": "01",
+		"threeDSRequestorURL": "https://shop.example/", "threeDSCompInd": "U", "dsReferenceNumber": "DS_REF", "threeDSServerURL": "https://3ds.example/",
+		"dsURL":                    "https://ds.example/rreq",
+		"browserJavascriptEnabled": false, "acctNumber": "4000110000000017", "acquirerBIN": "412345", "acquirerMerchantID": "M-000456",
+		"merchantName": "Buchladen am Markt", "mcc": "5942", "merchantCountryCode": "276", "purchaseAmount": "1250", "purchaseCurrency": "978",
+		"purchaseExponent": "2", "purchaseDate": time.Now().UTC().Format("20060102150405"), "notificationURL": "https://3ds.example/notify",
+		"browserAcceptHeader": "text/html", "browserLanguage": "de-DE", "browserUserAgent": "acs demo seed", "browserScreenHeight": "900", "browserScreenWidth": "1440"})
+	a, erro := acs.ParseAReq(areq)
+	if erro != nil {
+		t.Fatal(erro)
+	}
+	_, res, err := d.decider.Decide(ctx, a)
+	d.Close()
+	if err != nil || res.TransStatus != "Y" || res.ECI != "05" {
+		t.Fatalf("decide: %+v %v", res, err)
+	}
+	body := func(id, amount, value string) string {
+		return `{"` + id + `","acctNumber":"4000110000000017","purchaseAmount":"` + amount +
+			`","purchaseCurrency":"978","acquirerMerchantID":"M-000456","authenticationValue":"` + value + `"}`
 	}
 	run1 := func(stdin string) (int, string) {
 		var out, errb bytes.Buffer
 		code := run([]string{"-config", cfg, "verify-av"}, strings.NewReader(stdin), &out, &errb)
 		return code, out.String() + errb.String()
 	}
-	if code, out := run1(body("4990", av)); code != 0 || !strings.Contains(out, "valid") {
-		t.Fatalf("valid value: %d %s", code, out)
+	byACS, byDS := `acsTransID":"`+res.ACSTransID, `dsTransID":"`+dsTransID
+	for _, id := range []string{byACS, byDS} {
+		if code, out := run1(body(id, "1250", res.AuthenticationValue)); code != 0 || !strings.Contains(out, `"result":"valid"`) ||
+			!strings.Contains(out, `"eci":"05"`) {
+			t.Fatalf("valid value: %d %s", code, out)
+		}
 	}
-	if code, out := run1(body("4991", av)); code != 1 || !strings.Contains(out, "invalid") {
+	if code, out := run1(body(byACS, "1251", res.AuthenticationValue)); code != 1 || !strings.Contains(out, `"mismatch":["purchaseAmount"]`) {
 		t.Fatalf("one cent more: %d %s", code, out)
 	}
-	if code, out := run1("4000110000000017"); code != 1 || strings.Contains(out, "4000110000000017") {
-		t.Fatalf("garbage input: %d %s", code, out)
+	if code, out := run1(body(`acsTransID":"`+uuid.NewString(), "1250", res.AuthenticationValue)); code != 1 ||
+		!strings.Contains(out, "unknown_transaction") {
+		t.Fatalf("unknown transaction: %d %s", code, out)
 	}
-}
+	for _, in := range []string{"4000110000000017", body(byACS, "1250", "short")} {
+		if code, out := run1(in); code != 1 || strings.Contains(out, "4000110000000017") {
+			t.Fatalf("bad input: %d %s", code, out)
+		}
+	}
 
-// keyPrefixOf reads the key prefix back from a config file written by writeConfig.
-func keyPrefixOf(t *testing.T, path string) string {
-	t.Helper()
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
+	code, out, _ = cli(t, "-config", cfg, "issuer-client", "add", "auth-host")
+	if code != 0 || !regexp.MustCompile(`acsi_[A-Za-z0-9_-]{43}`).MatchString(out) {
+		t.Fatalf("issuer-client add: %d %s", code, out)
 	}
-	return c.HSM.KeyPrefix
+	if code, _, errOut := cli(t, "-config", cfg, "issuer-client", "add", "auth-host"); code != 1 || !strings.Contains(errOut, "taken") {
+		t.Fatalf("issuer-client add twice: %d %s", code, errOut)
+	}
+	if code, out, _ := cli(t, "-config", cfg, "issuer-client", "disable", "auth-host"); code != 0 || !strings.Contains(out, "no longer") {
+		t.Fatalf("issuer-client disable: %d %s", code, out)
+	}
 }
 
 // Issue 12: the registry of encrypted columns (encryptedColumns) holds every bytea column named *_enc

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"example.com/acs/authval"
 	"example.com/acs/hsm"
 )
 
@@ -78,14 +79,16 @@ func HSMConfig(t testing.TB) hsm.Config {
 	}
 }
 
-// HSM creates fresh keys on the test token and opens them; the HSM is closed when the test ends.
+// HSM creates fresh keys on the test token, the scheme keys of the default authentication-value
+// configuration among them, and opens them; the HSM is closed when the test ends.
 func HSM(t testing.TB) *hsm.HSM {
 	t.Helper()
 	cfg := HSMConfig(t)
-	if _, err := hsm.Init(cfg); err != nil {
+	scheme := authval.Config{}.HSMKeys()
+	if _, err := hsm.Init(cfg, scheme...); err != nil {
 		t.Fatalf("hsm init: %v", err)
 	}
-	h, err := hsm.Open(cfg)
+	h, err := hsm.Open(cfg, scheme...)
 	if err != nil {
 		t.Fatalf("hsm open: %v", err)
 	}

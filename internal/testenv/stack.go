@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
 
+	"example.com/acs/authval"
 	"example.com/acs/cards"
 	"example.com/acs/envelope"
 	"example.com/acs/hsm"
@@ -44,8 +45,10 @@ func (b *Buffer) String() string {
 // demo cards imported, keys on the test token, a fake clock, a debug log captured for leak checks, and
 // letters whose codes the test can read (on paper only, otherwise).
 type Stack struct {
-	Pool    *pgxpool.Pool
-	HSM     *hsm.HSM
+	Pool *pgxpool.Pool
+	HSM  *hsm.HSM
+	// AV computes authentication values with the HSM's scheme keys (default configuration).
+	AV      *authval.Service
 	Keys    *envelope.Keyring
 	Digests *envelope.Digester
 	Clock   *clockwork.FakeClock
@@ -66,6 +69,7 @@ func NewStack(t testing.TB) *Stack {
 	t.Helper()
 	ctx := context.Background()
 	s := &Stack{Pool: DB(t), HSM: HSM(t), Clock: clockwork.NewFakeClockAt(Start), Logs: &Buffer{}}
+	s.AV = authval.New(authval.Config{}, s.HSM)
 	var err error
 	if s.Keys, err = envelope.Open(ctx, s.Pool, s.HSM.KEK(), "pii"); err != nil {
 		t.Fatal(err)

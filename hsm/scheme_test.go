@@ -1,0 +1,117 @@
+package hsm_test
+
+import (
+	"crypto/des"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"example.com/acs/hsm"
+	"example.com/acs/internal/testenv"
+)
+
+// Issue 15: a scheme key imported with a published value computes in the token what the published
+// algorithms compute with it, so the vectors of package authval (checked there with Go's DES and HMAC)
+// hold for the token too. A single-length DES key K is imported as K|K|K (triple DES is then DES).
+func TestSchemeKeysComputeAsPublished(t *testing.T) {
+	cfg := testenv.HSMConfig(t)
+	a := hsm.SchemeKey{Name: "av-visa-test-01-a", Type: hsm.SchemeDES3}
+	b := hsm.SchemeKey{Name: "av-visa-test-01-b", Type: hsm.SchemeDES3}
+	m := hsm.SchemeKey{Name: "av-mc-test-01", Type: hsm.SchemeHMAC}
+	keyA, _ := hex.DecodeString(strings.Repeat("0123456789ABCDEF", 3))
+	keyB, _ := hex.DecodeString(strings.Repeat("FEDCBA9876543210", 3))
+	// SoftHSM takes HMAC-SHA256 keys of 32 bytes and more (CKR_KEY_SIZE_RANGE below).
+	macKey, _ := hex.DecodeString(strings.Repeat("B039878C1F96D212F509B2DC4CC8CD1B", 2))
+	for k, v := range map[hsm.SchemeKey][]byte{a: keyA, b: keyB, m: macKey} {
+		if err := hsm.ImportSchemeKey(cfg, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := hsm.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hsm.Open(cfg, a, b, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+
+	in := [8]byte{0x41, 0x23, 0x45, 0x67, 0x89, 0x01, 0x23, 0x45}
+	ref, _ := des.NewCipher(keyA[:8])
+	var want [8]byte
+	ref.Encrypt(want[:], in[:])
+	got, err := h.SchemeBlock(a.Name, false, in)
+	if err != nil || got != want {
+		t.Fatalf("DES3 K|K|K encrypt: %x, %v; want DES %x", got, err, want)
+	}
+	refB, _ := des.NewCipher(keyB[:8])
+	refB.Decrypt(want[:], in[:])
+	if got, err = h.SchemeBlock(b.Name, true, in); err != nil || got != want {
+		t.Fatalf("DES3 K|K|K decrypt: %x, %v; want DES %x", got, err, want)
+	}
+
+	data := []byte("SPA2 IAV input")
+	mac := hmac.New(sha256.New, macKey)
+	mac.Write(data)
+	sum, err := h.SchemeMAC(m.Name, data)
+	if err != nil || !hmac.Equal(sum, mac.Sum(nil)) {
+		t.Fatalf("HMAC-SHA256: %x, %v", sum, err)
+	}
+
+	// A key asked for under the wrong type, or one the HSM was not opened with, is refused.
+	if _, err := h.SchemeMAC(a.Name, data); !errors.Is(err, hsm.ErrNoSchemeKey) {
+		t.Fatalf("DES key as HMAC key: %v", err)
+	}
+	if _, err := h.SchemeBlock("av-visa-test-02-a", false, in); !errors.Is(err, hsm.ErrNoSchemeKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+
+	// The listing shows labels and types, never values.
+	keys, err := hsm.ListKeys(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, k := range keys {
+		types[strings.TrimPrefix(k.Label, cfg.KeyPrefix+"-")] = k.Type
+	}
+	for name, typ := range map[string]string{a.Name: "des3", m.Name: "generic-secret", "kek": "aes", "signer": "ec-p256"} {
+		if types[name] != typ {
+			t.Errorf("list: %s is %q, want %q (all: %v)", name, types[name], typ, types)
+		}
+	}
+}
+
+// Init creates the scheme keys it is given, once; Open fails while one is missing.
+func TestSchemeKeysInit(t *testing.T) {
+	cfg := testenv.HSMConfig(t)
+	k := hsm.SchemeKey{Name: "av-mc-all-01", Type: hsm.SchemeHMAC}
+	d := hsm.SchemeKey{Name: "av-visa-all-01-a", Type: hsm.SchemeDES3}
+	if _, err := hsm.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hsm.Open(cfg, k); !errors.Is(err, hsm.ErrMissingKeys) {
+		t.Fatalf("open without the scheme key: %v", err)
+	}
+	created, err := hsm.Init(cfg, k, d)
+	if err != nil || len(created) != 2 {
+		t.Fatalf("init: %v, %v", created, err)
+	}
+	if created, err = hsm.Init(cfg, k, d); err != nil || len(created) != 0 {
+		t.Fatalf("second init: %v, %v", created, err)
+	}
+	h, err := hsm.Open(cfg, k, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if _, err := h.SchemeMAC(k.Name, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.SchemeBlock(d.Name, false, [8]byte{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,219 @@
+// Package issuerapi owns /issuer/v1, the API for the issuer's own back-end systems (issue 15; the card
+// management system's routes join it later): their credentials (issuer_clients: a bearer token per
+// system, stored as its keyed hash) and the routes. The first route is the verification of an
+// authentication value for the issuer's authorisation host.
+//
+// The API is machine to machine, inside the bank: no cookies, no browser. A wrong token is a 401 and
+// counts against the client address, which is locked after FailedTokens wrong tokens, as the staff API
+// does. No response or log line holds a card number.
+package issuerapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
+
+	"example.com/acs/acs"
+	"example.com/acs/apperr"
+	"example.com/acs/audit"
+	"example.com/acs/limits"
+	"example.com/acs/server"
+	"example.com/acs/store"
+)
+
+// FailedTokens limits wrong tokens per client address.
+var FailedTokens = limits.Rule{Name: "issuer_api_client", Max: 10, Window: 30 * time.Minute}
+
+// Indexer computes the keyed hash of a token (hsm.HSM.Index).
+type Indexer interface {
+	Index(domain string, data []byte) ([]byte, error)
+}
+
+// Deps are what the API needs.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Keys     Indexer
+	Limits   *limits.Limiter
+	Verifier *acs.AVVerifier
+	Audit    *audit.Log
+	Clock    clockwork.Clock
+	Log      *slog.Logger
+}
+
+// Service is the issuer API.
+type Service struct{ d Deps }
+
+// New returns a Service.
+func New(d Deps) *Service { return &Service{d} }
+
+// Client is an issuer system with access.
+type Client struct {
+	ID   uuid.UUID
+	Name string
+}
+
+var (
+	errToken   = apperr.New(apperr.Unauthorized, "a valid issuer API token is needed (Authorization: Bearer acsi_...)")
+	errLocked  = apperr.New(apperr.TooMany, "too many wrong tokens from this address; try again later")
+	clientName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+)
+
+const tokenPrefix = "acsi_"
+
+// AddClient gives a new issuer system access and returns its token, which is shown this once.
+func (s *Service) AddClient(ctx context.Context, name string) (string, error) {
+	if !clientName.MatchString(name) {
+		return "", apperr.Field("name", "must be lower-case letters, digits and '-', at most 63")
+	}
+	token, hash, err := s.newToken()
+	if err != nil {
+		return "", err
+	}
+	err = store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO issuer_clients (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
+			uuid.New(), name, hash, s.d.Clock.Now()); err != nil {
+			return err
+		}
+		return s.d.Audit.Record(ctx, tx, audit.Entry{Actor: "system", Action: "issuer_client.add", Details: map[string]string{"name": name}})
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return "", apperr.Field("name", "is taken")
+	}
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// DisableClient ends a system's access at once.
+func (s *Service) DisableClient(ctx context.Context, name string) error {
+	return store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE issuer_clients SET disabled_at = $2 WHERE name = $1 AND disabled_at IS NULL`,
+			name, s.d.Clock.Now())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return apperr.New(apperr.NotFound, "no active issuer client of this name")
+		}
+		return s.d.Audit.Record(ctx, tx, audit.Entry{Actor: "system", Action: "issuer_client.disable", Details: map[string]string{"name": name}})
+	})
+}
+
+func (s *Service) newToken() (string, []byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, err
+	}
+	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	h, err := s.tokenHash(token)
+	return token, h, err
+}
+
+func (s *Service) tokenHash(token string) ([]byte, error) {
+	if len(token) != len(tokenPrefix)+43 || !strings.HasPrefix(token, tokenPrefix) {
+		return nil, errToken
+	}
+	h, err := s.d.Keys.Index("issuer_token", []byte(token))
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	}
+	return h, nil
+}
+
+// Authenticate finds the active client of a token. A wrong token counts against the client address.
+func (s *Service) Authenticate(ctx context.Context, token, addr string) (*Client, error) {
+	var key string
+	if s.d.Limits != nil && addr != "" {
+		var err error
+		if key, err = limits.Client(s.d.Keys, FailedTokens, addr); err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+		}
+		if reached, err := s.d.Limits.Reached(ctx, FailedTokens, key); err != nil {
+			return nil, err
+		} else if reached {
+			return nil, errLocked
+		}
+	}
+	c, err := s.client(ctx, token)
+	if errors.Is(err, errToken) {
+		s.d.Log.WarnContext(ctx, "issuer API: wrong token")
+		if key != "" {
+			if _, cerr := s.d.Limits.Count(ctx, FailedTokens, key); cerr != nil {
+				return nil, cerr
+			}
+		}
+	}
+	return c, err
+}
+
+func (s *Service) client(ctx context.Context, token string) (*Client, error) {
+	h, err := s.tokenHash(token)
+	if err != nil {
+		return nil, err
+	}
+	var c Client
+	err = s.d.Pool.QueryRow(ctx, `SELECT id, name FROM issuer_clients WHERE token_hash = $1 AND disabled_at IS NULL`, h).
+		Scan(&c.ID, &c.Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+const clientKey = "issuer_client"
+
+// Routes mounts the API on g (/issuer/v1).
+func (s *Service) Routes(g *echo.Group) {
+	g.Use(s.authenticate)
+	g.POST("/authentication-values/verify", s.verify)
+}
+
+func (s *Service) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok {
+			return errToken
+		}
+		cl, err := s.Authenticate(c.Request().Context(), token, c.RealIP())
+		if err != nil {
+			return err
+		}
+		c.Set(clientKey, *cl)
+		return next(c)
+	}
+}
+
+// verify answers POST /authentication-values/verify: 200 with the result (valid, invalid with the
+// elements that did not match, unknown_transaction), 400 naming malformed fields.
+func (s *Service) verify(c echo.Context) error {
+	var req acs.VerifyRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	res, err := s.d.Verifier.Verify(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	cl := c.Get(clientKey).(Client)
+	s.d.Log.InfoContext(c.Request().Context(), "authentication value verified", "client", cl.Name,
+		"result", string(res.Result), "mismatch", strings.Join(res.Mismatch, ","))
+	return c.JSON(http.StatusOK, res)
+}
