@@ -293,6 +293,8 @@ func TestAppApproveWithPINAcrossProcesses(t *testing.T) {
 	if len(rreqs) != 1 || rreqs[0].Message["eci"] != "02" || rreqs[0].Message["transStatus"] != "Y" {
 		t.Fatalf("RReq: %v", rreqs)
 	}
+	// Issue 15: the AAV says the app confirmed with the PIN (method 2), in the browser channel.
+	golden(t, "rreq-approved-app-mastercard", rreqs[0].Message)
 	// The same approval again, and a fresh answer to an answered confirmation, are refused.
 	if code, _ := fx.answerVia(t, fx.b, c, "approve", "biometric", ""); code != http.StatusConflict {
 		t.Fatalf("second answer: %d", code)

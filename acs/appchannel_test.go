@@ -98,6 +98,10 @@ func TestAppChannelOOBApprove(t *testing.T) {
 					rreqs[0].Message["acsRenderingType"] == nil {
 					t.Fatalf("RReq: %v", rreqs)
 				}
+				// Issue 15: the AAV's control byte says app channel (0x91), its method the app's PIN.
+				if av, _ := rreqs[0].Message["authenticationValue"].(string); !strings.HasPrefix(describeAV(av), "<Mastercard AAV: control 91, method 2 key 1,") {
+					t.Fatalf("app-channel AAV: %s", describeAV(av))
+				}
 				if p := fx.sim.Problems(); len(p) > 0 {
 					t.Fatalf("messages break their tables: %v", p)
 				}

@@ -3,7 +3,10 @@ package acs_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +22,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/authval"
 	"example.com/acs/internal/sim3ds"
 	"example.com/acs/server"
 	"example.com/acs/sms"
@@ -26,13 +30,19 @@ import (
 
 // flowFixture runs the ACS's EMV surface over real HTTP, with Anna's card registered for mTAN (answer
 // "Kiel"), and the 3DS Server simulator playing merchant and browser.
-// verifyAV checks, as the issuer's authorisation host would (issue 15), that av is the value of the
-// demo card's purchase acsTransID at M-000123 for minor units in EUR.
+// verifyAV checks, as the issuer's authorisation host would (issue 15), that av is the value of Anna's
+// purchase acsTransID at M-000123 for minor units in EUR.
 func (fx *flowFixture) verifyAV(t *testing.T, acsTransID, minor, av string) {
 	t.Helper()
-	res, err := acs.NewAVVerifier(fx.Pool, fx.Cards, fx.AV).Verify(context.Background(), acs.VerifyRequest{AcctNumber: "4000110000000017",
+	fx.verifyCardAV(t, "4000110000000017", "05", acsTransID, minor, av)
+}
+
+// verifyCardAV is verifyAV for the card pan, expecting eci.
+func (fx *flowFixture) verifyCardAV(t *testing.T, pan, eci, acsTransID, minor, av string) {
+	t.Helper()
+	res, err := acs.NewAVVerifier(fx.Pool, fx.Cards, fx.AV).Verify(context.Background(), acs.VerifyRequest{AcctNumber: pan,
 		ACSTransID: acsTransID, PurchaseAmount: minor, PurchaseCurrency: "978", AcquirerMerchantID: "M-000123", AuthenticationValue: av})
-	if err != nil || res.Result != acs.AVValid || res.ECI != "05" {
+	if err != nil || res.Result != acs.AVValid || res.ECI != eci {
 		t.Fatalf("authentication value: %+v %v", res, err)
 	}
 }
@@ -136,7 +146,7 @@ func normalize(msg map[string]any) map[string]any {
 		case uuidRE.MatchString(s):
 			norm[k] = "<" + k + ">"
 		case k == "authenticationValue" && len(s) == 28:
-			norm[k] = "<28 characters base64>"
+			norm[k] = describeAV(s)
 		case k == "acsURL" && strings.HasSuffix(s, "/3ds/challenge"):
 			norm[k] = "<ACS>/3ds/challenge"
 		default:
@@ -148,6 +158,23 @@ func normalize(msg map[string]any) map[string]any {
 		}
 	}
 	return norm
+}
+
+// describeAV shows the layout of an authentication value (package authval) with what depends on the
+// keys and on the random transaction ids masked: the golden files show which scheme's value a message
+// carries and its fixed bytes (status, method, key identifier).
+func describeAV(av string) string {
+	raw, err := base64.StdEncoding.DecodeString(av)
+	if err != nil || len(raw) != 20 {
+		return "<not a 20-byte base64 value>"
+	}
+	h := hex.EncodeToString(raw)
+	if raw[0] == 0x90 || raw[0] == 0x91 {
+		return fmt.Sprintf("<Mastercard AAV: control %s, method %s key %s, IAV ********, ACS id %s, sequence ********, %s>",
+			h[0:2], h[2:3], h[3:4], h[12:14], h[22:])
+	}
+	return fmt.Sprintf("<Visa CAVV: results %s, second factor %s, key %s, output ****, ATN ****************, version %s, %s>",
+		h[0:2], h[2:4], h[4:6], h[30:32], h[32:])
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -175,6 +202,24 @@ func golden(t *testing.T, name string, msg map[string]any) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs from %s:\n%s", name, path, got)
+	}
+}
+
+// Issue 15: with the issuer's attempts policy on, a card whose holder has not registered gets A with the
+// attempts value and ECI of its scheme (Visa 06, Mastercard 01) instead of N (13); the value verifies.
+func TestFlowAttempts(t *testing.T) {
+	cfx := newChallengeFixture(t)
+	cfx.AV = authval.New(authval.Config{Attempts: true}, cfx.HSM)
+	fx := newFlowFixtureOn(t, cfx)
+	for _, c := range []struct{ pan, eci, name string }{{"4000110000000025", "06", "ares-attempts-visa"},
+		{"5200110000000020", "01", "ares-attempts-mastercard"}} {
+		ares := fx.purchase(t, map[string]any{"acctNumber": c.pan})
+		golden(t, c.name, ares)
+		fx.verifyCardAV(t, c.pan, c.eci, ares["acsTransID"].(string), "4990", ares["authenticationValue"].(string))
+	}
+	// A registered card is not affected: challenged as before.
+	if ares := fx.purchase(t, nil); ares["transStatus"] != "C" {
+		t.Fatalf("registered card: %v", ares)
 	}
 }
 
@@ -805,7 +850,7 @@ func FuzzParseCReq(f *testing.F) {
 }
 
 // App cards are challenged too; the page asks to confirm in the app and can cancel. Mastercard's ECI
-// for a frictionless Y is 02.
+// for a frictionless Y is 02, with a risk-based AAV (issue 15).
 func TestFlowAppCard(t *testing.T) {
 	fx := newFlowFixture(t)
 	fx.registerApp(t, "5200110000000012", 5, 2029, "Noah Schröder")
@@ -813,6 +858,8 @@ func TestFlowAppCard(t *testing.T) {
 	if small["transStatus"] != "Y" || small["eci"] != "02" {
 		t.Fatalf("frictionless Mastercard: %v", small)
 	}
+	golden(t, "ares-frictionless-y-mastercard", small)
+	fx.verifyCardAV(t, "5200110000000012", "02", small["acsTransID"].(string), "999", small["authenticationValue"].(string))
 	ares := fx.purchase(t, map[string]any{"acctNumber": "5200110000000012"})
 	page, err := fx.sim.Challenge(ares, sim3ds.CReq(ares, "01", nil), "c2Vzc2lvbi0x", "en")
 	if err != nil || page.Status != http.StatusOK || !strings.Contains(html.UnescapeString(page.Body), "confirm the payment in your bank's app") ||

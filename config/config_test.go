@@ -63,6 +63,13 @@ func TestInvalidConfigsFailLoudly(t *testing.T) {
 		"space in key prefix": {strings.Replace(valid, `key_prefix: acs`, `key_prefix: "a b"`, 1), "hsm.key_prefix"},
 		"no directory server": {strings.Replace(valid, `, directory_servers: [{scheme: visa, url: "https://ds.example/rreq"}]`, "", 1), "threeds.directory_servers"},
 		"unknown scheme":      {strings.Replace(valid, "scheme: visa", "scheme: pigeon", 1), "threeds.directory_servers[0].scheme"},
+		// Issue 15: a value's key identifier has 4 bits for Mastercard; the active key must be kept.
+		"mastercard key id 16": {valid + "authentication_values: {mastercard: {ranges: [{name: all, bins: [\"5\"], keys: [16], active: 16}]}}\n",
+			"mastercard.all: key 16"},
+		"active key not kept": {valid + "authentication_values: {visa: {ranges: [{name: all, bins: [\"4\"], keys: [1], active: 2}]}}\n",
+			"active key 2"},
+		"range without bins": {valid + "authentication_values: {visa: {ranges: [{name: all, keys: [1], active: 1}]}}\n",
+			"authentication_values.visa.ranges[0].bins"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := config.Load(write(t, tc.body))

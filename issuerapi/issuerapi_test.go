@@ -1,0 +1,161 @@
+package issuerapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"example.com/acs/acs"
+	"example.com/acs/audit"
+	"example.com/acs/authval"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/issuerapi"
+	"example.com/acs/limits"
+	"example.com/acs/server"
+)
+
+// areq is a browser purchase of pan (minor units of EUR) at merchant M-000123.
+func areq(t *testing.T, pan, amount string) *acs.AReq {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"messageType": "AReq", "messageVersion": "2.2.0", "threeDSServerTransID": uuid.NewString(),
+		"dsTransID": uuid.NewString(), "threeDSServerRefNumber": "TEST", "threeDSRequestorID": "test", "threeDSRequestorName": "test",
+		"threeDSRequestorChallengeInd": "01", "deviceChannel": "02", "messageCategory": "01", "threeDSRequestorAuthenticationInd": "01",
+		"threeDSRequestorURL": "https://shop.example/", "threeDSCompInd": "U", "dsReferenceNumber": "DS_REF",
+		"threeDSServerURL": "https://3ds.example/", "dsURL": "https://ds.example/rreq", "browserJavascriptEnabled": false,
+		"acctNumber": pan, "acquirerBIN": "412345", "acquirerMerchantID": "M-000123", "merchantName": "Beispiel Shop",
+		"mcc": "5942", "merchantCountryCode": "276", "purchaseAmount": amount, "purchaseCurrency": "978", "purchaseExponent": "2",
+		"purchaseDate": "20261123090000", "notificationURL": "https://3ds.example/notify", "browserAcceptHeader": "text/html",
+		"browserLanguage": "de-DE", "browserUserAgent": "test", "browserScreenHeight": "900", "browserScreenWidth": "1440"})
+	a, erro := acs.ParseAReq(body)
+	if erro != nil {
+		t.Fatal(erro)
+	}
+	return a
+}
+
+// Issue 15: the issuer's authorisation host verifies authentication values over HTTP with a token of its
+// own: valid with the ECI for the transaction's value, invalid naming what does not match, unknown for
+// a transaction the ACS never answered; a wrong or disabled token is 401 and a run of them locks the
+// address; a malformed request is 400 naming the field. With the attempts policy on, an unregistered
+// Visa and Mastercard card get A with the attempts values and ECIs 06 and 01. No response or log line
+// holds a card number.
+func TestVerifyOverHTTP(t *testing.T) {
+	st := testenv.NewStack(t)
+	ctx := context.Background()
+	av := authval.New(authval.Config{Attempts: true}, st.HSM)
+	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
+		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", AV: av})
+	api := issuerapi.New(issuerapi.Deps{Pool: st.Pool, Keys: st.HSM, Limits: limits.New(st.Pool, st.Clock),
+		Verifier: acs.NewAVVerifier(st.Pool, st.Cards, av), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log})
+	e := server.New(server.Deps{Log: st.Log})
+	api.Routes(e.Group("/issuer/v1"))
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	token, err := api.AddClient(ctx, "auth-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen bytes.Buffer
+	post := func(tok, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/issuer/v1/authentication-values/verify", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		seen.Write(raw)
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		return resp.StatusCode, out
+	}
+	ask := func(pan string, a *acs.AReq, d *acs.Decision, amount string) string {
+		b, _ := json.Marshal(acs.VerifyRequest{AcctNumber: pan, DSTransID: a.DSTransID, PurchaseAmount: amount,
+			PurchaseCurrency: "978", AcquirerMerchantID: "M-000123", AuthenticationValue: d.AuthenticationValue})
+		return string(b)
+	}
+
+	for _, c := range []struct{ pan, eci string }{{"4000110000000025", "06"}, {"5200110000000020", "01"}} {
+		a := areq(t, c.pan, "4990")
+		_, d, err := dc.Decide(ctx, a)
+		if err != nil || d.TransStatus != "A" || d.ECI != c.eci || len(d.AuthenticationValue) != 28 {
+			t.Fatalf("%s: attempts: %+v %v", c.pan[:6], d, err)
+		}
+		code, out := post(token, ask(c.pan, a, d, "4990"))
+		if code != http.StatusOK || out["result"] != "valid" || out["eci"] != c.eci || out["transStatus"] != "A" {
+			t.Fatalf("%s: valid value: %d %v", c.pan[:6], code, out)
+		}
+		code, out = post(token, ask(c.pan, a, d, "4991"))
+		if code != http.StatusOK || out["result"] != "invalid" || !strings.Contains(toJSON(out["mismatch"]), "purchaseAmount") {
+			t.Fatalf("%s: one cent more: %d %v", c.pan[:6], code, out)
+		}
+		other := "4000110000000033"
+		if c.pan[0] == '5' {
+			other = "5200110000000038"
+		}
+		if code, out = post(token, ask(other, a, d, "4990")); out["result"] != "invalid" || !strings.Contains(toJSON(out["mismatch"]), "acctNumber") {
+			t.Fatalf("%s: another card: %d %v", c.pan[:6], code, out)
+		}
+		a2 := *a
+		a2.DSTransID = uuid.NewString()
+		if code, out = post(token, ask(c.pan, &a2, d, "4990")); code != http.StatusOK || out["result"] != "unknown_transaction" {
+			t.Fatalf("%s: unknown transaction: %d %v", c.pan[:6], code, out)
+		}
+		// The value of another transaction of the same card and purchase does not verify for this one.
+		b := areq(t, c.pan, "4990")
+		_, d2, _ := dc.Decide(ctx, b)
+		if code, out = post(token, ask(c.pan, a, d2, "4990")); out["result"] != "invalid" ||
+			!strings.Contains(toJSON(out["mismatch"]), "authenticationValue") {
+			t.Fatalf("%s: another transaction's value: %d %v", c.pan[:6], code, out)
+		}
+	}
+
+	if code, out := post(token, `{"acctNumber":"4000110000000025","authenticationValue":"x"}`); code != http.StatusBadRequest ||
+		!strings.Contains(toJSON(out), "authenticationValue") || !strings.Contains(toJSON(out), "acsTransID") {
+		t.Fatalf("malformed: %d %v", code, out)
+	}
+	if code, _ := post("", `{}`); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", code)
+	}
+	if code, _ := post("acsi_"+strings.Repeat("A", 43), `{}`); code != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", code)
+	}
+	if err := api.DisableClient(ctx, "auth-host"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := post(token, `{}`); code != http.StatusUnauthorized {
+		t.Fatalf("disabled client: %d", code)
+	}
+	last := 0
+	for range issuerapi.FailedTokens.Max + 1 {
+		last, _ = post("acsi_"+strings.Repeat("B", 43), `{}`)
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("after %d wrong tokens: %d", issuerapi.FailedTokens.Max+1, last)
+	}
+	for _, pan := range []string{"4000110000000025", "5200110000000020", "4000110000000033", "5200110000000038"} {
+		if strings.Contains(seen.String(), pan) || strings.Contains(st.Logs.String(), pan) {
+			t.Fatalf("a response or log line holds the card number %s...", pan[:6])
+		}
+	}
+	if strings.Contains(st.Logs.String(), token) {
+		t.Fatal("the log holds the token")
+	}
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
