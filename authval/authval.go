@@ -27,7 +27,7 @@ import (
 // Keys is what the schemes compute with: the HSM's scheme keys (hsm.HSM).
 type Keys interface {
 	SchemeMAC(name string, data []byte) ([]byte, error)
-	SchemeBlock(name string, decrypt bool, in [8]byte) ([8]byte, error)
+	SchemeBlock(name string, in [8]byte) ([8]byte, error)
 }
 
 // Method is how the cardholder was authenticated, as far as a value encodes it.

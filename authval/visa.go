@@ -21,7 +21,8 @@ import (
 //
 // The CAVV output is the CVV algorithm (cvv.go) over the PAN (16 digits: shorter numbers left-padded
 // with zeros, longer ones their rightmost 16), the unpredictable number in place of the expiry date,
-// and the results code and second factor in place of the service code, with the range's key pair A/B.
+// and the results code and second factor in place of the service code, with the range's key pair A/B
+// (held as A|A|A and A|B|A, cvv.go).
 //
 // Choices where the public material is silent (README "Authentication values"): byte 16 is 0x00 (the
 // version 0 of the quoted table; Visa's confidential specification may give 3DS 2.x its own); the
@@ -33,9 +34,11 @@ import (
 
 const visaMaxKeyID = 99
 
-func visaKeyNames(rangeName string, key int) (a, b string) {
+// visaKeyNames names the key pair A, B of a range and key indicator on the token: A|A|A and A|B|A as
+// triple-DES keys (cvv.go).
+func visaKeyNames(rangeName string, key int) (a, aba string) {
 	n := fmt.Sprintf("av-visa-%s-%02d", rangeName, key)
-	return n + "-a", n + "-b"
+	return n + "-a", n + "-aba"
 }
 
 // visaResultsCode is Table D-2's authentication results code.
@@ -105,9 +108,9 @@ func (s *Service) visa(t Transaction, r Range, key int) ([]byte, error) {
 }
 
 // visaCAVV assembles the CAVV (Table D-7) from its inputs; atn has 16 digits.
-func visaCAVV(do blockCipher, keyA, keyB, pan, atn string, arc, sf byte, key int) ([]byte, error) {
+func visaCAVV(do blockCipher, keyA, keyABA, pan, atn string, arc, sf byte, key int) ([]byte, error) {
 	un := atn[12:]
-	out, err := cvv(do, keyA, keyB, pan16(pan)+un+strconv.Itoa(int(arc))+fmt.Sprintf("%02d", sf))
+	out, err := cvv(do, keyA, keyABA, pan16(pan)+un+strconv.Itoa(int(arc))+fmt.Sprintf("%02d", sf))
 	if err != nil {
 		return nil, err
 	}

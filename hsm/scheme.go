@@ -23,7 +23,8 @@ const (
 	// prefix: the scheme's host recomputes the same MAC).
 	SchemeHMAC SchemeKeyType = "hmac-sha256"
 	// SchemeDES3 is a triple-DES key used one 8-byte block at a time (CKM_DES3_ECB). A single-length DES
-	// key K a scheme hands out is imported as K|K|K, for which triple DES is single DES.
+	// key K is imported as K|K|K, for which triple DES is single DES; a pair A, B as A|B|A is the
+	// encrypt-decrypt-encrypt of the CVV algorithm.
 	SchemeDES3 SchemeKeyType = "des3"
 )
 
@@ -123,9 +124,9 @@ func (h *HSM) SchemeMAC(name string, data []byte) ([]byte, error) {
 	return sum, h.check(s, err)
 }
 
-// SchemeBlock encrypts (or, with decrypt, decrypts) one 8-byte block with the named triple-DES scheme
-// key in ECB mode: the building block of the CVV algorithm the Visa CAVV is computed with.
-func (h *HSM) SchemeBlock(name string, decrypt bool, in [8]byte) ([8]byte, error) {
+// SchemeBlock encrypts one 8-byte block with the named triple-DES scheme key in ECB mode: the building
+// block of the CVV algorithm the Visa CAVV is computed with.
+func (h *HSM) SchemeBlock(name string, in [8]byte) ([8]byte, error) {
 	var out [8]byte
 	s := h.k.Load()
 	key, err := h.schemeKey(s, name, SchemeDES3)
@@ -134,11 +135,7 @@ func (h *HSM) SchemeBlock(name string, decrypt bool, in [8]byte) ([8]byte, error
 	}
 	err = guard("DES3 ECB", func() error {
 		// crypto11's cipher.Block panics on a token failure; guard turns that into ErrUnavailable.
-		if decrypt {
-			key.Decrypt(out[:], in[:])
-		} else {
-			key.Encrypt(out[:], in[:])
-		}
+		key.Encrypt(out[:], in[:])
 		return nil
 	})
 	return out, h.check(s, err)

@@ -1,6 +1,7 @@
 package hsm_test
 
 import (
+	"bytes"
 	"crypto/des"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,17 +16,18 @@ import (
 
 // Issue 15: a scheme key imported with a published value computes in the token what the published
 // algorithms compute with it, so the vectors of package authval (checked there with Go's DES and HMAC)
-// hold for the token too. A single-length DES key K is imported as K|K|K (triple DES is then DES).
+// hold for the token too. A Visa key pair A, B is held as A|A|A (triple DES is then DES with A) and
+// A|B|A (the CVV algorithm's encrypt-decrypt-encrypt).
 func TestSchemeKeysComputeAsPublished(t *testing.T) {
 	cfg := testenv.HSMConfig(t)
 	a := hsm.SchemeKey{Name: "av-visa-test-01-a", Type: hsm.SchemeDES3}
-	b := hsm.SchemeKey{Name: "av-visa-test-01-b", Type: hsm.SchemeDES3}
+	aba := hsm.SchemeKey{Name: "av-visa-test-01-aba", Type: hsm.SchemeDES3}
 	m := hsm.SchemeKey{Name: "av-mc-test-01", Type: hsm.SchemeHMAC}
-	keyA, _ := hex.DecodeString(strings.Repeat("0123456789ABCDEF", 3))
-	keyB, _ := hex.DecodeString(strings.Repeat("FEDCBA9876543210", 3))
+	keyA, _ := hex.DecodeString("0123456789ABCDEF")
+	keyB, _ := hex.DecodeString("FEDCBA9876543210")
 	// SoftHSM takes HMAC-SHA256 keys of 32 bytes and more (CKR_KEY_SIZE_RANGE below).
 	macKey, _ := hex.DecodeString(strings.Repeat("B039878C1F96D212F509B2DC4CC8CD1B", 2))
-	for k, v := range map[hsm.SchemeKey][]byte{a: keyA, b: keyB, m: macKey} {
+	for k, v := range map[hsm.SchemeKey][]byte{a: bytes.Repeat(keyA, 3), aba: append(append(append([]byte{}, keyA...), keyB...), keyA...), m: macKey} {
 		if err := hsm.ImportSchemeKey(cfg, k, v); err != nil {
 			t.Fatal(err)
 		}
@@ -33,24 +35,27 @@ func TestSchemeKeysComputeAsPublished(t *testing.T) {
 	if _, err := hsm.Init(cfg); err != nil {
 		t.Fatal(err)
 	}
-	h, err := hsm.Open(cfg, a, b, m)
+	h, err := hsm.Open(cfg, a, aba, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
 
 	in := [8]byte{0x41, 0x23, 0x45, 0x67, 0x89, 0x01, 0x23, 0x45}
-	ref, _ := des.NewCipher(keyA[:8])
+	desA, _ := des.NewCipher(keyA)
+	desB, _ := des.NewCipher(keyB)
 	var want [8]byte
-	ref.Encrypt(want[:], in[:])
-	got, err := h.SchemeBlock(a.Name, false, in)
+	desA.Encrypt(want[:], in[:])
+	got, err := h.SchemeBlock(a.Name, in)
 	if err != nil || got != want {
-		t.Fatalf("DES3 K|K|K encrypt: %x, %v; want DES %x", got, err, want)
+		t.Fatalf("A|A|A: %x, %v; want DES with A %x", got, err, want)
 	}
-	refB, _ := des.NewCipher(keyB[:8])
-	refB.Decrypt(want[:], in[:])
-	if got, err = h.SchemeBlock(b.Name, true, in); err != nil || got != want {
-		t.Fatalf("DES3 K|K|K decrypt: %x, %v; want DES %x", got, err, want)
+	// E(A, D(B, E(A, x))), the CVV algorithm's last three steps.
+	desA.Encrypt(want[:], in[:])
+	desB.Decrypt(want[:], want[:])
+	desA.Encrypt(want[:], want[:])
+	if got, err = h.SchemeBlock(aba.Name, in); err != nil || got != want {
+		t.Fatalf("A|B|A: %x, %v; want %x", got, err, want)
 	}
 
 	data := []byte("SPA2 IAV input")
@@ -65,7 +70,7 @@ func TestSchemeKeysComputeAsPublished(t *testing.T) {
 	if _, err := h.SchemeMAC(a.Name, data); !errors.Is(err, hsm.ErrNoSchemeKey) {
 		t.Fatalf("DES key as HMAC key: %v", err)
 	}
-	if _, err := h.SchemeBlock("av-visa-test-02-a", false, in); !errors.Is(err, hsm.ErrNoSchemeKey) {
+	if _, err := h.SchemeBlock("av-visa-test-02-a", in); !errors.Is(err, hsm.ErrNoSchemeKey) {
 		t.Fatalf("unknown key: %v", err)
 	}
 
@@ -111,7 +116,7 @@ func TestSchemeKeysInit(t *testing.T) {
 	if _, err := h.SchemeMAC(k.Name, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.SchemeBlock(d.Name, false, [8]byte{}); err != nil {
+	if _, err := h.SchemeBlock(d.Name, [8]byte{}); err != nil {
 		t.Fatal(err)
 	}
 }

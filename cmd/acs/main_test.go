@@ -162,7 +162,7 @@ func TestVerifyAVAndKeys(t *testing.T) {
 		}
 	}
 	code, out, _ := cli(t, "-config", cfg, "keys", "list")
-	for _, want := range []string{"-av-mc-all-01 ", "generic-secret", "-av-visa-all-01-a ", "-av-visa-all-01-b ", "des3", "-kek ", "aes"} {
+	for _, want := range []string{"-av-mc-all-01 ", "generic-secret", "-av-visa-all-01-a ", "-av-visa-all-01-aba ", "des3", "-kek ", "aes"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("keys list lacks %q: %d %s", want, code, out)
 		}
