@@ -1,11 +1,15 @@
 package acs
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/google/uuid"
 
 	"example.com/acs/apperr"
 	"example.com/acs/authval"
 	"example.com/acs/cards"
+	"example.com/acs/hsm"
 )
 
 // The authentication value and ECI of a Y or A (R-AUTH-8, issue 15) are package authval's: the scheme's
@@ -35,11 +39,17 @@ func avTransaction(a *AReq, scheme cards.Scheme, acsTransID, status string, m au
 		MinorUnits: a.MinorUnits, Currency: a.Currency, MerchantName: a.MerchantName}
 }
 
-// generateAV computes a value, turning a token failure into Unavailable.
+// generateAV computes a value. A token failure is Unavailable (the ACS answers as when the HSM is
+// down); anything else is a configuration mistake (a card outside every BIN range of its scheme) and
+// says so, rather than sending the operator to the HSM.
 func generateAV(s *authval.Service, t authval.Transaction) (authval.Value, error) {
 	v, err := s.Generate(t)
-	if err != nil {
-		return v, apperr.Wrap(apperr.Unavailable, "the authentication value cannot be computed", err)
+	switch {
+	case err == nil:
+		return v, nil
+	case errors.Is(err, hsm.ErrUnavailable):
+		return v, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
+	default:
+		return v, fmt.Errorf("acs: no authentication value for a %s card (authentication_values ranges?): %w", t.Scheme, err)
 	}
-	return v, nil
 }

@@ -40,7 +40,7 @@ func (fx *flowFixture) verifyAV(t *testing.T, acsTransID, minor, av string) {
 // verifyCardAV is verifyAV for the card pan, expecting eci.
 func (fx *flowFixture) verifyCardAV(t *testing.T, pan, eci, acsTransID, minor, av string) {
 	t.Helper()
-	res, err := acs.NewAVVerifier(fx.Pool, fx.Cards, fx.AV).Verify(context.Background(), acs.VerifyRequest{AcctNumber: pan,
+	res, err := acs.NewAVVerifier(fx.Pool, fx.Cards, fx.AV, fx.Clock).Verify(context.Background(), acs.VerifyRequest{AcctNumber: pan,
 		ACSTransID: acsTransID, PurchaseAmount: minor, PurchaseCurrency: "978", AcquirerMerchantID: "M-000123", AuthenticationValue: av})
 	if err != nil || res.Result != acs.AVValid || res.ECI != eci {
 		t.Fatalf("authentication value: %+v %v", res, err)

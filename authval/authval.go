@@ -79,7 +79,7 @@ type Range struct {
 	// Name is part of the key labels on the token ("av-mc-<name>-<key id>").
 	Name string `yaml:"name" validate:"required,alphanum,max=16"`
 	// BINs are the card-number prefixes of the range (longest match wins across ranges).
-	BINs []string `yaml:"bins" validate:"min=1,dive,numeric,min=1,max=11"`
+	BINs []string `yaml:"bins" validate:"min=1,dive,number,min=1,max=11"`
 	// Keys are the key identifiers on the token that still verify: the active one and those rotated out
 	// that values within the chargeback period may still carry.
 	Keys []int `yaml:"keys" validate:"min=1,unique"`
@@ -92,9 +92,13 @@ type Config struct {
 	// Attempts makes the ACS answer A (attempts) with an attempts value where it cannot authenticate a
 	// card of its BIN ranges because the cardholder has not registered. Off by default, as the seeds'
 	// bank does: such a purchase is N (13, not enrolled).
-	Attempts   bool       `yaml:"attempts"`
-	Mastercard Mastercard `yaml:"mastercard"`
-	Visa       Visa       `yaml:"visa"`
+	Attempts bool `yaml:"attempts"`
+	// GenerateMissingKeys lets `acs hsm init` create configured scheme keys the token lacks, at random:
+	// for development, tests and load runs. Off in production, where a missing key is one the key
+	// ceremony has not loaded, and a random one would make values no scheme can check.
+	GenerateMissingKeys bool       `yaml:"generate_missing_keys"`
+	Mastercard          Mastercard `yaml:"mastercard"`
+	Visa                Visa       `yaml:"visa"`
 }
 
 // Mastercard configures the SPA2 AAV.
@@ -123,12 +127,18 @@ func (c *Config) Defaults() {
 // key among the kept ones, range names unique per scheme.
 func (c Config) Check() error {
 	check := func(scheme string, rs []Range, lo, hi int) error {
-		names := map[string]bool{}
+		names, bins := map[string]bool{}, map[string]string{}
 		for _, r := range rs {
 			if names[r.Name] {
 				return fmt.Errorf("authentication_values.%s: range %q twice", scheme, r.Name)
 			}
 			names[r.Name] = true
+			for _, b := range r.BINs {
+				if other, ok := bins[b]; ok {
+					return fmt.Errorf("authentication_values.%s: BIN %s in ranges %q and %q", scheme, b, other, r.Name)
+				}
+				bins[b] = r.Name
+			}
 			for _, k := range r.Keys {
 				if k < lo || k > hi {
 					return fmt.Errorf("authentication_values.%s.%s: key %d outside %d-%d", scheme, r.Name, k, lo, hi)
@@ -176,8 +186,12 @@ func New(cfg Config, keys Keys) *Service {
 	return &Service{cfg: cfg, keys: keys}
 }
 
-// Attempts reports whether the issuer answers A for cards it cannot authenticate.
-func (s *Service) Attempts() bool { return s.cfg.Attempts }
+// Attempts reports whether the issuer answers A for cards it cannot authenticate (never without a
+// Service).
+func (s *Service) Attempts() bool { return s != nil && s.cfg.Attempts }
+
+// ErrNoService means no Service was configured: a wiring mistake, refused rather than a nil panic.
+var ErrNoService = errors.New("authval: no authentication-value service")
 
 // ErrNoRange means the card's number is in none of the scheme's configured BIN ranges.
 var ErrNoRange = errors.New("authval: the card is in no configured BIN range")
@@ -204,6 +218,9 @@ func rangeOf(rs []Range, pan string) (Range, error) {
 
 // Generate computes the value of t with its range's active key, and the ECI.
 func (s *Service) Generate(t Transaction) (Value, error) {
+	if s == nil {
+		return Value{}, ErrNoService
+	}
 	if t.Status != "Y" && t.Status != "A" {
 		return Value{}, ErrUnsupported
 	}
@@ -239,6 +256,9 @@ func (s *Service) Generate(t Transaction) (Value, error) {
 // key (one the range still keeps) and compares in constant time. A malformed value or a retired key is
 // not valid; a token failure is an error.
 func (s *Service) Verify(t Transaction, av string) (bool, error) {
+	if s == nil {
+		return false, ErrNoService
+	}
 	got, err := base64.StdEncoding.DecodeString(av)
 	if err != nil || len(got) != 20 || (t.Status != "Y" && t.Status != "A") {
 		return false, nil

@@ -72,6 +72,9 @@ func mcKeyID(av []byte) int { return int(av[1] & 0x0f) }
 // (log10(minor/100) * 6553.6, one step about 0.035 % of the amount), as the public implementation does.
 // A non-payment authentication has amount 0.
 func mcAmount(minor int64) uint16 {
+	if minor < 0 {
+		return 0 // not reachable: the decision refuses negative amounts; kept total
+	}
 	if minor <= 14000 {
 		return uint16(minor)
 	}

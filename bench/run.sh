@@ -62,6 +62,7 @@ threeds:
   low_value: {enabled: true, max_amount: "30", max_cumulative: "100", max_count: 5}
   risk: {tra_up_to_100: true, challenge_above: "2000", velocity_count: 0, velocity_window: 10m, known_browsers: true,
     whitelist_max_amount: "500"}
+authentication_values: {generate_missing_keys: true}
 demo:
   fleet_cards: $state/fleet.csv
   fleet_phone: $state/fleet-phone.json

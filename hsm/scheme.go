@@ -67,6 +67,30 @@ func initScheme(c *crypto11.Context, prefix string, keys []SchemeKey) (created [
 	return created, nil
 }
 
+// MissingSchemeKeys returns the labels of the scheme keys the token lacks.
+func MissingSchemeKeys(cfg Config, keys []SchemeKey) (missing []string, err error) {
+	c, err := configure(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%w: close: %v", ErrUnavailable, cerr)
+		}
+	}()
+	for _, k := range keys {
+		l := cfg.KeyPrefix + "-" + k.Name
+		found, err := c.FindKey(nil, []byte(l))
+		if err != nil {
+			return nil, fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
+		}
+		if found == nil {
+			missing = append(missing, l)
+		}
+	}
+	return missing, nil
+}
+
 // loadScheme finds the scheme keys in a new session.
 func (h *session) loadScheme(prefix string, keys []SchemeKey) error {
 	h.scheme = make(map[string]schemeHandle, len(keys))
@@ -231,6 +255,7 @@ func ImportSchemeKey(cfg Config, key SchemeKey, value []byte) (err error) {
 	if p == nil {
 		return fmt.Errorf("%w: load module %s", ErrUnavailable, cfg.Module)
 	}
+	defer p.Destroy()
 	// The module may be initialised already by crypto11 in this process; then it must stay so.
 	if err := p.Initialize(); err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
 		return fmt.Errorf("%w: initialise: %v", ErrUnavailable, err)
@@ -263,7 +288,7 @@ func ImportSchemeKey(cfg Config, key SchemeKey, value []byte) (err error) {
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
 			pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, key.Type == SchemeDES3),
-			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, key.Type == SchemeDES3),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false), // the CVV algorithm only encrypts
 			pkcs11.NewAttribute(pkcs11.CKA_SIGN, key.Type == SchemeHMAC),
 			pkcs11.NewAttribute(pkcs11.CKA_VERIFY, key.Type == SchemeHMAC),
 			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),

@@ -4,8 +4,8 @@
 // authentication value for the issuer's authorisation host.
 //
 // The API is machine to machine, inside the bank: no cookies, no browser. A wrong token is a 401 and
-// counts against the client address, which is locked after FailedTokens wrong tokens, as the staff API
-// does. No response or log line holds a card number.
+// counts against the client address, which is then answered 429 after FailedTokens wrong tokens; a
+// valid token is never refused for its address. No response or log line holds a card number.
 package issuerapi
 
 import (
@@ -135,30 +135,31 @@ func (s *Service) tokenHash(token string) ([]byte, error) {
 	return h, nil
 }
 
-// Authenticate finds the active client of a token. A wrong token counts against the client address.
+// Authenticate finds the active client of a token. A valid token always passes: 256 random bits
+// gain nothing from a lock, and one misconfigured system behind the same address (a proxy, NAT) must
+// not lock out the authorisation host. Wrong tokens count against the client address; once it has
+// FailedTokens of them, it gets 429 instead of 401 until the window passes.
 func (s *Service) Authenticate(ctx context.Context, token, addr string) (*Client, error) {
-	var key string
-	if s.d.Limits != nil && addr != "" {
-		var err error
-		if key, err = limits.Client(s.d.Keys, FailedTokens, addr); err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
-		}
-		if reached, err := s.d.Limits.Reached(ctx, FailedTokens, key); err != nil {
-			return nil, err
-		} else if reached {
-			return nil, errLocked
-		}
-	}
 	c, err := s.client(ctx, token)
-	if errors.Is(err, errToken) {
-		s.d.Log.WarnContext(ctx, "issuer API: wrong token")
-		if key != "" {
-			if _, cerr := s.d.Limits.Count(ctx, FailedTokens, key); cerr != nil {
-				return nil, cerr
-			}
-		}
+	if !errors.Is(err, errToken) {
+		return c, err
 	}
-	return c, err
+	s.d.Log.WarnContext(ctx, "issuer API: wrong token")
+	if s.d.Limits == nil || addr == "" {
+		return nil, err
+	}
+	key, kerr := limits.Client(s.d.Keys, FailedTokens, addr)
+	if kerr != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, "the security module is unavailable", kerr)
+	}
+	n, cerr := s.d.Limits.Count(ctx, FailedTokens, key)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if n > FailedTokens.Max {
+		return nil, errLocked
+	}
+	return nil, err
 }
 
 func (s *Service) client(ctx context.Context, token string) (*Client, error) {

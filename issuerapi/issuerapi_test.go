@@ -24,15 +24,23 @@ import (
 // areq is a browser purchase of pan (minor units of EUR) at merchant M-000123.
 func areq(t *testing.T, pan, amount string) *acs.AReq {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"messageType": "AReq", "messageVersion": "2.2.0", "threeDSServerTransID": uuid.NewString(),
+	return areqWith(t, pan, func(m map[string]any) { m["purchaseAmount"] = amount })
+}
+
+// areqWith is areq's AReq for pan as mod changes it.
+func areqWith(t *testing.T, pan string, mod func(map[string]any)) *acs.AReq {
+	t.Helper()
+	m := map[string]any{"messageType": "AReq", "messageVersion": "2.2.0", "threeDSServerTransID": uuid.NewString(),
 		"dsTransID": uuid.NewString(), "threeDSServerRefNumber": "TEST", "threeDSRequestorID": "test", "threeDSRequestorName": "test",
 		"threeDSRequestorChallengeInd": "01", "deviceChannel": "02", "messageCategory": "01", "threeDSRequestorAuthenticationInd": "01",
 		"threeDSRequestorURL": "https://shop.example/", "threeDSCompInd": "U", "dsReferenceNumber": "DS_REF",
 		"threeDSServerURL": "https://3ds.example/", "dsURL": "https://ds.example/rreq", "browserJavascriptEnabled": false,
 		"acctNumber": pan, "acquirerBIN": "412345", "acquirerMerchantID": "M-000123", "merchantName": "Beispiel Shop",
-		"mcc": "5942", "merchantCountryCode": "276", "purchaseAmount": amount, "purchaseCurrency": "978", "purchaseExponent": "2",
+		"mcc": "5942", "merchantCountryCode": "276", "purchaseAmount": "4990", "purchaseCurrency": "978", "purchaseExponent": "2",
 		"purchaseDate": "20261123090000", "notificationURL": "https://3ds.example/notify", "browserAcceptHeader": "text/html",
-		"browserLanguage": "de-DE", "browserUserAgent": "test", "browserScreenHeight": "900", "browserScreenWidth": "1440"})
+		"browserLanguage": "de-DE", "browserUserAgent": "test", "browserScreenHeight": "900", "browserScreenWidth": "1440"}
+	mod(m)
+	body, _ := json.Marshal(m)
 	a, erro := acs.ParseAReq(body)
 	if erro != nil {
 		t.Fatal(erro)
@@ -41,9 +49,11 @@ func areq(t *testing.T, pan, amount string) *acs.AReq {
 }
 
 // Issue 15: the issuer's authorisation host verifies authentication values over HTTP with a token of its
-// own: valid with the ECI for the transaction's value, invalid naming what does not match, unknown for
-// a transaction the ACS never answered; a wrong or disabled token is 401 and a run of them locks the
-// address; a malformed request is 400 naming the field. With the attempts policy on, an unregistered
+// own: valid with the ECI for the transaction's value (and how often it was verified before), invalid
+// naming what does not match only where the value itself is genuine (no guessing of card numbers or
+// amounts), unknown for a transaction the ACS never answered; a wrong or disabled token is 401, and
+// after a run of them from one address 429, while a valid token from there still passes; a malformed
+// request is 400 naming the field. With the attempts policy on, an unregistered
 // Visa and Mastercard card get A with the attempts values and ECIs 06 and 01. No response or log line
 // holds a card number.
 func TestVerifyOverHTTP(t *testing.T) {
@@ -53,12 +63,16 @@ func TestVerifyOverHTTP(t *testing.T) {
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", AV: av})
 	api := issuerapi.New(issuerapi.Deps{Pool: st.Pool, Keys: st.HSM, Limits: limits.New(st.Pool, st.Clock),
-		Verifier: acs.NewAVVerifier(st.Pool, st.Cards, av), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log})
+		Verifier: acs.NewAVVerifier(st.Pool, st.Cards, av, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log})
 	e := server.New(server.Deps{Log: st.Log})
 	api.Routes(e.Group("/issuer/v1"))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	token, err := api.AddClient(ctx, "auth-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := api.AddClient(ctx, "auth-host-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,19 +107,25 @@ func TestVerifyOverHTTP(t *testing.T) {
 		if err != nil || d.TransStatus != "A" || d.ECI != c.eci || len(d.AuthenticationValue) != 28 {
 			t.Fatalf("%s: attempts: %+v %v", c.pan[:6], d, err)
 		}
-		code, out := post(token, ask(c.pan, a, d, "4990"))
-		if code != http.StatusOK || out["result"] != "valid" || out["eci"] != c.eci || out["transStatus"] != "A" {
-			t.Fatalf("%s: valid value: %d %v", c.pan[:6], code, out)
+		for n := range 2 {
+			code, out := post(token, ask(c.pan, a, d, "4990"))
+			if code != http.StatusOK || out["result"] != "valid" || out["eci"] != c.eci || out["transStatus"] != "A" ||
+				out["previousVerifications"] != float64(n) || out["authenticatedAt"] == nil {
+				t.Fatalf("%s: valid value (%d): %d %v", c.pan[:6], n, code, out)
+			}
 		}
-		code, out = post(token, ask(c.pan, a, d, "4991"))
-		if code != http.StatusOK || out["result"] != "invalid" || !strings.Contains(toJSON(out["mismatch"]), "purchaseAmount") {
+		// One cent more: the value is genuine (recomputed from the stored purchase and this card number),
+		// so the answer may name what differs.
+		code, out := post(token, ask(c.pan, a, d, "4991"))
+		if code != http.StatusOK || out["result"] != "invalid" || toJSON(out["mismatch"]) != `["purchaseAmount"]` {
 			t.Fatalf("%s: one cent more: %d %v", c.pan[:6], code, out)
 		}
+		// Another card number: the value is not genuine for it; the answer does not say which part failed.
 		other := "4000110000000033"
 		if c.pan[0] == '5' {
 			other = "5200110000000038"
 		}
-		if code, out = post(token, ask(other, a, d, "4990")); out["result"] != "invalid" || !strings.Contains(toJSON(out["mismatch"]), "acctNumber") {
+		if code, out = post(token, ask(other, a, d, "4990")); out["result"] != "invalid" || out["mismatch"] != nil || out["eci"] != nil {
 			t.Fatalf("%s: another card: %d %v", c.pan[:6], code, out)
 		}
 		a2 := *a
@@ -116,10 +136,27 @@ func TestVerifyOverHTTP(t *testing.T) {
 		// The value of another transaction of the same card and purchase does not verify for this one.
 		b := areq(t, c.pan, "4990")
 		_, d2, _ := dc.Decide(ctx, b)
-		if code, out = post(token, ask(c.pan, a, d2, "4990")); out["result"] != "invalid" ||
-			!strings.Contains(toJSON(out["mismatch"]), "authenticationValue") {
+		if code, out = post(token, ask(c.pan, a, d2, "4990")); out["result"] != "invalid" || out["mismatch"] != nil {
 			t.Fatalf("%s: another transaction's value: %d %v", c.pan[:6], code, out)
 		}
+	}
+
+	// A non-payment authentication (no purchase, no acquirer data) by the DS's id in upper case.
+	npa := areqWith(t, "5200110000000061", func(m map[string]any) {
+		m["messageCategory"], m["threeDSRequestorAuthenticationInd"] = "02", "04"
+		for _, k := range []string{"purchaseAmount", "purchaseCurrency", "purchaseExponent", "purchaseDate", "acquirerBIN",
+			"acquirerMerchantID", "merchantName", "mcc", "merchantCountryCode"} {
+			delete(m, k)
+		}
+	})
+	_, nd, err := dc.Decide(ctx, npa)
+	if err != nil || nd.TransStatus != "A" || nd.ECI != "N1" {
+		t.Fatalf("non-payment attempts: %+v %v", nd, err)
+	}
+	b, _ := json.Marshal(acs.VerifyRequest{AcctNumber: "5200110000000061", DSTransID: strings.ToUpper(npa.DSTransID),
+		AuthenticationValue: nd.AuthenticationValue})
+	if code, out := post(token, string(b)); code != http.StatusOK || out["result"] != "valid" || out["eci"] != "N1" {
+		t.Fatalf("non-payment value: %d %v", code, out)
 	}
 
 	if code, out := post(token, `{"acctNumber":"4000110000000025","authenticationValue":"x"}`); code != http.StatusBadRequest ||
@@ -145,7 +182,11 @@ func TestVerifyOverHTTP(t *testing.T) {
 	if last != http.StatusTooManyRequests {
 		t.Fatalf("after %d wrong tokens: %d", issuerapi.FailedTokens.Max+1, last)
 	}
-	for _, pan := range []string{"4000110000000025", "5200110000000020", "4000110000000033", "5200110000000038"} {
+	if code, out := post(second, `{"acctNumber":"4000110000000025","acsTransID":"`+uuid.NewString()+`","authenticationValue":"`+
+		strings.Repeat("A", 28)+`"}`); code != http.StatusOK || out["result"] != "unknown_transaction" {
+		t.Fatalf("a valid token from the locked address: %d %v", code, out)
+	}
+	for _, pan := range []string{"4000110000000025", "5200110000000020", "4000110000000033", "5200110000000038", "5200110000000061"} {
 		if strings.Contains(seen.String(), pan) || strings.Contains(st.Logs.String(), pan) {
 			t.Fatalf("a response or log line holds the card number %s...", pan[:6])
 		}

@@ -76,6 +76,7 @@ threeds:
   risk: {tra_up_to_100: false, challenge_above: "2000", velocity_count: 0, known_browsers: false}
 letters: {out_dir: %q}
 sms: {gateway: dev, sender: Musterbank, price: "0.09", budget_per_hour: 200, budget_per_day: 500}
+authentication_values: {generate_missing_keys: true}
 demo: {enabled: true, phone_state: %q}
 `, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, addr, filepath.Join(dir, "pki", "acs-signing.pem"), addr,
 		filepath.Join(dir, "pki", "acs-signing.pem"), filepath.Join(dir, "pki", "ca.pem"), filepath.Join(dir, "letters"), phone)

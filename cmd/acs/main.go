@@ -332,7 +332,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),
 		RequireDSCertificate: cfg.TLS.ClientCAFile != "", DSCertificateNames: cfg.TLS.ClientNames})
 	d.issuer = issuerapi.New(issuerapi.Deps{Pool: d.pool, Keys: d.hsm, Limits: limits.New(d.pool, clock),
-		Verifier: acs.NewAVVerifier(d.pool, d.cards, d.av), Audit: d.audit, Clock: clock, Log: log})
+		Verifier: acs.NewAVVerifier(d.pool, d.cards, d.av, d.clock), Audit: d.audit, Clock: clock, Log: log})
 	return d, nil
 }
 
@@ -678,10 +678,27 @@ func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	return nil
 }
 
+// hsmInit creates the ACS's own keys the token lacks. The schemes' keys come from the key ceremony:
+// missing ones are an error naming their labels, unless the development configuration lets them be
+// made at random (authentication_values.generate_missing_keys).
 func hsmInit(cfg *config.Config, out io.Writer) error {
-	created, err := hsm.Init(cfg.HSM, cfg.AuthValues.HSMKeys()...)
+	var scheme []hsm.SchemeKey
+	if cfg.AuthValues.GenerateMissingKeys {
+		scheme = cfg.AuthValues.HSMKeys()
+	}
+	created, err := hsm.Init(cfg.HSM, scheme...)
 	if err != nil {
 		return err
+	}
+	if !cfg.AuthValues.GenerateMissingKeys {
+		missing, err := hsm.MissingSchemeKeys(cfg.HSM, cfg.AuthValues.HSMKeys())
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("hsm init: the token lacks the scheme keys %s: load them under these labels with the HSM's "+
+				"key-ceremony tools (README \"Authentication values\")", strings.Join(missing, ", "))
+		}
 	}
 	if len(created) == 0 {
 		fmt.Fprintf(out, "hsm init: token %q already holds every key\n", cfg.HSM.TokenLabel)
@@ -845,7 +862,7 @@ func verifyAV(ctx context.Context, cfg *config.Config, log *slog.Logger, stdin i
 		return err
 	}
 	defer d.Close()
-	res, err := acs.NewAVVerifier(d.pool, d.cards, d.av).Verify(ctx, req)
+	res, err := acs.NewAVVerifier(d.pool, d.cards, d.av, d.clock).Verify(ctx, req)
 	if err != nil {
 		return fmt.Errorf("verify-av: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"example.com/acs/acs"
 	"example.com/acs/config"
+	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
 )
 
@@ -41,6 +42,7 @@ issuer: {name: Testbank}
 threeds: {reference_number: TEST_REF, directory_servers: [{scheme: visa, url: "https://ds.example/rreq"}]}
 letters: {out_dir: %q}
 sms: {gateway: dev, sender: Testbank}
+authentication_values: {generate_missing_keys: true}
 `, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, t.TempDir())
 	p := filepath.Join(t.TempDir(), "acs.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
@@ -291,5 +293,36 @@ func TestEvidenceCommand(t *testing.T) {
 	e.DataMatches = true
 	if err := printEvidence(&out, e); err != nil || !strings.Contains(out.String(), "signature verifies yes") {
 		t.Errorf("verified: %v\n%s", err, out.String())
+	}
+}
+
+// Issue 15: in production the scheme keys come from the key ceremony: `acs hsm init` names the missing
+// ones instead of making random ones, and passes once they are loaded under those labels.
+func TestHSMInitNeedsSchemeKeys(t *testing.T) {
+	cfg := writeConfig(t)
+	raw, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(raw), "authentication_values: {generate_missing_keys: true}\n", "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := cli(t, "-config", cfg, "hsm", "init")
+	if code != 1 || !strings.Contains(errOut, "-av-mc-all-01") || !strings.Contains(errOut, "-av-visa-all-01-aba") ||
+		!strings.Contains(errOut, "key-ceremony") {
+		t.Fatalf("hsm init without scheme keys: %d %s", code, errOut)
+	}
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range c.AuthValues.HSMKeys() {
+		n := 32
+		if k.Type == hsm.SchemeDES3 {
+			n = 24
+		}
+		if err := hsm.ImportSchemeKey(c.HSM, k, []byte(testenv.RandomHex(t, n/2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out, errOut := cli(t, "-config", cfg, "hsm", "init"); code != 0 || !strings.Contains(out, "already holds every key") {
+		t.Fatalf("hsm init after the ceremony: %d %s %s", code, out, errOut)
 	}
 }

@@ -1,9 +1,5 @@
 -- +goose Up
 
--- Issue 15: the issuer's authorisation host finds an authentication by the DS's transaction ID (the one
--- Mastercard's authorisation carries) to verify its authentication value.
-CREATE INDEX acs_transactions_ds ON acs_transactions (ds_trans_id);
-
 -- The issuer's own systems (authorisation host, later the card management system) reach /issuer/v1
 -- with a bearer token of their own: only its keyed hash (HMAC in the HSM) is stored, so the table
 -- cannot be replayed from a backup. A disabled client is refused at once.
@@ -17,4 +13,3 @@ CREATE TABLE issuer_clients (
 
 -- +goose Down
 DROP TABLE issuer_clients;
-DROP INDEX acs_transactions_ds;
