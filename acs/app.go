@@ -112,8 +112,8 @@ func (c *Challenges) openConfirmationTx(ctx context.Context, tx pgx.Tx, acsTrans
 	// Waiting ones, and all of the last window whatever became of them: cancelling and repeating must
 	// not lift the bound on pushes (push bombing, ASVS 6.6.3).
 	var pending, recent int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM app_confirmations
-		WHERE card_id = $1 AND (state = 'pending' OR created_at > $2)`, t.cardID, c.d.Clock.Now().Add(-PushWindow)).
+	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = '`+string(ConfirmationPending)+`'), count(*)
+		FROM app_confirmations WHERE card_id = $1 AND (state = '`+string(ConfirmationPending)+`' OR created_at > $2)`, t.cardID, c.d.Clock.Now().Add(-PushWindow)).
 		Scan(&pending, &recent); err != nil {
 		return false, err
 	}
@@ -129,7 +129,8 @@ func (c *Challenges) openConfirmationTx(ctx context.Context, tx pgx.Tx, acsTrans
 		return false, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO app_confirmations (acs_trans_id, card_id, registration_id, nonce, offline_challenge, state,
-		created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)`, acsTransID, t.cardID, t.regID, nonce, challenge, c.d.Clock.Now()); err != nil {
+		created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, acsTransID, t.cardID, t.regID, nonce, challenge, string(ConfirmationPending),
+		c.d.Clock.Now()); err != nil {
 		return false, err
 	}
 	_, err = tx.Exec(ctx, `SELECT pg_notify('app_confirmations', $1)`, t.cardID.String())
@@ -151,7 +152,7 @@ func scanConfirmation(row pgx.Row, extra ...any) (Confirmation, error) {
 func (c *Challenges) Pending(ctx context.Context, cardID uuid.UUID) ([]Confirmation, error) {
 	rows, err := c.d.Pool.Query(ctx, `SELECT `+confirmationColumns+` FROM app_confirmations a
 		JOIN acs_transactions t ON t.acs_trans_id = a.acs_trans_id
-		WHERE a.card_id = $1 AND a.state = 'pending' AND t.final_status IS NULL ORDER BY a.created_at`, cardID)
+		WHERE a.card_id = $1 AND a.state = '`+string(ConfirmationPending)+`' AND t.final_status IS NULL ORDER BY a.created_at`, cardID)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +168,9 @@ const (
 	// BiometricFailed: the biometric check failed or was cancelled; the purchase is not authorised
 	// ("Identifikation fehlgeschlagen", R-AUTH-6).
 	BiometricFailed Verification = "biometric_failed"
+	// VerifiedOfflinePassword: no answer in the app; the app's offline password was typed into the
+	// challenge page.
+	VerifiedOfflinePassword Verification = "offline_password"
 )
 
 // Answer is the app's answer to a confirmation.
@@ -290,17 +294,11 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 			result = errNotPending
 			return err
 		}
-		state := confirmationEnd(r)
-		if ev == nil {
-			ev = &signedAnswer{}
-		}
-		tag, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = $2, verification = nullif($3, ''), answered_at = $4,
-				signed_data = $5, signature = $6, device_key_sha256 = $7
-			WHERE acs_trans_id = $1 AND state = 'pending'`, id, string(state), string(how), c.d.Clock.Now(), ev.data, ev.signature, ev.keySHA256)
+		ended, err := endConfirmation(ctx, tx, id, confirmationEnd(r), how, ev, c.d.Clock.Now())
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if !ended {
 			result = errNotPending
 			return nil
 		}
@@ -362,8 +360,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			return err
 		}
 		if hmac.Equal([]byte(OfflinePassword(secret, challenge, minor, currency)), []byte(strings.TrimSpace(password))) {
-			if _, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = 'approved', verification = 'offline_password', answered_at = $2
-				WHERE acs_trans_id = $1 AND state = 'pending'`, id, c.d.Clock.Now()); err != nil {
+			if _, err := endConfirmation(ctx, tx, id, ConfirmationApproved, VerifiedOfflinePassword, nil, c.d.Clock.Now()); err != nil {
 				return err
 			}
 			out = OutcomeSucceeded

@@ -137,8 +137,8 @@ func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUI
 	if err != nil {
 		return false, err
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, 'pending', $3)
-		ON CONFLICT (acs_trans_id) DO NOTHING`, acsTransID, t.method, c.d.Clock.Now())
+	tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (acs_trans_id) DO NOTHING`, acsTransID, t.method, string(ChallengePending), c.d.Clock.Now())
 	if err != nil || tag.RowsAffected() == 0 {
 		return false, err
 	}

@@ -1,10 +1,22 @@
 package acs
 
-// The lifecycle of a challenged transaction (README "Lifecycle"): the transaction (acs_transactions,
-// trans_status C or D) is open until final_status is set, by finishTx only, in the same database
-// transaction that queues its RReq; its challenge (acs_challenges) and the app's confirmation
-// (app_confirmations) move from pending to one end state, each by one UPDATE guarded by
-// "state = 'pending'" whose row count decides, so that of two racing ends exactly one takes effect.
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The lifecycle of a challenged transaction (README "Lifecycle"), whichever the channel (browser, app
+// SDK, decoupled): the transaction (acs_transactions, trans_status C or D) is open until final_status is
+// set, by finishTx only, in the same database transaction that ends its challenge and its app
+// confirmation and queues its RReq. The challenge (acs_challenges), the app's confirmation
+// (app_confirmations) and the RReq's delivery (acs_results) each start pending and move to one end
+// state. Every move is a transition below: one UPDATE guarded by the pending state, whose row count
+// decides, so that of two racing ends exactly one takes effect, and a transition to a state that is
+// not an end is refused before any SQL runs. No other code writes these state columns.
 
 // ChallengeState is the state of a challenge (acs_challenges.state): pending, then one end.
 type ChallengeState string
@@ -37,4 +49,69 @@ func confirmationEnd(r Result) ConfirmationState {
 		return ConfirmationDeclined
 	}
 	return ConfirmationFailed
+}
+
+// DeliveryState is the state of an RReq's delivery (acs_results.state).
+type DeliveryState string
+
+const (
+	DeliveryPending   DeliveryState = "pending"   // to be sent (again)
+	DeliveryDelivered DeliveryState = "delivered" // the DS acknowledged it with an RRes
+	DeliveryTimedOut  DeliveryState = "timed_out" // sent, no RRes in time: the DS may have it, not sent again
+	DeliveryAbandoned DeliveryState = "abandoned" // refused, answered invalidly, out of attempts, or never to be sent
+)
+
+// The end states each lifecycle may move to from pending.
+var (
+	challengeEnds    = map[ChallengeState]bool{ChallengeSucceeded: true, ChallengeFailed: true, ChallengeCancelled: true, ChallengeTimedOut: true}
+	confirmationEnds = map[ConfirmationState]bool{ConfirmationApproved: true, ConfirmationDeclined: true, ConfirmationFailed: true, ConfirmationExpired: true}
+	deliveryEnds     = map[DeliveryState]bool{DeliveryDelivered: true, DeliveryTimedOut: true, DeliveryAbandoned: true}
+)
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// endChallenge moves the transaction's challenge from pending to its end; false: it was not pending.
+func endChallenge(ctx context.Context, q execer, id uuid.UUID, to ChallengeState, now time.Time) (bool, error) {
+	if !challengeEnds[to] {
+		return false, fmt.Errorf("acs: no challenge transition from %s to %s", ChallengePending, to)
+	}
+	tag, err := q.Exec(ctx, `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
+		WHERE acs_trans_id = $1 AND state = $4`, id, string(to), now, string(ChallengePending))
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+// endConfirmation moves the transaction's app confirmation from pending to its end with how the app
+// verified the cardholder and the signed answer (nil: none); false: it was not pending.
+func endConfirmation(ctx context.Context, q execer, id uuid.UUID, to ConfirmationState, how Verification, ev *signedAnswer,
+	now time.Time) (bool, error) {
+	if !confirmationEnds[to] {
+		return false, fmt.Errorf("acs: no confirmation transition from %s to %s", ConfirmationPending, to)
+	}
+	if ev == nil {
+		ev = &signedAnswer{}
+	}
+	tag, err := q.Exec(ctx, `UPDATE app_confirmations SET state = $2, verification = nullif($3, ''), answered_at = $4,
+			signed_data = $5, signature = $6, device_key_sha256 = $7
+		WHERE acs_trans_id = $1 AND state = $8`, id, string(to), string(how), now, ev.data, ev.signature, ev.keySHA256,
+		string(ConfirmationPending))
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+// endDeliverySQL is the guarded statement that ends a pending delivery: $2 the end state, $3 the error
+// (empty: none), $4 when it was delivered (NULL unless delivered).
+const endDeliverySQL = `UPDATE acs_results SET state = $2, last_error = nullif($3, ''), delivered_at = $4
+	WHERE acs_trans_id = $1 AND state = '` + string(DeliveryPending) + `'`
+
+// deliveryEndArgs are endDeliverySQL's arguments, refused for a state that is not an end.
+func deliveryEndArgs(id uuid.UUID, to DeliveryState, lastErr string, now time.Time) ([]any, error) {
+	if !deliveryEnds[to] {
+		return nil, fmt.Errorf("acs: no delivery transition from %s to %s", DeliveryPending, to)
+	}
+	var at *time.Time
+	if to == DeliveryDelivered {
+		at = &now
+	}
+	return []any{id, string(to), lastErr, at}, nil
 }

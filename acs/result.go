@@ -291,8 +291,7 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 		return nil, err
 	}
 	if challenge != nil && ChallengeState(*challenge) == ChallengePending {
-		if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
-			WHERE acs_trans_id = $1 AND state = 'pending'`, id, string(r.ChallengeState), now); err != nil {
+		if _, err := endChallenge(ctx, tx, id, r.ChallengeState, now); err != nil {
 			return nil, err
 		}
 	}
@@ -307,21 +306,20 @@ func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Resu
 	}
 	// An app confirmation still waiting is void once its challenge has ended.
 	if method == string(registration.MethodApp) {
-		if _, err := tx.Exec(ctx, `UPDATE app_confirmations SET state = 'expired', answered_at = $2
-			WHERE acs_trans_id = $1 AND state = 'pending'`, id, now); err != nil {
+		if _, err := endConfirmation(ctx, tx, id, ConfirmationExpired, "", nil, now); err != nil {
 			return nil, err
 		}
 	}
-	state, lastErr, target := "pending", "", ""
+	state, lastErr, target := DeliveryPending, "", ""
 	if r.NoRReq {
-		state, lastErr = "abandoned", "not sent: the DS reported an Erro for this transaction"
+		state, lastErr = DeliveryAbandoned, "not sent: the DS reported an Erro for this transaction"
 	} else if rs.d.Link == nil {
-		state, lastErr = "abandoned", "no Directory Server link configured"
+		state, lastErr = DeliveryAbandoned, "no Directory Server link configured"
 	} else if target, err = rs.d.Link.Target(scheme, deref(dsURL)); err != nil {
-		state, lastErr = "abandoned", "the AReq named no configured Directory Server and none is configured for scheme "+scheme
+		state, lastErr = DeliveryAbandoned, "the AReq named no configured Directory Server and none is configured for scheme "+scheme
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO acs_results (acs_trans_id, target_url, rreq, state, next_attempt_at, last_error, created_at)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $5)`, id, target, body, state, now, lastErr); err != nil {
+		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $5)`, id, target, body, string(state), now, lastErr); err != nil {
 		return nil, err
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify('acs_results', '')`); err != nil {
@@ -462,7 +460,7 @@ func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 	lease := now.Add(rs.d.ReadTimeout + recordBudget + 5*time.Second)
 	rows, err := rs.d.Pool.Query(ctx, `UPDATE acs_results r SET next_attempt_at = $3, attempts = r.attempts + 1
 		FROM (SELECT acs_trans_id FROM acs_results
-			WHERE state = 'pending' AND next_attempt_at <= $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR acs_trans_id = $2)
+			WHERE state = '`+string(DeliveryPending)+`' AND next_attempt_at <= $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR acs_trans_id = $2)
 			ORDER BY next_attempt_at LIMIT `+strconv.Itoa(deliverBatch)+` FOR UPDATE SKIP LOCKED) due
 		WHERE r.acs_trans_id = due.acs_trans_id
 		RETURNING r.acs_trans_id, r.target_url, r.rreq::text, r.attempts`, now, only, lease)
@@ -517,29 +515,25 @@ func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
 	var bad *invalidRRes
 	switch {
 	case sendErr == nil:
-		err := rs.record(ctx, `UPDATE acs_results SET state = 'delivered', delivered_at = $2, last_error = NULL
-			WHERE acs_trans_id = $1 AND state = 'pending'`, d.id, now)
+		err := rs.endDelivery(ctx, d.id, DeliveryDelivered, "", now)
 		rs.d.Log.InfoContext(ctx, "rreq delivered", "acs_trans_id", d.id, "attempts", d.attempts)
 		return true, err
 	case errors.Is(sendErr, dslink.ErrNoAnswer):
 		// Sent, but no RRes within the read timeout: the DS may have it, so it is not sent again; the DS
 		// is told with Erro 402 (Req 241, 242).
-		err := rs.record(ctx, `UPDATE acs_results SET state = 'timed_out', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
-			d.id, clip(sendErr.Error()))
+		err := rs.endDelivery(ctx, d.id, DeliveryTimedOut, clip(sendErr.Error()), now)
 		rs.d.Log.ErrorContext(ctx, "rreq not answered in time", "acs_trans_id", d.id, "err", sendErr)
 		rs.tellTimeout(ctx, d)
 		return false, err
 	case errors.As(sendErr, &bad):
 		// The DS answered, but not with a valid RRes: it has the RReq. The ACS tells it with the Erro
 		// (2.3.1 5.9.12) and does not send the RReq again.
-		err := rs.record(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
-			d.id, clip(sendErr.Error()))
+		err := rs.endDelivery(ctx, d.id, DeliveryAbandoned, clip(sendErr.Error()), now)
 		rs.d.Log.ErrorContext(ctx, "rreq answered with an invalid RRes", "acs_trans_id", d.id, "err", sendErr)
 		rs.tell(ctx, d, bad.erro)
 		return false, err
 	case errors.As(sendErr, &perm) || d.attempts >= rs.d.MaxAttempts:
-		err := rs.record(ctx, `UPDATE acs_results SET state = 'abandoned', last_error = $2 WHERE acs_trans_id = $1 AND state = 'pending'`,
-			d.id, clip(sendErr.Error()))
+		err := rs.endDelivery(ctx, d.id, DeliveryAbandoned, clip(sendErr.Error()), now)
 		rs.d.Log.ErrorContext(ctx, "rreq given up", "acs_trans_id", d.id, "attempts", d.attempts, "err", sendErr)
 		return false, err
 	default:
@@ -549,12 +543,22 @@ func (rs *Results) deliverOne(ctx context.Context, d dueResult) (bool, error) {
 		if d.attempts == 1 {
 			next = now
 		}
-		err := rs.record(ctx, `UPDATE acs_results SET last_error = $2, next_attempt_at = $3 WHERE acs_trans_id = $1 AND state = 'pending'`,
+		err := rs.record(ctx, `UPDATE acs_results SET last_error = $2, next_attempt_at = $3 WHERE acs_trans_id = $1
+			AND state = '`+string(DeliveryPending)+`'`,
 			d.id, clip(sendErr.Error()), next)
 		rs.d.Log.WarnContext(ctx, "rreq not acknowledged, will retry", "acs_trans_id", d.id, "attempts", d.attempts,
 			"retry_in", rs.d.RetryInterval, "err", sendErr)
 		return false, err
 	}
+}
+
+// endDelivery records a delivery's end (endDeliverySQL), with record's retries.
+func (rs *Results) endDelivery(ctx context.Context, id uuid.UUID, to DeliveryState, lastErr string, now time.Time) error {
+	args, err := deliveryEndArgs(id, to, lastErr, now)
+	if err != nil {
+		return err
+	}
+	return rs.record(ctx, endDeliverySQL, args...)
 }
 
 // recordBudget bounds how long the outcome of a send is retried while PostgreSQL is away (a restart, a
