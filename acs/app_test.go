@@ -3,9 +3,11 @@ package acs_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
@@ -14,6 +16,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,11 +61,20 @@ func (p recordingPusher) Push(_ context.Context, _ uuid.UUID, c acs.Confirmation
 }
 
 // appSigning is the app channel's signing certificate chain (for the HSM's signer key) and the DS CA
-// that issued it, as `acs pki dev` makes them.
+// that issued it, as `acs pki dev` makes them; Mastercard is configured as a scheme that requires
+// PS256, with an RSA key and its certificate from the same CA (issue 14; the token's RSA-PSS signing is
+// hsm's TestSchemeKeysInit, and generating an RSA key on every test's token would cost seconds).
 type appSigning struct {
-	chain [][]byte
-	roots *x509.CertPool
+	chain    [][]byte
+	roots    *x509.CertPool
+	rsaKey   crypto.Signer
+	rsaChain [][]byte
 }
+
+var (
+	testRSAOnce sync.Once
+	testRSAKey  *rsa.PrivateKey
+)
 
 func newAppSigning(t *testing.T, st *testenv.Stack) *appSigning {
 	t.Helper()
@@ -78,7 +90,18 @@ func newAppSigning(t *testing.T, st *testenv.Stack) *appSigning {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &appSigning{chain: chain, roots: roots}
+	testRSAOnce.Do(func() { testRSAKey, err = rsa.GenerateKey(rand.Reader, 2048) })
+	if err != nil || testRSAKey == nil {
+		t.Fatalf("rsa key: %v", err)
+	}
+	if _, err := devpki.EnsureSigning(f, f.ACSSigningRSA, testRSAKey, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rsaChain, err := dslink.LoadChain(f.ACSSigningRSA, testRSAKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &appSigning{chain: chain, roots: roots, rsaKey: testRSAKey, rsaChain: rsaChain}
 }
 
 func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProcess {
@@ -107,8 +130,8 @@ func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProc
 	e = server.New(server.Deps{Log: st.Log})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", AV: st.AV, Digests: st.Digests, Whitelist: wl,
-		App: &acs.AppChannel{Signer: st.HSM.Signer(), Chains: map[string][][]byte{"visa": signing.chain, "mastercard": signing.chain},
-			URL: srv.URL + "/3ds/app", Keys: st.Keys}, Decoupled: p.ch})
+		App: &acs.AppChannel{Signer: st.HSM.Signer(), Chains: map[string][][]byte{"visa": signing.chain, "mastercard": signing.rsaChain},
+			Signers: map[string]crypto.Signer{"mastercard": signing.rsaKey}, URL: srv.URL + "/3ds/app", Keys: st.Keys}, Decoupled: p.ch})
 	acs.NewHandler(acs.HandlerDeps{Decider: dc, Challenges: p.ch, Results: p.results, Tokens: st.Keys, Clock: st.Clock, Log: st.Log,
 		Issuer: "Musterbank AG"}).Routes(e.Group("/3ds"))
 	wake := store.NewBroadcast()

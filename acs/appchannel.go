@@ -26,6 +26,8 @@ type AppChannel struct {
 	// without the DS CA's own certificate). A scheme without a chain has no app channel.
 	Signer crypto.Signer
 	Chains map[string][][]byte
+	// Signers overrides Signer for a scheme that requires another key (PS256: the HSM's RSA key).
+	Signers map[string]crypto.Signer
 	// URL is the acsURL an SDK posts its CReqs to (public_url + /3ds/app).
 	URL string
 	// Keys encrypts the per-transaction key.
@@ -91,7 +93,11 @@ func (ac *AppChannel) open(a *AReq, scheme, acsTransID string, app *appARes) err
 	if err != nil {
 		return err
 	}
-	if app.signed, err = sdkcrypto.SignContent(ac.Signer, chain, ac.URL, sdkcrypto.PublicJWK(eph.PublicKey()), a.SDKEphemJWK); err != nil {
+	signer := ac.Signer
+	if s, ok := ac.Signers[scheme]; ok {
+		signer = s
+	}
+	if app.signed, err = sdkcrypto.SignContent(signer, chain, ac.URL, sdkcrypto.PublicJWK(eph.PublicKey()), a.SDKEphemJWK); err != nil {
 		return err
 	}
 	app.cekEnc, err = ac.Keys.Encrypt(sessionKeyAD(acsTransID), cek)

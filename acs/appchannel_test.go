@@ -48,6 +48,10 @@ func (fx *appFixture) sdkAReq(t *testing.T, sdk *sim3ds.SDK, pan string) map[str
 	if err := sdk.Accept(ares); err != nil {
 		t.Fatal(err)
 	}
+	// Issue 14: the fixture's Mastercard requires PS256 (an RSA key), Visa takes ES256.
+	if want := map[byte]string{'4': "ES256", '5': "PS256"}[pan[0]]; sdk.SignedWith != want {
+		t.Fatalf("acsSignedContent for %s... signed with %s, want %s", pan[:6], sdk.SignedWith, want)
+	}
 	if p := fx.sim.Problems(); len(p) > 0 {
 		t.Fatalf("the ARes breaks its table: %v", p)
 	}

@@ -157,7 +157,28 @@ type DirectoryServer struct {
 	// app's 3DS SDK verifies acsSignedContent with it (EMV 6.2.3.2). Empty: the scheme's app-channel
 	// AReqs are answered U (device not supported).
 	SigningCertFile string `yaml:"signing_cert_file"`
+	// SigningAlg is the JWS algorithm of acsSignedContent the scheme requires: ES256 (default, the HSM's
+	// P-256 signer key) or PS256 (the HSM's RSA-2048 key signer-rsa, which `acs hsm init` then creates);
+	// SigningCertFile must then be that key's certificate.
+	SigningAlg string `yaml:"signing_alg" validate:"omitempty,oneof=ES256 PS256"`
 }
+
+// RSASigningKey is the HSM's RSA key for schemes that require PS256.
+var RSASigningKey = hsm.SchemeKey{Name: "signer-rsa", Type: hsm.SchemeRSA}
+
+// OwnKeys are the ACS's own keys the configuration needs beyond the fixed ones: the RSA signing key
+// when a scheme requires PS256. `acs hsm init` always creates them.
+func (c *Config) OwnKeys() []hsm.SchemeKey {
+	for _, ds := range c.ThreeDS.DirectoryServers {
+		if ds.SigningAlg == "PS256" {
+			return []hsm.SchemeKey{RSASigningKey}
+		}
+	}
+	return nil
+}
+
+// HSMKeys are all configured keys hsm.Open needs: OwnKeys and the authentication-value keys.
+func (c *Config) HSMKeys() []hsm.SchemeKey { return append(c.OwnKeys(), c.AuthValues.HSMKeys()...) }
 
 // DSLink configures the mutual-TLS client towards the DSs.
 type DSLink struct {

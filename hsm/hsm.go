@@ -163,6 +163,8 @@ type session struct {
 	signer   crypto11.Signer
 	dsClient crypto11.Signer
 	scheme   map[string]schemeHandle // the scheme keys Open was given, by name
+	// schemeSigners are the RSA scheme keys Open was given, by name.
+	schemeSigners map[string]crypto11.Signer
 }
 
 // Open logs in to the token and finds the ACS keys and the scheme keys named. It fails with

@@ -1,6 +1,8 @@
 package hsm
 
 import (
+	"crypto"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,10 +12,11 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// Scheme keys are the keys a card scheme's authentication value is computed with (issue 15): an HMAC key
-// per Mastercard BIN range and key identifier (SPA2 AAV), a DES key pair per Visa BIN range and key
-// indicator (CAVV). Which ones exist is the configuration's business (package authval names them); here
-// they are created, found again after a token failure, and used, by name, never handed out.
+// Scheme keys are the keys the configuration names, per card scheme: the keys a scheme's authentication
+// value is computed with (issue 15: an HMAC key per Mastercard BIN range and key identifier, a DES key
+// pair per Visa BIN range and key indicator; package authval names them), and the RSA key that signs
+// acsSignedContent for a scheme that requires PS256 (issue 14). Here they are created, found again
+// after a token failure, and used by name; a secret key is never handed out.
 
 // SchemeKeyType is the kind of a scheme key.
 type SchemeKeyType string
@@ -26,6 +29,8 @@ const (
 	// key K is imported as K|K|K, for which triple DES is single DES; a pair A, B as A|B|A is the
 	// encrypt-decrypt-encrypt of the CVV algorithm.
 	SchemeDES3 SchemeKeyType = "des3"
+	// SchemeRSA is an RSA-2048 key pair that signs (PS256: RSASSA-PSS with SHA-256, in the token).
+	SchemeRSA SchemeKeyType = "rsa-2048"
 )
 
 // SchemeKey names a scheme key; its label on the token is KeyPrefix + "-" + Name.
@@ -47,6 +52,20 @@ func (k SchemeKey) cipher() (*crypto11.SymmetricCipher, int, error) {
 // initScheme creates the scheme keys the token lacks, like Init does for the ACS's own keys.
 func initScheme(c *crypto11.Context, prefix string, keys []SchemeKey) (created []string, err error) {
 	for _, k := range keys {
+		if k.Type == SchemeRSA {
+			l := []byte(prefix + "-" + k.Name)
+			found, err := c.FindKeyPair(nil, l)
+			if err != nil {
+				return created, fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
+			}
+			if found == nil {
+				if _, err := c.GenerateRSAKeyPairWithLabel(l, l, 2048); err != nil {
+					return created, fmt.Errorf("%w: generate %s: %v", ErrUnavailable, l, err)
+				}
+				created = append(created, string(l))
+			}
+			continue
+		}
 		ciph, bits, err := k.cipher()
 		if err != nil {
 			return created, err
@@ -94,8 +113,23 @@ func MissingSchemeKeys(cfg Config, keys []SchemeKey) (missing []string, err erro
 // loadScheme finds the scheme keys in a new session.
 func (h *session) loadScheme(prefix string, keys []SchemeKey) error {
 	h.scheme = make(map[string]schemeHandle, len(keys))
+	h.schemeSigners = map[string]crypto11.Signer{}
 	for _, k := range keys {
 		l := []byte(prefix + "-" + k.Name)
+		if k.Type == SchemeRSA {
+			s, err := h.ctx.FindKeyPair(nil, l)
+			if err != nil {
+				return fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
+			}
+			if s == nil {
+				return fmt.Errorf("%w: %s", ErrMissingKeys, l)
+			}
+			if _, ok := s.Public().(*rsa.PublicKey); !ok {
+				return fmt.Errorf("hsm: %s is not an RSA key", l)
+			}
+			h.schemeSigners[k.Name] = s
+			continue
+		}
 		found, err := h.ctx.FindKey(nil, l)
 		if err != nil {
 			return fmt.Errorf("%w: find %s: %v", ErrUnavailable, l, err)
@@ -123,6 +157,15 @@ func (h *HSM) schemeKey(s *session, name string, typ SchemeKeyType) (*crypto11.S
 		return nil, fmt.Errorf("%w: %s", ErrNoSchemeKey, name)
 	}
 	return k.key, nil
+}
+
+// SchemeSigner returns the named RSA scheme key as a crypto.Signer (PSS with rsa.PSSOptions); the key
+// never leaves the token, and the signer follows a reopened session.
+func (h *HSM) SchemeSigner(name string) (crypto.Signer, error) {
+	if _, ok := h.k.Load().schemeSigners[name]; !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoSchemeKey, name)
+	}
+	return guardedSigner{h, func(s *session) crypto11.Signer { return s.schemeSigners[name] }}, nil
 }
 
 // SchemeMAC computes HMAC-SHA256 with the named scheme key over data as it is.
@@ -206,7 +249,11 @@ func ListKeys(cfg Config) (keys []KeyInfo, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: key label: %v", ErrUnavailable, err)
 		}
-		keys = append(keys, KeyInfo{Label: string(label.Value), Type: "ec-p256"})
+		typ := "ec-p256"
+		if _, ok := k.Public().(*rsa.PublicKey); ok {
+			typ = "rsa-2048"
+		}
+		keys = append(keys, KeyInfo{Label: string(label.Value), Type: typ})
 	}
 	keys = slices.DeleteFunc(keys, func(k KeyInfo) bool { return !strings.HasPrefix(k.Label, cfg.KeyPrefix+"-") })
 	slices.SortFunc(keys, func(a, b KeyInfo) int { return strings.Compare(a.Label, b.Label) })

@@ -2,8 +2,11 @@ package hsm_test
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/des"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -90,25 +93,27 @@ func TestSchemeKeysComputeAsPublished(t *testing.T) {
 	}
 }
 
-// Init creates the scheme keys it is given, once; Open fails while one is missing.
+// Init creates the scheme keys it is given, once; Open fails while one is missing. An RSA scheme key
+// signs PS256 (RSASSA-PSS, SHA-256, salt as long as the hash) in the token (issue 14).
 func TestSchemeKeysInit(t *testing.T) {
 	cfg := testenv.HSMConfig(t)
 	k := hsm.SchemeKey{Name: "av-mc-all-01", Type: hsm.SchemeHMAC}
 	d := hsm.SchemeKey{Name: "av-visa-all-01-a", Type: hsm.SchemeDES3}
+	r := hsm.SchemeKey{Name: "signer-rsa", Type: hsm.SchemeRSA}
 	if _, err := hsm.Init(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := hsm.Open(cfg, k); !errors.Is(err, hsm.ErrMissingKeys) {
 		t.Fatalf("open without the scheme key: %v", err)
 	}
-	created, err := hsm.Init(cfg, k, d)
-	if err != nil || len(created) != 2 {
+	created, err := hsm.Init(cfg, k, d, r)
+	if err != nil || len(created) != 3 {
 		t.Fatalf("init: %v, %v", created, err)
 	}
-	if created, err = hsm.Init(cfg, k, d); err != nil || len(created) != 0 {
+	if created, err = hsm.Init(cfg, k, d, r); err != nil || len(created) != 0 {
 		t.Fatalf("second init: %v, %v", created, err)
 	}
-	h, err := hsm.Open(cfg, k, d)
+	h, err := hsm.Open(cfg, k, d, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,5 +123,21 @@ func TestSchemeKeysInit(t *testing.T) {
 	}
 	if _, err := h.SchemeBlock(d.Name, [8]byte{}); err != nil {
 		t.Fatal(err)
+	}
+	signer, err := h.SchemeSigner(r.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("acsSignedContent"))
+	pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+	sig, err := signer.Sign(rand.Reader, digest[:], pss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rsa.VerifyPSS(signer.Public().(*rsa.PublicKey), crypto.SHA256, digest[:], sig, pss); err != nil {
+		t.Fatalf("PS256 from the token: %v", err)
+	}
+	if _, err := h.SchemeSigner("nope"); !errors.Is(err, hsm.ErrNoSchemeKey) {
+		t.Fatalf("unknown signer: %v", err)
 	}
 }

@@ -71,7 +71,7 @@ threeds:
   reference_number: TEST_REF
   rreq_retry_interval: 1s
   directory_servers: [{scheme: visa, url: "http://%s/demo/rreq", hosts: ["127.0.0.1:*"], signing_cert_file: %q},
-    {scheme: mastercard, url: "http://%s/demo/rreq", signing_cert_file: %q}]
+    {scheme: mastercard, url: "http://%s/demo/rreq", signing_cert_file: %q, signing_alg: PS256}]
   ds_link: {plain_loopback: true, ca_file: %q}
   risk: {tra_up_to_100: false, challenge_above: "2000", velocity_count: 0, known_browsers: false}
 letters: {out_dir: %q}
@@ -79,7 +79,7 @@ sms: {gateway: dev, sender: Musterbank, price: "0.09", budget_per_hour: 200, bud
 authentication_values: {generate_missing_keys: true}
 demo: {enabled: true, phone_state: %q}
 `, addr, addr, dbURL, h.Module, h.TokenLabel, h.Pin, h.KeyPrefix, addr, filepath.Join(dir, "pki", "acs-signing.pem"), addr,
-		filepath.Join(dir, "pki", "acs-signing.pem"), filepath.Join(dir, "pki", "ca.pem"), filepath.Join(dir, "letters"), phone)
+		filepath.Join(dir, "pki", "acs-signing-rsa.pem"), filepath.Join(dir, "pki", "ca.pem"), filepath.Join(dir, "letters"), phone)
 	cfgPath := filepath.Join(dir, "acs.yaml")
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -150,7 +150,8 @@ func (e *e2e) tab(t *testing.T, lang string) context.Context {
 func (e *e2e) run(ctx context.Context, what string, actions ...chromedp.Action) {
 	e.t.Helper()
 	if err := chromedp.Run(ctx, actions...); err != nil {
-		e.t.Fatalf("%s: %v", what, err)
+		l := e.logs.String()
+		e.t.Fatalf("%s: %v\nlog tail: %s", what, err, l[max(0, len(l)-3000):])
 	}
 }
 

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -273,7 +274,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, fmt.Errorf("database schema is at version %d, this binary needs %d: run `acs migrate`", cur, latest)
 	}
-	if d.hsm, err = hsm.Open(cfg.HSM, cfg.AuthValues.HSMKeys()...); err != nil {
+	if d.hsm, err = hsm.Open(cfg.HSM, cfg.HSMKeys()...); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -343,7 +344,7 @@ func pkiDev(cfg *config.Config, dir string, out io.Writer) error {
 	if cfg.SMS.Gateway != "dev" {
 		return errors.New("pki dev: development only (sms.gateway must be dev); production certificates come from the scheme's DS CA")
 	}
-	h, err := hsm.Open(cfg.HSM)
+	h, err := hsm.Open(cfg.HSM, cfg.OwnKeys()...)
 	if err != nil {
 		return err
 	}
@@ -351,6 +352,18 @@ func pkiDev(cfg *config.Config, dir string, out io.Writer) error {
 	f, wrote, err := devpki.Ensure(dir, h.DSClientSigner(), h.Signer(), time.Now())
 	if err != nil {
 		return err
+	}
+	if len(cfg.OwnKeys()) > 0 {
+		// A scheme requires PS256: the certificate of the HSM's RSA key as well (acs-signing-rsa.pem).
+		rsaKey, err := h.SchemeSigner(config.RSASigningKey.Name)
+		if err != nil {
+			return err
+		}
+		w, err := devpki.EnsureSigning(f, f.ACSSigningRSA, rsaKey, time.Now())
+		if err != nil {
+			return err
+		}
+		wrote = wrote || w
 	}
 	state := "up to date"
 	if wrote {
@@ -364,12 +377,20 @@ func pkiDev(cfg *config.Config, dir string, out io.Writer) error {
 // A certificate that is not for the HSM's signer key is refused at start: every app purchase of the
 // scheme would fail at the SDK's check.
 func appChannel(cfg *config.Config, h *hsm.HSM, keys *envelope.Keyring) (*acs.AppChannel, error) {
-	chains := map[string][][]byte{}
+	chains, signers := map[string][][]byte{}, map[string]crypto.Signer{}
 	for _, ds := range cfg.ThreeDS.DirectoryServers {
 		if ds.SigningCertFile == "" {
 			continue
 		}
-		chain, err := dslink.LoadChain(ds.SigningCertFile, h.Signer().Public())
+		signer := h.Signer()
+		if ds.SigningAlg == "PS256" {
+			s, err := h.SchemeSigner(config.RSASigningKey.Name)
+			if err != nil {
+				return nil, err
+			}
+			signer, signers[ds.Scheme] = s, s
+		}
+		chain, err := dslink.LoadChain(ds.SigningCertFile, signer.Public())
 		if err != nil {
 			return nil, fmt.Errorf("threeds.directory_servers[%s].signing_cert_file: %w", ds.Scheme, err)
 		}
@@ -378,7 +399,8 @@ func appChannel(cfg *config.Config, h *hsm.HSM, keys *envelope.Keyring) (*acs.Ap
 	if len(chains) == 0 {
 		return nil, nil
 	}
-	return &acs.AppChannel{Signer: h.Signer(), Chains: chains, URL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/app", Keys: keys}, nil
+	return &acs.AppChannel{Signer: h.Signer(), Chains: chains, Signers: signers,
+		URL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/app", Keys: keys}, nil
 }
 
 // dsLink builds the link to the Directory Servers: the configured DSs are the allow-list, the client
@@ -682,11 +704,11 @@ func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 // missing ones are an error naming their labels, unless the development configuration lets them be
 // made at random (authentication_values.generate_missing_keys).
 func hsmInit(cfg *config.Config, out io.Writer) error {
-	var scheme []hsm.SchemeKey
+	keys := cfg.OwnKeys()
 	if cfg.AuthValues.GenerateMissingKeys {
-		scheme = cfg.AuthValues.HSMKeys()
+		keys = append(keys, cfg.AuthValues.HSMKeys()...)
 	}
-	created, err := hsm.Init(cfg.HSM, scheme...)
+	created, err := hsm.Init(cfg.HSM, keys...)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,10 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -26,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
@@ -123,19 +127,34 @@ func ConcatKDF(z, algorithmID, partyUInfo, partyVInfo []byte, keyBits int) []byt
 	return out[:keyBits/8]
 }
 
-// SignContent makes acsSignedContent (§6.2.3.2): a compact JWS, ES256 with the ACS's P-256 key (held
-// in the HSM behind signer), its certificate chain in "x5c" (the ACS's certificate first, chaining
-// certificates after it, without the DS CA's own), over {"acsEphemPubKey", "sdkEphemPubKey", "acsURL"}.
+// SignContent makes acsSignedContent (§6.2.3.2): a compact JWS with the ACS's key (held in the HSM
+// behind signer), ES256 for a P-256 key and PS256 for an RSA key (a scheme that requires PS256), its
+// certificate chain in "x5c" (the ACS's certificate first, chaining certificates after it, without
+// the DS CA's own), over {"acsEphemPubKey", "sdkEphemPubKey", "acsURL"}.
 func SignContent(signer crypto.Signer, chain [][]byte, acsURL string, acsEphem, sdkEphem json.RawMessage) (string, error) {
 	if len(chain) == 0 {
 		return "", errors.New("sdkcrypto: acsSignedContent needs the ACS's certificate")
+	}
+	alg := jose.ES256
+	switch pub := signer.Public().(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < 2048 {
+			return "", errors.New("sdkcrypto: an RSA signing key needs at least 2048 bits")
+		}
+		alg, signer = jose.PS256, pssSaltEqualsHash{signer}
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return "", errors.New("sdkcrypto: an EC signing key must be P-256 (ES256)")
+		}
+	default:
+		return "", errors.New("sdkcrypto: the signing key must be P-256 or RSA")
 	}
 	x5c := make([]string, len(chain))
 	for i, der := range chain {
 		x5c[i] = base64.StdEncoding.EncodeToString(der) // RFC 7515 §4.1.6: base64, not base64url
 	}
 	opts := (&jose.SignerOptions{}).WithHeader("x5c", x5c)
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: cryptosigner.Opaque(signer)}, opts)
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: cryptosigner.Opaque(signer)}, opts)
 	if err != nil {
 		return "", fmt.Errorf("sdkcrypto: signer: %w", err)
 	}
@@ -152,6 +171,17 @@ func SignContent(signer crypto.Signer, chain [][]byte, acsURL string, acsEphem, 
 		return "", fmt.Errorf("sdkcrypto: sign acsSignedContent: %w", err)
 	}
 	return jws.CompactSerialize()
+}
+
+// pssSaltEqualsHash asks an RSA signer for PSS with a salt as long as the hash, as RFC 7518 §3.5
+// defines PS256: go-jose asks for the "auto" salt length, which a PKCS#11 token (crypto11) refuses.
+type pssSaltEqualsHash struct{ crypto.Signer }
+
+func (s pssSaltEqualsHash) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if o, ok := opts.(*rsa.PSSOptions); ok && o.SaltLength != rsa.PSSSaltLengthEqualsHash {
+		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: o.Hash}
+	}
+	return s.Signer.Sign(r, digest, opts)
 }
 
 // Errors of OpenCReq. ErrNotJWE: the body is not a compact JWE with the app channel's header (EMV

@@ -2,15 +2,18 @@ package sdkcrypto_test
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/big"
 	"strings"
 	"testing"
@@ -284,6 +287,53 @@ func TestCReqRefused(t *testing.T) {
 		_, _, err := sdkcrypto.OpenCReq(cek, id, c.body, sdkcrypto.A128CBCHS256)
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", name, err, c.want)
+		}
+	}
+}
+
+// tokenLike signs like a PKCS#11 token through crypto11: PSS only with the salt as long as the hash.
+type tokenLike struct{ *rsa.PrivateKey }
+
+func (k tokenLike) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if o, ok := opts.(*rsa.PSSOptions); !ok || o.SaltLength != rsa.PSSSaltLengthEqualsHash {
+		return nil, errors.New("unsupported RSA option value")
+	}
+	return k.PrivateKey.Sign(r, digest, opts)
+}
+
+// A scheme that requires PS256 gets acsSignedContent signed with an RSA key: RSASSA-PSS, SHA-256, which
+// go-jose's PS256 verifies; a key of neither kind, or a weak RSA key, is refused.
+func TestSignContentPS256(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "ACS signing (PS256)"},
+		KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acs, _ := sdkcrypto.NewEphemeral()
+	sdk, _ := sdkcrypto.NewEphemeral()
+	jws, err := sdkcrypto.SignContent(tokenLike{key}, [][]byte{der}, "https://acs.example/3ds/app", sdkcrypto.PublicJWK(acs.PublicKey()),
+		sdkcrypto.PublicJWK(sdk.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := jose.ParseSignedCompact(jws, []jose.SignatureAlgorithm{jose.PS256})
+	if err != nil || obj.Signatures[0].Protected.Algorithm != "PS256" {
+		t.Fatalf("PS256: %v", err)
+	}
+	if _, err := obj.Verify(&key.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	for _, k := range []crypto.Signer{weak, p384} {
+		if _, err := sdkcrypto.SignContent(k, [][]byte{{0x30}}, "https://acs.example/3ds/app", sdkcrypto.PublicJWK(acs.PublicKey()),
+			sdkcrypto.PublicJWK(sdk.PublicKey())); err == nil {
+			t.Errorf("%T key accepted", k.Public())
 		}
 	}
 }

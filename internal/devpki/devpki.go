@@ -33,13 +33,16 @@ type Files struct {
 	// ACSSigning is acs-signing.pem: the certificate of the ACS's signing key that a 3DS SDK verifies
 	// acsSignedContent with (directory_servers[].signing_cert_file).
 	ACSSigning string
+	// ACSSigningRSA is acs-signing-rsa.pem: the same for the HSM's RSA key, for a scheme that requires
+	// PS256 (EnsureSigning).
+	ACSSigningRSA string
 }
 
 // In names the files under dir.
 func In(dir string) Files {
 	return Files{CA: filepath.Join(dir, "ca.pem"), CAKey: filepath.Join(dir, "ca-key.pem"), DS: filepath.Join(dir, "ds.pem"),
 		DSKey: filepath.Join(dir, "ds-key.pem"), ACSClient: filepath.Join(dir, "acs-ds-client.pem"),
-		ACSSigning: filepath.Join(dir, "acs-signing.pem")}
+		ACSSigning: filepath.Join(dir, "acs-signing.pem"), ACSSigningRSA: filepath.Join(dir, "acs-signing-rsa.pem")}
 }
 
 // Ensure makes what is missing under dir: the CA and the DS certificate once, and the ACS's client and
@@ -59,6 +62,7 @@ func Ensure(dir string, acsKey, signKey crypto.Signer, now time.Time) (Files, bo
 		_ = os.Remove(f.DS) // issued by a CA that is gone
 		_ = os.Remove(f.ACSClient)
 		_ = os.Remove(f.ACSSigning)
+		_ = os.Remove(f.ACSSigningRSA)
 		wrote = true
 	}
 	if _, _, err := load(f.DS, f.DSKey); err != nil {
@@ -94,6 +98,21 @@ func Ensure(dir string, acsKey, signKey crypto.Signer, now time.Time) (Files, bo
 		wrote = true
 	}
 	return f, wrote, nil
+}
+
+// EnsureSigning issues, from the CA Ensure made, an acsSignedContent certificate for key at path unless
+// the one there is for it already; it reports whether it wrote.
+func EnsureSigning(f Files, path string, key crypto.Signer, now time.Time) (bool, error) {
+	if certFor(path, key.Public()) {
+		return false, nil
+	}
+	ca, caKey, err := load(f.CA, f.CAKey)
+	if err != nil {
+		return false, err
+	}
+	tmpl := leaf("dev ACS (acsSignedContent)", now)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	return true, issue(path, tmpl, key.Public(), ca, caKey)
 }
 
 // DSServer is the DS's TLS certificate (for a simulator playing the DS).

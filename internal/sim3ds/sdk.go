@@ -34,6 +34,8 @@ type SDK struct {
 	Interface string
 
 	TransID, AppID, RefNumber string
+	// SignedWith is the JWS algorithm of the acsSignedContent Accept verified (ES256 or PS256).
+	SignedWith string
 
 	eph                *ecdh.PrivateKey
 	acsURL, acsTransID string
@@ -91,6 +93,7 @@ func (s *SDK) Accept(ares map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("sdk: acsSignedContent's signature: %w", err)
 	}
+	s.SignedWith = obj.Signatures[0].Protected.Algorithm
 	var p struct {
 		ACSEphem json.RawMessage `json:"acsEphemPubKey"`
 		SDKEphem json.RawMessage `json:"sdkEphemPubKey"`
