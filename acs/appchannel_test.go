@@ -487,3 +487,59 @@ func TestAppChannelHTMLUI(t *testing.T) {
 		}
 	})
 }
+
+// The app channel's screens are written in the phone's locale that the SDK reports (deviceInfo C005):
+// English for en-US, German (the bank's language) for de-DE, for anything else and for a malformed
+// deviceInfo.
+func TestAppChannelLocale(t *testing.T) {
+	fx := newAppFixture(t)
+	for _, c := range []struct{ locale, header string }{{"en-US", "Confirm your payment"}, {"de-DE", "Zahlung bestätigen"},
+		{"fr-FR", "Zahlung bestätigen"}, {"<script>", "Zahlung bestätigen"}} {
+		sdk, err := sim3ds.NewSDK("2.3.1", fx.signing.roots, sdkcrypto.A128GCM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sdk.Locale = c.locale
+		fx.sdkAReq(t, sdk, noahPAN)
+		cres, erro, err := sdk.Step(nil)
+		if err != nil || erro != nil || cres["challengeInfoHeader"] != c.header {
+			t.Fatalf("%s: %v %v %v", c.locale, cres["challengeInfoHeader"], erro, err)
+		}
+		if _, _, err := sdk.Step(map[string]any{"challengeCancel": "01"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The app card through the SDK, declined in the bank's app or with the biometric check failed
+// ("Identifikation fehlgeschlagen", R-AUTH-6): the next oobContinue gets the final CRes N, and the RReq
+// says N with reason 01 (authentication failed) and the app's method.
+func TestAppChannelOOBDeclinedAndIdentificationFailed(t *testing.T) {
+	for _, c := range []struct{ decision, how string }{{"decline", ""}, {"approve", "biometric_failed"}} {
+		for _, v := range []string{"2.2.0", "2.3.1"} {
+			t.Run(c.decision+c.how+"/"+v, func(t *testing.T) {
+				fx := newAppFixture(t)
+				sdk, ares := fx.sdkPurchase(t, v, noahPAN, sdkcrypto.A128GCM)
+				if _, erro, err := sdk.Step(nil); err != nil || erro != nil {
+					t.Fatalf("first CReq: %v %v", erro, err)
+				}
+				list := fx.pending(t, fx.a)
+				if len(list) != 1 {
+					t.Fatalf("pending: %v", list)
+				}
+				if code, out := fx.answerVia(t, fx.a, list[0].Confirmation, c.decision, c.how, ""); code != 200 || out["trans_status"] != "N" {
+					t.Fatalf("answer: %d %v", code, out)
+				}
+				final, erro, err := sdk.Step(map[string]any{"oobContinue": sdk.OOBContinue()})
+				if err != nil || erro != nil || final["transStatus"] != "N" || final["challengeCompletionInd"] != "Y" {
+					t.Fatalf("final CRes: %v %v %v", final, erro, err)
+				}
+				r := fx.sim.RReqs(ares["threeDSServerTransID"].(string))
+				if len(r) != 1 || r[0].Message["transStatus"] != "N" || r[0].Message["transStatusReason"] != "01" ||
+					r[0].Message["authenticationValue"] != nil {
+					t.Fatalf("RReq: %v", r)
+				}
+			})
+		}
+	}
+}

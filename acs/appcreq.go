@@ -479,7 +479,7 @@ func (c *Challenges) deliver(ctx context.Context, id uuid.UUID) {
 
 // appCRes is the CRes of a challenge under way, in the UI the ARes announced (2.3.1 Table A.20).
 func (c *Challenges) appCRes(s *sdkSession, v *View, notice string) *emv.Message {
-	const lang = "de" // the bank's language; the SDK's locale is not read yet (README)
+	lang := screenLang(v.BrowserLanguage) // the phone's locale (deviceInfo), else German
 	m := emv.NewMessage(emv.TypeCRes, emv.Version(s.version))
 	m.Channel = emv.APP
 	m.Set("threeDSServerTransID", s.serverID)

@@ -22,7 +22,7 @@ const uiTypeHTML = "05"
 const sdkHTMLAction = "HTTPS://EMV3DS/challenge"
 
 var appHTML = template.Must(template.New("app").Parse(`<!DOCTYPE html>
-<html lang="de"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:0;padding:16px;color:#1a1a1a;background:#fff;font-size:16px}
@@ -52,13 +52,13 @@ button.primary{background:#003a8c;color:#fff}button:focus,input:focus{outline:3p
 
 // htmlCRes is the CRes of the HTML UI: the page as the challenge stands.
 func htmlCRes(m *emv.Message, v *View, notice string) {
-	const lang = "de"
+	lang := screenLang(v.BrowserLanguage)
 	var buf bytes.Buffer
 	notes := map[string]string{}
 	if notice != "" && notice != noticeAskAnswer {
 		notes["text"] = tr(lang, notice)
 	}
-	_ = appHTML.Execute(&buf, map[string]any{"Title": tr(lang, "title"), "Merchant": v.Merchant,
+	_ = appHTML.Execute(&buf, map[string]any{"Lang": lang, "Title": tr(lang, "title"), "Merchant": v.Merchant,
 		"Amount": FormatAmount(v.Amount, v.Currency), "Check": tr(lang, "check"), "Notice": notes["text"],
 		"OOB": v.Method == registration.MethodApp, "AppConfirm": tr(lang, "app_confirm"), "Done": tr(lang, "app_done"),
 		"SentTo": tr(lang, "sent_to") + " " + v.MobileHint + ".", "MTANLabel": tr(lang, "mtan"),

@@ -2,8 +2,11 @@ package acs
 
 import (
 	"crypto/ecdh"
+	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -167,9 +170,44 @@ func ParseAReq(body []byte) (*AReq, *Erro) {
 		}
 		_ = json.Unmarshal(m.Raw("deviceRenderOptions"), &ro) // its form was checked by the table
 		a.SDKInterface, a.SDKUITypes = ro.Interface, ro.UITypes
+		a.BrowserLanguage = deviceLocale(m.Str("deviceInfo"))
 	}
 	if pd := m.Str("purchaseDate"); pd != "" {
 		a.PurchaseDate, _ = time.Parse("20060102150405", pd) // the table checked the format
 	}
 	return a, nil
+}
+
+// localeTag is what a locale may look like to be kept (de-DE, en_US, de).
+var localeTag = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$`)
+
+// deviceLocale is the phone's locale from the SDK's deviceInfo (base64url JSON; data element C005,
+// "Locale", of EMVCo's 3DS SDK Device Information specification), which the app channel's screens are
+// written in, as browserLanguage is for the browser; empty when absent or malformed (the screens are
+// then German, the bank's language). deviceInfo is the SDK's and can be anything: only a tag of the
+// expected shape is kept.
+func deviceLocale(deviceInfo string) string {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(deviceInfo, "="))
+	if err != nil || len(raw) > 64<<10 {
+		return ""
+	}
+	var di struct {
+		DD map[string]any `json:"DD"`
+	}
+	if json.Unmarshal(raw, &di) != nil {
+		return ""
+	}
+	loc, _ := di.DD["C005"].(string)
+	if !localeTag.MatchString(loc) {
+		return ""
+	}
+	return loc
+}
+
+// screenLang is the language of the app channel's screens for a locale (or browser language) tag.
+func screenLang(tag string) string {
+	if strings.HasPrefix(strings.ToLower(tag), "en") {
+		return "en"
+	}
+	return "de"
 }

@@ -34,6 +34,8 @@ type SDK struct {
 	Interface string
 
 	TransID, AppID, RefNumber string
+	// Locale is the phone's locale the SDK reports in deviceInfo (C005); the ACS writes its screens in it.
+	Locale string
 	// SignedWith is the JWS algorithm of the acsSignedContent Accept verified (ES256 or PS256).
 	SignedWith string
 
@@ -52,13 +54,18 @@ func NewSDK(v string, roots *x509.CertPool, enc sdkcrypto.Enc) (*SDK, error) {
 		return nil, err
 	}
 	return &SDK{Version: v, Roots: roots, Enc: enc, Client: http.DefaultClient, UITypes: []string{"01", "02", "03", "04"},
-		Interface: "01", TransID: uuid.NewString(), AppID: uuid.NewString(), RefNumber: "3DS_LOA_SDK_SIMU_020200_00001", eph: eph}, nil
+		Interface: "01", TransID: uuid.NewString(), AppID: uuid.NewString(), RefNumber: "3DS_LOA_SDK_SIMU_020200_00001", Locale: "de-DE",
+		eph: eph}, nil
 }
 
 // AReqFields are the app channel's AReq elements (2.3.1 Table A.1, deviceChannel 01), to set on a sample
 // AReq; the browser's are removed.
 func (s *SDK) AReqFields() map[string]any {
-	device, _ := json.Marshal(map[string]any{"DV": "1.0", "DD": map[string]string{"C001": "Android", "C002": "Pixel 8"}})
+	dd := map[string]string{"C001": "Android", "C002": "Pixel 8"}
+	if s.Locale != "" {
+		dd["C005"] = s.Locale
+	}
+	device, _ := json.Marshal(map[string]any{"DV": "1.0", "DD": dd})
 	m := map[string]any{"deviceChannel": "01", "sdkAppID": s.AppID, "sdkTransID": s.TransID, "sdkReferenceNumber": s.RefNumber,
 		"sdkMaxTimeout": "05", "sdkEphemPubKey": json.RawMessage(sdkcrypto.PublicJWK(s.eph.PublicKey())),
 		"deviceInfo":          base64.RawURLEncoding.EncodeToString(device),
