@@ -21,7 +21,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
-	"example.com/acs/cards"
 	"example.com/acs/registration"
 	"example.com/acs/store"
 )
@@ -214,7 +213,7 @@ func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, ans An
 	}
 	if card, err := c.d.Cards.Get(ctx, cardID); err != nil {
 		return nil, err
-	} else if card.Status == cards.Blocked {
+	} else if !card.Status.Usable() {
 		return nil, apperr.New(apperr.Forbidden, "the card is blocked")
 	}
 	reg, err := c.d.Registration.Active(ctx, cardID)

@@ -179,7 +179,7 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 	switch {
 	case card == nil:
 		decide("N", statusReasonNoCardRecord, ReasonCardUnknown)
-	case card.Status == cards.Blocked:
+	case !card.Status.Usable(): // blocked, or closed (replaced)
 		cardID = &card.ID
 		decide("N", statusReasonNotPermitted, ReasonCardBlocked)
 	case card.Expired(now):

@@ -28,7 +28,12 @@ type Status string
 const (
 	Active  Status = "active"
 	Blocked Status = "blocked"
+	// Closed: no longer in use, closed by the bank or replaced by a new number (issue 16).
+	Closed Status = "closed"
 )
+
+// Usable reports whether purchases and registrations may use a card of this status.
+func (s Status) Usable() bool { return s == Active }
 
 // Product tells credit from debit cards.
 type Product string

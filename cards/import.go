@@ -169,10 +169,10 @@ func parseRow(line int, rec []string) (fileRow, []Problem) {
 		row.expiry, _ = time.Parse("2006-01", rec[1])
 	}
 	switch Status(rec[2]) {
-	case Active, Blocked:
+	case Active, Blocked, Closed:
 		row.status = Status(rec[2])
 	default:
-		bad("status", "must be active or blocked")
+		bad("status", "must be active, blocked or closed")
 	}
 	switch Product(rec[3]) {
 	case Credit, Debit:

@@ -29,6 +29,7 @@ import (
 	"example.com/acs/acs"
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
+	"example.com/acs/cardmgmt"
 	"example.com/acs/limits"
 	"example.com/acs/server"
 	"example.com/acs/store"
@@ -48,9 +49,11 @@ type Deps struct {
 	Keys     Indexer
 	Limits   *limits.Limiter
 	Verifier *acs.AVVerifier
-	Audit    *audit.Log
-	Clock    clockwork.Clock
-	Log      *slog.Logger
+	// CardChanges applies the card management system's changes (POST /cards/changes); nil: no route.
+	CardChanges *cardmgmt.Service
+	Audit       *audit.Log
+	Clock       clockwork.Clock
+	Log         *slog.Logger
 }
 
 // Service is the issuer API.
@@ -185,6 +188,31 @@ const clientKey = "issuer_client"
 func (s *Service) Routes(g *echo.Group) {
 	g.Use(s.authenticate)
 	g.POST("/authentication-values/verify", s.verify)
+	if s.d.CardChanges != nil {
+		g.POST("/cards/changes", s.cardChanges)
+	}
+}
+
+// cardChangesRequest is POST /cards/changes: the changes, applied all or none; at most 500 (the body
+// limit is 64 KiB; a larger delta goes as a file, acs cards apply).
+type cardChangesRequest struct {
+	Changes []cardmgmt.Change `json:"changes" validate:"required,min=1,max=500,dive"`
+}
+
+// cardChanges answers 200 with one result per change (cards masked), or the error of the first change
+// that cannot be applied (none is then).
+func (s *Service) cardChanges(c echo.Context) error {
+	var req cardChangesRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	cl := c.Get(clientKey).(Client)
+	res, err := s.d.CardChanges.Apply(c.Request().Context(), "issuer-api:"+cl.Name, req.Changes)
+	if err != nil {
+		return err
+	}
+	s.d.Log.InfoContext(c.Request().Context(), "card changes applied", "client", cl.Name, "changes", len(res))
+	return c.JSON(http.StatusOK, map[string]any{"results": res})
 }
 
 func (s *Service) authenticate(next echo.HandlerFunc) echo.HandlerFunc {

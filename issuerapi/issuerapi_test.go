@@ -11,14 +11,19 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
 	"example.com/acs/audit"
 	"example.com/acs/authval"
+	"example.com/acs/cardmgmt"
+	"example.com/acs/cards"
 	"example.com/acs/internal/testenv"
 	"example.com/acs/issuerapi"
 	"example.com/acs/limits"
+	"example.com/acs/registration"
 	"example.com/acs/server"
+	"example.com/acs/sms"
 )
 
 // areq is a browser purchase of pan (minor units of EUR) at merchant M-000123.
@@ -199,4 +204,86 @@ func TestVerifyOverHTTP(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Issue 16: the card management system changes cards over HTTP with its token: a block takes effect
+// (and again changes nothing), the results show cards masked; a change the directory cannot take (an
+// unknown card, a replacement to a number that exists) is refused with nothing applied; a reason that
+// holds a card number is refused; without a token, 401.
+func TestCardChangesOverHTTP(t *testing.T) {
+	st := testenv.NewStack(t)
+	ctx := context.Background()
+	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
+		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
+		SMSPrice: decimal.Zero, Currency: "EUR"})
+	api := issuerapi.New(issuerapi.Deps{Pool: st.Pool, Keys: st.HSM, Limits: limits.New(st.Pool, st.Clock),
+		CardChanges: cardmgmt.New(cardmgmt.Deps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Letters: st.Letters,
+			Audit: audit.New(st.Pool, st.Clock)}), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log})
+	e := server.New(server.Deps{Log: st.Log})
+	api.Routes(e.Group("/issuer/v1"))
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	token, err := api.AddClient(ctx, "card-management")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen bytes.Buffer
+	post := func(tok, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/issuer/v1/cards/changes", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		seen.Write(raw)
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		return resp.StatusCode, out
+	}
+	block := `{"changes":[{"action":"block","acctNumber":"4000110000000025","reason":"lost"}]}`
+	for n, changed := range []bool{true, false} {
+		code, out := post(token, block)
+		res, _ := out["results"].([]any)
+		if code != http.StatusOK || len(res) != 1 || res[0].(map[string]any)["changed"] != changed ||
+			res[0].(map[string]any)["card"] != "400011******0025" {
+			t.Fatalf("block %d: %d %v", n, code, out)
+		}
+	}
+	if card, _ := st.Cards.FindByPAN(ctx, "4000110000000025"); card.Status != cards.Blocked {
+		t.Fatalf("status %s", card.Status)
+	}
+	// All or none: the first change would apply, the second cannot.
+	code, out := post(token, `{"changes":[{"action":"block","acctNumber":"4000110000000033","reason":"lost"},
+		{"action":"replace","acctNumber":"4000110000000041","newAcctNumber":"4000110000000058","expiry":"2031-01"}]}`)
+	if code != http.StatusBadRequest || !strings.Contains(toJSON(out), "change 2") || !strings.Contains(toJSON(out), "newAcctNumber") {
+		t.Fatalf("replacement to an existing number: %d %v", code, out)
+	}
+	if card, _ := st.Cards.FindByPAN(ctx, "4000110000000033"); card.Status != cards.Active {
+		t.Fatal("the first change of a refused request was applied")
+	}
+	if code, out := post(token, `{"changes":[{"action":"close","acctNumber":"4000110000000991"}]}`); code != http.StatusNotFound {
+		t.Fatalf("unknown card: %d %v", code, out)
+	}
+	if code, out := post(token, `{"changes":[{"action":"block","acctNumber":"4000110000000033","reason":"see 4000 1100 0000 0041"}]}`); code != http.StatusBadRequest ||
+		!strings.Contains(toJSON(out), "reason") {
+		t.Fatalf("reason with a card number: %d %v", code, out)
+	}
+	if code, out := post(token, `{"changes":[{"action":"renew","acctNumber":"4000110000000033"}]}`); code != http.StatusBadRequest ||
+		!strings.Contains(toJSON(out), "expiry") {
+		t.Fatalf("renew without expiry: %d %v", code, out)
+	}
+	if code, _ := post("", block); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", code)
+	}
+	for _, pan := range []string{"4000110000000025", "4000110000000033", "4000110000000041", "4000110000000058"} {
+		if strings.Contains(seen.String(), pan) || strings.Contains(st.Logs.String(), pan) {
+			t.Fatalf("a response or log line holds %s...", pan[:6])
+		}
+	}
 }

@@ -308,3 +308,14 @@ func (l *Letters) ForCard(ctx context.Context, cardID uuid.UUID) ([]Letter, erro
 		return x, err
 	})
 }
+
+// WithdrawOpenTx supersedes the card's letters not yet redeemed (requested or printed) within the
+// caller's transaction: a blocked, closed or replaced card's ID code must not activate anything.
+func (l *Letters) WithdrawOpenTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID) (int, error) {
+	tag, err := tx.Exec(ctx, `UPDATE letters SET state = 'superseded', closed_at = $2
+		WHERE card_id = $1 AND state IN ('requested', 'printed')`, cardID, l.d.Clock.Now())
+	if err != nil {
+		return 0, fmt.Errorf("letters: withdraw: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

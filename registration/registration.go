@@ -246,7 +246,7 @@ func (r *Registrar) compareCard(ctx context.Context, in HolderData) (*cards.Card
 		}
 	}
 	// Status and expiry are told only to someone who proved to know the card.
-	if card.Status == cards.Blocked {
+	if !card.Status.Usable() {
 		return nil, apperr.New(apperr.Conflict, "this card is blocked and cannot be registered")
 	}
 	if card.Expired(r.d.Clock.Now()) {
@@ -451,4 +451,16 @@ func (r *Registrar) End(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, reason
 		return 0, fmt.Errorf("registration: end: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// EndForUnusableCards ends the registrations of every card whose status no longer allows them (a full
+// card file that marks cards blocked or closed, R-REG-10) and returns the cards concerned.
+func (r *Registrar) EndForUnusableCards(ctx context.Context, reason string) ([]uuid.UUID, error) {
+	rows, err := r.d.Pool.Query(ctx, `UPDATE registrations g SET state = 'ended', closed_at = $1, close_reason = $2
+		FROM issuer_cards c WHERE c.id = g.card_id AND c.status <> 'active' AND g.state IN ('pending', 'confirming', 'active')
+		RETURNING g.card_id`, r.d.Clock.Now(), reason)
+	if err != nil {
+		return nil, fmt.Errorf("registration: end for unusable cards: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }

@@ -378,8 +378,7 @@ func (s *Service) Block(ctx context.Context, who Staff, cardID uuid.UUID, reason
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE letters SET state = 'superseded', closed_at = $2
-			WHERE card_id = $1 AND state IN ('requested', 'printed')`, c.ID, now); err != nil {
+		if _, err := s.d.Letters.WithdrawOpenTx(ctx, tx, c.ID); err != nil {
 			return err
 		}
 		return s.audited(ctx, tx, who, "card.block", c, map[string]string{"reason": reason, "registrations_ended": fmt.Sprint(ended)})

@@ -35,6 +35,7 @@ import (
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/authval"
+	"example.com/acs/cardmgmt"
 	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/demo"
@@ -61,7 +62,10 @@ Commands:
   serve               serve HTTP until SIGTERM or SIGINT
   migrate             apply database migrations
   hsm init            create the HSM keys the ACS needs (once per token)
-  import-cards FILE   load the issuer's card file (CSV); all rows or none
+  import-cards FILE   load the issuer's card file (CSV); all rows or none; registrations of cards it
+                      marks blocked or closed end
+  cards apply FILE    apply the card management system's delta file (block, unblock, replace, renew,
+                      close; CSV action,pan,new_pan,expiry,reason); all rows or none
   staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token and
                       the authenticator app's TOTP secret once
   staff rotate NAME   give a staff member a new token (the old one and its sessions stop); prints it once
@@ -202,6 +206,11 @@ func command(args []string, stdin io.Reader) commandFunc {
 			return evidence(ctx, cfg, log, args[1], out)
 		}
 	}
+	if len(args) == 3 && args[0] == "cards" && args[1] == "apply" {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return cardsApply(ctx, cfg, log, args[2], out)
+		}
+	}
 	if len(args) == 2 && args[0] == "import-cards" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return importCards(ctx, cfg, log, args[1], out)
@@ -243,6 +252,7 @@ type deps struct {
 	push         *push.Service
 	av           *authval.Service
 	issuer       *issuerapi.Service
+	cardChanges  *cardmgmt.Service
 	// metricsRegistry is served at /metrics with the HTTP metrics and the decision counters.
 	metricsRegistry *prometheus.Registry
 	metrics         *acs.Metrics
@@ -332,8 +342,10 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.threeds = acs.NewHandler(acs.HandlerDeps{Decider: d.decider, Challenges: d.challenges, Results: d.results, Tokens: d.keys,
 		Clock: clock, Log: log, Issuer: cfg.Issuer.Name, LoopbackFraming: strings.HasPrefix(cfg.PublicURL, "http://"),
 		RequireDSCertificate: cfg.TLS.ClientCAFile != "", DSCertificateNames: cfg.TLS.ClientNames})
+	d.cardChanges = cardmgmt.New(cardmgmt.Deps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Letters: d.letters,
+		Audit: d.audit})
 	d.issuer = issuerapi.New(issuerapi.Deps{Pool: d.pool, Keys: d.hsm, Limits: limits.New(d.pool, clock),
-		Verifier: acs.NewAVVerifier(d.pool, d.cards, d.av, d.clock), Audit: d.audit, Clock: clock, Log: log})
+		Verifier: acs.NewAVVerifier(d.pool, d.cards, d.av, d.clock), CardChanges: d.cardChanges, Audit: d.audit, Clock: clock, Log: log})
 	return d, nil
 }
 
@@ -749,7 +761,51 @@ func importCards(ctx context.Context, cfg *config.Config, log *slog.Logger, path
 		}
 		return err
 	}
-	fmt.Fprintf(out, "import-cards: %s: %d created, %d updated\n", path, res.Created, res.Updated)
+	// R-REG-10: a card the file marks blocked or closed keeps no registration. The decision refuses such
+	// a card already; this ends what its holder had set up.
+	ended, err := d.registration.EndForUnusableCards(ctx, "card file: card not active")
+	if err != nil {
+		return err
+	}
+	for _, id := range ended {
+		if err := d.audit.Record(ctx, d.pool, audit.Entry{Actor: "file:" + filepath.Base(path), Action: "card.registrations_ended",
+			CardID: &id, Details: map[string]string{"reason": "card not active in the card file"}}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "import-cards: %s: %d created, %d updated, registrations of %d cards ended\n", path, res.Created, res.Updated, len(ended))
+	return nil
+}
+
+// cardsApply applies a delta file of the card management system (package cardmgmt), all or none.
+func cardsApply(ctx context.Context, cfg *config.Config, log *slog.Logger, path string, out io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	changes, err := cardmgmt.ParseFile(f)
+	if err != nil {
+		return fmt.Errorf("cards apply: %s: %w", path, err)
+	}
+	d, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	res, err := d.cardChanges.Apply(ctx, "file:"+filepath.Base(path), changes)
+	if err != nil {
+		return fmt.Errorf("cards apply: %s: %w", path, err)
+	}
+	changed, ended := 0, 0
+	for _, r := range res {
+		if r.Changed {
+			changed++
+		}
+		ended += r.RegistrationsEnded
+	}
+	fmt.Fprintf(out, "cards apply: %s: %d changes, %d took effect (the others were in effect already), %d registrations ended\n",
+		path, len(res), changed, ended)
 	return nil
 }
 

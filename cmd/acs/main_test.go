@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/acs/acs"
+	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
@@ -325,4 +326,138 @@ func TestHSMInitNeedsSchemeKeys(t *testing.T) {
 	if code, out, errOut := cli(t, "-config", cfg, "hsm", "init"); code != 0 || !strings.Contains(out, "already holds every key") {
 		t.Fatalf("hsm init after the ceremony: %d %s %s", code, out, errOut)
 	}
+}
+
+// Issue 16, R-REG-10: the card management system's delta file (`acs cards apply`): a renewal keeps the
+// card's registration; a block ends it, and the next AReq is N (12); a replacement closes the old
+// number, ends its registration and adds the new card; the same file again changes nothing; a bad row
+// is refused naming its line, never the number; `import-cards` ends the registrations of cards it marks
+// blocked. Every change is audited.
+func TestCardsApply(t *testing.T) {
+	cfg := writeConfig(t)
+	for _, args := range [][]string{{"migrate"}, {"hsm", "init"}, {"import-cards", "../../testdata/cards.csv"}, {"demo", "seed", filepath.Join(t.TempDir(), "phone.json")}} {
+		if code, out, errOut := cli(t, append([]string{"-config", cfg}, args...)...); code != 0 {
+			t.Fatalf("%v: %s %s", args, out, errOut)
+		}
+	}
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	state := func(pan string) (cards.Status, bool) {
+		t.Helper()
+		d, err := open(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		card, err := d.cards.FindByPAN(ctx, pan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.registration.Active(ctx, card.ID)
+		return card.Status, err == nil
+	}
+	write := func(rows ...string) string {
+		p := filepath.Join(t.TempDir(), "delta.csv")
+		if err := os.WriteFile(p, []byte("action,pan,new_pan,expiry,reason\n"+strings.Join(rows, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	renew := write("renew,4000110000000017,,2031-09,renewal")
+	if code, out, errOut := cli(t, "-config", cfg, "cards", "apply", renew); code != 0 || !strings.Contains(out, "1 took effect") {
+		t.Fatalf("renew: %d %s %s", code, out, errOut)
+	}
+	if st, registered := state("4000110000000017"); st != cards.Active || !registered {
+		t.Fatalf("after renew: %s %v", st, registered)
+	}
+	delta := write("block,4000110000000017,,,lost", "replace,5200110000000012,5200110000000095,2031-05,stolen")
+	code, out, errOut := cli(t, "-config", cfg, "cards", "apply", delta)
+	if code != 0 || !strings.Contains(out, "2 took effect") || !strings.Contains(out, "2 registrations ended") {
+		t.Fatalf("block and replace: %d %s %s", code, out, errOut)
+	}
+	if st, registered := state("4000110000000017"); st != cards.Blocked || registered {
+		t.Fatalf("after block: %s %v", st, registered)
+	}
+	if st, registered := state("5200110000000012"); st != cards.Closed || registered {
+		t.Fatalf("replaced card: %s %v", st, registered)
+	}
+	if st, registered := state("5200110000000095"); st != cards.Active || registered {
+		t.Fatalf("replacement: %s %v", st, registered)
+	}
+	if code, out, _ := cli(t, "-config", cfg, "cards", "apply", delta); code != 0 || !strings.Contains(out, "0 took effect") {
+		t.Fatalf("the same file again: %d %s", code, out)
+	}
+	// The blocked card's next purchase is refused.
+	d, err := open(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, erro := acs.ParseAReq(testAReq("4000110000000017", uuid.NewString()))
+	if erro != nil {
+		t.Fatal(erro)
+	}
+	_, res, err := d.decider.Decide(ctx, a)
+	d.Close()
+	if err != nil || res.TransStatus != "N" || res.TransStatusReason != "12" {
+		t.Fatalf("AReq after the block: %+v %v", res, err)
+	}
+	for _, bad := range []struct{ row, want string }{
+		{"block,4000110000000018,,,lost", "no such card"},
+		{"replace,4000110000000025,4000110000000033,2031-01,", "newAcctNumber"},
+		{"renew,4000110000000025,,31-01,", "line 2: expiry"},
+		{"block,4000110000000025,,,see 4000110000000033", "line 2: reason"},
+		{"frobnicate,4000110000000025,,,", "line 2: action"},
+	} {
+		code, out, errOut := cli(t, "-config", cfg, "cards", "apply", write(bad.row))
+		if code != 1 || !strings.Contains(errOut, bad.want) || strings.Contains(out+errOut, "40001100000000") {
+			t.Errorf("%s: %d %s %s", bad.row, code, out, errOut)
+		}
+	}
+	if code, out, _ := cli(t, "-config", cfg, "audit", "verify"); code != 0 || !strings.Contains(out, "chain intact") {
+		t.Fatalf("audit: %d %s", code, out)
+	}
+
+	// Unblocked, the card registers anew; a full card file that marks it blocked ends that registration.
+	if code, _, errOut := cli(t, "-config", cfg, "cards", "apply", write("unblock,4000110000000017,,,found")); code != 0 {
+		t.Fatalf("unblock: %s", errOut)
+	}
+	// (The full file gives the card back the expiry the demo's holder data name.)
+	if code, out, errOut := cli(t, "-config", cfg, "import-cards", "../../testdata/cards.csv"); code != 0 {
+		t.Fatalf("import: %s %s", out, errOut)
+	}
+	if code, out, errOut := cli(t, "-config", cfg, "demo", "seed"); code != 0 {
+		t.Fatalf("register again: %s %s", out, errOut)
+	}
+	if _, registered := state("4000110000000017"); !registered {
+		t.Fatal("not registered again")
+	}
+	raw, _ := os.ReadFile("../../testdata/cards.csv")
+	file := filepath.Join(t.TempDir(), "cards.csv")
+	blocked := strings.Replace(string(raw), "4000110000000017,2029-09,active", "4000110000000017,2029-09,blocked", 1)
+	if err := os.WriteFile(file, []byte(blocked), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := cli(t, "-config", cfg, "import-cards", file); code != 0 || !strings.Contains(out, "registrations of 1 cards ended") {
+		t.Fatalf("import: %d %s %s", code, out, errOut)
+	}
+	if st, registered := state("4000110000000017"); st != cards.Blocked || registered {
+		t.Fatalf("after the full file: %s %v", st, registered)
+	}
+}
+
+// testAReq is a browser purchase AReq of pan (49,90 EUR at M-000123).
+func testAReq(pan, dsTransID string) []byte {
+	b, _ := json.Marshal(map[string]any{"messageType": "AReq", "messageVersion": "2.2.0", "threeDSServerTransID": uuid.NewString(),
+		"dsTransID": dsTransID, "threeDSServerRefNumber": "TEST", "threeDSRequestorID": "test", "threeDSRequestorName": "test",
+		"threeDSRequestorChallengeInd": "01", "deviceChannel": "02", "messageCategory": "01", "threeDSRequestorAuthenticationInd": "01",
+		"threeDSRequestorURL": "https://shop.example/", "threeDSCompInd": "U", "dsReferenceNumber": "DS_REF", "threeDSServerURL": "https://3ds.example/",
+		"dsURL": "https://ds.example/rreq", "browserJavascriptEnabled": false, "acctNumber": pan, "acquirerBIN": "412345",
+		"acquirerMerchantID": "M-000123", "merchantName": "Beispiel-Shop", "mcc": "5942", "merchantCountryCode": "276",
+		"purchaseAmount": "4990", "purchaseCurrency": "978", "purchaseExponent": "2", "purchaseDate": time.Now().UTC().Format("20060102150405"),
+		"notificationURL": "https://3ds.example/notify", "browserAcceptHeader": "text/html", "browserLanguage": "de-DE",
+		"browserUserAgent": "test", "browserScreenHeight": "900", "browserScreenWidth": "1440"})
+	return b
 }

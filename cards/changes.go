@@ -1,0 +1,107 @@
+package cards
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"example.com/acs/envelope"
+)
+
+// The card management system's changes to one card (issue 16), each within the caller's database
+// transaction, so that what a change means elsewhere (registrations ended, letters withdrawn, the audit
+// entry) commits with it or not at all. Package cardmgmt decides which of these a change makes.
+
+// Execer runs statements in the caller's transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ErrExists means a new card number is in the directory already.
+var ErrExists = errors.New("cards: the card number exists")
+
+// FindByPANVia is FindByPAN through q, the row locked for the change (FOR UPDATE).
+func (d *Directory) FindByPANVia(ctx context.Context, q Execer, pan string) (*Card, error) {
+	h, err := d.panHash(pan)
+	if err != nil {
+		return nil, err
+	}
+	return scanCard(q.QueryRow(ctx, `SELECT `+cardColumns+` FROM issuer_cards WHERE pan_hash = $1 FOR UPDATE`, h))
+}
+
+// SetStatusTx sets a card's status; changed is false when it had that status already.
+func (d *Directory) SetStatusTx(ctx context.Context, q Execer, id uuid.UUID, st Status) (changed bool, err error) {
+	tag, err := q.Exec(ctx, `UPDATE issuer_cards SET status = $2, updated_at = now() WHERE id = $1 AND status <> $2`, id, string(st))
+	if err != nil {
+		return false, fmt.Errorf("cards: status: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RenewTx gives a card a new expiry month (same number); changed is false when it had it already.
+func (d *Directory) RenewTx(ctx context.Context, q Execer, id uuid.UUID, expiry time.Time) (changed bool, err error) {
+	tag, err := q.Exec(ctx, `UPDATE issuer_cards SET expiry_month = $2, updated_at = now() WHERE id = $1 AND expiry_month <> $2`,
+		id, expiry)
+	if err != nil {
+		return false, fmt.Errorf("cards: renew: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReplacementTx adds the card that replaces old: a new number (validated, of any scheme), expiry month,
+// old's product and holder, active; old is closed and points to it. ErrExists when the number is in the
+// directory.
+func (d *Directory) ReplacementTx(ctx context.Context, q Execer, old *Card, newPAN string, expiry time.Time) (*Card, error) {
+	newPAN = NormalizePAN(newPAN)
+	scheme, err := CheckPAN(newPAN)
+	if err != nil {
+		return nil, err
+	}
+	h, err := d.panHash(newPAN)
+	if err != nil {
+		return nil, err
+	}
+	var holderEnc []byte
+	if err := q.QueryRow(ctx, `SELECT holder_enc FROM issuer_cards WHERE id = $1`, old.ID).Scan(&holderEnc); err != nil {
+		return nil, fmt.Errorf("cards: read holder: %w", err)
+	}
+	doc, err := d.keys.Decrypt(ctx, envelope.AD{Table: "issuer_cards", Column: "holder_enc", Row: old.ID.String()}, holderEnc)
+	if err != nil {
+		return nil, err
+	}
+	var holder Holder
+	if err := json.Unmarshal(doc, &holder); err != nil {
+		return nil, fmt.Errorf("cards: holder document: %w", err)
+	}
+	id := uuid.New()
+	panEnc, err := d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "pan_enc", Row: id.String()}, []byte(newPAN))
+	if err != nil {
+		return nil, err
+	}
+	if holderEnc, err = d.keys.Encrypt(envelope.AD{Table: "issuer_cards", Column: "holder_enc", Row: id.String()}, doc); err != nil {
+		return nil, err
+	}
+	tag, err := q.Exec(ctx, `INSERT INTO issuer_cards (id, pan_hash, pan_enc, pan_first6, pan_last4, pan_length, scheme, product,
+			expiry_month, status, holder_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10) ON CONFLICT (pan_hash) DO NOTHING`,
+		id, h, panEnc, newPAN[:6], newPAN[len(newPAN)-4:], len(newPAN), scheme, old.Product, expiry, holderEnc)
+	if err != nil {
+		return nil, fmt.Errorf("cards: replacement: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, ErrExists
+	}
+	if _, err := q.Exec(ctx, `UPDATE issuer_cards SET status = 'closed', replaced_by = $2, updated_at = now() WHERE id = $1`,
+		old.ID, id); err != nil {
+		return nil, fmt.Errorf("cards: close the replaced card: %w", err)
+	}
+	return &Card{ID: id, First6: newPAN[:6], Last4: newPAN[len(newPAN)-4:], PANLength: len(newPAN), Scheme: scheme,
+		Product: old.Product, ExpiryMonth: expiry, Status: Active}, nil
+}
