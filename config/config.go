@@ -242,6 +242,21 @@ type Log struct {
 // Issuer describes the bank this ACS serves.
 type Issuer struct {
 	Name string `yaml:"name" validate:"required,max=64"`
+	// TimeZone is the bank's (IANA name): billing months of the SMS statement begin at its midnight.
+	TimeZone string `yaml:"time_zone" validate:"omitempty,timezone"`
+}
+
+// Zone is the bank's time zone (Europe/Berlin unless configured).
+func (i Issuer) Zone() *time.Location {
+	name := i.TimeZone
+	if name == "" {
+		name = "Europe/Berlin"
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC // validated at load; the embedded tzdata has it
+	}
+	return loc
 }
 
 func defaults() Config {

@@ -30,8 +30,10 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
 	"example.com/acs/cardmgmt"
+	"example.com/acs/cards"
 	"example.com/acs/limits"
 	"example.com/acs/server"
+	"example.com/acs/sms"
 	"example.com/acs/store"
 )
 
@@ -51,9 +53,13 @@ type Deps struct {
 	Verifier *acs.AVVerifier
 	// CardChanges applies the card management system's changes (POST /cards/changes); nil: no route.
 	CardChanges *cardmgmt.Service
-	Audit       *audit.Log
-	Clock       clockwork.Clock
-	Log         *slog.Logger
+	// Cards is the card directory (POST /cards/lookup, GET /statements/sms); nil: no such routes.
+	Cards *cards.Directory
+	// Zone is the bank's time zone: billing months begin at its midnight.
+	Zone  *time.Location
+	Audit *audit.Log
+	Clock clockwork.Clock
+	Log   *slog.Logger
 }
 
 // Service is the issuer API.
@@ -191,6 +197,48 @@ func (s *Service) Routes(g *echo.Group) {
 	if s.d.CardChanges != nil {
 		g.POST("/cards/changes", s.cardChanges)
 	}
+	if s.d.Cards != nil {
+		g.POST("/cards/lookup", s.cardLookup)
+		g.GET("/statements/sms/:month", s.smsStatement)
+	}
+}
+
+// cardLookupRequest is POST /cards/lookup: the card number whose card_ref the billing system wants.
+type cardLookupRequest struct {
+	AcctNumber string `json:"acctNumber" validate:"required,number,min=13,max=19"`
+}
+
+// cardLookup answers the card's card_ref (the id statements name cards by), its masked number and
+// status; 404 for a number that is not in the directory.
+func (s *Service) cardLookup(c echo.Context) error {
+	var req cardLookupRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	card, err := s.d.Cards.FindByPAN(c.Request().Context(), req.AcctNumber)
+	if errors.Is(err, cards.ErrNotFound) {
+		return apperr.New(apperr.NotFound, "no such card in the directory")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"cardRef": card.ID, "card": card.Masked(), "status": card.Status})
+}
+
+// smsStatement answers the month's SMS statement (text/csv, sms.StatementColumns), as `acs statements
+// sms MONTH FILE` writes it.
+func (s *Service) smsStatement(c echo.Context) error {
+	m, err := sms.ParseMonth(c.Param("month"), s.d.Zone)
+	if err != nil {
+		return apperr.Field("month", "must be YYYY-MM")
+	}
+	lines, err := sms.Statement(c.Request().Context(), s.d.Pool, m)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	c.Response().WriteHeader(http.StatusOK)
+	return sms.WriteStatement(c.Response(), lines, s.d.Zone)
 }
 
 // cardChangesRequest is POST /cards/changes: the changes, applied all or none; at most 500 (the body

@@ -316,22 +316,25 @@ func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
 
 // LedgerLine is one charged SMS on a card's statement.
 type LedgerLine struct {
+	ID       uuid.UUID       `json:"id"`
 	SentAt   time.Time       `json:"sent_at"`
 	Purpose  string          `json:"purpose"`
 	ToMasked string          `json:"to"`
 	Price    decimal.Decimal `json:"price"`
 	Currency string          `json:"currency"`
+	// Abuse: support marked it as caused by abuse; the statement does not charge it.
+	Abuse bool `json:"abuse"`
 }
 
 // Ledger lists the SMS sent for a card in [from, to), for the monthly statement (R-AUTH-9).
 func Ledger(ctx context.Context, pool *pgxpool.Pool, cardID uuid.UUID, from, to time.Time) ([]LedgerLine, error) {
-	rows, err := pool.Query(ctx, `SELECT sent_at, purpose, to_masked, price, currency FROM sms_outbox
+	rows, err := pool.Query(ctx, `SELECT id, sent_at, purpose, to_masked, price, currency, abuse_marked_at IS NOT NULL FROM sms_outbox
 		WHERE card_id = $1 AND state = 'sent' AND sent_at >= $2 AND sent_at < $3 ORDER BY sent_at`, cardID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("sms: ledger: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerLine, error) {
 		var l LedgerLine
-		return l, r.Scan(&l.SentAt, &l.Purpose, &l.ToMasked, &l.Price, &l.Currency)
+		return l, r.Scan(&l.ID, &l.SentAt, &l.Purpose, &l.ToMasked, &l.Price, &l.Currency, &l.Abuse)
 	})
 }

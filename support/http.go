@@ -21,6 +21,29 @@ func (s *Service) Routes(g *echo.Group) {
 	g.POST("/cards/:id/letters", s.newLetter, s.authenticate)
 	g.POST("/cards/:id/block", s.block, s.authenticate)
 	g.POST("/cards/:id/unlock", s.unlock, s.authenticate)
+	g.POST("/cards/:id/sms/:sms/abuse", s.smsAbuse, s.authenticate)
+}
+
+// smsAbuse marks one of the card's SMS (an id of the card view's sms_cost_lines) as caused by abuse:
+// the monthly statement does not charge it (R-AUTH-9).
+func (s *Service) smsAbuse(c echo.Context) error {
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	smsID, err := uuid.Parse(c.Param("sms"))
+	if err != nil {
+		return apperr.Field("sms", "must be an SMS id")
+	}
+	var req reasonRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	marked, err := s.MarkSMSAbuse(c.Request().Context(), staff(c), id, smsID, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sms": smsID, "abuse": true, "changed": marked})
 }
 
 const staffKey = "staff"

@@ -384,3 +384,30 @@ func (s *Service) Block(ctx context.Context, who Staff, cardID uuid.UUID, reason
 		return s.audited(ctx, tx, who, "card.block", c, map[string]string{"reason": reason, "registrations_ended": fmt.Sprint(ended)})
 	})
 }
+
+// MarkSMSAbuse marks a sent SMS of the card as caused by abuse (someone else triggering it), so that
+// the monthly statement leaves it out (R-AUTH-9); audited. changed is false when it was marked already.
+func (s *Service) MarkSMSAbuse(ctx context.Context, who Staff, cardID, smsID uuid.UUID, reason string) (changed bool, err error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 200 {
+		return false, apperr.Field("reason", "must be 1 to 200 characters")
+	}
+	c, err := s.d.Cards.Get(ctx, cardID)
+	if errors.Is(err, cards.ErrNotFound) {
+		return false, apperr.New(apperr.NotFound, "no such card")
+	}
+	if err != nil {
+		return false, err
+	}
+	err = store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
+		changed, err = sms.MarkAbuse(ctx, tx, cardID, smsID, who.Actor(), s.d.Clock.Now())
+		if errors.Is(err, sms.ErrNoSuchSMS) {
+			return apperr.New(apperr.NotFound, "no such sent SMS for this card")
+		}
+		if err != nil || !changed {
+			return err
+		}
+		return s.audited(ctx, tx, who, "sms.abuse", c, map[string]string{"sms": smsID.String(), "reason": reason})
+	})
+	return changed, err
+}

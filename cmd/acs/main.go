@@ -64,6 +64,9 @@ Commands:
   hsm init            create the HSM keys the ACS needs (once per token)
   import-cards FILE   load the issuer's card file (CSV); all rows or none; registrations of cards it
                       marks blocked or closed end
+  statements sms MONTH FILE
+                      write the SMS statement of billing month MONTH (YYYY-MM) for the card billing
+                      system (CSV card_ref,card,sent_at,purpose,price,currency; abuse-marked SMS left out)
   cards apply FILE    apply the card management system's delta file (block, unblock, replace, renew,
                       close; CSV action,pan,new_pan,expiry,reason); all rows or none
   staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token and
@@ -206,6 +209,11 @@ func command(args []string, stdin io.Reader) commandFunc {
 			return evidence(ctx, cfg, log, args[1], out)
 		}
 	}
+	if len(args) == 4 && args[0] == "statements" && args[1] == "sms" {
+		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+			return statementSMS(ctx, cfg, log, args[2], args[3], out)
+		}
+	}
 	if len(args) == 3 && args[0] == "cards" && args[1] == "apply" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 			return cardsApply(ctx, cfg, log, args[2], out)
@@ -345,7 +353,8 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.cardChanges = cardmgmt.New(cardmgmt.Deps{Pool: d.pool, Cards: d.cards, Registration: d.registration, Letters: d.letters,
 		Audit: d.audit})
 	d.issuer = issuerapi.New(issuerapi.Deps{Pool: d.pool, Keys: d.hsm, Limits: limits.New(d.pool, clock),
-		Verifier: acs.NewAVVerifier(d.pool, d.cards, d.av, d.clock), CardChanges: d.cardChanges, Audit: d.audit, Clock: clock, Log: log})
+		Verifier: acs.NewAVVerifier(d.pool, d.cards, d.av, d.clock), CardChanges: d.cardChanges, Cards: d.cards, Zone: cfg.Issuer.Zone(),
+		Audit: d.audit, Clock: clock, Log: log})
 	return d, nil
 }
 
@@ -774,6 +783,42 @@ func importCards(ctx context.Context, cfg *config.Config, log *slog.Logger, path
 		}
 	}
 	fmt.Fprintf(out, "import-cards: %s: %d created, %d updated, registrations of %d cards ended\n", path, res.Created, res.Updated, len(ended))
+	return nil
+}
+
+// statementSMS writes the month's SMS statement (R-AUTH-9) to path, replacing it whole (written to a
+// temporary file first, then renamed: the billing system never reads half a file).
+func statementSMS(ctx context.Context, cfg *config.Config, log *slog.Logger, month, path string, out io.Writer) error {
+	zone := cfg.Issuer.Zone()
+	m, err := sms.ParseMonth(month, zone)
+	if err != nil {
+		return fmt.Errorf("statements sms: %w", err)
+	}
+	d, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	lines, err := sms.Statement(ctx, d.pool, m)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".statement-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := sms.WriteStatement(tmp, lines, zone); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "statements sms: %s: %d SMS charged, written to %s\n", month, len(lines), path)
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +24,9 @@ import (
 	"example.com/acs/config"
 	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
+	"example.com/acs/server"
+	"example.com/acs/sms"
+	"example.com/acs/support"
 )
 
 func writeConfig(t *testing.T) string {
@@ -460,4 +465,99 @@ func testAReq(pan, dsTransID string) []byte {
 		"notificationURL": "https://3ds.example/notify", "browserAcceptHeader": "text/html", "browserLanguage": "de-DE",
 		"browserUserAgent": "test", "browserScreenHeight": "900", "browserScreenWidth": "1440"})
 	return b
+}
+
+// Issue 16, R-AUTH-9: `acs statements sms MONTH FILE` writes the billing month's charged SMS per card
+// (card_ref, masked card, time, purpose, price); running it twice gives the same bytes; an SMS support
+// marked as caused by abuse is left out (and the marking is audited); the issuer API serves the same
+// file, and looks up a card's card_ref for its number; no card number is in the file.
+func TestSMSStatement(t *testing.T) {
+	cfg := writeConfig(t)
+	raw, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(raw), "sms: {gateway: dev, sender: Testbank}", `sms: {gateway: dev, sender: Testbank, price: "0.09"}`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"migrate"}, {"hsm", "init"}, {"import-cards", "../../testdata/cards.csv"}, {"demo", "seed"}} {
+		if code, out, errOut := cli(t, append([]string{"-config", cfg}, args...)...); code != 0 {
+			t.Fatalf("%v: %s %s", args, out, errOut)
+		}
+	}
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	month := time.Now().In(c.Issuer.Zone()).Format("2006-01")
+	dir := t.TempDir()
+	run := func(name string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if code, out, errOut := cli(t, "-config", cfg, "statements", "sms", month, p); code != 0 || !strings.Contains(out, "SMS charged") {
+			t.Fatalf("statement: %d %s %s", code, out, errOut)
+		}
+		b, _ := os.ReadFile(p)
+		return string(b)
+	}
+	first, second := run("a.csv"), run("b.csv")
+	lines := strings.Split(strings.TrimSpace(first), "\n")
+	if first != second || len(lines) < 3 || lines[0] != "card_ref,card,sent_at,purpose,price,currency" ||
+		!strings.Contains(first, "400011******0017") || !strings.Contains(first, ",0.0900,EUR") || strings.Contains(first, "4000110000000017") {
+		t.Fatalf("statement:\n%s\n---\n%s", first, second)
+	}
+	ctx := context.Background()
+	d, err := open(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	card, _ := d.cards.FindByPAN(ctx, "4000110000000017")
+	ledger, err := sms.Ledger(ctx, d.pool, card.ID, time.Time{}, time.Now().Add(time.Hour))
+	if err != nil || len(ledger) == 0 {
+		t.Fatalf("ledger: %v %v", ledger, err)
+	}
+	who := support.Staff{ID: uuid.New(), Name: "mia", Role: support.Agent}
+	if changed, err := d.support.MarkSMSAbuse(ctx, who, card.ID, ledger[0].ID, "mTANs requested by someone else"); err != nil || !changed {
+		t.Fatalf("mark: %v %v", changed, err)
+	}
+	if changed, err := d.support.MarkSMSAbuse(ctx, who, card.ID, ledger[0].ID, "again"); err != nil || changed {
+		t.Fatalf("mark again: %v %v", changed, err)
+	}
+	if _, err := d.support.MarkSMSAbuse(ctx, who, uuid.New(), ledger[0].ID, "x"); err == nil {
+		t.Fatal("an SMS marked through another card")
+	}
+	after := run("c.csv")
+	if n := len(strings.Split(strings.TrimSpace(after), "\n")); n != len(lines)-1 {
+		t.Fatalf("after the abuse mark: %d lines, want %d:\n%s", n, len(lines)-1, after)
+	}
+
+	// The issuer API: the same file, and the card_ref of a card number.
+	token, err := d.issuer.AddClient(ctx, "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := server.New(server.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d.issuer.Routes(e.Group("/issuer/v1"))
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do(http.MethodGet, "/issuer/v1/statements/sms/"+month, ""); code != 200 || body != after {
+		t.Fatalf("statement over HTTP: %d\n%s", code, body)
+	}
+	if code, body := do(http.MethodGet, "/issuer/v1/statements/sms/2026-13", ""); code != 400 || !strings.Contains(body, "month") {
+		t.Fatalf("bad month: %d %s", code, body)
+	}
+	if code, body := do(http.MethodPost, "/issuer/v1/cards/lookup", `{"acctNumber":"4000110000000017"}`); code != 200 ||
+		!strings.Contains(body, card.ID.String()) || strings.Contains(body, "4000110000000017") {
+		t.Fatalf("lookup: %d %s", code, body)
+	}
 }
