@@ -165,14 +165,23 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, actor string, ch Change)
 		if cards.NormalizePAN(ch.NewAcctNumber) == cards.NormalizePAN(ch.AcctNumber) {
 			return res, apperr.Field("newAcctNumber", "must differ from acctNumber (a new expiry is renew)")
 		}
+		if card.Status == cards.Closed {
+			// Sent again: the replacement is in place when the new card exists; a closed card gets no
+			// second replacement.
+			by, err := s.d.Cards.ReplacedByVia(ctx, tx, card.ID)
+			if err != nil {
+				return res, err
+			}
+			if nc, err := s.d.Cards.FindByPANVia(ctx, tx, cards.NormalizePAN(ch.NewAcctNumber)); err == nil && by != nil && nc.ID == *by {
+				return res, nil
+			} else if err != nil && !errors.Is(err, cards.ErrNotFound) {
+				return res, err
+			}
+			return res, apperr.New(apperr.Conflict, "the card is closed")
+		}
 		nc, err := s.d.Cards.ReplacementTx(ctx, tx, card, ch.NewAcctNumber, expiry)
 		switch {
 		case errors.Is(err, cards.ErrExists):
-			// Sent again: the replacement is in place when the old card is closed and the new one exists.
-			if card.Status == cards.Closed {
-				res.Changed = false
-				return res, nil
-			}
 			return res, apperr.Field("newAcctNumber", "is a card of the directory already")
 		case errors.Is(err, cards.ErrPANFormat), errors.Is(err, cards.ErrPANLuhn), errors.Is(err, cards.ErrPANScheme):
 			return res, apperr.Field("newAcctNumber", err.Error())

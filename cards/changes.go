@@ -105,3 +105,12 @@ func (d *Directory) ReplacementTx(ctx context.Context, q Execer, old *Card, newP
 	return &Card{ID: id, First6: newPAN[:6], Last4: newPAN[len(newPAN)-4:], PANLength: len(newPAN), Scheme: scheme,
 		Product: old.Product, ExpiryMonth: expiry, Status: Active}, nil
 }
+
+// ReplacedByVia is the id of the card that replaced id, if any.
+func (d *Directory) ReplacedByVia(ctx context.Context, q Execer, id uuid.UUID) (*uuid.UUID, error) {
+	var by *uuid.UUID
+	if err := q.QueryRow(ctx, `SELECT replaced_by FROM issuer_cards WHERE id = $1`, id).Scan(&by); err != nil {
+		return nil, fmt.Errorf("cards: replaced by: %w", err)
+	}
+	return by, nil
+}

@@ -415,6 +415,7 @@ func TestCardsApply(t *testing.T) {
 		{"renew,4000110000000025,,31-01,", "line 2: expiry"},
 		{"block,4000110000000025,,,see 4000110000000033", "line 2: reason"},
 		{"frobnicate,4000110000000025,,,", "line 2: action"},
+		{"replace,5200110000000012,5200110000000038,2031-05,", "closed"}, // no second replacement
 	} {
 		code, out, errOut := cli(t, "-config", cfg, "cards", "apply", write(bad.row))
 		if code != 1 || !strings.Contains(errOut, bad.want) || strings.Contains(out+errOut, "40001100000000") {
