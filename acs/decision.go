@@ -28,7 +28,8 @@ const (
 	ReasonCardBlocked       = "card_blocked"
 	ReasonCardExpired       = "card_expired"
 	ReasonNotRegistered     = "not_registered"
-	ReasonAttempts          = "attempts" // answered A by the issuer's attempts policy
+	ReasonAttempts          = "attempts"       // answered A by the issuer's attempts policy
+	ReasonAlwaysConfirm     = "always_confirm" // the cardholder's security level: every purchase challenged
 	ReasonRegisteredMTAN    = "registered_mtan"
 	ReasonRegisteredApp     = "registered_app"
 	ReasonChallengeMandated = "challenge_mandated"
@@ -251,6 +252,13 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 		// Data share only: the requestor will not challenge; the ACS acknowledges (2.3.1 Table A.17).
 		d.status, d.acsURL, d.via, d.mandated = "I", "", "", false
 		reasons = append(reasons, ReasonDataShareOnly)
+	case d.status == "C" && in.alwaysConfirm:
+		// The cardholder chose to confirm every purchase (R-X-1): no exemption, no trusted merchant.
+		reasons = append(reasons, ReasonAlwaysConfirm)
+		if dc.d.Whitelist != nil {
+			listed := in.whitelisted
+			d.listed = &listed
+		}
 	case d.status == "C" && !a.HasAmount:
 		// A non-payment authentication without purchase data: nothing for the amount-based rules to
 		// weigh, so the cardholder confirms.

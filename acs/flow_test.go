@@ -24,6 +24,8 @@ import (
 	"example.com/acs/acs"
 	"example.com/acs/authval"
 	"example.com/acs/internal/sim3ds"
+	"example.com/acs/internal/testenv"
+	"example.com/acs/registration"
 	"example.com/acs/server"
 	"example.com/acs/sms"
 )
@@ -895,5 +897,33 @@ func TestFlowRReqSendOutlivesItsCaller(t *testing.T) {
 	id := ares["threeDSServerTransID"].(string)
 	if state != "delivered" || len(fx.sim.RReqs(id)) != 1 || len(fx.sim.Erros()) != 0 {
 		t.Fatalf("state %s, %d RReqs, Erros %v", state, len(fx.sim.RReqs(id)), fx.sim.Erros())
+	}
+}
+
+// Issue 16, R-X-1: with the security level "always confirm", every purchase is challenged: a low-value
+// one and one at a trusted merchant, which adaptive lets through; back on adaptive, they are again.
+func TestFlowAlwaysConfirm(t *testing.T) {
+	fx := newFlowFixture(t)
+	small := map[string]any{"purchaseAmount": "1250"}
+	if ares := fx.purchase(t, small); ares["transStatus"] != "Y" {
+		t.Fatalf("adaptive, low value: %v", ares)
+	}
+	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
+	testenv.TrustMerchant(t, fx.Pool, fx.wl, card.ID, "Beispiel-Shop", "M-000123")
+	if changed, err := fx.reg.SetSecurityLevel(context.Background(), card.ID, registration.AlwaysConfirm, "cardholder:portal"); err != nil || !changed {
+		t.Fatalf("set: %v %v", changed, err)
+	}
+	for name, set := range map[string]map[string]any{"low value": small, "trusted merchant": {"purchaseAmount": "9900"}} {
+		ares := fx.purchase(t, set)
+		if ares["transStatus"] != "C" || !contains(fx.reasons(t, ares["acsTransID"].(string)), acs.ReasonAlwaysConfirm) ||
+			ares["whiteListStatus"] != "Y" {
+			t.Fatalf("always confirm, %s: %v %v", name, ares, fx.reasons(t, ares["acsTransID"].(string)))
+		}
+	}
+	if _, err := fx.reg.SetSecurityLevel(context.Background(), card.ID, registration.Adaptive, "cardholder:portal"); err != nil {
+		t.Fatal(err)
+	}
+	if ares := fx.purchase(t, small); ares["transStatus"] != "Y" {
+		t.Fatalf("adaptive again: %v", ares)
 	}
 }

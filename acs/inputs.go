@@ -34,6 +34,8 @@ type decisionInputs struct {
 	regID  *uuid.UUID
 	method registration.Method
 	locked bool
+	// alwaysConfirm: the cardholder chose that every purchase is challenged (R-X-1).
+	alwaysConfirm bool
 	// recent counts the card's AReqs within the velocity window, up to the rule's threshold.
 	recent int
 	// whitelisted: the merchant's acquirer ids are on the card's trusted list.
@@ -88,7 +90,7 @@ func buildInputsSQL(velocityCount int, browsers bool) string {
 		WHERE b.card_id = c.id AND b.kind = '` + kind + `' ORDER BY b.last_seen DESC LIMIT ` + strconv.Itoa(knownDigests) + `) END`
 	}
 	return `SELECT c.id, c.pan_first6, c.pan_last4, c.pan_length, c.scheme, c.product, c.expiry_month, c.status,
-	r.id, coalesce(r.method, ''), r.locked_at IS NOT NULL,
+	r.id, coalesce(r.method, ''), r.locked_at IS NOT NULL, coalesce(r.security_level = '` + string(registration.AlwaysConfirm) + `', false),
 	` + velocity + `,
 	CASE WHEN r.id IS NULL THEN false ELSE EXISTS (SELECT 1 FROM whitelist_entries w
 		WHERE w.card_id = c.id AND w.acquirer_bin = $2 AND w.acquirer_merchant_id = $3 AND w.removed_at IS NULL) END,
@@ -113,7 +115,7 @@ func readInputs(ctx context.Context, pool *pgxpool.Pool, panHash []byte, a *AReq
 	}
 	err := pool.QueryRow(ctx, inputsSQL(v.Count, browsers), args...).Scan(
 		&c.ID, &c.First6, &c.Last4, &c.PANLength, &c.Scheme, &c.Product, &c.ExpiryMonth, &c.Status,
-		&in.regID, &method, &in.locked, &in.recent, &in.whitelisted, &in.scaCount, &in.scaSum, &in.browsers, &in.ips)
+		&in.regID, &method, &in.locked, &in.alwaysConfirm, &in.recent, &in.whitelisted, &in.scaCount, &in.scaSum, &in.browsers, &in.ips)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &in, nil
 	}

@@ -71,6 +71,7 @@ func (a *API) Routes(g *echo.Group) {
 	g.POST("/confirmations/wait", a.waitConfirmations)
 	g.POST("/confirmations/answer", a.answer)
 	g.POST("/push-token", a.pushToken)
+	g.POST("/security-level", a.securityLevel)
 }
 
 var errSignature = apperr.New(apperr.Unauthorized, "the request is not signed by the device key")

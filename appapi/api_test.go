@@ -30,8 +30,9 @@ import (
 
 type fixture struct {
 	*testenv.Stack
-	e  *echo.Echo
-	wl *whitelist.List
+	e   *echo.Echo
+	wl  *whitelist.List
+	reg *registration.Registrar
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -45,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	// The push service keeps tokens only here (no sender): enough for POST /push-token.
 	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl,
 		Push: push.New(push.Deps{Pool: st.Pool, Keys: st.Keys, Log: st.Log}, nil)}).Routes(e.Group("/app/v1"))
-	return &fixture{Stack: st, e: e, wl: wl}
+	return &fixture{Stack: st, e: e, wl: wl, reg: reg}
 }
 
 func newKey(t *testing.T) (*ecdsa.PrivateKey, []byte) {
@@ -301,5 +302,36 @@ func TestPushTokenRegistration(t *testing.T) {
 	if err := fx.Pool.QueryRow(context.Background(), `SELECT t.token_enc FROM app_push_tokens t JOIN registrations r ON r.id = t.registration_id
 		WHERE r.card_id = $1`, cardID).Scan(&enc); err != nil || strings.Contains(string(enc), "fcm-registration-token") {
 		t.Fatalf("stored: %v", err)
+	}
+}
+
+// Issue 16, R-X-1: the cardholder sets the card's security level in the app, confirmed with the PIN;
+// the same level again changes nothing; a wrong PIN or an unknown level is refused.
+func TestSecurityLevelInTheApp(t *testing.T) {
+	fx := newFixture(t)
+	key, der := newKey(t)
+	now := fx.Clock.Now()
+	_, out := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now))
+	cardID := out["card_id"].(string)
+	fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": cardID, "id_code": fx.PrintLetters(t)}, key, now))
+	set := func(level, pin string) (int, map[string]any) {
+		return fx.send(fx.request(t, "/app/v1/security-level", map[string]string{"card_id": cardID, "security_level": level, "pin": pin}, key, now))
+	}
+	if code, res := set("always_confirm", "4821"); code != 200 || res["changed"] != true {
+		t.Fatalf("set: %d %v", code, res)
+	}
+	if code, res := set("always_confirm", "4821"); code != 200 || res["changed"] != false {
+		t.Fatalf("set again: %d %v", code, res)
+	}
+	if code, _ := set("adaptive", "1111"); code != 400 {
+		t.Fatalf("wrong PIN: %d", code)
+	}
+	if code, res := set("paranoid", "4821"); code != 400 || res["fields"].(map[string]any)["security_level"] == nil {
+		t.Fatalf("unknown level: %d %v", code, res)
+	}
+	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
+	reg, err := fx.reg.Active(context.Background(), card.ID)
+	if err != nil || reg.SecurityLevel != registration.AlwaysConfirm {
+		t.Fatalf("stored: %+v %v", reg, err)
 	}
 }

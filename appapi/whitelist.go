@@ -98,3 +98,29 @@ func (a *API) whitelistRemove(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, WhitelistResponse{Entries: append([]whitelist.Entry{}, entries...)})
 }
+
+// SecurityLevelRequest sets the card's security level (R-X-1), confirmed with the app PIN.
+type SecurityLevelRequest struct {
+	CardID        uuid.UUID `json:"card_id" validate:"required"`
+	SecurityLevel string    `json:"security_level" validate:"required,oneof=adaptive always_confirm"`
+	PIN           string    `json:"pin" validate:"required,len=4,numeric"`
+}
+
+// securityLevel answers POST /security-level: the card's level after the change.
+func (a *API) securityLevel(c echo.Context) error {
+	ctx := c.Request().Context()
+	var req SecurityLevelRequest
+	if err := a.bindActive(c, &req); err != nil {
+		return err
+	}
+	if err := a.d.Registrar.CheckPIN(ctx, req.CardID, req.PIN); err != nil {
+		return err
+	}
+	changed, err := a.d.Registrar.SetSecurityLevel(ctx, req.CardID, registration.SecurityLevel(req.SecurityLevel), "cardholder:app")
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"security_level": req.SecurityLevel, "changed": changed})
+}
+
+func (r *SecurityLevelRequest) card() uuid.UUID { return r.CardID }

@@ -132,6 +132,40 @@ type Registration struct {
 	Platform     string     `json:"platform,omitempty"`
 	// Locked: the method is locked after MaxConsecutiveFailures wrong entries in a row (support lifts it).
 	Locked bool `json:"locked,omitempty"`
+	// SecurityLevel is the cardholder's choice (R-X-1).
+	SecurityLevel SecurityLevel `json:"security_level"`
+}
+
+// SecurityLevel is how the ACS treats the card's purchases (R-X-1; seeds 000, 002).
+type SecurityLevel string
+
+const (
+	// Adaptive: the risk rules may let a purchase through without a challenge (exemptions).
+	Adaptive SecurityLevel = "adaptive"
+	// AlwaysConfirm: every purchase is challenged, no exemption.
+	AlwaysConfirm SecurityLevel = "always_confirm"
+)
+
+// SetSecurityLevel sets the level of the card's active registration; the caller has had the card's
+// method confirm the cardholder (the app's PIN, or a step-up). Audited; changed is false when it was
+// that level already.
+func (r *Registrar) SetSecurityLevel(ctx context.Context, cardID uuid.UUID, level SecurityLevel, actor string) (changed bool, err error) {
+	if level != Adaptive && level != AlwaysConfirm {
+		return false, apperr.Field("security_level", "must be adaptive or always_confirm")
+	}
+	err = store.WithTx(ctx, r.d.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE registrations SET security_level = $2 WHERE card_id = $1 AND state = 'active'
+			AND security_level <> $2`, cardID, string(level))
+		if err != nil {
+			return fmt.Errorf("registration: security level: %w", err)
+		}
+		if changed = tag.RowsAffected() == 1; !changed {
+			return nil
+		}
+		return r.d.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: "registration.security_level", CardID: &cardID,
+			Details: map[string]string{"security_level": string(level)}})
+	})
+	return changed, err
 }
 
 // HolderData is what the cardholder types to prove the card is theirs (R-REG-2).
@@ -431,9 +465,9 @@ func (r *Registrar) Active(ctx context.Context, cardID uuid.UUID) (*Registration
 func (r *Registrar) find(ctx context.Context, cardID uuid.UUID, cond string) (*Registration, error) {
 	var x Registration
 	err := r.d.Pool.QueryRow(ctx, `SELECT id, card_id, method, state, created_at, activated_at, coalesce(mobile_masked, ''),
-		coalesce(question, ''), em_cert_id, coalesce(device_platform, ''), locked_at IS NOT NULL FROM registrations
+		coalesce(question, ''), em_cert_id, coalesce(device_platform, ''), locked_at IS NOT NULL, security_level FROM registrations
 		WHERE card_id = $1 AND `+cond+` LIMIT 1`, cardID).Scan(&x.ID, &x.CardID, &x.Method, &x.State, &x.CreatedAt,
-		&x.ActivatedAt, &x.MobileMasked, &x.Question, &x.EmCertID, &x.Platform, &x.Locked)
+		&x.ActivatedAt, &x.MobileMasked, &x.Question, &x.EmCertID, &x.Platform, &x.Locked, &x.SecurityLevel)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "this card is not registered")
 	}
