@@ -48,7 +48,8 @@ func (fx *appFixture) sdkAReq(t *testing.T, sdk *sim3ds.SDK, pan string) map[str
 	if err := sdk.Accept(ares); err != nil {
 		t.Fatal(err)
 	}
-	// Issue 14: the fixture's Mastercard requires PS256 (an RSA key), Visa takes ES256.
+	// Issue 14: the fixture's Mastercard requires PS256 (an RSA key), Visa takes ES256 (acsSignedContent,
+	// the JWS of EMV 3DS 2.3.1 6.2.3.2, A.4 Table A.1 p.204).
 	if want := map[byte]string{'4': "ES256", '5': "PS256"}[pan[0]]; sdk.SignedWith != want {
 		t.Fatalf("acsSignedContent for %s... signed with %s, want %s", pan[:6], sdk.SignedWith, want)
 	}
@@ -488,7 +489,9 @@ func TestAppChannelHTMLUI(t *testing.T) {
 	})
 }
 
-// The app channel's screens are written in the phone's locale that the SDK reports (deviceInfo C005):
+// The app channel's screens are written in the phone's locale that the SDK reports (deviceInfo, EMV 3DS
+// 2.3.1 A.4 Table A.1 p.247, base64url JSON; its data element C005 "Locale" is EMVCo's SDK Device
+// Information specification's, not among the stored documents):
 // English for en-US, German (the bank's language) for de-DE, for anything else and for a malformed
 // deviceInfo.
 func TestAppChannelLocale(t *testing.T) {

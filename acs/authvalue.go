@@ -31,6 +31,18 @@ func avMethod(via Via, how Verification) authval.Method {
 	return authval.SMSOTP
 }
 
+// decidedMethod is the method a value encodes for a Y or A the AReq's decision gave (no challenge):
+// an attempt, a 3RI payment, or a frictionless purchase.
+func decidedMethod(status, channel string) authval.Method {
+	switch {
+	case status == "A":
+		return authval.Attempted
+	case channel == Channel3RI:
+		return authval.MerchantInitiated
+	}
+	return authval.Frictionless
+}
+
 // avTransaction is the value's input for the transaction an AReq started.
 func avTransaction(a *AReq, scheme cards.Scheme, acsTransID, status string, m authval.Method) authval.Transaction {
 	ds, _ := uuid.Parse(a.DSTransID) // validated as a UUID with the AReq

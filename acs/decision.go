@@ -286,14 +286,7 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 		d.status, d.acsURL, d.via, d.mandated = "Y", "", "", false
 	}
 	if d.status == "Y" || d.status == "A" {
-		m := authval.Attempted
-		switch {
-		case d.status == "Y" && a.DeviceChannel == Channel3RI:
-			m = authval.MerchantInitiated
-		case d.status == "Y":
-			m = authval.Frictionless
-		}
-		v, err := generateAV(dc.d.AV, avTransaction(a, card.Scheme, d.acsTransID, d.status, m))
+		v, err := generateAV(dc.d.AV, avTransaction(a, card.Scheme, d.acsTransID, d.status, decidedMethod(d.status, a.DeviceChannel)))
 		if err != nil {
 			return nil, nil, false, err
 		}

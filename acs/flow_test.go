@@ -209,6 +209,8 @@ func golden(t *testing.T, name string, msg map[string]any) {
 
 // Issue 15: with the issuer's attempts policy on, a card whose holder has not registered gets A with the
 // attempts value and ECI of its scheme (Visa 06, Mastercard 01) instead of N (13); the value verifies.
+// EMV 3DS 2.3.1 A.4 Table A.1: authenticationValue is required with transStatus Y and A (p.210), the
+// eci's presence is DS-specific (p.250); A is a valid ARes status (A.13.8 Table A.17).
 func TestFlowAttempts(t *testing.T) {
 	cfx := newChallengeFixture(t)
 	cfx.AV = authval.New(authval.Config{Attempts: true}, cfx.HSM)

@@ -163,12 +163,8 @@ func (v *AVVerifier) check(req VerifyRequest, hash []byte, s storedAuth) (Verify
 	t := authval.Transaction{Scheme: cards.Scheme(s.scheme), PAN: req.AcctNumber, ACSTransID: s.id, DSTransID: ds,
 		Channel: s.channel, Category: s.category, MerchantName: deref(s.merch)}
 	switch {
-	case s.status == "Y" && s.channel == Channel3RI:
-		t.Status, t.Method = "Y", authval.MerchantInitiated
-	case s.status == "Y":
-		t.Status, t.Method = "Y", authval.Frictionless
-	case s.status == "A":
-		t.Status, t.Method = "A", authval.Attempted
+	case s.status == "Y" || s.status == "A":
+		t.Status, t.Method = s.status, decidedMethod(s.status, s.channel)
 	case s.final != nil && *s.final == "Y":
 		t.Status, t.Method = "Y", avMethod(Via(deref(s.method)), Verification(deref(s.how)))
 	default:

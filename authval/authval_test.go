@@ -110,7 +110,9 @@ func TestValuesVerifyOnlyForTheirTransaction(t *testing.T) {
 }
 
 // The published layouts: Visa's CAVV carries results code, second factor and key indicator in its first
-// three bytes and the ATN's last four digits twice; the Mastercard value begins with base64 "k".
+// three bytes and the ATN's last four digits twice; the Mastercard value begins with base64 "k". Both
+// are 20 bytes, 28 base64 characters, as EMV 3DS 2.2.0 Table A.1 has authenticationValue; the ECI
+// values are the schemes' (2.3.1 A.4 Table A.1 p.250: eci, DS-specific).
 func TestLayouts(t *testing.T) {
 	s := authval.New(authval.Config{}, testenv.HSM(t))
 	tx := base(cards.Visa)

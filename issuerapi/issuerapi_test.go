@@ -82,24 +82,7 @@ func TestVerifyOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen bytes.Buffer
-	post := func(tok, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/issuer/v1/authentication-values/verify", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		seen.Write(raw)
-		var out map[string]any
-		_ = json.Unmarshal(raw, &out)
-		return resp.StatusCode, out
-	}
+	post := poster(t, srv.URL+"/issuer/v1/authentication-values/verify", &seen)
 	ask := func(pan string, a *acs.AReq, d *acs.Decision, amount string) string {
 		b, _ := json.Marshal(acs.VerifyRequest{AcctNumber: pan, DSTransID: a.DSTransID, PurchaseAmount: amount,
 			PurchaseCurrency: "978", AcquirerMerchantID: "M-000123", AuthenticationValue: d.AuthenticationValue})
@@ -201,6 +184,29 @@ func TestVerifyOverHTTP(t *testing.T) {
 	}
 }
 
+// poster posts JSON bodies to url with a bearer token (none when empty) and keeps every response body
+// in seen, for the leak checks.
+func poster(t *testing.T, url string, seen *bytes.Buffer) func(tok, body string) (int, map[string]any) {
+	return func(tok, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		seen.Write(raw)
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		return resp.StatusCode, out
+	}
+}
+
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -228,24 +234,7 @@ func TestCardChangesOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen bytes.Buffer
-	post := func(tok, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/issuer/v1/cards/changes", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		seen.Write(raw)
-		var out map[string]any
-		_ = json.Unmarshal(raw, &out)
-		return resp.StatusCode, out
-	}
+	post := poster(t, srv.URL+"/issuer/v1/cards/changes", &seen)
 	block := `{"changes":[{"action":"block","acctNumber":"4000110000000025","reason":"lost"}]}`
 	for n, changed := range []bool{true, false} {
 		code, out := post(token, block)

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
+
+	"example.com/acs/cards"
 )
 
 // The monthly SMS statement (R-AUTH-9, issue 16): per card, the SMS sent in a billing month with time,
@@ -59,17 +61,9 @@ func Statement(ctx context.Context, pool *pgxpool.Pool, m Month) ([]StatementLin
 		var first6, last4 string
 		var n int
 		err := r.Scan(&l.CardRef, &first6, &last4, &n, &l.SentAt, &l.Purpose, &l.Price, &l.Currency)
-		l.Card = maskCard(first6, last4, n)
+		l.Card = cards.Mask(first6, last4, n)
 		return l, err
 	})
-}
-
-func maskCard(first6, last4 string, n int) string {
-	stars := make([]byte, max(n-10, 0))
-	for i := range stars {
-		stars[i] = '*'
-	}
-	return first6 + string(stars) + last4
 }
 
 // WriteStatement writes lines as the statement file: CSV with StatementColumns, times in RFC 3339 in
