@@ -35,6 +35,20 @@ const (
 // Usable reports whether purchases and registrations may use a card of this status.
 func (s Status) Usable() bool { return s == Active }
 
+// CanBecome guards the card's status lifecycle: active and blocked turn into each other, either can be
+// closed, and closed is final (a closed number never comes back; its successor is a new card).
+func (s Status) CanBecome(to Status) bool {
+	switch to {
+	case Active:
+		return s == Blocked
+	case Blocked:
+		return s == Active
+	case Closed:
+		return s == Active || s == Blocked
+	}
+	return false
+}
+
 // Product tells credit from debit cards.
 type Product string
 

@@ -45,6 +45,29 @@ func (d *Directory) SetStatusTx(ctx context.Context, q Execer, id uuid.UUID, st 
 	return tag.RowsAffected() == 1, nil
 }
 
+// TransitionTx moves a card from its status to st where Status.CanBecome allows it, in one guarded
+// statement (a concurrent change cannot slip between the check and the write); from is the status the
+// card had, and changed is false when the lifecycle refused the move (from == st included).
+func (d *Directory) TransitionTx(ctx context.Context, q Execer, id uuid.UUID, st Status) (from Status, changed bool, err error) {
+	var allowed []string
+	for _, s := range []Status{Active, Blocked, Closed} {
+		if s.CanBecome(st) {
+			allowed = append(allowed, string(s))
+		}
+	}
+	err = q.QueryRow(ctx, `WITH old AS (SELECT id, status FROM issuer_cards WHERE id = $1 FOR UPDATE),
+		upd AS (UPDATE issuer_cards c SET status = $2, updated_at = now() FROM old
+			WHERE c.id = old.id AND old.status = ANY($3) RETURNING c.id)
+		SELECT old.status, EXISTS (SELECT 1 FROM upd) FROM old`, id, string(st), allowed).Scan(&from, &changed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, ErrNotFound
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("cards: status: %w", err)
+	}
+	return from, changed, nil
+}
+
 // RenewTx gives a card a new expiry month (same number); changed is false when it had it already.
 func (d *Directory) RenewTx(ctx context.Context, q Execer, id uuid.UUID, expiry time.Time) (changed bool, err error) {
 	tag, err := q.Exec(ctx, `UPDATE issuer_cards SET expiry_month = $2, updated_at = now() WHERE id = $1 AND expiry_month <> $2`,

@@ -1,7 +1,9 @@
 package support
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -22,6 +24,71 @@ func (s *Service) Routes(g *echo.Group) {
 	g.POST("/cards/:id/block", s.block, s.authenticate)
 	g.POST("/cards/:id/unlock", s.unlock, s.authenticate)
 	g.POST("/cards/:id/sms/:sms/abuse", s.smsAbuse, s.authenticate)
+	g.POST("/cards/:id/unblock", s.unblock, s.authenticate)
+	g.POST("/cards/:id/whitelist/:entry/remove", s.removeTrustedMerchant, s.authenticate)
+	g.GET("/outreach/:kind", s.outreach, s.authenticate)
+}
+
+func (s *Service) unblock(c echo.Context) error {
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	var req reasonRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.Unblock(c.Request().Context(), staff(c), id, req.Reason); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "active"})
+}
+
+func (s *Service) removeTrustedMerchant(c echo.Context) error {
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	entry, err := uuid.Parse(c.Param("entry"))
+	if err != nil {
+		return apperr.Field("entry", "must be an entry id of the card's trusted merchants")
+	}
+	var req reasonRequest
+	if err := server.BindJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.RemoveTrustedMerchant(c.Request().Context(), staff(c), id, entry, req.Reason); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"removed": true})
+}
+
+// outreach lists a page of cards to contact: GET /outreach/{kind}?limit=100&after=<card id>.
+func (s *Service) outreach(c echo.Context) error {
+	limit := 100
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return apperr.Field("limit", fmt.Sprintf("must be 1 to %d", MaxOutreachPage))
+		}
+		limit = n
+	}
+	after := uuid.Nil
+	if v := c.QueryParam("after"); v != "" {
+		var err error
+		if after, err = uuid.Parse(v); err != nil {
+			return apperr.Field("after", "must be the next cursor of the previous page")
+		}
+	}
+	list, next, err := s.Outreach(c.Request().Context(), staff(c), OutreachKind(c.Param("kind")), after, limit)
+	if err != nil {
+		return err
+	}
+	res := map[string]any{"cards": list}
+	if next != uuid.Nil {
+		res["next"] = next
+	}
+	return c.JSON(http.StatusOK, res)
 }
 
 // smsAbuse marks one of the card's SMS (an id of the card view's sms_cost_lines) as caused by abuse:

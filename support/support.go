@@ -1,7 +1,9 @@
 // Package support owns what the issuer's support staff may do (R-SUP-*): staff accounts with roles,
 // hashed bearer tokens and a TOTP second factor that together open short sessions (signin.go), finding a card without ever echoing its number, a card's view (registration
 // state, letters, access count, SMS cost lines, audit trail) without secrets, issuing a new ID-code
-// letter with a reason, and blocking a card, which ends its registration (R-REG-10). Every action is
+// letter with a reason, blocking a card, which ends its registration (R-REG-10), unblocking it, lifting
+// a method lock, taking a trusted merchant off a card's list, and the outreach lists of cards that cannot
+// confirm purchases (actions.go). Every action is
 // written to the audit log with who, what, when and the masked card.
 package support
 
@@ -31,6 +33,7 @@ import (
 	"example.com/acs/registration"
 	"example.com/acs/sms"
 	"example.com/acs/store"
+	"example.com/acs/whitelist"
 )
 
 // Role of a staff member.
@@ -38,7 +41,7 @@ type Role string
 
 const (
 	Agent      Role = "agent"      // looks cards up, issues letters
-	Supervisor Role = "supervisor" // also blocks cards
+	Supervisor Role = "supervisor" // also blocks and unblocks cards
 )
 
 // Staff is an authenticated staff member.
@@ -75,6 +78,8 @@ type Deps struct {
 	Data *envelope.Keyring
 	// Issuer names the bank in authenticator apps ("Musterbank AG Support").
 	Issuer string
+	// Whitelist is the cardholders' trusted merchants, which support removes on request.
+	Whitelist *whitelist.List
 }
 
 // TokenTTL is how long a staff token is valid (PCI DSS 8.3.9: a single factor changes every 90 days);
@@ -274,17 +279,18 @@ func (s *Service) FindByLast4(ctx context.Context, who Staff, last4, name string
 
 // CardView is everything support may see of a card (R-SUP-2).
 type CardView struct {
-	Card            string                     `json:"card"`
-	Scheme          string                     `json:"scheme"`
-	Status          string                     `json:"status"`
-	Expiry          string                     `json:"expiry"`
-	HolderName      string                     `json:"holder_name"`
-	Registration    *registration.Registration `json:"registration,omitempty"`
-	Letters         []letters.Letter           `json:"letters"`
-	IssuerDataReads int                        `json:"issuer_data_reads_13_months"`
-	SMSCostLines    []sms.LedgerLine           `json:"sms_cost_lines_13_months"`
-	AuditTrail      []audit.Entry              `json:"audit_trail"`
-	Transactions    any                        `json:"transactions,omitempty"`
+	Card             string                     `json:"card"`
+	Scheme           string                     `json:"scheme"`
+	Status           string                     `json:"status"`
+	Expiry           string                     `json:"expiry"`
+	HolderName       string                     `json:"holder_name"`
+	Registration     *registration.Registration `json:"registration,omitempty"`
+	Letters          []letters.Letter           `json:"letters"`
+	IssuerDataReads  int                        `json:"issuer_data_reads_13_months"`
+	SMSCostLines     []sms.LedgerLine           `json:"sms_cost_lines_13_months"`
+	TrustedMerchants []whitelist.Entry          `json:"trusted_merchants"`
+	AuditTrail       []audit.Entry              `json:"audit_trail"`
+	Transactions     any                        `json:"transactions,omitempty"`
 }
 
 // View shows a card.
@@ -315,6 +321,12 @@ func (s *Service) View(ctx context.Context, who Staff, cardID uuid.UUID) (*CardV
 	now := s.d.Clock.Now()
 	if v.SMSCostLines, err = sms.Ledger(ctx, s.d.Pool, c.ID, now.AddDate(0, -audit.AccessWindowMonths, 0), now.Add(time.Minute)); err != nil {
 		return nil, err
+	}
+	v.TrustedMerchants = []whitelist.Entry{}
+	if s.d.Whitelist != nil {
+		if v.TrustedMerchants, err = s.d.Whitelist.List(ctx, c.ID); err != nil {
+			return nil, err
+		}
 	}
 	if s.d.Transactions != nil {
 		if v.Transactions, err = s.d.Transactions(ctx, c.ID); err != nil {
@@ -358,22 +370,24 @@ func (s *Service) Block(ctx context.Context, who Staff, cardID uuid.UUID, reason
 	if who.Role != Supervisor {
 		return apperr.New(apperr.Forbidden, "blocking a card needs the supervisor role")
 	}
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 200 {
-		return apperr.Field("reason", "must be 1 to 200 characters")
+	reason, err := checkReason(reason)
+	if err != nil {
+		return err
 	}
-	c, err := s.d.Cards.Get(ctx, cardID)
-	if errors.Is(err, cards.ErrNotFound) {
-		return apperr.New(apperr.NotFound, "no such card")
-	}
+	c, err := s.card(ctx, cardID)
 	if err != nil {
 		return err
 	}
 	return store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
-		now := s.d.Clock.Now()
-		if _, err := tx.Exec(ctx, `UPDATE issuer_cards SET status = 'blocked', updated_at = $2 WHERE id = $1`, c.ID, now); err != nil {
+		from, changed, err := s.d.Cards.TransitionTx(ctx, tx, c.ID, cards.Blocked)
+		if err != nil {
 			return err
 		}
+		if !changed && from == cards.Closed {
+			return apperr.New(apperr.Conflict, "the card is closed")
+		}
+		// Blocking a blocked card again still ends what may have been started since (nothing can be,
+		// but the block is the agent's intent) and is audited once more with its reason.
 		ended, err := s.d.Registration.End(ctx, tx, c.ID, "card blocked")
 		if err != nil {
 			return err

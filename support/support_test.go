@@ -54,6 +54,7 @@ func newFixture(t *testing.T) *fixture {
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	fx.svc = support.New(support.Deps{Pool: st.Pool, Keys: st.HSM, Cards: st.Cards, Letters: st.Letters, Registration: fx.reg,
 		Audit: au, Clock: st.Clock, Log: st.Log, Limits: limits.New(st.Pool, st.Clock), Data: st.Keys, Issuer: "Musterbank AG",
+		Whitelist:    whitelist.New(st.Pool, st.Clock),
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, st.Pool, cardID, 50) }})
 	fx.e = server.New(server.Deps{Log: st.Log})
 	fx.svc.Routes(fx.e.Group("/support/v1"))

@@ -87,7 +87,17 @@ func (l *List) List(ctx context.Context, cardID uuid.UUID) ([]Entry, error) {
 // Remove takes an entry off the card's list; via names the channel (portal, app, support). An entry of
 // another card, or one removed already, is NotFound: a caller learns nothing about other cards' lists.
 func (l *List) Remove(ctx context.Context, cardID, entryID uuid.UUID, via string) error {
-	tag, err := l.pool.Exec(ctx, `UPDATE whitelist_entries SET removed_at = $3, removed_via = $4
+	return l.RemoveVia(ctx, l.pool, cardID, entryID, via)
+}
+
+// Execer runs a statement in the caller's transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// RemoveVia is Remove within the caller's transaction (support removes an entry and audits it together).
+func (l *List) RemoveVia(ctx context.Context, q Execer, cardID, entryID uuid.UUID, via string) error {
+	tag, err := q.Exec(ctx, `UPDATE whitelist_entries SET removed_at = $3, removed_via = $4
 		WHERE id = $1 AND card_id = $2 AND removed_at IS NULL`, entryID, cardID, l.clock.Now(), via)
 	if err != nil {
 		return err

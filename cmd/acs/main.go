@@ -316,13 +316,13 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Limits: limits.New(d.pool, clock),
 		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price,
 		Currency: cfg.SMS.Currency})
-	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters,
+	d.whitelist = whitelist.New(d.pool, clock)
+	d.support = support.New(support.Deps{Pool: d.pool, Keys: d.hsm, Cards: d.cards, Letters: d.letters, Whitelist: d.whitelist,
 		Registration: d.registration, Audit: d.audit, Clock: clock, Log: log, Data: d.keys, Issuer: cfg.Issuer.Name,
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }, Limits: limits.New(d.pool, clock)})
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
 	d.metricsRegistry.MustRegister(hsmCalls{})
-	d.whitelist = whitelist.New(d.pool, clock)
 	link, err := dsLink(cfg.ThreeDS, d.hsm)
 	if err != nil {
 		d.Close()
