@@ -72,6 +72,7 @@ func (a *API) Routes(g *echo.Group) {
 	g.POST("/confirmations/answer", a.answer)
 	g.POST("/push-token", a.pushToken)
 	g.POST("/security-level", a.securityLevel)
+	g.POST("/issuer-data-reads", a.issuerDataReads)
 }
 
 var errSignature = apperr.New(apperr.Unauthorized, "the request is not signed by the device key")

@@ -2,6 +2,7 @@ package appapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -124,3 +125,24 @@ func (a *API) securityLevel(c echo.Context) error {
 }
 
 func (r *SecurityLevelRequest) card() uuid.UUID { return r.CardID }
+
+// IssuerDataReadsResponse answers POST /issuer-data-reads: how often the issuer's data of the card
+// were read (registration checks, letters, activations) in the last 13 months (R-REG-9).
+type IssuerDataReadsResponse struct {
+	Reads int       `json:"issuer_data_reads_13_months"`
+	Since time.Time `json:"since"`
+}
+
+// issuerDataReads shows the count on demand; the device's signature is enough, as for the list of
+// trusted merchants: it changes nothing.
+func (a *API) issuerDataReads(c echo.Context) error {
+	var req WhitelistRequest
+	if err := a.bindActive(c, &req); err != nil {
+		return err
+	}
+	n, since, err := a.d.Registrar.IssuerDataReads(c.Request().Context(), req.CardID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, IssuerDataReadsResponse{Reads: n, Since: since})
+}

@@ -218,11 +218,16 @@ const AccessWindowMonths = 13
 
 // IssuerDataReads counts the reads of a card's issuer data in the last 13 months.
 func (l *Log) IssuerDataReads(ctx context.Context, cardID uuid.UUID) (int, error) {
-	since := l.clock.Now().AddDate(0, -AccessWindowMonths, 0)
-	var n int
+	n, _, err := l.IssuerDataReadsSince(ctx, cardID)
+	return n, err
+}
+
+// IssuerDataReadsSince is IssuerDataReads with the start of the window it counted.
+func (l *Log) IssuerDataReadsSince(ctx context.Context, cardID uuid.UUID) (n int, since time.Time, err error) {
+	since = l.clock.Now().AddDate(0, -AccessWindowMonths, 0)
 	if err := l.pool.QueryRow(ctx, `SELECT count(*) FROM issuer_data_access WHERE card_id = $1 AND accessed_at > $2`,
 		cardID, since).Scan(&n); err != nil {
-		return 0, fmt.Errorf("audit: count issuer data reads: %w", err)
+		return 0, since, fmt.Errorf("audit: count issuer data reads: %w", err)
 	}
-	return n, nil
+	return n, since, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"example.com/acs/apperr"
+	"example.com/acs/audit"
 	"example.com/acs/cards"
 	"example.com/acs/store"
 )
@@ -57,6 +58,12 @@ type Cards interface {
 	Holder(ctx context.Context, id uuid.UUID) (*cards.Holder, error)
 }
 
+// AccessRecorder records a read of the issuer's data of a card within the caller's transaction
+// (audit.Log.IssuerDataRead).
+type AccessRecorder interface {
+	IssuerDataRead(ctx context.Context, q audit.Execer, cardID uuid.UUID, purpose string) error
+}
+
 // Deps are what Letters needs.
 type Deps struct {
 	Pool     *pgxpool.Pool
@@ -66,6 +73,8 @@ type Deps struct {
 	Log      *slog.Logger
 	// Issuer is the bank's name as printed on the letter.
 	Issuer string
+	// Access records each read of the holder's address for a letter (R-REG-9); nil: not recorded.
+	Access AccessRecorder
 	// NewCode makes each letter's code; nil means NewCode (the CSPRNG). Tests set it to learn the code
 	// that otherwise only the paper shows.
 	NewCode func() (string, error)

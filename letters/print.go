@@ -164,6 +164,11 @@ func (l *Letters) Batch(ctx context.Context, outDir string) (BatchResult, error)
 			if err != nil {
 				return err
 			}
+			if l.d.Access != nil {
+				if err := l.d.Access.IssuerDataRead(ctx, tx, t.card, "letter_address"); err != nil {
+					return err
+				}
+			}
 			// The verifier is over the canonical form, the one Redeem computes from what is typed.
 			v, err := l.verifier(NormalizeCode(p.Code))
 			if err != nil {

@@ -67,6 +67,12 @@ var messages = map[string]map[lang]string{
 	"wl_remove":       {"de": "Entfernen", "en": "Remove"},
 	"wl_removed":      {"de": "Der Händler wurde entfernt. Die nächste Zahlung dort wird wieder bestätigt.", "en": "The merchant was removed. The next payment there will be confirmed again."},
 	"wl_empty":        {"de": "Sie haben keine vertrauenswürdigen Händler.", "en": "You have no trusted merchants."},
+	"level_title":     {"de": "Sicherheitsstufe", "en": "Security level"},
+	"level_legend":    {"de": "Wann sollen Zahlungen mit dieser Karte bestätigt werden?", "en": "When should payments with this card be confirmed?"},
+	"level_adaptive":  {"de": "Angepasst: Zahlungen mit geringem Risiko, kleine Beträge und vertrauenswürdige Händler ohne Bestätigung", "en": "Adaptive: low-risk payments, small amounts and trusted merchants without confirmation"},
+	"level_always":    {"de": "Immer bestätigen: jede Zahlung, ohne Ausnahme", "en": "Always confirm: every payment, without exception"},
+	"level_save":      {"de": "Sicherheitsstufe speichern", "en": "Save security level"},
+	"level_set":       {"de": "Die Sicherheitsstufe wurde gespeichert.", "en": "The security level was saved."},
 	"other_language":  {"de": "English", "en": "Deutsch"},
 	"other_lang_code": {"de": "en", "en": "de"},
 }
@@ -105,12 +111,14 @@ var german = map[string]string{
 	"this card is not registered for secure online payments":                                                                           "Diese Karte ist nicht für sicheres Online-Bezahlen registriert.",
 	"no such confirmation; request a new code":                                                                                         "Diese Bestätigung gibt es nicht; fordern Sie einen neuen Code an.",
 	"another registration of this card was started at the same moment":                                                                 "Gleichzeitig wurde eine andere Registrierung dieser Karte begonnen.",
-	"unknown entry": "unbekannter Eintrag",
+	"unknown entry":                      "unbekannter Eintrag",
+	"must be adaptive or always_confirm": "Wählen Sie eine der beiden Stufen.",
 }
 
 // fieldLabels name the form fields as the German page does.
 var fieldLabels = map[string]string{"accept_price": "SMS-Preis", "answer": "Antwort", "code": "Code", "expiry": "Gültig bis",
-	"id_code": "ID-Code", "mobile_number": "Mobilnummer", "name": "Name", "question": "Sicherheitsfrage", "entry": "Eintrag"}
+	"id_code": "ID-Code", "mobile_number": "Mobilnummer", "name": "Name", "question": "Sicherheitsfrage", "entry": "Eintrag",
+	"security_level": "Sicherheitsstufe"}
 
 // localize returns msg and fields as a page in l shows them.
 func localize(l lang, msg string, fields map[string]string) (string, map[string]string) {

@@ -81,6 +81,7 @@ func (p *Portal) Routes(g *echo.Group) {
 	g.POST("/whitelist", p.whitelistStart)
 	g.POST("/whitelist/verify", p.whitelistVerify)
 	g.POST("/whitelist/remove", p.whitelistRemove)
+	g.POST("/whitelist/security-level", p.securityLevel)
 }
 
 // securityHeaders: the portal is never framed and loads nothing from elsewhere; its one inline style
@@ -178,6 +179,8 @@ type page struct {
 	Question  string
 	Entries   []whitelist.Entry
 	Notice    string
+	// SecurityLevel is the card's level on the page that manages it after a strong authentication.
+	SecurityLevel string
 }
 
 type question struct{ Key, Text string }

@@ -104,7 +104,7 @@ func TestMTANRegistrationThroughThePortal(t *testing.T) {
 	mtan.Set("accept_price", "yes")
 	r = fx.do(t, "POST", "/portal/register/mtan", mtan, "de")
 	pages = append(pages, r.Body.String())
-	if r.Code != 200 || !strings.Contains(r.Body.String(), "ID-Code ist unterwegs") || !strings.Contains(r.Body.String(), "13 Monaten: 1") {
+	if r.Code != 200 || !strings.Contains(r.Body.String(), "ID-Code ist unterwegs") || !strings.Contains(r.Body.String(), "13 Monaten: 2") {
 		t.Fatalf("request: %d %s", r.Code, r.Body)
 	}
 

@@ -94,11 +94,34 @@ func (p *Portal) whitelistList(c echo.Context, cardID uuid.UUID, notice string) 
 	if err != nil {
 		return err
 	}
+	reg, err := p.d.Registrar.Active(ctx, cardID)
+	if err != nil {
+		return err
+	}
 	tok, err := p.seal(flow{CardID: cardID, Step: stepWhitelist, SCA: true})
 	if err != nil {
 		return err
 	}
-	return p.render(c, http.StatusOK, "whitelist.html", page{Flow: tok, Card: card.Masked(), Entries: entries, Notice: notice})
+	pg := page{Flow: tok, Card: card.Masked(), Entries: entries, Notice: notice, SecurityLevel: string(reg.SecurityLevel)}
+	if pg.Reads, err = p.d.Audit.IssuerDataReads(ctx, cardID); err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "whitelist.html", pg)
+}
+
+// securityLevel sets the card's security level (R-X-1) under the same strong authentication as the
+// list: the mTAN and the security answer confirmed the cardholder, so "always confirm" cannot be
+// switched off by someone who only knows the card data.
+func (p *Portal) securityLevel(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, err := p.openFlow(ctx, c.FormValue("flow"))
+	if err != nil || f.Step != stepWhitelist || !f.SCA {
+		return p.fail(c, "whitelist_start.html", errFlow, page{})
+	}
+	if _, err := p.d.Registrar.SetSecurityLevel(ctx, f.CardID, registration.SecurityLevel(c.FormValue("security_level")), "cardholder:portal"); err != nil {
+		return p.fail(c, "whitelist_start.html", err, page{})
+	}
+	return p.whitelistList(c, f.CardID, "level_set")
 }
 
 // whitelistRemove takes an entry off the list; the flow token must carry the strong authentication.

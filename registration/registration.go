@@ -336,6 +336,10 @@ func (r *Registrar) requestTx(ctx context.Context, card *cards.Card, method Meth
 		if _, err := r.d.Letters.RequestTx(ctx, tx, card.ID, "registration ("+string(method)+")", "cardholder"); err != nil {
 			return err
 		}
+		// The request reads the card's status and binds the letter to the holder's address (R-REG-9).
+		if err := r.d.Audit.IssuerDataRead(ctx, tx, card.ID, "registration_request"); err != nil {
+			return err
+		}
 		return r.d.Audit.Record(ctx, tx, audit.Entry{Actor: "cardholder", Action: "registration.request", CardID: &card.ID,
 			CardMasked: card.Masked(), Details: map[string]string{"method": string(method), "registration_id": id.String()}})
 	})
@@ -447,6 +451,9 @@ func (r *Registrar) activateTx(ctx context.Context, tx pgx.Tx, cardID, regID uui
 	if err != nil {
 		return err
 	}
+	if err := r.d.Audit.IssuerDataRead(ctx, tx, cardID, "activation"); err != nil {
+		return err
+	}
 	return r.d.Audit.Record(ctx, tx, audit.Entry{Actor: "cardholder", Action: "registration.activate", CardID: &cardID,
 		CardMasked: card.Masked(), Details: map[string]string{"registration_id": regID.String()}})
 }
@@ -497,4 +504,10 @@ func (r *Registrar) EndForUnusableCards(ctx context.Context, reason string) ([]u
 		return nil, fmt.Errorf("registration: end for unusable cards: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
+// IssuerDataReads counts the reads of the card's issuer data in the last 13 months and says since when
+// (R-REG-9), for the cardholder's question "who looked at my data".
+func (r *Registrar) IssuerDataReads(ctx context.Context, cardID uuid.UUID) (int, time.Time, error) {
+	return r.d.Audit.IssuerDataReadsSince(ctx, cardID)
 }

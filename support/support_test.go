@@ -199,7 +199,7 @@ func TestSearchAndView(t *testing.T) {
 	if reg["method"] != "mtan" || reg["state"] != "pending" || reg["mobile"] != "+49151******78" {
 		t.Fatalf("registration: %v", reg)
 	}
-	if len(out["letters"].([]any)) != 1 || out["issuer_data_reads_13_months"].(float64) != 1 || out["status"] != "active" {
+	if len(out["letters"].([]any)) != 1 || out["issuer_data_reads_13_months"].(float64) != 3 /* check, request, letter (R-REG-9) */ || out["status"] != "active" {
 		t.Fatalf("view: %s", raw)
 	}
 	for _, secret := range []string{annaPAN, "15112345678", "Lübeck", "luebeck", fx.Codes()[0], strings.ReplaceAll(fx.Codes()[0], "-", "")} {

@@ -79,7 +79,7 @@ func demoSeed(ctx context.Context, cfg *config.Config, log *slog.Logger, phonePa
 	defer d.Close()
 	s := &seeder{d: d, cfg: cfg, log: log}
 	s.lt = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: d.clock, Log: log, Issuer: cfg.Issuer.Name,
-		NewCode: func() (string, error) {
+		Access: d.audit, NewCode: func() (string, error) {
 			c, err := letters.NewCode()
 			s.code = c
 			return c, err

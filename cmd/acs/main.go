@@ -311,7 +311,8 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	clock, price := d.clock, d.smsPrice
 	d.audit = audit.New(d.pool, clock).Chained(d.hsm)
 	d.cards = cards.New(cards.Deps{Pool: d.pool, Keys: d.keys, Hasher: d.hsm, Log: log})
-	d.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name})
+	d.letters = letters.New(letters.Deps{Pool: d.pool, Verifier: d.hsm, Cards: d.cards, Clock: clock, Log: log, Issuer: cfg.Issuer.Name,
+		Access: d.audit})
 	d.registration = registration.New(registration.Deps{Pool: d.pool, Cards: d.cards, Letters: d.letters, Data: d.keys, Keys: d.hsm,
 		Limits: limits.New(d.pool, clock),
 		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Audit: d.audit, Clock: clock, Log: log, SMSPrice: price,

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
 
+	"example.com/acs/audit"
 	"example.com/acs/authval"
 	"example.com/acs/cards"
 	"example.com/acs/envelope"
@@ -88,7 +89,7 @@ func NewStack(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	s.Letters = letters.New(letters.Deps{Pool: s.Pool, Verifier: s.HSM, Cards: s.Cards, Clock: s.Clock, Log: s.Log,
-		Issuer: "Musterbank AG", NewCode: func() (string, error) {
+		Issuer: "Musterbank AG", Access: audit.New(s.Pool, s.Clock), NewCode: func() (string, error) {
 			c, err := letters.NewCode()
 			s.mu.Lock()
 			s.codes = append(s.codes, c)
