@@ -2,10 +2,8 @@ package letters_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -242,29 +240,6 @@ func TestRequestValidation(t *testing.T) {
 	wantKind(t, err, apperr.Invalid)
 }
 
-// streams inflates every Flate stream of a PDF: the page text is there as "(text) Tj".
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	var out strings.Builder
-	for rest := pdf; ; {
-		i := bytes.Index(rest, []byte("stream\n"))
-		if i < 0 {
-			break
-		}
-		rest = rest[i+len("stream\n"):]
-		j := bytes.Index(rest, []byte("endstream"))
-		if j < 0 {
-			break
-		}
-		if r, err := zlib.NewReader(bytes.NewReader(rest[:j])); err == nil {
-			b, _ := io.ReadAll(r)
-			out.Write(b)
-		}
-		rest = rest[j+len("endstream"):]
-	}
-	return out.String()
-}
-
 // The batch prints each letter once; the PDF carries issuer, address, masked card, code and last valid
 // day; the manifest, the database and the logs carry no code.
 func TestBatchPrintsOnceAndOnlyThePaperHasTheCode(t *testing.T) {
@@ -295,7 +270,7 @@ func TestBatchPrintsOnceAndOnlyThePaperHasTheCode(t *testing.T) {
 	if !bytes.HasPrefix(raw, []byte("%PDF-")) {
 		t.Fatal("not a PDF")
 	}
-	text := pdfText(t, raw)
+	text := testenv.PDFText(raw)
 	for _, want := range []string{"Musterbank AG", "Anna Schmidt", "Lindenstra\xdfe 12", "10115 Berlin",
 		"400011******0017", "520011******0012", fx.Codes()[0], fx.Codes()[1], "07.12.2026", "Ihr ID-Code f\xfcr"} {
 		if !strings.Contains(text, want) {

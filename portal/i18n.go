@@ -42,7 +42,11 @@ var messages = map[string]map[lang]string{
 	"question":        {"de": "Sicherheitsfrage", "en": "Security question"},
 	"answer":          {"de": "Antwort", "en": "Answer"},
 	"price":           {"de": "Jede SMS kostet", "en": "Each SMS costs"},
-	"accept_price":    {"de": "Ich bestelle den SMS-Versand zu diesem Preis (kostenpflichtig bestellen).", "en": "I order SMS delivery at this price (order with costs)."},
+	"accept_price":    {"de": "Ich habe die Preisvereinbarung gelesen und bestelle den SMS-Versand zu diesem Preis.", "en": "I have read the price agreement and order SMS delivery at this price."},
+	"price_title":     {"de": "Preisvereinbarung", "en": "Price agreement"},
+	"price_document":  {"de": "Die Bedingungen stehen in der Preisvereinbarung zum Ausdrucken oder Speichern:", "en": "The terms are in the price agreement, to print or save:"},
+	"price_link":      {"de": "Preisvereinbarung öffnen", "en": "Open the price agreement"},
+	"order_charged":   {"de": "Kostenpflichtig bestellen", "en": "Order with costs"},
 	"order":           {"de": "Registrierung beantragen", "en": "Request registration"},
 	"requested":       {"de": "Ihr ID-Code ist unterwegs", "en": "Your ID code is on its way"},
 	"requested_text":  {"de": "Wir senden Ihnen den ID-Code per Brief (2 bis 4 Werktage). Er gilt 15 Tage. Mit ihm schließen Sie die Registrierung ab.", "en": "We send you the ID code by letter (2 to 4 working days). It is valid for 15 days. Use it to complete the registration."},
@@ -111,8 +115,9 @@ var german = map[string]string{
 	"this card is not registered for secure online payments":                                                                           "Diese Karte ist nicht für sicheres Online-Bezahlen registriert.",
 	"no such confirmation; request a new code":                                                                                         "Diese Bestätigung gibt es nicht; fordern Sie einen neuen Code an.",
 	"another registration of this card was started at the same moment":                                                                 "Gleichzeitig wurde eine andere Registrierung dieser Karte begonnen.",
-	"unknown entry":                      "unbekannter Eintrag",
-	"must be adaptive or always_confirm": "Wählen Sie eine der beiden Stufen.",
+	"unknown entry": "unbekannter Eintrag",
+	"the price agreement has changed; please read it again": "Die Preisvereinbarung hat sich geändert; bitte lesen Sie sie erneut.",
+	"must be adaptive or always_confirm":                    "Wählen Sie eine der beiden Stufen.",
 }
 
 // fieldLabels name the form fields as the German page does.

@@ -25,7 +25,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jonboulle/clockwork"
 	"github.com/labstack/echo/v4"
-	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
@@ -48,8 +47,6 @@ type Deps struct {
 	Clock     clockwork.Clock
 	Log       *slog.Logger
 	Issuer    string
-	SMSPrice  decimal.Decimal
-	Currency  string
 	Whitelist *whitelist.List
 }
 
@@ -71,6 +68,7 @@ func (p *Portal) Routes(g *echo.Group) {
 	g.Use(securityHeaders)
 	g.GET("", p.start)
 	g.GET("/register", p.registerForm)
+	g.GET("/price-agreement.pdf", p.agreement)
 	g.POST("/register", p.register)
 	g.POST("/register/mtan", p.registerMTAN)
 	g.GET("/activate", p.activateForm)
@@ -173,12 +171,15 @@ type page struct {
 	Questions []question
 	Price     string
 	Charged   bool
-	Card      string
-	Mobile    string
-	Reads     int
-	Question  string
-	Entries   []whitelist.Entry
-	Notice    string
+	// Terms identify the price agreement shown (registration.PriceTerms.ID), posted back with the order.
+	Terms        string
+	TermsVersion string
+	Card         string
+	Mobile       string
+	Reads        int
+	Question     string
+	Entries      []whitelist.Entry
+	Notice       string
 	// SecurityLevel is the card's level on the page that manages it after a strong authentication.
 	SecurityLevel string
 }
@@ -192,8 +193,9 @@ func (p *Portal) render(c echo.Context, status int, name string, pg page) error 
 	if pg.Form == nil {
 		pg.Form = map[string]string{}
 	}
-	pg.Price = p.d.SMSPrice.StringFixed(2) + " " + p.d.Currency
-	pg.Charged = p.d.SMSPrice.IsPositive()
+	terms := p.d.Registrar.PriceTerms()
+	pg.Price, pg.Terms, pg.TermsVersion = formatPrice(terms, pg.Lang), terms.ID(), terms.Version
+	pg.Charged = p.d.Registrar.Charged()
 	for k, v := range registration.Questions {
 		pg.Questions = append(pg.Questions, question{k, v})
 	}
@@ -281,7 +283,7 @@ func (p *Portal) registerMTAN(c echo.Context) error {
 	}
 	pg := page{Flow: tok, Card: card.Masked(), Form: form}
 	_, err = p.d.Registrar.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: form["mobile"], Question: form["question"],
-		Answer: c.FormValue("answer"), AcceptPrice: c.FormValue("accept_price") == "yes"})
+		Answer: c.FormValue("answer"), AcceptPrice: c.FormValue("accept_price") == "yes", Terms: c.FormValue("terms")})
 	if err != nil {
 		return p.fail(c, "method.html", err, pg)
 	}

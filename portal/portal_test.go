@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -40,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 	e := server.New(server.Deps{Log: st.Log})
 	wl := whitelist.New(st.Pool, st.Clock)
 	portal.New(portal.Deps{Registrar: reg, Cards: st.Cards, Audit: au, Keys: st.Keys, Clock: st.Clock, Log: st.Log,
-		Issuer: "Musterbank AG", SMSPrice: price, Currency: "EUR", Whitelist: wl}).Routes(e.Group("/portal"))
+		Issuer: "Musterbank AG", Whitelist: wl}).Routes(e.Group("/portal"))
 	return &fixture{Stack: st, e: e, reg: reg, wl: wl}
 }
 
@@ -60,6 +61,8 @@ func (fx *fixture) do(t *testing.T, method, path string, form url.Values, accept
 	fx.e.ServeHTTP(rec, req)
 	return rec
 }
+
+var termsRE = regexp.MustCompile(`name="terms" value="([^"]+)"`)
 
 var flowRE = regexp.MustCompile(`name="flow" value="([^"]+)"`)
 
@@ -102,6 +105,16 @@ func TestMTANRegistrationThroughThePortal(t *testing.T) {
 		t.Fatalf("price agreement not required: %d", r.Code)
 	}
 	mtan.Set("accept_price", "yes")
+	terms := termsRE.FindStringSubmatch(pages[0])
+	if terms == nil || !strings.Contains(pages[0], "Kostenpflichtig bestellen") || !strings.Contains(pages[0], "/portal/price-agreement.pdf?lang=de") {
+		t.Fatalf("the method page shows no price agreement to accept: %s", pages[0])
+	}
+	// Terms other than those shown are refused (a price changed between page and order).
+	mtan.Set("terms", "SMS-PV-1999;0.01;EUR")
+	if r = fx.do(t, "POST", "/portal/register/mtan", mtan, "de"); r.Code != 422 || !strings.Contains(r.Body.String(), "Preisvereinbarung hat sich geändert") {
+		t.Fatalf("other terms: %d", r.Code)
+	}
+	mtan.Set("terms", html.UnescapeString(terms[1]))
 	r = fx.do(t, "POST", "/portal/register/mtan", mtan, "de")
 	pages = append(pages, r.Body.String())
 	if r.Code != 200 || !strings.Contains(r.Body.String(), "ID-Code ist unterwegs") || !strings.Contains(r.Body.String(), "13 Monaten: 2") {
@@ -149,7 +162,7 @@ func TestMismatchAndExpiredFlow(t *testing.T) {
 	flow := flowRE.FindStringSubmatch(r.Body.String())[1]
 	fx.Clock.Advance(16 * time.Minute)
 	r = fx.do(t, "POST", "/portal/register/mtan", url.Values{"flow": {flow}, "mobile": {"+4915112345678"}, "question": {"birthplace"},
-		"answer": {"Kiel"}, "accept_price": {"yes"}}, "en")
+		"answer": {"Kiel"}, "accept_price": {"yes"}, "terms": {fx.reg.PriceTerms().ID()}}, "en")
 	if r.Code != http.StatusGone {
 		t.Fatalf("expired flow: %d", r.Code)
 	}
@@ -170,7 +183,7 @@ func TestFlowTokenOpensOnlyItsStep(t *testing.T) {
 	r := fx.do(t, "POST", "/portal/register", card, "de")
 	own := flowRE.FindStringSubmatch(r.Body.String())[1]
 	r = fx.do(t, "POST", "/portal/register/mtan", url.Values{"flow": {own}, "mobile": {"0151 12345678"}, "question": {"birthplace"},
-		"answer": {"Lübeck"}, "accept_price": {"yes"}}, "de")
+		"answer": {"Lübeck"}, "accept_price": {"yes"}, "terms": {fx.reg.PriceTerms().ID()}}, "de")
 	if r.Code != 200 {
 		t.Fatalf("request: %d", r.Code)
 	}

@@ -23,7 +23,7 @@ func (fx *fixture) registerAnna(t *testing.T) uuid.UUID {
 		t.Fatal(err)
 	}
 	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel",
-		AcceptPrice: true}); err != nil {
+		AcceptPrice: true, Terms: fx.reg.PriceTerms().ID()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {

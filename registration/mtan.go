@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/nyaruka/phonenumbers"
+	"github.com/shopspring/decimal"
 	"golang.org/x/text/unicode/norm"
 
 	"example.com/acs/apperr"
@@ -36,7 +37,35 @@ type MTANRequest struct {
 	Question    string // a key of Questions
 	Answer      string
 	AcceptPrice bool // the SMS price agreement, when the issuer charges (R-REG-6)
+	// Terms is the PriceTerms.ID of the agreement the page showed: a price or document changed between
+	// showing and ordering is not what the cardholder accepted.
+	Terms string
 }
+
+// PriceAgreementVersion names the text of the SMS price agreement (the PDF the portal serves); a new
+// text gets a new version, and each registration keeps the version its cardholder accepted.
+const PriceAgreementVersion = "SMS-PV-2026-12"
+
+// PriceTerms are what a cardholder accepts when ordering charged SMS (R-REG-6).
+type PriceTerms struct {
+	Amount   decimal.Decimal `json:"amount"`
+	Currency string          `json:"currency"`
+	Version  string          `json:"document_version"`
+}
+
+// ID identifies the terms as one string, for the form that shows them.
+func (t PriceTerms) ID() string { return t.Version + ";" + t.Amount.String() + ";" + t.Currency }
+
+// Charged reports whether the issuer charges for SMS, so that an agreement must be accepted.
+func (r *Registrar) Charged() bool { return r.d.SMSPrice.IsPositive() }
+
+// PriceTerms are the terms in force now.
+func (r *Registrar) PriceTerms() PriceTerms {
+	return PriceTerms{Amount: r.d.SMSPrice, Currency: r.d.Currency, Version: PriceAgreementVersion}
+}
+
+// ErrTermsChanged refuses an order of charged SMS under terms other than those in force.
+var ErrTermsChanged = apperr.Field("accept_price", "the price agreement has changed; please read it again")
 
 // NormalizeMobile parses a typed number and returns it in E.164, refusing numbers that are not mobile.
 func NormalizeMobile(s string) (string, error) {
@@ -72,9 +101,13 @@ func (r *Registrar) RequestMTAN(ctx context.Context, card *cards.Card, in MTANRe
 	if l := utf8.RuneCountInString(answer); l < 3 || l > 64 {
 		return uuid.Nil, apperr.Field("answer", "must be 3 to 64 characters")
 	}
-	charged := r.d.SMSPrice.IsPositive()
+	charged := r.Charged()
+	terms := r.PriceTerms()
 	if charged && !in.AcceptPrice {
 		return uuid.Nil, apperr.Field("accept_price", "the SMS price agreement must be accepted")
+	}
+	if charged && in.Terms != terms.ID() {
+		return uuid.Nil, ErrTermsChanged
 	}
 	mobileHash, err := r.d.Keys.Index("mobile", []byte(mobile))
 	if err != nil {
@@ -91,12 +124,15 @@ func (r *Registrar) RequestMTAN(ctx context.Context, card *cards.Card, in MTANRe
 			return err
 		}
 		var accepted *time.Time
+		var amount *decimal.Decimal
+		var currency, version *string
 		if charged {
-			accepted = &now
+			accepted, amount, currency, version = &now, &terms.Amount, &terms.Currency, &terms.Version
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO registrations (id, card_id, method, state, created_at, mobile_enc, mobile_hash,
-			mobile_masked, question, answer_verifier, price_accepted_at) VALUES ($1, $2, 'mtan', 'pending', $3, $4, $5, $6, $7, $8, $9)`,
-			id, card.ID, now, enc, mobileHash, sms.MaskNumber(mobile), in.Question, av, accepted)
+			mobile_masked, question, answer_verifier, price_accepted_at, price_accepted_amount, price_accepted_currency,
+			price_document_version) VALUES ($1, $2, 'mtan', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			id, card.ID, now, enc, mobileHash, sms.MaskNumber(mobile), in.Question, av, accepted, amount, currency, version)
 		return err
 	})
 }

@@ -134,6 +134,10 @@ type Registration struct {
 	Locked bool `json:"locked,omitempty"`
 	// SecurityLevel is the cardholder's choice (R-X-1).
 	SecurityLevel SecurityLevel `json:"security_level"`
+	// PriceAccepted are the SMS price terms the cardholder accepted, and when (R-REG-6); nil when the
+	// SMS were free or the registration is for the app.
+	PriceAccepted   *PriceTerms `json:"price_accepted,omitempty"`
+	PriceAcceptedAt *time.Time  `json:"price_accepted_at,omitempty"`
 }
 
 // SecurityLevel is how the ACS treats the card's purchases (R-X-1; seeds 000, 002).
@@ -471,15 +475,22 @@ func (r *Registrar) Active(ctx context.Context, cardID uuid.UUID) (*Registration
 // find reads the first registration of a card matching cond (a constant of this file, never input).
 func (r *Registrar) find(ctx context.Context, cardID uuid.UUID, cond string) (*Registration, error) {
 	var x Registration
+	var amount decimal.NullDecimal
+	var currency, version *string
 	err := r.d.Pool.QueryRow(ctx, `SELECT id, card_id, method, state, created_at, activated_at, coalesce(mobile_masked, ''),
-		coalesce(question, ''), em_cert_id, coalesce(device_platform, ''), locked_at IS NOT NULL, security_level FROM registrations
+		coalesce(question, ''), em_cert_id, coalesce(device_platform, ''), locked_at IS NOT NULL, security_level,
+		price_accepted_at, price_accepted_amount, price_accepted_currency, price_document_version FROM registrations
 		WHERE card_id = $1 AND `+cond+` LIMIT 1`, cardID).Scan(&x.ID, &x.CardID, &x.Method, &x.State, &x.CreatedAt,
-		&x.ActivatedAt, &x.MobileMasked, &x.Question, &x.EmCertID, &x.Platform, &x.Locked, &x.SecurityLevel)
+		&x.ActivatedAt, &x.MobileMasked, &x.Question, &x.EmCertID, &x.Platform, &x.Locked, &x.SecurityLevel,
+		&x.PriceAcceptedAt, &amount, &currency, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "this card is not registered")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("registration: read: %w", err)
+	}
+	if amount.Valid && currency != nil && version != nil {
+		x.PriceAccepted = &PriceTerms{Amount: amount.Decimal, Currency: *currency, Version: *version}
 	}
 	return &x, nil
 }

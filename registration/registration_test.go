@@ -222,6 +222,11 @@ func TestMTANRegistration(t *testing.T) {
 		t.Fatalf("price agreement: %+v", e)
 	}
 	req.AcceptPrice = true
+	// R-REG-6: the terms accepted must be those in force (a price changed between page and order is not).
+	if _, err := fx.reg.RequestMTAN(ctx, card, req); apperr.KindOf(err) != apperr.Invalid {
+		t.Fatalf("order without the terms shown: %v", err)
+	}
+	req.Terms = fx.reg.PriceTerms().ID()
 	for mobile, field := range map[string]string{"030 1234567": "mobile_number", "+49 151": "mobile_number", "call me": "mobile_number"} {
 		bad := req
 		bad.Mobile = mobile
@@ -259,6 +264,11 @@ func TestMTANRegistration(t *testing.T) {
 	if r.State != registration.Active || r.Method != registration.MethodMTAN || r.Question != "birthplace" {
 		t.Fatalf("after confirmation: %+v", r)
 	}
+	// The accepted price and document version are kept with the registration.
+	if p := r.PriceAccepted; p == nil || p.Version != registration.PriceAgreementVersion || !p.Amount.Equal(fx.reg.PriceTerms().Amount) ||
+		p.Currency != "EUR" || r.PriceAcceptedAt == nil {
+		t.Fatalf("price terms kept: %+v at %v", r.PriceAccepted, r.PriceAcceptedAt)
+	}
 	lines, err := sms.Ledger(ctx, fx.Pool, card.ID, time.Time{}, fx.Clock.Now().Add(time.Hour))
 	if err != nil || len(lines) != 1 || lines[0].Purpose != "number_confirmation" || !lines[0].Price.Equal(decimal.RequireFromString("0.09")) {
 		t.Fatalf("ledger: %+v %v", lines, err)
@@ -271,7 +281,7 @@ func TestConfirmationCodeExpiresAndResendVoids(t *testing.T) {
 	ctx := context.Background()
 	card := fx.verify(t, anna)
 	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "first_pet",
-		Answer: "Bello", AcceptPrice: true}); err != nil {
+		Answer: "Bello", AcceptPrice: true, Terms: fx.reg.PriceTerms().ID()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
@@ -311,7 +321,7 @@ func TestMethodChangeNeedsNewLetter(t *testing.T) {
 	}
 
 	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "first_car",
-		Answer: "Golf", AcceptPrice: true}); err != nil {
+		Answer: "Golf", AcceptPrice: true, Terms: fx.reg.PriceTerms().ID()}); err != nil {
 		t.Fatal(err)
 	}
 	if a, err := fx.reg.Active(ctx, card.ID); err != nil || a.ID != appReg.ID {
@@ -346,7 +356,7 @@ func TestOneNumberServesManyCards(t *testing.T) {
 	for _, who := range []registration.HolderData{anna, jonas} {
 		card := fx.verify(t, who)
 		if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace",
-			Answer: "Kiel", AcceptPrice: true}); err != nil {
+			Answer: "Kiel", AcceptPrice: true, Terms: fx.reg.PriceTerms().ID()}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {
@@ -382,7 +392,7 @@ func TestConcurrentBindings(t *testing.T) {
 				_, err = fx.reg.RequestApp(ctx, card, app(t))
 			} else {
 				_, err = fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace",
-					Answer: "Kiel", AcceptPrice: true})
+					Answer: "Kiel", AcceptPrice: true, Terms: fx.reg.PriceTerms().ID()})
 			}
 			if err != nil && apperr.KindOf(err) != apperr.Conflict {
 				t.Errorf("request %d: %v", i, err)
@@ -492,7 +502,7 @@ func TestCardDumpCannotTakeOverTheLetter(t *testing.T) {
 	fx := newFixture(t)
 	ctx := context.Background()
 	card := fx.verify(t, anna)
-	mtan := registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel", AcceptPrice: true}
+	mtan := registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel", AcceptPrice: true, Terms: fx.reg.PriceTerms().ID()}
 	if _, err := fx.reg.RequestMTAN(ctx, card, mtan); err != nil {
 		t.Fatal(err)
 	}

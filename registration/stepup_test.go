@@ -22,7 +22,7 @@ func TestStepUp(t *testing.T) {
 		t.Fatalf("unregistered card: %v", err)
 	}
 	if _, err := fx.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: "0151 12345678", Question: "birthplace",
-		Answer: "Kiel", AcceptPrice: true}); err != nil {
+		Answer: "Kiel", AcceptPrice: true, Terms: fx.reg.PriceTerms().ID()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodMTAN, fx.PrintLetters(t)); err != nil {

@@ -142,7 +142,7 @@ func (s *seeder) mtan(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	if _, err := s.reg.RequestMTAN(ctx, card, registration.MTANRequest{Mobile: demoMobile, Question: demoQuestion, Answer: demoAnswer,
-		AcceptPrice: true}); err != nil {
+		AcceptPrice: true, Terms: s.reg.PriceTerms().ID()}); err != nil {
 		return err
 	}
 	if err := s.activate(ctx, card.ID, registration.MethodMTAN); err != nil {

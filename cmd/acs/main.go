@@ -637,7 +637,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	d.issuer.Routes(e.Group("/issuer/v1"))
 	e.GET("/support/console", support.Console)
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: d.clock,
-		Log: log, Issuer: cfg.Issuer.Name, SMSPrice: d.smsPrice, Currency: cfg.SMS.Currency, Whitelist: d.whitelist}).
+		Log: log, Issuer: cfg.Issuer.Name, Whitelist: d.whitelist}).
 		Routes(e.Group("/portal"))
 	if inbox, ok := gw.(*sms.DevInbox); ok {
 		e.GET("/dev/sms", inbox.Handler)
