@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -139,15 +140,26 @@ type Broken struct {
 // not match its content), removed or moved (its prev_hash is not the hash of the entry before it), or
 // an unchained entry after the chain began, is reported. It returns how many entries it checked.
 func (l *Log) Verify(ctx context.Context, h Hasher) (int, []Broken, error) {
-	rows, err := l.pool.Query(ctx, `SELECT id, at, actor, action, card_id, card_masked, details::text, prev_hash, hash
+	// One snapshot for the anchor and the entries, so that a prune running meanwhile is seen whole or not.
+	tx, err := l.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return 0, nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// After retention removed the oldest entries, the chain continues from the hash of the last one
+	// removed (audit_chain_anchors): the first entry kept must name it.
+	last, started, err := anchor(ctx, tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT id, at, actor, action, card_id, card_masked, details::text, prev_hash, hash
 		FROM audit_log ORDER BY id`)
 	if err != nil {
 		return 0, nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	defer rows.Close()
 	var broken []Broken
-	var last []byte
-	n, started := 0, false
+	n := 0
 	for rows.Next() {
 		var id int64
 		var at time.Time
@@ -179,6 +191,55 @@ func (l *Log) Verify(ctx context.Context, h Hasher) (int, []Broken, error) {
 		started, last = true, hash
 	}
 	return n, broken, rows.Err()
+}
+
+// anchor is where the chain continues after the entries retention removed: the hash of the last removed
+// entry; started is false when nothing chained was removed.
+func anchor(ctx context.Context, q Execer) (hash []byte, started bool, err error) {
+	err = q.QueryRow(ctx, `SELECT hash FROM audit_chain_anchors ORDER BY through_id DESC LIMIT 1`).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("audit: chain anchor: %w", err)
+	}
+	return hash, hash != nil, nil
+}
+
+// Prune removes up to batch of the oldest entries written before cutoff (retention, issue 16) and
+// records the hash of the last one removed, so that Verify still checks the chain from the first entry
+// kept. Only a prefix is removed: an entry before cutoff that follows a newer one waits for it. The
+// database refuses entries younger than 12 months whatever cutoff says (migration 00036).
+func (l *Log) Prune(ctx context.Context, cutoff time.Time, batch int) (int, error) {
+	var removed int
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(chainLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL acs.audit_retention = 'on'`); err != nil {
+			return err
+		}
+		var through *int64
+		var hash []byte
+		err := tx.QueryRow(ctx, `WITH due AS (SELECT id, hash FROM audit_log
+				WHERE id < coalesce((SELECT min(id) FROM audit_log WHERE at >= $1), 9223372036854775807)
+				ORDER BY id LIMIT $2)
+			SELECT (SELECT max(id) FROM due), (SELECT hash FROM due ORDER BY id DESC LIMIT 1), (SELECT count(*) FROM due)`,
+			cutoff, batch).Scan(&through, &hash, &removed)
+		if err != nil || through == nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_chain_anchors (through_id, hash, removed, at) VALUES ($1, $2, $3, $4)`,
+			*through, hash, removed, l.clock.Now()); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM audit_log WHERE id <= $1`, *through)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("audit: prune: %w", err)
+	}
+	return removed, nil
 }
 
 // ForCard lists a card's audit entries, oldest first.

@@ -120,8 +120,8 @@ func TestAuditChain(t *testing.T) {
 	}
 	tamper := func(sql string) []audit.Broken {
 		t.Helper()
-		for _, s := range []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`, sql,
-			`ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`} {
+		for _, s := range []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`, sql,
+			`ALTER TABLE audit_log ENABLE TRIGGER USER`} {
 			if _, err := pool.Exec(ctx, s); err != nil {
 				t.Fatal(err)
 			}

@@ -21,6 +21,7 @@ import (
 
 	"example.com/acs/authval"
 	"example.com/acs/hsm"
+	"example.com/acs/retention"
 	"example.com/acs/sms"
 	"example.com/acs/store"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	Push      Push         `yaml:"push"`
 	// AuthValues is the issuer's authentication-value policy and scheme keys (issue 15).
 	AuthValues authval.Config `yaml:"authentication_values"`
+	// Retention is how long records are kept (acs retention run, issue 16).
+	Retention retention.Config `yaml:"retention"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"min=1s,max=5m"`
 	// AdminListen, when set, is a loopback host:port serving Go's profiler (net/http/pprof) for the
@@ -272,6 +275,7 @@ func defaults() Config {
 			LowValue: LowValue{Enabled: true, MaxAmount: "30", MaxCumulative: "100", MaxCount: 5},
 			Risk: Risk{ChallengeAbove: "0", KnownBrowsers: true, VelocityCount: 10, VelocityWindow: 10 * time.Minute,
 				WhitelistMax: "500"}},
+		Retention: retention.DefaultConfig,
 	}
 }
 

@@ -49,6 +49,7 @@ import (
 	"example.com/acs/portal"
 	"example.com/acs/push"
 	"example.com/acs/registration"
+	"example.com/acs/retention"
 	"example.com/acs/server"
 	"example.com/acs/sms"
 	"example.com/acs/store"
@@ -67,6 +68,8 @@ Commands:
   statements sms MONTH FILE
                       write the SMS statement of billing month MONTH (YYYY-MM) for the card billing
                       system (CSV card_ref,card,sent_at,purpose,price,currency; abuse-marked SMS left out)
+  retention run       remove or anonymise what is past its retention (configuration retention; README
+                      "Retention"): batched, safe while the service runs, idempotent
   cards apply FILE    apply the card management system's delta file (block, unblock, replace, renew,
                       close; CSV action,pan,new_pan,expiry,reason); all rows or none
   staff add NAME ROLE create a support staff member (ROLE agent or supervisor); prints the token and
@@ -173,6 +176,8 @@ func command(args []string, stdin io.Reader) commandFunc {
 		return keysReencrypt
 	case "audit verify":
 		return auditVerify
+	case "retention run":
+		return retentionRun
 	}
 	if len(args) == 4 && args[0] == "staff" && args[1] == "add" {
 		return func(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
@@ -916,6 +921,23 @@ func auditVerify(ctx context.Context, cfg *config.Config, log *slog.Logger, out 
 	}
 	fmt.Fprintf(out, "audit verify: %d entries, chain intact\n", n)
 	return nil
+}
+
+// retentionRun applies the retention rules and prints what each removed or anonymised.
+func retentionRun(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	d, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	results, err := retention.New(d.pool, d.clock, d.audit, cfg.Retention).Run(ctx)
+	for _, r := range results {
+		fmt.Fprintf(out, "retention: %-20s %-10s %7d rows older than %s\n", r.Table, r.Action, r.Rows, r.Before)
+	}
+	if err == nil {
+		log.InfoContext(ctx, "retention run", "results", results)
+	}
+	return err
 }
 
 func lettersBatch(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
