@@ -26,6 +26,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/apidoc/apidoctest"
 	"example.com/acs/appapi"
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
@@ -128,6 +129,7 @@ func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProc
 	t.Cleanup(srv.Close)
 	p.url = srv.URL
 	e = server.New(server.Deps{Log: st.Log})
+	e.Use(apidoctest.Validator(t, apidoctest.MustLoad("app")))
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: srv.URL + "/3ds/challenge", ReferenceNumber: "REF", AV: st.AV, Digests: st.Digests, Whitelist: wl,
 		App: &acs.AppChannel{Signer: st.HSM.Signer(), Chains: map[string][][]byte{"visa": signing.chain, "mastercard": signing.rsaChain},

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
+	"example.com/acs/apidoc/apidoctest"
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
@@ -42,6 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	e := server.New(server.Deps{Log: st.Log})
+	e.Use(apidoctest.Validator(t, apidoctest.MustLoad("app")))
 	wl := whitelist.New(st.Pool, st.Clock)
 	// The push service keeps tokens only here (no sender): enough for POST /push-token.
 	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl,

@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/apidoc/apidoctest"
 	"example.com/acs/audit"
 	"example.com/acs/authval"
 	"example.com/acs/cardmgmt"
@@ -70,6 +71,7 @@ func TestVerifyOverHTTP(t *testing.T) {
 	api := issuerapi.New(issuerapi.Deps{Pool: st.Pool, Keys: st.HSM, Limits: limits.New(st.Pool, st.Clock),
 		Verifier: acs.NewAVVerifier(st.Pool, st.Cards, av, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log})
 	e := server.New(server.Deps{Log: st.Log})
+	e.Use(apidoctest.Validator(t, apidoctest.MustLoad("issuer")))
 	api.Routes(e.Group("/issuer/v1"))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -226,6 +228,7 @@ func TestCardChangesOverHTTP(t *testing.T) {
 		CardChanges: cardmgmt.New(cardmgmt.Deps{Pool: st.Pool, Cards: st.Cards, Registration: reg, Letters: st.Letters,
 			Audit: audit.New(st.Pool, st.Clock)}), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log})
 	e := server.New(server.Deps{Log: st.Log})
+	e.Use(apidoctest.Validator(t, apidoctest.MustLoad("issuer")))
 	api.Routes(e.Group("/issuer/v1"))
 	srv := httptest.NewServer(e)
 	defer srv.Close()

@@ -23,6 +23,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/apidoc/apidoctest"
 	"example.com/acs/apperr"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
@@ -57,6 +58,7 @@ func newFixture(t *testing.T) *fixture {
 		Whitelist:    whitelist.New(st.Pool, st.Clock),
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, st.Pool, cardID, 50) }})
 	fx.e = server.New(server.Deps{Log: st.Log})
+	fx.e.Use(apidoctest.Validator(t, apidoctest.MustLoad("support")))
 	fx.svc.Routes(fx.e.Group("/support/v1"))
 	fx.enrolled = map[string]support.Enrolment{}
 	fx.agent = fx.addAndSignIn(t, "mia", support.Agent)

@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/apidoc/apidoctest"
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
@@ -43,6 +44,7 @@ func TestConfirmCommands(t *testing.T) {
 	wake := store.NewBroadcast()
 	go wake.Run(ctx, st.Pool, "app_confirmations")
 	e := server.New(server.Deps{Log: st.Log})
+	e.Use(apidoctest.Validator(t, apidoctest.MustLoad("app")))
 	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Challenges: ch, Wake: wake}).Routes(e.Group("/app/v1"))
 	srv := httptest.NewServer(e)
 	defer srv.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"example.com/acs/apidoc/apidoctest"
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/internal/testenv"
@@ -30,6 +31,7 @@ func TestRegisterAndActivate(t *testing.T) {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: au, Clock: st.Clock, Log: st.Log, SMSPrice: decimal.Zero, Currency: "EUR"})
 	e := server.New(server.Deps{Log: st.Log})
+	e.Use(apidoctest.Validator(t, apidoctest.MustLoad("app")))
 	wl := whitelist.New(st.Pool, st.Clock)
 	appapi.New(appapi.Deps{Pool: st.Pool, Registrar: reg, Clock: st.Clock, Log: st.Log, Whitelist: wl}).Routes(e.Group("/app/v1"))
 	srv := httptest.NewServer(e)

@@ -32,6 +32,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/apidoc"
 	"example.com/acs/appapi"
 	"example.com/acs/audit"
 	"example.com/acs/authval"
@@ -640,6 +641,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	})
 	d.support.Routes(e.Group("/support/v1"))
 	d.issuer.Routes(e.Group("/issuer/v1"))
+	// The published contracts of /app/v1, /support/v1 and /issuer/v1 (issue 16; README "API contracts").
+	apidoc.Routes(e.Group("/api-docs"))
 	e.GET("/support/console", support.Console)
 	portal.New(portal.Deps{Registrar: d.registration, Cards: d.cards, Audit: d.audit, Keys: d.keys, Clock: d.clock,
 		Log: log, Issuer: cfg.Issuer.Name, Whitelist: d.whitelist}).

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/acs/acs"
+	"example.com/acs/apidoc/apidoctest"
 	"example.com/acs/cards"
 	"example.com/acs/config"
 	"example.com/acs/hsm"
@@ -540,6 +541,7 @@ func TestSMSStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := server.New(server.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.Use(apidoctest.Validator(t, apidoctest.MustLoad("issuer")))
 	d.issuer.Routes(e.Group("/issuer/v1"))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
