@@ -1,6 +1,11 @@
 package acs
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"example.com/acs/store"
+)
 
 // Metrics counts what the ACS decides, for /metrics. The frictionless rate of registered cards is
 //
@@ -43,4 +48,12 @@ func (m *Metrics) challengeEnded(why string) {
 		return
 	}
 	m.challenges.WithLabelValues(why).Inc()
+}
+
+// RReqBacklog exports the results waiting for delivery to the DS (acs_rreq_pending and
+// acs_rreq_oldest_pending_seconds): a backlog that grows means the DS is not taking RReqs, and the
+// merchants wait for results (the ops/ alert "RReq backlog growing").
+func RReqBacklog(pool *pgxpool.Pool) prometheus.Collector {
+	return store.Backlog(pool, "acs_rreq", "RReqs",
+		`SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM acs_results WHERE state = 'pending'`)
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
 )
@@ -215,6 +217,9 @@ func TestTokenRemoved(t *testing.T) {
 	if err := h.Ping(ctx); err != nil {
 		t.Fatalf("ping before removal: %v", err)
 	}
+	if up := hsmUp(t, h); up != 1 {
+		t.Fatalf("acs_hsm_up before removal: %v", up)
+	}
 	ct, err := h.KEK().Encrypt([]byte("x"), []byte("ad"))
 	if err != nil {
 		t.Fatal(err)
@@ -224,6 +229,10 @@ func TestTokenRemoved(t *testing.T) {
 
 	if err := h.Ping(ctx); !errors.Is(err, hsm.ErrUnavailable) {
 		t.Errorf("ping: got %v, want ErrUnavailable", err)
+	}
+	// The operator's alert "HSM unavailable" reads this (ops/).
+	if up := hsmUp(t, h); up != 0 {
+		t.Errorf("acs_hsm_up after removal: %v", up)
 	}
 	if _, err := h.Index("pan", []byte("x")); !errors.Is(err, hsm.ErrUnavailable) {
 		t.Errorf("index: got %v, want ErrUnavailable", err)
@@ -274,4 +283,22 @@ func TestRecoversAfterTokenLoss(t *testing.T) {
 	if err != nil || !ecdsa.VerifyASN1(signer.Public().(*ecdsa.PublicKey), digest[:], sig) {
 		t.Fatalf("a signer handed out before: %v", err)
 	}
+}
+
+// hsmUp scrapes the HSM's collector and returns acs_hsm_up.
+func hsmUp(t *testing.T, h *hsm.HSM) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(h.Collector())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "acs_hsm_up" {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no acs_hsm_up")
+	return -1
 }

@@ -168,6 +168,8 @@ type Dispatcher struct {
 	MaxAttempts int
 	// Backoff is the wait after the first failure; it doubles with each further one.
 	Backoff time.Duration
+	// Metrics counts the outcomes (nil: not counted).
+	Metrics *Metrics
 }
 
 // DispatchOnce sends up to 50 due messages and reports how many were sent and given up. It claims them
@@ -182,7 +184,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (sent, failed int, err er
 		FROM (SELECT id FROM sms_outbox WHERE state = 'pending' AND next_attempt_at <= $1
 			ORDER BY next_attempt_at LIMIT 50 FOR UPDATE SKIP LOCKED) due
 		WHERE o.id = due.id
-		RETURNING o.id, o.to_enc, o.body_enc, o.to_masked, o.attempts`, now, now.Add(sendTimeout+30*time.Second))
+		RETURNING o.id, o.to_enc, o.body_enc, o.to_masked, o.attempts, o.purpose, o.price, o.currency`, now, now.Add(sendTimeout+30*time.Second))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -191,10 +193,13 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (sent, failed int, err er
 		to, body []byte
 		masked   string
 		attempts int
+		purpose  string
+		price    decimal.Decimal
+		currency string
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
 		var x due
-		return x, r.Scan(&x.id, &x.to, &x.body, &x.masked, &x.attempts)
+		return x, r.Scan(&x.id, &x.to, &x.body, &x.masked, &x.attempts, &x.purpose, &x.price, &x.currency)
 	})
 	if err != nil {
 		return 0, 0, err
@@ -211,6 +216,9 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (sent, failed int, err er
 			defer wg.Done()
 			defer func() { <-sem }()
 			out, derr := d.deliver(ctx, m.id, m.to, m.body, m.masked, m.attempts, now)
+			if derr == nil {
+				d.Metrics.delivered(m.purpose, out, m.price, m.currency)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -329,7 +329,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }, Limits: limits.New(d.pool, clock)})
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
-	d.metricsRegistry.MustRegister(hsmCalls{})
+	d.metricsRegistry.MustRegister(d.hsm.Collector(), store.PoolCollector(d.pool), acs.RReqBacklog(d.pool))
 	link, err := dsLink(cfg.ThreeDS, d.hsm)
 	if err != nil {
 		d.Close()
@@ -532,20 +532,6 @@ func pushService(cfg config.Push, pool *pgxpool.Pool, keys *envelope.Keyring, lo
 	return push.New(push.Deps{Pool: pool, Keys: keys, Senders: senders, Log: log}, reg), nil
 }
 
-// hsmCalls exports hsm.Calls as acs_hsm_calls_total{op}: the token's load, and the HSM calls per
-// purchase that the load runs (bench/) report.
-type hsmCalls struct{}
-
-var hsmCallsDesc = prometheus.NewDesc("acs_hsm_calls_total", "Operations asked of the HSM token, by kind.", []string{"op"}, nil)
-
-func (hsmCalls) Describe(ch chan<- *prometheus.Desc) { ch <- hsmCallsDesc }
-
-func (hsmCalls) Collect(ch chan<- prometheus.Metric) {
-	for op, n := range hsm.Calls() {
-		ch <- prometheus.MustNewConstMetric(hsmCallsDesc, prometheus.CounterValue, float64(n), op)
-	}
-}
-
 // risk translates the validated configuration into the decision's rules.
 func risk(c config.ThreeDS) acs.Risk {
 	var r acs.Risk
@@ -622,7 +608,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	dispatcher := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: d.clock, Log: log,
-		MaxAttempts: cfg.SMS.MaxAttempts, Backoff: cfg.SMS.Backoff}
+		MaxAttempts: cfg.SMS.MaxAttempts, Backoff: cfg.SMS.Backoff, Metrics: sms.NewMetrics(d.metricsRegistry, d.pool)}
 	dispatchCtx, stopDispatch := context.WithCancel(ctx)
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx, 5*time.Second); close(dispatched) }()

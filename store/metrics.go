@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// What an operator reads of the database (issue 16, ops/): whether it answers, how full the pool is,
+// and the backlogs of the outboxes, each read when Prometheus scrapes (bounded by scrapeTimeout, so a
+// database that hangs makes the scrape report it down rather than hang too).
+
+const scrapeTimeout = 2 * time.Second
+
+var (
+	dbUp         = prometheus.NewDesc("acs_db_up", "1 when the database answered a ping at this scrape, else 0.", nil, nil)
+	poolAcquired = prometheus.NewDesc("acs_db_pool_acquired_conns", "Connections of the pool in use.", nil, nil)
+	poolTotal    = prometheus.NewDesc("acs_db_pool_total_conns", "Connections the pool holds, in use or idle.", nil, nil)
+	poolMax      = prometheus.NewDesc("acs_db_pool_max_conns", "The pool's bound on connections.", nil, nil)
+	poolEmpty    = prometheus.NewDesc("acs_db_pool_empty_acquire_total",
+		"Acquires that found no idle connection and waited for one (a pool too small or a database too slow).", nil, nil)
+	poolWait = prometheus.NewDesc("acs_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
+)
+
+// PoolCollector exports the pool's health.
+func PoolCollector(pool *pgxpool.Pool) prometheus.Collector { return poolCollector{pool} }
+
+type poolCollector struct{ pool *pgxpool.Pool }
+
+func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dbUp, poolAcquired, poolTotal, poolMax, poolEmpty, poolWait} {
+		ch <- d
+	}
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	up := 1.0
+	if c.pool.Ping(ctx) != nil {
+		up = 0
+	}
+	s := c.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(dbUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolEmpty, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
+}
+
+// Backlog is an outbox's pending rows as a collector: name_pending (how many) and
+// name_oldest_pending_seconds (the age of the oldest, 0 when none). query returns the two numbers
+// (count, age in seconds by the database's clock); a constant of the owning package.
+func Backlog(pool *pgxpool.Pool, name, what, query string) prometheus.Collector {
+	return backlog{pool: pool, query: query,
+		pending: prometheus.NewDesc(name+"_pending", what+" waiting to be sent.", nil, nil),
+		oldest:  prometheus.NewDesc(name+"_oldest_pending_seconds", "Age of the oldest of the "+what+" waiting, 0 when none.", nil, nil)}
+}
+
+type backlog struct {
+	pool            *pgxpool.Pool
+	query           string
+	pending, oldest *prometheus.Desc
+}
+
+func (b backlog) Describe(ch chan<- *prometheus.Desc) { ch <- b.pending; ch <- b.oldest }
+
+// Collect reports nothing when the database does not answer: a missing series (and acs_db_up 0) is
+// honest, a zero backlog would not be.
+func (b backlog) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	var n, age float64
+	if err := b.pool.QueryRow(ctx, b.query).Scan(&n, &age); err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(b.pending, prometheus.GaugeValue, n)
+	ch <- prometheus.MustNewConstMetric(b.oldest, prometheus.GaugeValue, age)
+}
