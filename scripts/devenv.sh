@@ -53,6 +53,8 @@ install_packages() {
     [ -x /usr/lib/kannel/test/fakesmsc ] || missing+=(kannel-extras)
     # The end-to-end tests drive Debian's Chromium headless (never a downloaded browser).
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # promtool checks and unit-tests the operator's alert rules (ops/prometheus); only the tool is used.
+    [ -x /usr/bin/promtool ] || missing+=(prometheus)
   fi
   [ ${#missing[@]} = 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
@@ -64,7 +66,19 @@ install_packages() {
   [ -f /etc/postgresql-common/createcluster.conf ] || echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+  # No package may start a service while it installs (prometheus would listen on :9090, kannel on its
+  # ports): a policy-rc.d that refuses every start (invoke-rc.d and deb-systemd-invoke honour it) when
+  # the machine has none, and prometheus masked so that a systemd boot does not start it either.
+  local own_policy="" rc=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+  fi
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ ! -e /etc/systemd/system/prometheus.service ]; then
+    mkdir -p /etc/systemd/system; ln -s /dev/null /etc/systemd/system/prometheus.service
+  fi
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null || rc=$?
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || exit "$rc"
 }
 
 pg_up() {
