@@ -100,6 +100,10 @@ type View struct {
 	NonPayment bool
 	// Final is set once the transaction has ended; the page then posts the final CRes.
 	Final *Final
+	// MTANExpires is when the newest mTAN stops being valid (R-AUTH-5), Deadline when the challenge
+	// ends (ChallengeTimeout after the first CReq): the page states both and announces them before
+	// they run out (WCAG 2.2.1). Nil when not known.
+	MTANExpires, Deadline *time.Time
 }
 
 // Refusal is a CReq the ACS refuses. Where the CReq named a transaction of this ACS, NotificationURL is
@@ -281,13 +285,13 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 			coalesce(t.merchant_name, t.requestor_name, ''), coalesce(t.amount, 0), coalesce(t.currency, ''),
 			coalesce(t.purchase_date, t.created_at), coalesce(t.browser_language, ''), t.window_size,
 			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1, t.amount IS NULL,
-			r.auth_failures, r.locked_at IS NOT NULL, coalesce(r.mobile_masked, '')
+			r.auth_failures, r.locked_at IS NOT NULL, coalesce(r.mobile_masked, ''), ch.otp_expires_at, t.due_at
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges ch ON ch.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, id).
 		Scan(&v.ThreeDSServerTransID, &v.MessageVersion, &v.NotificationURL, &v.Method, &v.Merchant, &v.Amount, &v.Currency,
 			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &question, &failures, &final, &finalReason, &cancel, &why, &v.NonPayment,
-			&methodFailures, &locked, &mobileMasked)
+			&methodFailures, &locked, &mobileMasked, &v.MTANExpires, &v.Deadline)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}

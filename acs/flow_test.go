@@ -318,7 +318,7 @@ func TestFlowWrongEntries(t *testing.T) {
 	if !strings.Contains(text, "49.90 EUR") || !strings.Contains(text, "In which city were you born?") {
 		t.Fatal("the English page shows the amount or the question the German way")
 	}
-	msg := regexp.MustCompile(`role="alert">([^<]*)`)
+	msg := regexp.MustCompile(`role="alert"[^>]*>([^<]*)`)
 	a, b := msg.FindStringSubmatch(byAnswer.Body), msg.FindStringSubmatch(byCode.Body)
 	if a == nil || b == nil || !strings.Contains(a[1], "The mTAN or the answer") || !strings.Contains(b[1], "Tries left: 3") {
 		t.Fatalf("messages: %q / %q", a, b)

@@ -331,6 +331,10 @@ type page struct {
 	// Offline shows the offline-password form with its challenge number (app cards).
 	Offline          bool
 	OfflineChallenge string
+	// The time limits as the page states them (clock time in the bank's zone) and as its script counts
+	// them down (seconds left when the page was made).
+	MTANUntil, DeadlineUntil string
+	MTANLeft, DeadlineLeft   int
 }
 
 func (h *Handler) render(c echo.Context, status int, name string, pg page) error {
@@ -348,6 +352,13 @@ func (h *Handler) render(c echo.Context, status int, name string, pg page) error
 		pg.Amount = displayAmount(pg.View, pg.Lang)
 		pg.Date = pg.View.PurchaseDate.In(h.zone).Format("02.01.2006 15:04")
 		pg.Question = question(pg.View.QuestionKey, pg.Lang)
+		now := h.d.Clock.Now()
+		if t := pg.View.MTANExpires; t != nil && t.After(now) {
+			pg.MTANUntil, pg.MTANLeft = t.In(h.zone).Format("15:04"), int(t.Sub(now).Seconds())
+		}
+		if t := pg.View.Deadline; t != nil && t.After(now) {
+			pg.DeadlineUntil, pg.DeadlineLeft = t.In(h.zone).Format("15:04"), int(t.Sub(now).Seconds())
+		}
 	}
 	if pg.Size == "" {
 		pg.Size = "05"

@@ -50,6 +50,7 @@ func AgreementPDF(issuer string, terms registration.PriceTerms, l lang) ([]byte,
 	}
 	price := formatPrice(terms, l)
 	pdf := fpdf.New("P", "mm", "A4", "")
+	pdf.SetCatalogSort(true) // the same terms give the same bytes (fpdf otherwise orders some objects by map)
 	pdf.SetCreationDate(agreementDate)
 	pdf.SetModificationDate(agreementDate)
 	pdf.SetTitle(text[0], true)

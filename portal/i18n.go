@@ -2,6 +2,8 @@ package portal
 
 import (
 	"net/http"
+	"slices"
+	"sort"
 
 	"example.com/acs/internal/web"
 )
@@ -115,33 +117,101 @@ var german = map[string]string{
 	"this card is not registered for secure online payments":                                                                           "Diese Karte ist nicht für sicheres Online-Bezahlen registriert.",
 	"no such confirmation; request a new code":                                                                                         "Diese Bestätigung gibt es nicht; fordern Sie einen neuen Code an.",
 	"another registration of this card was started at the same moment":                                                                 "Gleichzeitig wurde eine andere Registrierung dieser Karte begonnen.",
-	"unknown entry": "unbekannter Eintrag",
+	"unknown entry":                                         "unbekannter Eintrag",
+	"invalid request":                                       "Bitte prüfen Sie die markierten Angaben.",
+	"fails the Luhn check":                                  "Das ist keine gültige Kartennummer; bitte prüfen Sie die Ziffern.",
+	"must be 13 to 19 digits":                               "Geben Sie die 13 bis 19 Ziffern von der Karte ein.",
+	"is not a Visa or Mastercard number":                    "Hier können nur Visa- und Mastercard-Karten registriert werden.",
+	"too many attempts; please try again later or call us":  "Zu viele Versuche; bitte versuchen Sie es später erneut oder rufen Sie uns an.",
 	"the price agreement has changed; please read it again": "Die Preisvereinbarung hat sich geändert; bitte lesen Sie sie erneut.",
 	"must be adaptive or always_confirm":                    "Wählen Sie eine der beiden Stufen.",
 }
 
-// fieldLabels name the form fields as the German page does.
-var fieldLabels = map[string]string{"accept_price": "SMS-Preis", "answer": "Antwort", "code": "Code", "expiry": "Gültig bis",
-	"id_code": "ID-Code", "mobile_number": "Mobilnummer", "name": "Name", "question": "Sicherheitsfrage", "entry": "Eintrag",
-	"security_level": "Sicherheitsstufe"}
+// fields are the domain's field names as the pages know them: the id of the input that holds the value
+// and its label in each language; a problem is shown at that input and in the summary as its label,
+// never as the internal name.
+var fields = map[string]struct {
+	id     string
+	de, en string
+}{
+	"pan":            {"pan", "Kartennummer", "Card number"},
+	"expiry":         {"expiry", "Gültig bis", "Valid until"},
+	"name":           {"name", "Name auf der Karte", "Name on the card"},
+	"date_of_birth":  {"date_of_birth", "Geburtsdatum", "Date of birth"},
+	"mobile_number":  {"mobile", "Mobilnummer", "Mobile number"},
+	"question":       {"question", "Sicherheitsfrage", "Security question"},
+	"answer":         {"answer", "Antwort", "Answer"},
+	"accept_price":   {"accept_price", "Preisvereinbarung", "Price agreement"},
+	"id_code":        {"id_code", "ID-Code", "ID code"},
+	"code":           {"code", "Code", "Code"},
+	"security_level": {"level_adaptive", "Sicherheitsstufe", "Security level"},
+	"entry":          {"", "Eintrag", "Entry"},
+}
 
-// localize returns msg and fields as a page in l shows them.
-func localize(l lang, msg string, fields map[string]string) (string, map[string]string) {
-	if l != "de" {
-		return msg, fields
-	}
-	if g, ok := german[msg]; ok {
-		msg = g
-	}
-	out := make(map[string]string, len(fields))
-	for f, m := range fields {
-		if g, ok := german[m]; ok {
-			m = g
+// english rewords the domain's messages that speak of the data rather than to the cardholder.
+var english = map[string]string{
+	"invalid request":                       "Please check the entries marked below.",
+	"fails the Luhn check":                  "this is not a valid card number; please check the digits",
+	"must be 13 to 19 digits":               "enter the 13 to 19 digits printed on the card",
+	"is not a Visa or Mastercard number":    "only Visa and Mastercard cards can be registered here",
+	"must be adaptive or always_confirm":    "choose one of the two levels",
+	"must be a month and a four-digit year": "enter the month and year as printed on the card (MM/YY)",
+}
+
+// Fallbacks for a message no table words for the page's language: a German page never shows English.
+var unknownMessage = map[lang]string{
+	"de": "Das hat nicht geklappt. Bitte prüfen Sie Ihre Angaben oder rufen Sie uns an.",
+	"en": "That did not work. Please check your entries or call us.",
+}
+var unknownField = map[lang]string{"de": "Bitte prüfen Sie diese Angabe.", "en": "Please check this entry."}
+
+// fieldError is one field's problem as a page shows it.
+type fieldError struct{ ID, Label, Msg string }
+
+// word returns msg in l: the table's words, else (for German) the fallback.
+func word(l lang, msg, fallback string) string {
+	if l == "de" {
+		if g, ok := german[msg]; ok {
+			return g
 		}
-		if label, ok := fieldLabels[f]; ok {
-			f = label
-		}
-		out[f] = m
+		return fallback
 	}
-	return msg, out
+	if e, ok := english[msg]; ok {
+		return e
+	}
+	return msg
+}
+
+// fieldOrder is the order the forms ask in; a field not listed comes after them.
+var fieldOrder = []string{"pan", "expiry", "name", "date_of_birth", "mobile_number", "question", "answer", "accept_price",
+	"id_code", "code", "security_level", "entry"}
+
+// localize returns the summary message and the field problems as a page in l shows them, in the forms'
+// order.
+func localize(l lang, msg string, problems map[string]string) (string, []fieldError) {
+	summary := word(l, msg, unknownMessage["de"])
+	var rest []string
+	for name := range problems {
+		if !slices.Contains(fieldOrder, name) {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	var out []fieldError
+	for _, name := range append(append([]string{}, fieldOrder...), rest...) {
+		m, ok := problems[name]
+		if !ok {
+			continue
+		}
+		f, known := fields[name]
+		label := f.en
+		if l == "de" {
+			label = f.de
+		}
+		if !known {
+			label = map[lang]string{"de": "Eingabe", "en": "Entry"}[l]
+		}
+		out = append(out, fieldError{ID: f.id, Label: label, Msg: word(l, m, unknownField["de"])})
+	}
+	return summary, out
 }

@@ -58,7 +58,8 @@ type Portal struct {
 
 // New parses the templates.
 func New(d Deps) *Portal {
-	t := template.Must(template.New("").Funcs(template.FuncMap{"t": func(l lang, key string) string { return l.t(key) }}).
+	t := template.Must(template.New("").Funcs(template.FuncMap{"t": func(l lang, key string) string { return l.t(key) },
+		"invalid": invalidAttrs, "fielderror": fieldErrorHTML}).
 		ParseFS(templateFS, "templates/*.html"))
 	return &Portal{d: d, tmpl: t}
 }
@@ -161,11 +162,13 @@ func (p *Portal) openFlow(ctx context.Context, token string) (flow, error) {
 
 // page is the data every template gets.
 type page struct {
-	Lang      lang
-	Nonce     string
-	Issuer    string
-	Error     string
-	Fields    map[string]string
+	Lang   lang
+	Nonce  string
+	Issuer string
+	Error  string
+	// Fields are the problems of single fields, in the form's order: shown at the field (aria-invalid,
+	// aria-describedby) and as links in the error summary (WCAG 3.3.1).
+	Fields    []fieldError
 	Form      map[string]string
 	Flow      string
 	Questions []question
@@ -203,6 +206,31 @@ func (p *Portal) render(c echo.Context, status int, name string, pg page) error 
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
 	return p.tmpl.ExecuteTemplate(c.Response(), name, pg)
+}
+
+// invalidAttrs marks input id as wrong when the page has a problem for it: aria-invalid, the message as its
+// description, and focus on the first wrong field when the page loads again (no script needed).
+func invalidAttrs(pg page, id string) template.HTMLAttr {
+	for i, f := range pg.Fields {
+		if f.ID == id {
+			a := `aria-invalid="true" aria-describedby="` + id + `-error"`
+			if i == 0 {
+				a += " autofocus"
+			}
+			return template.HTMLAttr(a)
+		}
+	}
+	return ""
+}
+
+// fieldErrorHTML is the message shown under input id, if it has one.
+func fieldErrorHTML(pg page, id string) template.HTML {
+	for _, f := range pg.Fields {
+		if f.ID == id {
+			return template.HTML(`<p class="field-error" id="` + id + `-error">` + template.HTMLEscapeString(f.Msg) + `</p>`)
+		}
+	}
+	return ""
 }
 
 // fail renders the form again with what went wrong. Only domain errors are shown; anything else goes to

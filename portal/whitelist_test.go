@@ -62,7 +62,7 @@ func TestWhitelistInThePortal(t *testing.T) {
 	}
 	wrongAnswer := fx.do(t, "POST", "/portal/whitelist/verify", url.Values{"flow": {stepUpFlow}, "code": {code}, "answer": {"Hamburg"}}, "en")
 	wrongCode := fx.do(t, "POST", "/portal/whitelist/verify", url.Values{"flow": {stepUpFlow}, "code": {"000000"}, "answer": {"Kiel"}}, "en")
-	msg := regexp.MustCompile(`role="alert">([^<]*)`)
+	msg := regexp.MustCompile(`role="alert"[^>]*><p>([^<]*)`)
 	a, b := msg.FindStringSubmatch(wrongAnswer.Body.String()), msg.FindStringSubmatch(wrongCode.Body.String())
 	if wrongAnswer.Code != 422 || a == nil || b == nil || a[1] != b[1] {
 		t.Fatalf("wrong entries: %d %q %q", wrongAnswer.Code, a, b)

@@ -53,6 +53,8 @@ install_packages() {
     [ -x /usr/lib/kannel/test/fakesmsc ] || missing+=(kannel-extras)
     # The end-to-end tests drive Debian's Chromium headless (never a downloaded browser).
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # axe-core (npm) checks every page of the browser tests for WCAG 2.1 A/AA violations (issue 18).
+    command -v npm >/dev/null || missing+=(npm)
     # promtool checks and unit-tests the operator's alert rules (ops/prometheus); only the tool is used.
     [ -x /usr/bin/promtool ] || missing+=(prometheus)
   fi
@@ -79,6 +81,15 @@ install_packages() {
   apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null || rc=$?
   [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   [ "$rc" = 0 ] || exit "$rc"
+}
+
+# axe_up installs the pinned axe-core of the browser tests (package-lock.json, integrity-checked) once;
+# the tests read node_modules/axe-core/axe.min.js and never download at run time.
+axe_up() {
+  local dir=$top/cmd/acs/testdata/axe
+  [ -f "$dir/node_modules/axe-core/axe.min.js" ] && return 0
+  log "installing axe-core from the npm registry (npm ci)"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
 }
 
 pg_up() {
@@ -146,6 +157,7 @@ hsm_up() {
 case "$action" in
   up)
     install_packages
+    [ "$name" = test ] && axe_up
     pg_up
     hsm_up
     cat >"$state/env" <<ENV

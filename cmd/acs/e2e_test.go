@@ -41,6 +41,7 @@ type e2e struct {
 	logs     *testenv.Buffer // everything acs serve logged
 	dbURL    string
 	before   map[string]bool // the mTANs in the SMS inbox before the purchase under way (pay, mtan)
+	axeJS    string          // axe-core, put into every document of a test tab (a11y_test.go)
 }
 
 func startE2E(t *testing.T) *e2e {
@@ -50,6 +51,10 @@ func startE2E(t *testing.T) *e2e {
 			t.Fatalf("ACS_E2E is set but %s is missing", chromium)
 		}
 		t.Skipf("%s is not installed (scripts/test.sh installs it)", chromium)
+	}
+	axeJS, err := axeSource()
+	if err != nil {
+		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -131,7 +136,7 @@ demo: {enabled: true, phone_state: %q}
 	if err := os.MkdirAll(shot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &e2e{t: t, base: base, shot: shot, ctx: bctx, staff: staff[1], staffOTP: otpKey[1], logs: logs, dbURL: dbURL}
+	return &e2e{t: t, base: base, shot: shot, ctx: bctx, staff: staff[1], staffOTP: otpKey[1], logs: logs, dbURL: dbURL, axeJS: axeJS}
 }
 
 // tab opens a new browser tab with the given Accept-Language, bounded in time; it is closed when the
@@ -141,7 +146,8 @@ func (e *e2e) tab(t *testing.T, lang string) context.Context {
 	ctx, cancel := chromedp.NewContext(e.ctx)
 	ctx, cancel2 := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancel2(); cancel() })
-	if err := chromedp.Run(ctx, network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": lang})); err != nil {
+	if err := chromedp.Run(ctx, network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": lang}),
+		injectAxe(e.axeJS)); err != nil {
 		e.t.Fatal(err)
 	}
 	return ctx
@@ -285,6 +291,7 @@ func TestBrowser(t *testing.T) {
 		}
 		code := e.mtan()
 		e.screenshot(ctx, "challenge-mtan-de")
+		e.axe(ctx, "mTAN challenge", true)
 		wrong := "000000"
 		if code == wrong {
 			wrong = "111111"
@@ -294,6 +301,7 @@ func TestBrowser(t *testing.T) {
 		if text := e.frameText(ctx); !strings.Contains(text, "nicht korrekt") {
 			t.Fatalf("after a wrong mTAN: %s", text)
 		}
+		e.axe(ctx, "mTAN challenge after a wrong mTAN", true)
 		e.confirmMTAN(ctx, code, false)
 		if status, eci := e.result(ctx); !strings.Contains(status, "Zahlung authentifiziert") || eci != "05" {
 			t.Fatalf("result: %q %q", status, eci)
@@ -307,6 +315,7 @@ func TestBrowser(t *testing.T) {
 		e.pay(ctx, "5200110000000012", "M-000789", "149,00", "03")
 		e.frame(ctx, "#waiting")
 		e.screenshot(ctx, "challenge-app-de")
+		e.axe(ctx, "app challenge, waiting", true)
 		phone := e.tab(t, "de-DE")
 		e.run(phone, "phone", chromedp.Navigate(e.base+"/demo/phone"), chromedp.WaitVisible(".approve-pin", chromedp.ByQuery))
 		var merchant string
@@ -391,6 +400,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(`input[name="accept_price"]`, chromedp.ByQuery), chromedp.Submit(`input[name="mobile"]`, chromedp.ByQuery))
 		e.waitText(ctx, "ID-Code ist unterwegs")
 		e.screenshot(ctx, "portal-letter-requested")
+		e.axe(ctx, "portal, letter requested", false)
 	})
 
 	// R-SUP-2, R-AUTH-7: the staff console finds Anna's card and shows each transaction with its reasons.
@@ -419,6 +429,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatal("the console shows the full card number (R-SUP-2)")
 		}
 		e.screenshot(ctx, "support-console")
+		e.axe(ctx, "staff console, card view", false)
 	})
 
 	// The challenge page at every EMV window size, in German and English.
@@ -430,6 +441,7 @@ func TestBrowser(t *testing.T) {
 					e.pay(ctx, "4000110000000017", "M-000789", "2499,00", size)
 					e.frame(ctx, "#mtan")
 					e.screenshot(ctx, "challenge-"+size+"-"+lang)
+					e.axe(ctx, "mTAN challenge "+size+" "+lang, true)
 				})
 			}
 		}
