@@ -115,8 +115,10 @@ func (l *Log) Record(ctx context.Context, q Execer, e Entry) error {
 	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(chainLock)); err != nil {
 		return fmt.Errorf("audit: lock chain: %w", err)
 	}
+	// The chain continues from the newest entry, or, when retention removed them all, from the anchor.
 	if err := q.QueryRow(ctx, `SELECT nextval('audit_log_id_seq'),
-		(SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1)`).Scan(&id, &prev); err != nil {
+		coalesce((SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1),
+			(SELECT hash FROM audit_chain_anchors ORDER BY through_id DESC LIMIT 1))`).Scan(&id, &prev); err != nil {
 		return fmt.Errorf("audit: chain head: %w", err)
 	}
 	h, err := l.digest(l.chain, prev, id, at, e.Actor, e.Action, e.CardID, masked, canon)
@@ -221,8 +223,12 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, batch int) (int, erro
 		}
 		var through *int64
 		var hash []byte
+		// The prefix ends at the first entry that is not due: by the configured cutoff, or because the
+		// database keeps it (written less than 12 months ago by its clock; migration 00038), so that a
+		// clock ahead of the database's, or a leap day, does not make the batch fail on the guard.
 		err := tx.QueryRow(ctx, `WITH due AS (SELECT id, hash FROM audit_log
-				WHERE id < coalesce((SELECT min(id) FROM audit_log WHERE at >= $1), 9223372036854775807)
+				WHERE id < coalesce((SELECT min(id) FROM audit_log WHERE at >= $1 OR at >= now() - interval '12 months'
+					OR recorded_at >= now() - interval '12 months'), 9223372036854775807)
 				ORDER BY id LIMIT $2)
 			SELECT (SELECT max(id) FROM due), (SELECT hash FROM due ORDER BY id DESC LIMIT 1), (SELECT count(*) FROM due)`,
 			cutoff, batch).Scan(&through, &hash, &removed)
@@ -233,8 +239,12 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, batch int) (int, erro
 			*through, hash, removed, l.clock.Now()); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM audit_log WHERE id <= $1`, *through)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE id <= $1`, *through); err != nil {
+			return err
+		}
+		// The removal is itself on the record, chained after the entries kept.
+		return l.Record(ctx, tx, Entry{Actor: "system", Action: "audit.prune", Details: map[string]string{
+			"through_id": fmt.Sprint(*through), "removed": fmt.Sprint(removed), "cutoff": cutoff.UTC().Format(time.RFC3339)}})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("audit: prune: %w", err)

@@ -140,7 +140,7 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, actor string, ch Change)
 		if card.Status == cards.Closed && st == cards.Blocked {
 			return res, apperr.New(apperr.Conflict, "the card is closed")
 		}
-		if res.Changed, err = s.d.Cards.SetStatusTx(ctx, tx, card.ID, st); err != nil {
+		if _, res.Changed, err = s.d.Cards.TransitionTx(ctx, tx, card.ID, st, cards.ByCardManagement); err != nil {
 			return res, err
 		}
 		if res.RegistrationsEnded, err = s.endAll(ctx, tx, card, "card "+string(st)); err != nil {
@@ -150,7 +150,7 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, actor string, ch Change)
 		if card.Status == cards.Closed {
 			return res, apperr.New(apperr.Conflict, "a closed card cannot be unblocked")
 		}
-		if res.Changed, err = s.d.Cards.SetStatusTx(ctx, tx, card.ID, cards.Active); err != nil {
+		if _, res.Changed, err = s.d.Cards.TransitionTx(ctx, tx, card.ID, cards.Active, cards.ByCardManagement); err != nil {
 			return res, err
 		}
 	case Renew:

@@ -36,36 +36,54 @@ func (d *Directory) FindByPANVia(ctx context.Context, q Execer, pan string) (*Ca
 	return scanCard(q.QueryRow(ctx, `SELECT `+cardColumns+` FROM issuer_cards WHERE pan_hash = $1 FOR UPDATE`, h))
 }
 
-// SetStatusTx sets a card's status; changed is false when it had that status already.
-func (d *Directory) SetStatusTx(ctx context.Context, q Execer, id uuid.UUID, st Status) (changed bool, err error) {
-	tag, err := q.Exec(ctx, `UPDATE issuer_cards SET status = $2, updated_at = now() WHERE id = $1 AND status <> $2`, id, string(st))
-	if err != nil {
-		return false, fmt.Errorf("cards: status: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
-}
+// Origin is who changed a card's status: a block is lifted only by whoever may lift it (TransitionTx).
+type Origin string
+
+const (
+	BySupport        Origin = "support"
+	ByCardManagement Origin = "card_management" // the issuer API or the delta file (package cardmgmt)
+	ByCardFile       Origin = "card_file"       // a full card file (import-cards)
+)
+
+// ErrBlockedElsewhere refuses support's unblock of a card the card management system blocked: it is
+// lifted there, or the ACS would authenticate purchases of a card the bank's card system still refuses
+// (a card reported stolen), and the delta file, which sends changes only, would never block it again.
+var ErrBlockedElsewhere = errors.New("cards: blocked by the card management system")
 
 // TransitionTx moves a card from its status to st where Status.CanBecome allows it, in one guarded
-// statement (a concurrent change cannot slip between the check and the write); from is the status the
-// card had, and changed is false when the lifecycle refused the move (from == st included).
-func (d *Directory) TransitionTx(ctx context.Context, q Execer, id uuid.UUID, st Status) (from Status, changed bool, err error) {
+// statement (a concurrent change cannot slip between the check and the write), and records by as the
+// block's origin. from is the status the card had; changed is false when the lifecycle refused the
+// move (from == st included). A block of a blocked card keeps its origin unless the card management
+// system blocks it (it owns the card's status then). Support lifts only its own blocks
+// (ErrBlockedElsewhere); the card management system lifts any.
+func (d *Directory) TransitionTx(ctx context.Context, q Execer, id uuid.UUID, st Status, by Origin) (from Status, changed bool, err error) {
 	var allowed []string
 	for _, s := range []Status{Active, Blocked, Closed} {
 		if s.CanBecome(st) {
 			allowed = append(allowed, string(s))
 		}
 	}
-	err = q.QueryRow(ctx, `WITH old AS (SELECT id, status FROM issuer_cards WHERE id = $1 FOR UPDATE),
-		upd AS (UPDATE issuer_cards c SET status = $2, updated_at = now() FROM old
-			WHERE c.id = old.id AND old.status = ANY($3) RETURNING c.id)
-		SELECT old.status, EXISTS (SELECT 1 FROM upd) FROM old`, id, string(st), allowed).Scan(&from, &changed)
+	var origin *string
+	err = q.QueryRow(ctx, `WITH old AS (SELECT id, status, blocked_by FROM issuer_cards WHERE id = $1 FOR UPDATE),
+		upd AS (UPDATE issuer_cards c SET status = $2, updated_at = now(),
+				blocked_by = CASE WHEN $2 <> 'blocked' THEN NULL
+					WHEN old.status = 'blocked' AND $4 <> 'card_management' THEN old.blocked_by ELSE $4 END
+			FROM old WHERE c.id = old.id
+			  AND (old.status = ANY($3) OR (old.status = 'blocked' AND $2 = 'blocked'))
+			  AND NOT ($2 = 'active' AND $4 = 'support' AND coalesce(old.blocked_by, 'support') <> 'support')
+			RETURNING c.id)
+		SELECT old.status, old.blocked_by, EXISTS (SELECT 1 FROM upd) FROM old`, id, string(st), allowed, string(by)).
+		Scan(&from, &origin, &changed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, ErrNotFound
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("cards: status: %w", err)
 	}
-	return from, changed, nil
+	if st == Active && from == Blocked && !changed && by == BySupport {
+		return from, false, ErrBlockedElsewhere
+	}
+	return from, changed && from != st, nil
 }
 
 // RenewTx gives a card a new expiry month (same number); changed is false when it had it already.

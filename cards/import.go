@@ -300,10 +300,11 @@ func (d *Directory) writeBatch(ctx context.Context, tx pgx.Tx, rows []fileRow, h
 		// The WHERE on the update makes a row whose id is not the one read above a visible failure (no
 		// row returned) instead of a ciphertext bound to another row's id.
 		b.Queue(`INSERT INTO issuer_cards (id, pan_hash, pan_enc, pan_first6, pan_last4, pan_length, scheme, product,
-				expiry_month, status, holder_enc)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				expiry_month, status, holder_enc, blocked_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 = 'blocked' THEN 'card_file' END)
 			ON CONFLICT (pan_hash) DO UPDATE SET pan_enc = EXCLUDED.pan_enc, product = EXCLUDED.product,
 				expiry_month = EXCLUDED.expiry_month, status = EXCLUDED.status, holder_enc = EXCLUDED.holder_enc,
+				blocked_by = CASE WHEN EXCLUDED.status = 'blocked' THEN coalesce(issuer_cards.blocked_by, 'card_file') END,
 				updated_at = now()
 			WHERE issuer_cards.id = EXCLUDED.id
 			RETURNING (xmax = 0)`,

@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +101,11 @@ func TestRetentionRemovesOnlyWhatIsDue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// They were written in 2018 by the database's clock too (which stamps recorded_at itself): the test,
+	// owner of its database, dates them back with the triggers off.
+	fx.exec(t, `ALTER TABLE audit_log DISABLE TRIGGER USER`)
+	fx.exec(t, `UPDATE audit_log SET recorded_at = at WHERE action = 'test.old'`)
+	fx.exec(t, `ALTER TABLE audit_log ENABLE TRIGGER USER`)
 	for i := 0; i < 2; i++ {
 		if err := recent.Record(ctx, fx.Pool, audit.Entry{Actor: "system", Action: "test.recent"}); err != nil {
 			t.Fatal(err)
@@ -150,7 +156,11 @@ func TestRetentionRemovesOnlyWhatIsDue(t *testing.T) {
 	if n := fx.count(t, `SELECT count(*) FROM audit_log WHERE action = 'test.recent'`); n != 2 {
 		t.Fatalf("%d recent audit entries left", n)
 	}
-	if n, broken, err := recent.Verify(ctx, fx.HSM); err != nil || len(broken) != 0 || n != 2 {
+	if n := fx.count(t, `SELECT count(*) FROM audit_log WHERE action = 'audit.prune' AND details->>'removed' = '3'`); n != 1 {
+		t.Fatal("the prune is not on the record")
+	}
+	// The two entries kept and the prune's own.
+	if n, broken, err := recent.Verify(ctx, fx.HSM); err != nil || len(broken) != 0 || n != 3 {
 		t.Fatalf("audit chain after retention: %d %v %v", n, broken, err)
 	}
 
@@ -178,11 +188,54 @@ func TestAuditRetentionCannotRemoveRecentEntries(t *testing.T) {
 	if _, err := st.Pool.Exec(ctx, `DELETE FROM audit_log`); err == nil {
 		t.Fatal("an audit entry was deleted outside retention")
 	}
-	if n, err := log.Prune(ctx, time.Now().Add(time.Hour), 100); err == nil {
-		t.Fatalf("retention removed %d entries younger than 12 months", n)
+	// Told to remove everything, retention keeps what the database keeps; a DELETE in a retention
+	// transaction itself is refused.
+	if n, err := log.Prune(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("retention removed %d entries younger than 12 months: %v", n, err)
 	}
+	tx, err := st.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tx.Exec(ctx, `SET LOCAL acs.audit_retention = 'on'`)
+	if _, err := tx.Exec(ctx, `DELETE FROM audit_log`); err == nil {
+		t.Fatal("a recent audit entry was deleted in a retention transaction")
+	}
+	_ = tx.Rollback(ctx)
 	if _, err := st.Pool.Exec(ctx, `UPDATE audit_chain_anchors SET hash = NULL`); err == nil {
 		t.Fatal("an anchor was changed")
+	}
+	// A forged anchor (one that would make verify skip a cut) is refused: outside retention, naming no
+	// entry, with another hash, or covering an entry younger than 12 months.
+	var id int64
+	var hash []byte
+	_ = st.Pool.QueryRow(ctx, `SELECT id, hash FROM audit_log`).Scan(&id, &hash)
+	for name, sql := range map[string]string{
+		"outside retention": `INSERT INTO audit_chain_anchors (through_id, hash, removed, at) VALUES ($1, $2, 1, now())`,
+		"no such entry":     `SET LOCAL acs.audit_retention = 'on'; INSERT INTO audit_chain_anchors (through_id, hash, removed, at) VALUES ($1 + 1000, NULL, 1, now())`,
+		"another hash":      `SET LOCAL acs.audit_retention = 'on'; INSERT INTO audit_chain_anchors (through_id, hash, removed, at) VALUES ($1, '\x00', 1, now())`,
+		"recent entry":      `SET LOCAL acs.audit_retention = 'on'; INSERT INTO audit_chain_anchors (through_id, hash, removed, at) VALUES ($1, $2, 1, now())`,
+	} {
+		tx, err := st.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts := strings.Split(sql, "; ")
+		for i, s := range stmts {
+			if i < len(stmts)-1 {
+				_, err = tx.Exec(ctx, s)
+				continue
+			}
+			if strings.Contains(s, "$2") {
+				_, err = tx.Exec(ctx, s, id, hash)
+			} else {
+				_, err = tx.Exec(ctx, s, id)
+			}
+		}
+		_ = tx.Rollback(ctx)
+		if err == nil {
+			t.Errorf("forged anchor (%s) accepted", name)
+		}
 	}
 	var n int
 	_ = st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log`).Scan(&n)

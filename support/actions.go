@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
@@ -17,13 +18,24 @@ import (
 // What support does for a cardholder on the phone beyond letters and blocks (issue 16, R-SUP-*, R-X-3):
 // unblock a card, take a merchant off the card's trusted list, and find the cards to reach out to.
 
+// digitRun is 13 or more digits, spaces and dashes between them allowed: what a card number typed into
+// a free-text reason looks like. The audit log keeps reasons for years and cannot be cleaned.
+var digitRun = regexp.MustCompile(`[0-9](?:[ -]?[0-9]){12,}`)
+
 func checkReason(reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 200 {
 		return "", apperr.Field("reason", "must be 1 to 200 characters")
 	}
+	if digitRun.MatchString(reason) {
+		return "", apperr.Field("reason", "must not contain a card number")
+	}
 	return reason, nil
 }
+
+// maskDigits masks long digit runs in text from outside (a merchant's name as its AReq said it) before
+// it goes to the audit log.
+func maskDigits(s string) string { return digitRun.ReplaceAllString(s, "[digits]") }
 
 func (s *Service) card(ctx context.Context, cardID uuid.UUID) (*cards.Card, error) {
 	c, err := s.d.Cards.Get(ctx, cardID)
@@ -49,7 +61,10 @@ func (s *Service) Unblock(ctx context.Context, who Staff, cardID uuid.UUID, reas
 		return err
 	}
 	return store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
-		from, changed, err := s.d.Cards.TransitionTx(ctx, tx, c.ID, cards.Active)
+		from, changed, err := s.d.Cards.TransitionTx(ctx, tx, c.ID, cards.Active, cards.BySupport)
+		if errors.Is(err, cards.ErrBlockedElsewhere) {
+			return apperr.New(apperr.Conflict, "the card was blocked by the card management system; it is unblocked there")
+		}
 		if err != nil {
 			return err
 		}
@@ -94,7 +109,7 @@ func (s *Service) RemoveTrustedMerchant(ctx context.Context, who Staff, cardID, 
 			return err
 		}
 		return s.audited(ctx, tx, who, "whitelist.remove", c, map[string]string{"entry": entryID.String(),
-			"merchant": name, "reason": reason})
+			"merchant": maskDigits(name), "reason": reason})
 	})
 }
 
@@ -121,13 +136,16 @@ type OutreachCard struct {
 // outreachQueries select the cards of each list, in card id order after a cursor ($1), at most $3, at
 // time $2. Constants: never built from input.
 var outreachQueries = map[OutreachKind]string{
-	NoUsableMethod: `SELECT c.id, CASE WHEN g.state = 'active' THEN 'method locked'
-			WHEN g.state = 'confirming' THEN 'number not confirmed' ELSE 'letter no longer valid' END
-		FROM issuer_cards c JOIN registrations g ON g.card_id = c.id
+	// One row per card; a card whose active method works is not listed, whatever its registration in
+	// progress does (R-REG-4: the old method works until the new one is active).
+	NoUsableMethod: `SELECT c.id, CASE WHEN EXISTS (SELECT 1 FROM registrations a WHERE a.card_id = c.id AND a.state = 'active')
+				THEN 'method locked' WHEN o.state = 'confirming' THEN 'number not confirmed' ELSE 'letter no longer valid' END
+		FROM issuer_cards c LEFT JOIN registrations o ON o.card_id = c.id AND o.state IN ('pending', 'confirming')
 		WHERE c.id > $1 AND c.status = 'active' AND c.expiry_month >= date_trunc('month', $2::timestamptz)::date
-		  AND ((g.state = 'active' AND g.locked_at IS NOT NULL)
-		    OR (g.state = 'confirming' AND g.confirm_expires_at <= $2::timestamptz - interval '1 day')
-		    OR (g.state = 'pending' AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.registration_id = g.id
+		  AND NOT EXISTS (SELECT 1 FROM registrations a WHERE a.card_id = c.id AND a.state = 'active' AND a.locked_at IS NULL)
+		  AND (EXISTS (SELECT 1 FROM registrations a WHERE a.card_id = c.id AND a.state = 'active' AND a.locked_at IS NOT NULL)
+		    OR (o.state = 'confirming' AND o.confirm_expires_at <= $2::timestamptz - interval '1 day')
+		    OR (o.state = 'pending' AND NOT EXISTS (SELECT 1 FROM letters l WHERE l.registration_id = o.id
 		          AND (l.state = 'requested' OR (l.state = 'printed' AND l.valid_until > $2)))))
 		ORDER BY c.id LIMIT $3`,
 	NotRegistered: `SELECT c.id, 'not registered' FROM issuer_cards c
@@ -143,6 +161,10 @@ const MaxOutreachPage = 1000
 // next is the cursor of the following page, uuid.Nil at the end. Each page is audited (who listed
 // which kind, how many), since it names cardholders.
 func (s *Service) Outreach(ctx context.Context, who Staff, kind OutreachKind, after uuid.UUID, limit int) (out []OutreachCard, next uuid.UUID, err error) {
+	// A list of cardholders by the thousand is a back-office task, not a caller's: supervisors only.
+	if who.Role != Supervisor {
+		return nil, uuid.Nil, apperr.New(apperr.Forbidden, "outreach lists need the supervisor role")
+	}
 	q, ok := outreachQueries[kind]
 	if !ok {
 		return nil, uuid.Nil, apperr.Field("kind", "must be no_usable_method or not_registered")
@@ -181,7 +203,12 @@ func (s *Service) Outreach(ctx context.Context, who Staff, kind OutreachKind, af
 		}
 		out = append(out, OutreachCard{CardRef: CardRef{ID: c.ID, Masked: c.Masked(), HolderName: holder.Name}, Reason: h.reason})
 	}
+	// Which cards were shown, so that "who saw my data" has an answer per card.
+	ids := make([]string, len(out))
+	for i, c := range out {
+		ids[i] = c.ID.String()
+	}
 	err = s.audited(ctx, s.d.Pool, who, "outreach.list", nil, map[string]string{"kind": string(kind),
-		"after": after.String(), "cards": fmt.Sprint(len(out))})
+		"after": after.String(), "count": fmt.Sprint(len(out)), "cards": strings.Join(ids, ",")})
 	return out, next, err
 }

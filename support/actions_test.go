@@ -145,7 +145,7 @@ func (fx *fixture) outreach(t *testing.T, kind string, limit int) map[string]str
 		if after != "" {
 			path += "&after=" + after
 		}
-		code, out, raw := fx.do(t, fx.agent, "GET", path, "")
+		code, out, raw := fx.do(t, fx.supervisor, "GET", path, "")
 		if code != 200 {
 			t.Fatalf("%s: %d %s", path, code, raw)
 		}
@@ -214,23 +214,91 @@ func TestOutreach(t *testing.T) {
 		t.Fatalf("no usable method with a valid letter under way: %v", got)
 	}
 	fx.Clock.Advance(16 * 24 * time.Hour)
-	fx.agent = fx.signIn(t, "mia") // the session has timed out meanwhile
+	fx.supervisor = fx.signIn(t, "sven") // the session has timed out meanwhile
 	got := fx.outreach(t, "no_usable_method", 1)
 	if len(got) != 2 || got["400011******0017"] != "method locked" || got["400011******0025"] != "letter no longer valid" {
 		t.Fatalf("no usable method: %v", got)
 	}
 	var pages int
-	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'outreach.list' AND actor = 'staff:mia'`).Scan(&pages)
+	_ = fx.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'outreach.list' AND actor = 'staff:sven'
+		AND details->>'cards' <> ''`).Scan(&pages)
 	if pages < 8 {
-		t.Fatalf("%d outreach pages audited", pages)
+		t.Fatalf("%d outreach pages audited with their cards", pages)
+	}
+	// Anna's method works again and she starts a change whose letter expires: the old method still
+	// confirms her purchases (R-REG-4), so she is not listed; a locked method with a stale change is
+	// listed once.
+	if err := fx.reg.Unlock(ctx, cardID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	anna, _ := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: annaPAN, ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
+	if _, err := fx.reg.RequestMTAN(ctx, anna, registration.MTANRequest{Mobile: "+4915112345678", Question: "birthplace", Answer: "Kiel"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.Letters.Batch(ctx, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	fx.Clock.Advance(16 * 24 * time.Hour)
+	fx.supervisor = fx.signIn(t, "sven")
+	if got := fx.outreach(t, "no_usable_method", 100); got["400011******0017"] != "" {
+		t.Fatalf("a card with a working method is listed: %v", got)
+	}
+	fx.exec(t, `UPDATE registrations SET locked_at = now() WHERE card_id = $1 AND state = 'active'`, cardID)
+	if got := fx.outreach(t, "no_usable_method", 1); got["400011******0017"] != "method locked" {
+		t.Fatalf("locked with a stale change: %v", got)
+	}
+	fx.agent = fx.signIn(t, "mia")
+	if code, _, _ := fx.do(t, fx.agent, "GET", "/support/v1/outreach/not_registered", ""); code != 403 {
+		t.Fatalf("an agent listed cardholders: %d", code)
 	}
 	for _, path := range []string{"/support/v1/outreach/everyone", "/support/v1/outreach/not_registered?limit=0",
 		"/support/v1/outreach/not_registered?limit=1001", "/support/v1/outreach/not_registered?after=x"} {
-		if code, _, raw := fx.do(t, fx.agent, "GET", path, ""); code != 400 {
+		if code, _, raw := fx.do(t, fx.supervisor, "GET", path, ""); code != 400 {
 			t.Errorf("%s: %d %s", path, code, raw)
 		}
 	}
 	if code, _, _ := fx.do(t, "", "GET", "/support/v1/outreach/not_registered", ""); code != 401 {
 		t.Fatalf("outreach without a session: %d", code)
+	}
+}
+
+// Issue 16 review: support lifts only its own blocks; a card the card management system (or the card
+// file) blocked is unblocked there, or the ACS would authenticate a card the bank's systems refuse.
+func TestUnblockOnlyOwnBlocks(t *testing.T) {
+	fx := newFixture(t)
+	id := fx.cardID(t)
+	if _, err := fx.Pool.Exec(context.Background(), `UPDATE issuer_cards SET status = 'blocked', blocked_by = 'card_management' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	// Support's own block of that card does not make it support's.
+	if code, _, _ := fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+id+"/block", `{"reason":"caller reports theft"}`); code != 200 {
+		t.Fatalf("block again: %d", code)
+	}
+	if code, _, raw := fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+id+"/unblock", `{"reason":"found"}`); code != 409 ||
+		!strings.Contains(raw, "card management system") {
+		t.Fatalf("unblock of the card system's block: %d %s", code, raw)
+	}
+	// The demo file's blocked card (Sophie's) was blocked by the card file.
+	code, out, _ := fx.do(t, fx.agent, "POST", "/support/v1/cards/search", `{"pan":"4000110000000058"}`)
+	sophie := out["cards"].([]any)[0].(map[string]any)["card_id"].(string)
+	if code, _, _ = fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+sophie+"/unblock", `{"reason":"x"}`); code != 409 {
+		t.Fatalf("unblock of the card file's block: %d", code)
+	}
+}
+
+func (fx *fixture) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := fx.Pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A reason is kept in the audit log for years: a card number typed into it is refused.
+func TestReasonWithACardNumber(t *testing.T) {
+	fx := newFixture(t)
+	id := fx.cardID(t)
+	if code, out, _ := fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+id+"/block", `{"reason":"card 4000 1100 0000 0017 lost"}`); code != 400 ||
+		!strings.Contains(fmt.Sprint(out["fields"]), "reason") {
+		t.Fatalf("reason with a card number: %d %v", code, out)
 	}
 }

@@ -379,7 +379,7 @@ func (s *Service) Block(ctx context.Context, who Staff, cardID uuid.UUID, reason
 		return err
 	}
 	return store.WithTx(ctx, s.d.Pool, func(tx pgx.Tx) error {
-		from, changed, err := s.d.Cards.TransitionTx(ctx, tx, c.ID, cards.Blocked)
+		from, changed, err := s.d.Cards.TransitionTx(ctx, tx, c.ID, cards.Blocked, cards.BySupport)
 		if err != nil {
 			return err
 		}
