@@ -369,7 +369,7 @@ func registered(t *testing.T) map[string]metric {
 	probes := prometheus.NewRegistry()
 	var noHSM *hsm.HSM
 	probes.MustRegister(noHSM.Collector(), store.PoolCollector(nil), acs.RReqBacklog(nil))
-	sms.NewMetrics(probes, nil)
+	sms.NewMetrics(probes, nil, 0)
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if rec.Code != http.StatusOK {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"example.com/acs/registration"
 )
@@ -64,8 +65,34 @@ func TestSecurityLevelInThePortal(t *testing.T) {
 	if err != nil || reg.SecurityLevel != registration.AlwaysConfirm {
 		t.Fatalf("stored: %+v %v", reg, err)
 	}
+	// The authentication bounds the whole session: pages refreshed within it do not extend it (10 min).
+	sca = flowRE.FindStringSubmatch(r.Body.String())[1]
+	fx.Clock.Advance(9 * time.Minute)
+	r = fx.do(t, "POST", "/portal/whitelist/security-level", url.Values{"flow": {sca}, "security_level": {"always_confirm"}}, "en")
+	if r.Code != 200 {
+		t.Fatalf("within the session: %d", r.Code)
+	}
+	refreshed := flowRE.FindStringSubmatch(r.Body.String())[1]
+	fx.Clock.Advance(2 * time.Minute)
+	if r := fx.do(t, "POST", "/portal/whitelist/security-level", url.Values{"flow": {refreshed}, "security_level": {"adaptive"}}, "en"); r.Code != 410 {
+		t.Fatalf("11 minutes after the authentication: %d", r.Code)
+	}
 	var actor string
 	if err := fx.Pool.QueryRow(ctx, `SELECT actor FROM audit_log WHERE action = 'registration.security_level' AND card_id = $1`, cardID).Scan(&actor); err != nil || actor != "cardholder:portal" {
 		t.Fatalf("audited: %q %v", actor, err)
+	}
+}
+
+// A card page authenticated for the mTAN registration changes nothing once the card has another active
+// registration (moved to the app: its settings change there, with the device's signature).
+func TestCardPageBoundToTheRegistration(t *testing.T) {
+	fx := newFixture(t)
+	cardID := fx.registerAnna(t)
+	_, sca := fx.sca(t)
+	if _, err := fx.Pool.Exec(context.Background(), `UPDATE registrations SET state = 'replaced', closed_at = now() WHERE card_id = $1`, cardID); err != nil {
+		t.Fatal(err)
+	}
+	if r := fx.do(t, "POST", "/portal/whitelist/security-level", url.Values{"flow": {sca}, "security_level": {"adaptive"}}, "en"); r.Code == 200 {
+		t.Fatalf("changed a registration that is no longer active: %d", r.Code)
 	}
 }

@@ -107,6 +107,10 @@ type flow struct {
 	Reg    uuid.UUID `json:"r,omitempty"`
 	StepUp uuid.UUID `json:"s,omitempty"`
 	SCA    bool      `json:"a,omitempty"`
+	// AuthAt is when the strong authentication passed: the tokens each page hands on keep it, so that
+	// scaTTL bounds the whole session, not only the idle time; Reg is then the registration it
+	// authenticated, and a change is refused once that is no longer the card's active one.
+	AuthAt time.Time `json:"t,omitempty"`
 }
 
 // step names what a flow token opens.
@@ -129,7 +133,7 @@ func (p *Portal) sealFlow(cardID uuid.UUID, s step, reg uuid.UUID) (string, erro
 func (p *Portal) seal(f flow) (string, error) {
 	f.Expires = p.d.Clock.Now().Add(flowTTL)
 	if f.SCA {
-		f.Expires = p.d.Clock.Now().Add(scaTTL)
+		f.Expires = f.AuthAt.Add(scaTTL)
 	}
 	b, _ := json.Marshal(f)
 	ct, err := p.d.Keys.Encrypt(flowAD, b)

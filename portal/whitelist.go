@@ -80,12 +80,34 @@ func (p *Portal) whitelistVerify(c echo.Context) error {
 	default:
 		return p.fail(c, "whitelist_start.html", err, page{})
 	}
-	return p.whitelistList(c, f.CardID, "")
+	reg, err := p.d.Registrar.Active(ctx, f.CardID)
+	if err != nil {
+		return err
+	}
+	return p.whitelistList(c, flow{CardID: f.CardID, Step: stepWhitelist, SCA: true, AuthAt: p.d.Clock.Now(), Reg: reg.ID}, "", nil)
 }
 
-// whitelistList shows the list with a fresh authenticated flow token.
-func (p *Portal) whitelistList(c echo.Context, cardID uuid.UUID, notice string) error {
+// scaFlow opens the posted flow token of an authenticated card page: it must carry the strong
+// authentication, and the registration it authenticated must still be the card's active mTAN one (a
+// card moved to the app since changes its settings in the app, with the device's signature).
+func (p *Portal) scaFlow(c echo.Context) (flow, error) {
 	ctx := c.Request().Context()
+	f, err := p.openFlow(ctx, c.FormValue("flow"))
+	if err != nil || f.Step != stepWhitelist || !f.SCA {
+		return f, errFlow
+	}
+	reg, err := p.d.Registrar.Active(ctx, f.CardID)
+	if apperr.KindOf(err) == apperr.NotFound || (err == nil && (reg.ID != f.Reg || reg.Method != registration.MethodMTAN)) {
+		return f, errFlow
+	}
+	return f, err
+}
+
+// whitelistList shows the card page (trusted merchants, security level, reads) with a fresh token of
+// the authenticated flow f.
+func (p *Portal) whitelistList(c echo.Context, f flow, notice string, problem error) error {
+	ctx := c.Request().Context()
+	cardID := f.CardID
 	card, err := p.d.Cards.Get(ctx, cardID)
 	if err != nil {
 		return err
@@ -98,13 +120,16 @@ func (p *Portal) whitelistList(c echo.Context, cardID uuid.UUID, notice string) 
 	if err != nil {
 		return err
 	}
-	tok, err := p.seal(flow{CardID: cardID, Step: stepWhitelist, SCA: true})
+	tok, err := p.seal(f)
 	if err != nil {
 		return err
 	}
 	pg := page{Flow: tok, Card: card.Masked(), Entries: entries, Notice: notice, SecurityLevel: string(reg.SecurityLevel)}
 	if pg.Reads, err = p.d.Audit.IssuerDataReads(ctx, cardID); err != nil {
 		return err
+	}
+	if problem != nil {
+		return p.fail(c, "whitelist.html", problem, pg)
 	}
 	return p.render(c, http.StatusOK, "whitelist.html", pg)
 }
@@ -114,22 +139,22 @@ func (p *Portal) whitelistList(c echo.Context, cardID uuid.UUID, notice string) 
 // switched off by someone who only knows the card data.
 func (p *Portal) securityLevel(c echo.Context) error {
 	ctx := c.Request().Context()
-	f, err := p.openFlow(ctx, c.FormValue("flow"))
-	if err != nil || f.Step != stepWhitelist || !f.SCA {
-		return p.fail(c, "whitelist_start.html", errFlow, page{})
-	}
-	if _, err := p.d.Registrar.SetSecurityLevel(ctx, f.CardID, registration.SecurityLevel(c.FormValue("security_level")), "cardholder:portal"); err != nil {
+	f, err := p.scaFlow(c)
+	if err != nil {
 		return p.fail(c, "whitelist_start.html", err, page{})
 	}
-	return p.whitelistList(c, f.CardID, "level_set")
+	if _, err := p.d.Registrar.SetSecurityLevel(ctx, f.CardID, registration.SecurityLevel(c.FormValue("security_level")), "cardholder:portal"); err != nil {
+		return p.whitelistList(c, f, "", err) // the card page again, with the problem at the field
+	}
+	return p.whitelistList(c, f, "level_set", nil)
 }
 
 // whitelistRemove takes an entry off the list; the flow token must carry the strong authentication.
 func (p *Portal) whitelistRemove(c echo.Context) error {
 	ctx := c.Request().Context()
-	f, err := p.openFlow(ctx, c.FormValue("flow"))
-	if err != nil || f.Step != stepWhitelist || !f.SCA {
-		return p.fail(c, "whitelist_start.html", errFlow, page{})
+	f, err := p.scaFlow(c)
+	if err != nil {
+		return p.fail(c, "whitelist_start.html", err, page{})
 	}
 	entry, err := uuid.Parse(c.FormValue("entry"))
 	if err != nil {
@@ -138,5 +163,5 @@ func (p *Portal) whitelistRemove(c echo.Context) error {
 	if err := p.d.Whitelist.Remove(ctx, f.CardID, entry, "portal"); err != nil && apperr.KindOf(err) != apperr.NotFound {
 		return err
 	}
-	return p.whitelistList(c, f.CardID, "removed")
+	return p.whitelistList(c, f, "removed", nil)
 }

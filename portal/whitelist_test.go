@@ -53,7 +53,7 @@ func TestWhitelistInThePortal(t *testing.T) {
 	}
 	sms := fx.DeliverSMS(t)
 	code := regexp.MustCompile(`[0-9]{6}`).FindString(sms)
-	if !strings.Contains(sms, "vertrauenswürdiger Händler") {
+	if !strings.Contains(sms, "vertrauenswürdige Händler") || !strings.Contains(sms, "Sicherheitsstufe") {
 		t.Fatalf("SMS: %q", sms)
 	}
 	stepUpFlow := m[1]

@@ -20,7 +20,7 @@ import (
 const PurposeWhitelist = "whitelist"
 
 var purposeText = map[string]string{
-	PurposeWhitelist: "zum Ändern Ihrer Liste vertrauenswürdiger Händler / to change your trusted merchants",
+	PurposeWhitelist: "zum Verwalten Ihrer Karte (vertrauenswürdige Händler, Sicherheitsstufe) / to manage your card (trusted merchants, security level)",
 }
 
 // StartStepUp sends an mTAN cardholder a code for purpose to the registered number and returns the

@@ -1,6 +1,8 @@
 package sms
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
@@ -15,16 +17,18 @@ type Metrics struct {
 	cost       *prometheus.CounterVec
 }
 
-// NewMetrics registers the SMS counters and the outbox backlog with reg.
-func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool) *Metrics {
+// NewMetrics registers the SMS counters and the outbox backlog with reg; the backlog is read from the
+// database at most every period (store.MetricsPeriod; 0: at every scrape).
+func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, period time.Duration) *Metrics {
 	m := &Metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acs_sms_deliveries_total",
 			Help: "SMS delivery attempts by purpose and outcome (sent, retry, given_up)."}, []string{"purpose", "outcome"}),
 		cost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acs_sms_cost_total",
 			Help: "What the sent SMS are charged to cardholders, by currency (R-AUTH-9)."}, []string{"currency"}),
 	}
-	reg.MustRegister(m.deliveries, m.cost, store.Backlog(pool, "acs_sms_outbox", "SMS",
-		`SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM sms_outbox WHERE state = 'pending'`))
+	reg.MustRegister(m.deliveries, m.cost, store.Cached(store.Backlog(pool, "acs_sms_outbox", "SMS",
+		`SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM sms_outbox WHERE state = 'pending'`),
+		period))
 	return m
 }
 

@@ -18,7 +18,7 @@ func TestDeliveryMetrics(t *testing.T) {
 	fx := newFixture(t)
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
-	m := sms.NewMetrics(reg, fx.pool)
+	m := sms.NewMetrics(reg, fx.pool, 0)
 	fx.enqueue(t, "one")
 	fx.enqueue(t, "two")
 	pending := `

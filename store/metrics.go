@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,6 +25,9 @@ var (
 	poolWait = prometheus.NewDesc("acs_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
 )
 
+// MetricsPeriod is how often the collectors that ask the database or the HSM really do (Cached).
+const MetricsPeriod = 10 * time.Second
+
 // PoolCollector exports the pool's health.
 func PoolCollector(pool *pgxpool.Pool) prometheus.Collector { return poolCollector{pool} }
 
@@ -38,11 +42,13 @@ func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
+	s := c.pool.Stat()
+	// A pool that is full answers the ping late: that is saturation (its own gauges), not a database
+	// that is down.
 	up := 1.0
-	if c.pool.Ping(ctx) != nil {
+	if c.pool.Ping(ctx) != nil && s.AcquiredConns() < s.MaxConns() {
 		up = 0
 	}
-	s := c.pool.Stat()
 	ch <- prometheus.MustNewConstMetric(dbUp, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
 	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
@@ -79,4 +85,39 @@ func (b backlog) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(b.pending, prometheus.GaugeValue, n)
 	ch <- prometheus.MustNewConstMetric(b.oldest, prometheus.GaugeValue, age)
+}
+
+// Cached wraps a collector whose Collect asks the database or the HSM: /metrics is on the public
+// listener, and a flood of scrapes must not take connections and HSM sessions from purchases. At most
+// one real collection runs per period; scrapes meanwhile get its metrics (one at a time waits for it).
+func Cached(c prometheus.Collector, period time.Duration) prometheus.Collector {
+	return &cached{c: c, period: period}
+}
+
+type cached struct {
+	c      prometheus.Collector
+	period time.Duration
+	mu     sync.Mutex
+	at     time.Time
+	last   []prometheus.Metric
+}
+
+func (c *cached) Describe(ch chan<- *prometheus.Desc) { c.c.Describe(ch) }
+
+func (c *cached) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if c.last == nil || time.Since(c.at) >= c.period {
+		fresh := make(chan prometheus.Metric, 16)
+		go func() { c.c.Collect(fresh); close(fresh) }()
+		c.last = c.last[:0]
+		for m := range fresh {
+			c.last = append(c.last, m)
+		}
+		c.at = time.Now()
+	}
+	out := append([]prometheus.Metric(nil), c.last...)
+	c.mu.Unlock()
+	for _, m := range out {
+		ch <- m
+	}
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -36,5 +37,31 @@ acs_test_oldest_pending_seconds 42.5
 	}
 	if n, err := testutil.GatherAndCount(reg, "acs_db_pool_max_conns", "acs_db_pool_acquired_conns"); err != nil || n != 2 {
 		t.Fatalf("pool gauges: %d %v", n, err)
+	}
+}
+
+type countingCollector struct{ n int }
+
+var countingDesc = prometheus.NewDesc("acs_test_collections", "test", nil, nil)
+
+func (c *countingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- countingDesc }
+func (c *countingCollector) Collect(ch chan<- prometheus.Metric) {
+	c.n++
+	ch <- prometheus.MustNewConstMetric(countingDesc, prometheus.GaugeValue, float64(c.n))
+}
+
+// A flood of scrapes asks the database (or the HSM) once per period, and every scrape still gets the
+// metrics.
+func TestCachedCollectsOncePerPeriod(t *testing.T) {
+	c := &countingCollector{}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(store.Cached(c, time.Hour))
+	for i := 0; i < 50; i++ {
+		if n, err := testutil.GatherAndCount(reg, "acs_test_collections"); err != nil || n != 1 {
+			t.Fatalf("scrape %d: %d %v", i, n, err)
+		}
+	}
+	if c.n != 1 {
+		t.Fatalf("%d collections for 50 scrapes", c.n)
 	}
 }

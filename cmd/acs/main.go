@@ -329,7 +329,8 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		Transactions: func(ctx context.Context, cardID uuid.UUID) (any, error) { return acs.History(ctx, d.pool, cardID, 50) }, Limits: limits.New(d.pool, clock)})
 	d.metricsRegistry = prometheus.NewRegistry()
 	d.metrics = acs.NewMetrics(d.metricsRegistry)
-	d.metricsRegistry.MustRegister(d.hsm.Collector(), store.PoolCollector(d.pool), acs.RReqBacklog(d.pool))
+	d.metricsRegistry.MustRegister(d.hsm.Collector(), store.Cached(store.PoolCollector(d.pool), store.MetricsPeriod),
+		store.Cached(acs.RReqBacklog(d.pool), store.MetricsPeriod))
 	link, err := dsLink(cfg.ThreeDS, d.hsm)
 	if err != nil {
 		d.Close()
@@ -608,7 +609,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	dispatcher := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: d.clock, Log: log,
-		MaxAttempts: cfg.SMS.MaxAttempts, Backoff: cfg.SMS.Backoff, Metrics: sms.NewMetrics(d.metricsRegistry, d.pool)}
+		MaxAttempts: cfg.SMS.MaxAttempts, Backoff: cfg.SMS.Backoff, Metrics: sms.NewMetrics(d.metricsRegistry, d.pool, store.MetricsPeriod)}
 	dispatchCtx, stopDispatch := context.WithCancel(ctx)
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx, 5*time.Second); close(dispatched) }()
