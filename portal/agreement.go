@@ -2,6 +2,8 @@ package portal
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -93,14 +95,34 @@ func (p *Portal) agreement(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	l := pickLang(c.Request())
-	b, err := AgreementPDF(p.d.Issuer, p.d.Registrar.PriceTerms(), l)
-	if err != nil {
-		return err
+	terms := p.d.Registrar.PriceTerms()
+	key := terms.ID() + ";" + string(l)
+	// The same terms give the same bytes: made once per language, not at every (unauthenticated) GET.
+	b, ok := p.agreements.Load(key)
+	if !ok {
+		pdf, err := AgreementPDF(p.d.Issuer, terms, l)
+		if err != nil {
+			return err
+		}
+		b, _ = p.agreements.LoadOrStore(key, pdf)
 	}
 	name := "SMS-Preisvereinbarung.pdf"
 	if l == "en" {
 		name = "SMS-price-agreement.pdf"
 	}
 	c.Response().Header().Set("Content-Disposition", `inline; filename="`+name+`"`)
-	return c.Blob(http.StatusOK, "application/pdf", b)
+	return c.Blob(http.StatusOK, "application/pdf", b.([]byte))
+}
+
+// AgreementTextHash is the SHA-256 of the agreement's text in every language, for the test that keeps
+// the version and the text together.
+func AgreementTextHash() string {
+	h := sha256.New()
+	for _, l := range []lang{"de", "en"} {
+		for _, p := range agreementText[l] {
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

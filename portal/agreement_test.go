@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"example.com/acs/internal/testenv"
+	"example.com/acs/portal"
 	"example.com/acs/registration"
 )
 
@@ -41,5 +42,15 @@ func TestPriceAgreementDocument(t *testing.T) {
 	if text := testenv.PDFText(en.Body.Bytes()); en.Code != 200 || !strings.Contains(text, "Price agreement for SMS delivery") ||
 		!strings.Contains(text, fx.reg.PriceTerms().Amount.StringFixed(2)+" EUR") {
 		t.Fatalf("English agreement: %d %s", en.Code, text)
+	}
+}
+
+// The document version names the text: a changed text without a new version would leave registrations
+// claiming to have accepted words they never saw (R-REG-6). When this fails, give the new text a new
+// registration.PriceAgreementVersion and record the text's hash here.
+func TestAgreementVersionNamesTheText(t *testing.T) {
+	const version, textSHA256 = "SMS-PV-2026-12", "6ff74687e81077198e5be3ed42de55fc663191dc9575fb59a2f50935afe4ae1b"
+	if got := portal.AgreementTextHash(); registration.PriceAgreementVersion != version || got != textSHA256 {
+		t.Fatalf("price agreement %s has text %s; recorded: %s with %s", registration.PriceAgreementVersion, got, version, textSHA256)
 	}
 }

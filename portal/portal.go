@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +55,8 @@ type Deps struct {
 type Portal struct {
 	d    Deps
 	tmpl *template.Template
+	// agreements are the price agreement PDFs made so far, by terms and language.
+	agreements sync.Map
 }
 
 // New parses the templates.

@@ -5,14 +5,16 @@
 // long); the SMS ledger; the audit log (through audit.Log.Prune, which keeps the chain verifiable); and
 // short-lived working rows (rate counters, staff sessions, step-ups, the development SMS inbox).
 //
-// Every rule is one statement per batch, each its own short transaction, oldest rows first, skipping
+// A run is itself an audit entry (retention.run, with the counts). Every rule is one statement per batch, each its own short transaction, oldest rows first, skipping
 // rows another transaction holds: a run is safe while the service runs, and running it again removes
 // nothing more until more is due.
 package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,6 +55,7 @@ type Result struct {
 	Action string `json:"action"` // removed or anonymised
 	Before string `json:"before"` // rows older than this were due (RFC 3339)
 	Rows   int    `json:"rows"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Service runs the rules.
@@ -93,6 +96,14 @@ var rules = []rule{
 			s AS (DELETE FROM acs_sdk_sessions WHERE acs_trans_id IN (SELECT acs_trans_id FROM due)),
 			t AS (DELETE FROM acs_transactions WHERE acs_trans_id IN (SELECT acs_trans_id FROM due) RETURNING 1)
 		SELECT count(*) FROM t`},
+	// A registration begun and never finished (its letter long expired) holds a number and an answer
+	// verifier as well: it is abandoned, dated to when it began, so that the next rule anonymises it.
+	{"registrations in progress", "abandoned", months(func(c Config) int { return c.TransactionsMonths }), `
+		WITH due AS (SELECT id FROM registrations WHERE state IN ('pending', 'confirming') AND created_at < $1
+				ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+			g AS (UPDATE registrations SET state = 'abandoned', closed_at = created_at, close_reason = 'never completed (retention)'
+				WHERE id IN (SELECT id FROM due) RETURNING 1)
+		SELECT count(*) FROM g`},
 	{"registrations", "anonymised", months(func(c Config) int { return c.TransactionsMonths }), `
 		WITH due AS (SELECT id FROM registrations WHERE anonymised_at IS NULL AND state IN ('abandoned', 'replaced', 'ended')
 				AND closed_at < $1 ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED),
@@ -136,36 +147,46 @@ var rules = []rule{
 // maxBatches bounds one rule's batches in a run, so that a run ends even if rows keep falling due.
 const maxBatches = 100000
 
-// Run applies every rule, batch after batch until nothing more is due, then prunes the audit log.
+// Run applies every rule, batch after batch until nothing more is due, then prunes the audit log, and
+// records the run with its counts in the audit log. A rule that fails does not stop the others: the
+// result names it (Error), and Run returns the failures joined.
 func (s *Service) Run(ctx context.Context) ([]Result, error) {
 	now := s.clock.Now()
 	var out []Result
-	for _, r := range rules {
-		before := r.before(now, s.cfg)
-		res := Result{Table: r.table, Action: r.action, Before: before.UTC().Format(time.RFC3339)}
+	var errs []error
+	batches := func(res *Result, one func() (int, error)) {
 		for i := 0; i < maxBatches; i++ {
-			var n int
-			if err := s.pool.QueryRow(ctx, r.sql, before, s.cfg.BatchSize).Scan(&n); err != nil {
-				return out, fmt.Errorf("retention: %s: %w", r.table, err)
+			n, err := one()
+			if err != nil {
+				res.Error = err.Error()
+				errs = append(errs, fmt.Errorf("retention: %s: %w", res.Table, err))
+				return
 			}
 			res.Rows += n
 			if n < s.cfg.BatchSize {
-				break
+				return
 			}
 		}
+	}
+	for _, r := range rules {
+		before := r.before(now, s.cfg)
+		res := Result{Table: r.table, Action: r.action, Before: before.UTC().Format(time.RFC3339)}
+		batches(&res, func() (n int, err error) {
+			err = s.pool.QueryRow(ctx, r.sql, before, s.cfg.BatchSize).Scan(&n)
+			return n, err
+		})
 		out = append(out, res)
 	}
 	before := now.AddDate(0, -s.cfg.AuditMonths, 0)
 	res := Result{Table: "audit_log", Action: "removed", Before: before.UTC().Format(time.RFC3339)}
-	for i := 0; i < maxBatches; i++ {
-		n, err := s.audit.Prune(ctx, before, s.cfg.BatchSize)
-		if err != nil {
-			return out, fmt.Errorf("retention: %w", err)
-		}
-		res.Rows += n
-		if n < s.cfg.BatchSize {
-			break
-		}
+	batches(&res, func() (int, error) { return s.audit.Prune(ctx, before, s.cfg.BatchSize) })
+	out = append(out, res)
+	details := map[string]string{}
+	for _, r := range out {
+		details[strings.ReplaceAll(r.Table, " ", "_")] = fmt.Sprint(r.Rows)
 	}
-	return append(out, res), nil
+	if err := s.audit.Record(ctx, s.pool, audit.Entry{Actor: "system", Action: "retention.run", Details: details}); err != nil {
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }

@@ -63,6 +63,16 @@ func (fx *fixture) registration(t *testing.T, closed time.Time) uuid.UUID {
 	return id
 }
 
+// pendingMTAN inserts an mTAN registration of card that began at created and was never completed.
+func (fx *fixture) pendingMTAN(t *testing.T, card uuid.UUID, created time.Time) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	fx.exec(t, `INSERT INTO registrations (id, card_id, method, state, created_at, mobile_enc, mobile_hash, mobile_masked, question,
+		answer_verifier) VALUES ($1, $2, 'mtan', 'pending', $3, '\x01', $4, '+49151******78', 'birthplace', '\x02')`,
+		id, card, created, make([]byte, 32))
+	return id
+}
+
 // Issue 16: retention removes or anonymises exactly what is due, with a fake clock: transactions older
 // than 18 months (not one whose RReq is still pending; a trusted merchant it added stays), ended
 // registrations' secrets, issuer-data reads and SMS older than 13 months, audit entries older than six
@@ -85,6 +95,8 @@ func TestRetentionRemovesOnlyWhatIsDue(t *testing.T) {
 	fx.exec(t, `INSERT INTO whitelist_entries (id, card_id, acquirer_bin, acquirer_merchant_id, merchant_name, added_at, added_by_trans_id)
 		VALUES ($1, $2, '412345', 'M-1', 'Beispiel-Shop', $3, $4)`, uuid.New(), fx.card, t0, oldTx)
 	oldReg, recentReg := fx.registration(t, t0), fx.registration(t, month(12))
+	other, _ := st.Cards.FindByPAN(ctx, "4000110000000025")
+	stale, fresh := fx.pendingMTAN(t, other.ID, t0), fx.pendingMTAN(t, card.ID, month(18).Add(24*time.Hour))
 	fx.exec(t, `INSERT INTO app_push_tokens (registration_id, platform, token_enc, updated_at) VALUES ($1, 'ios', '\x01', $2)`, oldReg, t0)
 	for _, at := range []time.Time{t0, month(7)} {
 		fx.exec(t, `INSERT INTO issuer_data_access (card_id, purpose, accessed_at) VALUES ($1, 'registration_check', $2)`, fx.card, at)
@@ -126,7 +138,7 @@ func TestRetentionRemovesOnlyWhatIsDue(t *testing.T) {
 	for _, r := range results {
 		got[r.Table] = r.Rows
 	}
-	want := map[string]int{"acs_transactions": 1, "registrations": 1, "issuer_data_access": 1, "sms_outbox": 1,
+	want := map[string]int{"acs_transactions": 1, "registrations in progress": 1, "registrations": 2, "issuer_data_access": 1, "sms_outbox": 1,
 		"acs_card_browsers": 1, "audit_log": 3, "rate_counters": 1}
 	for table, n := range want {
 		if got[table] != n {
@@ -153,14 +165,24 @@ func TestRetentionRemovesOnlyWhatIsDue(t *testing.T) {
 	if n := fx.count(t, `SELECT count(*) FROM registrations WHERE id = $1 AND anonymised_at IS NULL AND device_key_enc IS NOT NULL`, recentReg); n != 1 {
 		t.Fatal("the recent registration was anonymised")
 	}
+	if n := fx.count(t, `SELECT count(*) FROM registrations WHERE id = $1 AND state = 'abandoned' AND anonymised_at IS NOT NULL
+		AND mobile_enc IS NULL AND answer_verifier IS NULL`, stale); n != 1 {
+		t.Fatal("the registration never completed keeps its number and answer")
+	}
+	if n := fx.count(t, `SELECT count(*) FROM registrations WHERE id = $1 AND state = 'pending' AND mobile_enc IS NOT NULL`, fresh); n != 1 {
+		t.Fatal("a registration under way was touched")
+	}
+	if n := fx.count(t, `SELECT count(*) FROM audit_log WHERE action = 'retention.run' AND details->>'acs_transactions' = '1'`); n != 1 {
+		t.Fatal("the run is not on the record")
+	}
 	if n := fx.count(t, `SELECT count(*) FROM audit_log WHERE action = 'test.recent'`); n != 2 {
 		t.Fatalf("%d recent audit entries left", n)
 	}
 	if n := fx.count(t, `SELECT count(*) FROM audit_log WHERE action = 'audit.prune' AND details->>'removed' = '3'`); n != 1 {
 		t.Fatal("the prune is not on the record")
 	}
-	// The two entries kept and the prune's own.
-	if n, broken, err := recent.Verify(ctx, fx.HSM); err != nil || len(broken) != 0 || n != 3 {
+	// The two entries kept, the prune's and the run's.
+	if n, broken, err := recent.Verify(ctx, fx.HSM); err != nil || len(broken) != 0 || n != 4 {
 		t.Fatalf("audit chain after retention: %d %v %v", n, broken, err)
 	}
 

@@ -74,12 +74,14 @@ install_packages() {
   local own_policy="" rc=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+    # An interrupted install must not leave every service start on the machine refused.
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   if [[ " ${missing[*]} " == *" prometheus "* ]] && [ ! -e /etc/systemd/system/prometheus.service ]; then
     mkdir -p /etc/systemd/system; ln -s /dev/null /etc/systemd/system/prometheus.service
   fi
   apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null || rc=$?
-  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+  [ -z "$own_policy" ] || { rm -f /usr/sbin/policy-rc.d; trap - EXIT; }
   [ "$rc" = 0 ] || exit "$rc"
 }
 

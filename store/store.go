@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 // Config is the database part of the service configuration.
@@ -64,7 +65,14 @@ func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
 		return nil, nil, err
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	// A session-level advisory lock around the whole run: processes starting together migrate once
+	// (goose takes no lock without it).
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, fmt.Errorf("store: migrations: %w", err)
@@ -73,7 +81,7 @@ func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
 }
 
 // Migrate applies every migration not applied yet, each in its own transaction, and returns how many
-// it applied. Goose takes a PostgreSQL advisory lock, so processes starting together migrate once.
+// it applied. A PostgreSQL advisory lock (provider) makes processes starting together migrate once.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	p, db, err := provider(pool)
 	if err != nil {

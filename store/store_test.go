@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"example.com/acs/internal/testenv"
 	"example.com/acs/store"
@@ -30,6 +31,49 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	cur, latest, err := store.SchemaVersion(ctx, pool)
 	if err != nil || cur != latest || cur == 0 {
 		t.Fatalf("schema version %d of %d, %v", cur, latest, err)
+	}
+}
+
+// Processes starting together (a rolling deploy) migrate once: the second waits for the first's lock
+// and finds nothing left to apply.
+func TestConcurrentMigrateAppliesOnce(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.DatabaseURL(t)
+	var pools [3]*pgxpool.Pool
+	for i := range pools {
+		p, err := store.Open(ctx, store.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		pools[i] = p
+	}
+	applied := make(chan int, len(pools))
+	errs := make(chan error, len(pools))
+	for _, p := range pools {
+		go func() {
+			n, err := store.Migrate(ctx, p)
+			applied <- n
+			errs <- err
+		}()
+	}
+	total := 0
+	for range pools {
+		total += <-applied
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, latest, err := store.SchemaVersion(ctx, pools[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := pools[0].QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if int64(total) != latest || int64(rows) != latest {
+		t.Fatalf("%d migrations applied, %d recorded, %d embedded", total, rows, latest)
 	}
 }
 
