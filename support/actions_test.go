@@ -279,9 +279,9 @@ func TestUnblockOnlyOwnBlocks(t *testing.T) {
 		t.Fatalf("unblock of the card system's block: %d %s", code, raw)
 	}
 	// The demo file's blocked card (Sophie's) was blocked by the card file.
-	code, out, _ := fx.do(t, fx.agent, "POST", "/support/v1/cards/search", `{"pan":"4000110000000058"}`)
+	_, out, _ := fx.do(t, fx.agent, "POST", "/support/v1/cards/search", `{"pan":"4000110000000058"}`)
 	sophie := out["cards"].([]any)[0].(map[string]any)["card_id"].(string)
-	if code, _, _ = fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+sophie+"/unblock", `{"reason":"x"}`); code != 409 {
+	if code, _, _ := fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+sophie+"/unblock", `{"reason":"x"}`); code != 409 {
 		t.Fatalf("unblock of the card file's block: %d", code)
 	}
 }
