@@ -79,6 +79,9 @@ var messages = map[string]map[lang]string{
 	"level_always":    {"de": "Immer bestätigen: jede Zahlung, ohne Ausnahme", "en": "Always confirm: every payment, without exception"},
 	"level_save":      {"de": "Sicherheitsstufe speichern", "en": "Save security level"},
 	"level_set":       {"de": "Die Sicherheitsstufe wurde gespeichert.", "en": "The security level was saved."},
+	"limit_step":      {"de": "Für diesen Schritt haben Sie 15 Minuten Zeit; danach beginnen Sie mit der Kartenprüfung neu.", "en": "You have 15 minutes for this step; after that you start again with the card check."},
+	"limit_code":      {"de": "Der Code ist 4 Minuten gültig. Ist er abgelaufen, fordern Sie einen neuen an.", "en": "The code is valid for 4 minutes. If it has run out, request a new one."},
+	"limit_card_page": {"de": "Diese Seite können Sie 10 Minuten nach Ihrer Bestätigung nutzen; danach bestätigen Sie sich neu.", "en": "You can use this page for 10 minutes after confirming your identity; after that you confirm again."},
 	"other_language":  {"de": "English", "en": "Deutsch"},
 	"other_lang_code": {"de": "en", "en": "de"},
 }

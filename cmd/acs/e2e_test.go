@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -147,7 +148,9 @@ func (e *e2e) tab(t *testing.T, lang string) context.Context {
 	ctx, cancel2 := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancel2(); cancel() })
 	if err := chromedp.Run(ctx, network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": lang}),
-		injectAxe(e.axeJS)); err != nil {
+		injectAxe(e.axeJS),
+		// Each tab behaves as the window in front (autofocus and :focus-visible work in every tab at once).
+		emulation.SetFocusEmulationEnabled(true)); err != nil {
 		e.t.Fatal(err)
 	}
 	return ctx
