@@ -33,6 +33,7 @@ var texts = map[string]map[string]string{
 	"mtan":                  {"de": "mTAN aus der SMS", "en": "mTAN from the SMS"},
 	"answer":                {"de": "Antwort auf Ihre Sicherheitsfrage", "en": "Answer to your security question"},
 	"confirm":               {"de": "Bestätigen", "en": "Confirm"},
+	"error_ref":             {"de": "Fehlercode für den Kundenservice", "en": "Error code for customer service"},
 	"resend":                {"de": "Neue mTAN senden", "en": "Send a new mTAN"},
 	"mtan_until":            {"de": "Die mTAN ist 4 Minuten gültig, bis", "en": "The mTAN is valid for 4 minutes, until"},
 	"deadline_until":        {"de": "Für diese Bestätigung haben Sie 10 Minuten Zeit, bis", "en": "You have 10 minutes for this confirmation, until"},

@@ -282,9 +282,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				"route", c.Path())
 			body.Error, body.Message = "internal", "internal error"
 		}
-		if c.Request().Method == http.MethodHead {
+		switch {
+		case c.Request().Method == http.MethodHead:
 			err = c.NoContent(status)
-		} else {
+		case wantsHTML(c.Request()):
+			err = writeErrorPage(c, status, body.RequestID)
+		default:
 			err = c.JSON(status, body)
 		}
 		if err != nil {

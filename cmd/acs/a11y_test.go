@@ -320,6 +320,25 @@ func TestAccessibility(t *testing.T) {
 		e.axe(ctx, "staff console sign-in", false)
 	})
 
+	// A CReq the ACS refuses: the page says so in the cardholder's words and gives a code for the
+	// service, not the EMV element (that stays in the DOM for the requestor's developers, hidden).
+	t.Run("refused challenge", func(t *testing.T) {
+		ctx := e.tab(t, "de-DE")
+		var ignored any
+		e.run(ctx, "bad CReq", chromedp.Navigate(e.base+"/portal"), chromedp.Evaluate(`(() => {
+			const f = document.createElement("form"); f.method = "post"; f.action = "/3ds/challenge";
+			const i = document.createElement("input"); i.name = "creq"; i.value = "not base64!"; f.appendChild(i);
+			document.body.appendChild(f); f.submit(); return true; })()`, &ignored),
+			chromedp.WaitVisible("h1", chromedp.ByQuery))
+		e.waitText(ctx, "Fehlercode für den Kundenservice")
+		var text string
+		e.run(ctx, "text", chromedp.Evaluate(`document.body.innerText`, &text))
+		if strings.Contains(text, "Erro") {
+			t.Errorf("the refused page shows the Erro: %s", text)
+		}
+		e.axe(ctx, "refused challenge", false)
+	})
+
 	t.Run("challenge layout at every window size and zoom", func(t *testing.T) {
 		for _, size := range []string{"01", "02", "03", "04", "05"} {
 			ctx := e.tab(t, "de-DE")
