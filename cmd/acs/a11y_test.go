@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -227,7 +228,18 @@ func TestAccessibility(t *testing.T) {
 		e.wantFocus(ctx, `input[name="trust"]`, true)
 		e.run(ctx, "Tab", chromedp.KeyEvent(kb.Tab))
 		e.wantFocus(ctx, `button[value="verify"]`, true)
+		// The final page posts the CRes at once: its post to the shop is held back (DevTools' Fetch
+		// domain) while axe checks it, then let go.
+		paused := e.holdRequests(ctx, "*/demo/notify*")
 		e.keys(ctx, kb.Enter)
+		select {
+		case id := <-paused:
+			e.frame(ctx, "#result")
+			e.axe(ctx, "final page", true)
+			e.run(ctx, "let the CRes go", fetch.ContinueRequest(id))
+		case <-time.After(15 * time.Second):
+			t.Fatal("the final page never posted its CRes")
+		}
 		if status, _ := e.result(ctx); !strings.Contains(status, "Zahlung authentifiziert") {
 			t.Fatalf("result: %q", status)
 		}
@@ -354,4 +366,18 @@ func TestAccessibility(t *testing.T) {
 		e.challengeFits(ctx, "200 % zoom")
 		e.axe(ctx, "mTAN challenge at 200 % zoom", true)
 	})
+}
+
+// holdRequests pauses the tab's requests to URLs matching pattern and sends each one's id: the caller
+// lets it go with fetch.ContinueRequest.
+func (e *e2e) holdRequests(ctx context.Context, pattern string) <-chan fetch.RequestID {
+	e.t.Helper()
+	paused := make(chan fetch.RequestID, 4)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if p, ok := ev.(*fetch.EventRequestPaused); ok {
+			paused <- p.RequestID
+		}
+	})
+	e.run(ctx, "hold "+pattern, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern}}))
+	return paused
 }
