@@ -1,10 +1,12 @@
 package portal_test
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 18 (WCAG 3.1.2, 3.3.1, 3.3.3): a wrong field is named in the page's language and in the
@@ -65,3 +67,47 @@ var tags = regexp.MustCompile(`(?s)<style.*?</style>|<[^>]+>`)
 
 // visible is the text of a page as a person sees it: no markup, no attribute values.
 func visible(page string) string { return tags.ReplaceAllString(page, " ") }
+
+// WCAG 2.2.1: a page with a time limit warns before it runs out and, for a step (not the strong
+// authentication's card page), offers more time: POST /portal/flow/extend gives the token its 15
+// minutes again for the same card and step, at most three times.
+func TestMoreTime(t *testing.T) {
+	fx := newFixture(t)
+	r := fx.do(t, "POST", "/portal/register?lang=de", url.Values{"pan": {"4000110000000017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}, "")
+	body := r.Body.String()
+	if !strings.Contains(body, `id="time-warning"`) || !strings.Contains(body, `id="more-time"`) || !strings.Contains(body, "var left =  900 ") {
+		t.Fatalf("the method page has no warning with more time: %s", body)
+	}
+	tok := flowRE.FindStringSubmatch(body)[1]
+	for i := 0; i < 3; i++ {
+		fx.Clock.Advance(14 * time.Minute)
+		r := fx.do(t, "POST", "/portal/flow/extend", url.Values{"flow": {tok}}, "")
+		var out map[string]any
+		if err := json.Unmarshal(r.Body.Bytes(), &out); r.Code != 200 || err != nil || out["flow"] == nil {
+			t.Fatalf("extension %d: %d %s", i+1, r.Code, r.Body)
+		}
+		tok = out["flow"].(string)
+	}
+	// Still the method step of the same card: the order goes through 42 minutes after the card check.
+	r = fx.do(t, "POST", "/portal/register/mtan?lang=de", url.Values{"flow": {tok}, "mobile": {"0151 12345678"}, "question": {"birthplace"},
+		"answer": {"Kiel"}, "accept_price": {"yes"}, "terms": {fx.reg.PriceTerms().ID()}}, "")
+	if r.Code != 200 {
+		t.Fatalf("order with the extended token: %d", r.Code)
+	}
+	if r := fx.do(t, "POST", "/portal/flow/extend", url.Values{"flow": {tok}}, ""); r.Code != 409 {
+		t.Fatalf("a fourth extension: %d", r.Code)
+	}
+	if r := fx.do(t, "POST", "/portal/flow/extend", url.Values{"flow": {"forged"}}, ""); r.Code != 410 {
+		t.Fatalf("a forged token: %d", r.Code)
+	}
+	// The card page's strong authentication is not extended.
+	fx2 := newFixture(t)
+	fx2.registerAnna(t)
+	page, sca := fx2.sca(t)
+	if strings.Contains(page, `id="more-time"`) || !strings.Contains(page, `id="time-warning"`) {
+		t.Fatalf("card page: %s", page)
+	}
+	if r := fx2.do(t, "POST", "/portal/flow/extend", url.Values{"flow": {sca}}, ""); r.Code != 409 {
+		t.Fatalf("extending the strong authentication: %d", r.Code)
+	}
+}

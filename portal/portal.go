@@ -84,6 +84,7 @@ func (p *Portal) Routes(g *echo.Group) {
 	g.POST("/whitelist/verify", p.whitelistVerify)
 	g.POST("/whitelist/remove", p.whitelistRemove)
 	g.POST("/whitelist/security-level", p.securityLevel)
+	g.POST("/flow/extend", p.extendFlow)
 }
 
 // securityHeaders: the portal is never framed and loads nothing from elsewhere; its one inline style
@@ -93,7 +94,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		nonce := web.Nonce()
 		c.Set("nonce", nonce)
 		c.Response().Header().Set("Content-Security-Policy",
-			"default-src 'none'; style-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+			"default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		return next(c)
 	}
 }
@@ -114,6 +115,8 @@ type flow struct {
 	// scaTTL bounds the whole session, not only the idle time; Reg is then the registration it
 	// authenticated, and a change is refused once that is no longer the card's active one.
 	AuthAt time.Time `json:"t,omitempty"`
+	// Extended counts the extensions a cardholder asked for (WCAG 2.2.1), at most maxExtensions.
+	Extended int `json:"x,omitempty"`
 }
 
 // step names what a flow token opens.
@@ -181,6 +184,10 @@ type page struct {
 	Questions []question
 	Price     string
 	Charged   bool
+	// FlowLeft is how many seconds the page's flow token has left, for the warning before it runs out;
+	// CanExtend says whether the cardholder may ask for more time.
+	FlowLeft  int
+	CanExtend bool
 	// Terms identify the price agreement shown (registration.PriceTerms.ID), posted back with the order.
 	Terms        string
 	TermsVersion string
@@ -206,6 +213,12 @@ func (p *Portal) render(c echo.Context, status int, name string, pg page) error 
 	terms := p.d.Registrar.PriceTerms()
 	pg.Price, pg.Terms, pg.TermsVersion = formatPrice(terms, pg.Lang), terms.ID(), terms.Version
 	pg.Charged = p.d.Registrar.Charged()
+	if pg.Flow != "" {
+		if f, err := p.openFlow(c.Request().Context(), pg.Flow); err == nil {
+			pg.FlowLeft = int(f.Expires.Sub(p.d.Clock.Now()).Seconds())
+			pg.CanExtend = !f.SCA && f.Extended < maxExtensions
+		}
+	}
 	for k, v := range registration.Questions {
 		pg.Questions = append(pg.Questions, question{k, v})
 	}
@@ -391,4 +404,26 @@ func (p *Portal) resend(c echo.Context) error {
 		return err
 	}
 	return p.afterActivation(c, card, reg)
+}
+
+// maxExtensions bounds how often one flow token is extended: an hour of a step at most.
+const maxExtensions = 3
+
+// extendFlow gives the page's flow token its time again (POST /portal/flow/extend, from the page's
+// warning before it runs out; WCAG 2.2.1), for the same card and step. The strong authentication of the
+// card page is not extended: its 10 minutes are the authentication's, not the page's.
+func (p *Portal) extendFlow(c echo.Context) error {
+	f, err := p.openFlow(c.Request().Context(), c.FormValue("flow"))
+	if err != nil {
+		return err
+	}
+	if f.SCA || f.Extended >= maxExtensions {
+		return apperr.New(apperr.Conflict, "this form cannot be extended; please start again")
+	}
+	f.Extended++
+	tok, err := p.seal(f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"flow": tok, "expires_in": int(flowTTL.Seconds()), "extensions_left": maxExtensions - f.Extended})
 }

@@ -211,6 +211,7 @@ func TestAccessibility(t *testing.T) {
 		e.keys(ctx, "Kiel")
 		e.keys(ctx, kb.Enter)
 		e.frame(ctx, "#challenge-error")
+		e.timeWarningArmed(ctx, true)
 		// The message takes the focus, so a screen reader reads it first; both fields carry it.
 		e.wantFocus(ctx, "#challenge-error", true)
 		var marked bool
@@ -299,6 +300,7 @@ func TestAccessibility(t *testing.T) {
 		e.keys(ctx, kb.Enter)
 		e.run(ctx, "method page", chromedp.WaitVisible("#mobile", chromedp.ByQuery))
 		e.axe(ctx, "portal method and price agreement", false)
+		e.timeWarningArmed(ctx, false)
 		e.tabTo(ctx, "#mobile", false)
 		e.keys(ctx, "0170 1234568")
 		e.tabTo(ctx, "#answer", false)
@@ -380,4 +382,18 @@ func (e *e2e) holdRequests(ctx context.Context, pattern string) <-chan fetch.Req
 	})
 	e.run(ctx, "hold "+pattern, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern}}))
 	return paused
+}
+
+// timeWarningArmed fails unless the page's (or the frame's) time-limit script ran: the page's CSP let it.
+func (e *e2e) timeWarningArmed(ctx context.Context, inFrame bool) {
+	e.t.Helper()
+	doc := "document"
+	if inFrame {
+		doc = frameDoc
+	}
+	var armed string
+	e.run(ctx, "time warning", chromedp.Evaluate(doc+`.body.getAttribute("data-time-warning") || ""`, &armed))
+	if armed != "armed" {
+		e.t.Error("the page's time-limit warning did not start (blocked by its CSP?)")
+	}
 }
