@@ -11,11 +11,15 @@ import (
 
 // Listen sends to wake (without blocking) whenever a NOTIFY on channel arrives, until ctx ends. It uses
 // a connection of its own, outside the pool, so that listeners never take the pool's connections from
-// requests; it reconnects after a failure. Notifications sent while it reconnects are lost, so callers
-// also poll.
+// requests; it reconnects after a failure (a database restart, a failover: issue 17). Notifications
+// sent while it is away are lost, so every (re)connection wakes the caller once, after LISTEN is in
+// place: the caller reads the database again and catches up on whatever it missed.
 func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, wake chan<- struct{}) {
 	for ctx.Err() == nil {
-		conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+		cfg := pool.Config().ConnConfig.Copy()
+		// The listener is named, so that an operator (and the tests) can tell it among the backends.
+		cfg.RuntimeParams["application_name"] = "acs-listen-" + channel
+		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
 			select {
 			case <-ctx.Done():
@@ -24,6 +28,10 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, wake chan<-
 			continue
 		}
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err == nil {
+			select { // the catch-up read
+			case wake <- struct{}{}:
+			default:
+			}
 			for {
 				if _, err := conn.WaitForNotification(ctx); err != nil {
 					break

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -123,4 +124,48 @@ func TestOpenHidesPassword(t *testing.T) {
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("error shows the password: %v", err)
 	}
+}
+
+// Issue 17: a LISTEN connection that drops (a database restart, a failover) comes back by itself, and
+// the notification sent while it was away is not lost: the reconnection wakes the caller once, which
+// then reads the database again.
+func TestListenCatchesUpAfterADrop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool := testenv.DB(t)
+	wake := make(chan struct{}, 1)
+	go store.Listen(ctx, pool, "test_channel", wake)
+	waitWake := func(what string) {
+		t.Helper()
+		select {
+		case <-wake:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no wake-up %s", what)
+		}
+	}
+	waitWake("at the first connection")
+	if _, err := pool.Exec(ctx, `NOTIFY test_channel`); err != nil {
+		t.Fatal(err)
+	}
+	waitWake("for a notification")
+	// The listener's backend is killed; a notification sent before it is back reaches nobody.
+	var killed int
+	if err := pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'acs-listen-test_channel' AND datname = current_database()`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d listeners: %v", killed, err)
+	}
+	if _, err := pool.Exec(ctx, `NOTIFY test_channel`); err != nil {
+		t.Fatal(err)
+	}
+	waitWake("after the listener came back")
+	// And it listens again.
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-wake:
+	default:
+	}
+	if _, err := pool.Exec(ctx, `NOTIFY test_channel`); err != nil {
+		t.Fatal(err)
+	}
+	waitWake("for a notification after the reconnection")
 }
