@@ -229,7 +229,8 @@ var kindStatus = map[apperr.Kind]int{
 
 // dependencyDown reports whether err says the database or the HSM cannot be reached now, rather than
 // that something is wrong: a connection that failed or broke, PostgreSQL shutting down or starting
-// (SQLSTATE classes 08 and 57P), a pool that could not connect in time, the HSM unavailable.
+// (SQLSTATE classes 08 and 57P), a server that takes no writes now (25006, or no primary to connect to
+// during a failover), a pool that could not connect in time, the HSM unavailable.
 func dependencyDown(err error) bool {
 	var ce *pgconn.ConnectError
 	var pe *pgconn.PgError
@@ -238,7 +239,9 @@ func dependencyDown(err error) bool {
 	case errors.Is(err, hsm.ErrUnavailable), errors.As(err, &ce), errors.As(err, &ne):
 		return true
 	case errors.As(err, &pe):
-		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+		// 25006: a write reached a server that turned read-only (a demoted primary); the pool drops that
+		// connection (store.ReadOnly) and the retry reaches the new primary (issue 17).
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") || pe.Code == "25006"
 	case errors.Is(err, context.DeadlineExceeded):
 		return true
 	}

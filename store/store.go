@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -35,6 +37,24 @@ const DefaultMaxConns = 20
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// followPrimary makes the pool follow the primary across a failover (issue 17). Every new connection
+// must be to a server that takes writes, as target_session_attrs=read-write asks (the default here when
+// the URL names none): with a multi-host URL (postgres://app@db1,db2/acs) pgx tries the hosts in turn
+// and refuses a standby. A connection whose server turned read-only while it was in the pool (a demoted
+// primary; PostgreSQL 14+ reports in_hot_standby and default_transaction_read_only to the client) is
+// not given back to the pool, so the next statement connects anew, to the new primary.
+func followPrimary(pc *pgxpool.Config, url string) {
+	if !strings.Contains(url, "target_session_attrs") {
+		pc.ConnConfig.ValidateConnect = pgconn.ValidateConnectTargetSessionAttrsReadWrite
+	}
+	pc.AfterRelease = func(c *pgx.Conn) bool { return !ReadOnly(c.PgConn()) }
+}
+
+// ReadOnly reports whether the server of a connection takes no writes, by what it reported last.
+func ReadOnly(c *pgconn.PgConn) bool {
+	return c.ParameterStatus("in_hot_standby") == "on" || c.ParameterStatus("default_transaction_read_only") == "on"
+}
+
 // Open connects a pool and checks that the server answers.
 func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL)
@@ -46,6 +66,7 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
+	followPrimary(pc, cfg.URL)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"example.com/acs/internal/testenv"
@@ -168,4 +169,67 @@ func TestListenCatchesUpAfterADrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWake("for a notification after the reconnection")
+}
+
+// Issue 17: the pool follows the primary. A connection whose server turns read-only (here: the session
+// set read-only, as a demoted primary reports itself) is not given back to the pool; while the only
+// server takes no writes, no connection is made to it (target_session_attrs=read-write), and the pool
+// recovers by itself once a primary is back, without a restart.
+func TestPoolFollowsThePrimary(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.DatabaseURL(t)
+	pool, err := store.Open(ctx, store.Config{URL: url, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	_ = conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid)
+	if _, err := conn.Exec(ctx, `SET default_transaction_read_only = on`); err != nil {
+		t.Fatal(err)
+	}
+	if !store.ReadOnly(conn.Conn().PgConn()) {
+		t.Fatal("the server's read-only report did not reach the client")
+	}
+	conn.Release()
+	var again int
+	if err := pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&again); err != nil || again == pid {
+		t.Fatalf("the read-only connection was handed out again: %d %d %v", pid, again, err)
+	}
+
+	// The database itself turns read-only and every session ends (a primary demoted to a standby).
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var db string
+	_ = admin.QueryRow(ctx, `SELECT current_database()`).Scan(&db)
+	for _, sql := range []string{`ALTER DATABASE ` + pgx.Identifier{db}.Sanitize() + ` SET default_transaction_read_only = on`,
+		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pool's idle connections were killed: the first statement may meet one (57P01, a 503 for the
+	// client, who tries again); then no new connection is made to the read-only server.
+	var ce *pgconn.ConnectError
+	for i := 0; i < 3; i++ {
+		if _, err = pool.Exec(ctx, `CREATE TABLE follow_test (x int)`); errors.As(err, &ce) {
+			break
+		}
+	}
+	if !errors.As(err, &ce) || !errors.Is(err, pgconn.ErrReadOnlyConnection) {
+		t.Fatalf("a write while the only server is read-only: %v", err)
+	}
+	if _, err := admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{db}.Sanitize()+` RESET default_transaction_read_only`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE follow_test (x int)`); err != nil {
+		t.Fatalf("the pool did not recover: %v", err)
+	}
 }
