@@ -10,9 +10,9 @@ import (
 )
 
 // Issue 18 (WCAG 3.1.2, 3.3.1, 3.3.3): a wrong field is named in the page's language and in the
-// cardholder's words, marked on the field (aria-invalid, the message as its aria-describedby, focus on
-// it when the page loads) and linked from the error summary; no internal field name or English text
-// on a German page.
+// cardholder's words, marked on the field (aria-invalid, the message as its aria-describedby) and
+// linked from the error summary, which takes the focus when the page loads; no internal field name or
+// English text on a German page.
 func TestFieldErrorsInThePagesLanguage(t *testing.T) {
 	fx := newFixture(t)
 	internal := []string{"pan:", "Luhn", "invalid request", "accept_price", "mobile_number", "id_code"}
@@ -25,8 +25,9 @@ func TestFieldErrorsInThePagesLanguage(t *testing.T) {
 		if r.Code != 422 || !strings.Contains(body, `<a href="#pan">`+tc.label+": ") || !strings.Contains(body, tc.msg) {
 			t.Fatalf("%s: %d %s", tc.lang, r.Code, body)
 		}
-		if !regexp.MustCompile(`id="pan"[^>]*aria-invalid="true" aria-describedby="pan-error" autofocus`).MatchString(body) ||
-			!strings.Contains(body, `<p class="field-error" id="pan-error">`) {
+		if !regexp.MustCompile(`id="pan"[^>]*aria-invalid="true" aria-describedby="pan-error"`).MatchString(body) ||
+			!strings.Contains(body, `<p class="field-error" id="pan-error">`) || strings.Count(body, "autofocus") != 1 ||
+			!strings.Contains(body, `id="error-summary" tabindex="-1" autofocus`) {
 			t.Fatalf("%s: the field is not marked: %s", tc.lang, body)
 		}
 		for _, s := range internal {
@@ -75,7 +76,7 @@ func TestMoreTime(t *testing.T) {
 	fx := newFixture(t)
 	r := fx.do(t, "POST", "/portal/register?lang=de", url.Values{"pan": {"4000110000000017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}, "")
 	body := r.Body.String()
-	if !strings.Contains(body, `id="time-warning"`) || !strings.Contains(body, `id="more-time"`) || !strings.Contains(body, "var left =  900 ") {
+	if !strings.Contains(body, `id="time-warning"`) || !strings.Contains(body, `id="more-time"`) || !strings.Contains(body, "arm( 900 ,  true )") {
 		t.Fatalf("the method page has no warning with more time: %s", body)
 	}
 	tok := flowRE.FindStringSubmatch(body)[1]
@@ -103,6 +104,12 @@ func TestMoreTime(t *testing.T) {
 	// The card page's strong authentication is not extended.
 	fx2 := newFixture(t)
 	fx2.registerAnna(t)
+	// The step-up page's limit is its code's 4 minutes, with no offer of more time (a new code is it).
+	r = fx2.do(t, "POST", "/portal/whitelist", url.Values{"pan": {"4000110000000017"}, "expiry": {"09/29"}, "name": {"Anna Schmidt"}}, "en")
+	if b := r.Body.String(); strings.Contains(b, `id="more-time"`) || !strings.Contains(b, "arm( 240 ,  false )") {
+		t.Fatalf("step-up page: %s", b)
+	}
+	fx2.DeliverSMS(t)
 	page, sca := fx2.sca(t)
 	if strings.Contains(page, `id="more-time"`) || !strings.Contains(page, `id="time-warning"`) {
 		t.Fatalf("card page: %s", page)

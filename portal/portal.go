@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -184,10 +185,14 @@ type page struct {
 	Questions []question
 	Price     string
 	Charged   bool
-	// FlowLeft is how many seconds the page's flow token has left, for the warning before it runs out;
-	// CanExtend says whether the cardholder may ask for more time.
-	FlowLeft  int
-	CanExtend bool
+	// The page's time limit (WCAG 2.2.1): seconds left (the flow token's, or the code's when sooner),
+	// how long before the end the page warns and with which words, what it says at the end, and whether
+	// the cardholder may ask for more time (a step's token, not a code nor the strong authentication).
+	TimeLeft, WarnBefore int
+	WarnText, TimeUpText string
+	CanExtend            bool
+	// CodeExpires is when the code the page asks for stops being valid (zero: no code).
+	CodeExpires time.Time
 	// Terms identify the price agreement shown (registration.PriceTerms.ID), posted back with the order.
 	Terms        string
 	TermsVersion string
@@ -215,8 +220,7 @@ func (p *Portal) render(c echo.Context, status int, name string, pg page) error 
 	pg.Charged = p.d.Registrar.Charged()
 	if pg.Flow != "" {
 		if f, err := p.openFlow(c.Request().Context(), pg.Flow); err == nil {
-			pg.FlowLeft = int(f.Expires.Sub(p.d.Clock.Now()).Seconds())
-			pg.CanExtend = !f.SCA && f.Extended < maxExtensions
+			p.timeLimit(&pg, f)
 		}
 	}
 	for k, v := range registration.Questions {
@@ -228,23 +232,31 @@ func (p *Portal) render(c echo.Context, status int, name string, pg page) error 
 	return p.tmpl.ExecuteTemplate(c.Response(), name, pg)
 }
 
-// invalidAttrs marks input id as wrong when the page has a problem for it: aria-invalid, the message as its
-// description, and focus on the first wrong field when the page loads again (no script needed).
+// invalidAttrs marks input id as wrong when the page has a problem for it: aria-invalid and the message
+// as its description. The error summary above takes the focus when the page loads (no script needed)
+// and links to each field, so a screen reader hears what went wrong first, wherever it is.
 func invalidAttrs(pg page, id string) template.HTMLAttr {
-	for i, f := range pg.Fields {
+	mustBeID(id)
+	for _, f := range pg.Fields {
 		if f.ID == id {
-			a := `aria-invalid="true" aria-describedby="` + id + `-error"`
-			if i == 0 {
-				a += " autofocus"
-			}
-			return template.HTMLAttr(a)
+			return template.HTMLAttr(`aria-invalid="true" aria-describedby="` + id + `-error"`)
 		}
 	}
 	return ""
 }
 
+var idChars = regexp.MustCompile(`^[a-z_]+$`)
+
+// mustBeID guards the markup built from id: the templates pass constants.
+func mustBeID(id string) {
+	if !idChars.MatchString(id) {
+		panic("portal: not an element id: " + id)
+	}
+}
+
 // fieldErrorHTML is the message shown under input id, if it has one.
 func fieldErrorHTML(pg page, id string) template.HTML {
+	mustBeID(id)
 	for _, f := range pg.Fields {
 		if f.ID == id {
 			return template.HTML(`<p class="field-error" id="` + id + `-error">` + template.HTMLEscapeString(f.Msg) + `</p>`)
@@ -367,6 +379,9 @@ func (p *Portal) afterActivation(c echo.Context, card *cards.Card, reg *registra
 			return err
 		}
 		pg.Flow = tok
+		if pg.CodeExpires, err = p.d.Registrar.ConfirmExpires(c.Request().Context(), reg.ID); err != nil {
+			return err
+		}
 		return p.render(c, http.StatusOK, "confirm.html", pg)
 	}
 	return p.render(c, http.StatusOK, "done.html", pg)
@@ -385,6 +400,7 @@ func (p *Portal) confirm(c echo.Context) error {
 		if cur != nil {
 			pg.Mobile = cur.MobileMasked
 		}
+		pg.CodeExpires, _ = p.d.Registrar.ConfirmExpires(ctx, f.Reg) // the page's warning only
 		return p.fail(c, "confirm.html", err, pg)
 	}
 	return p.render(c, http.StatusOK, "done.html", page{Card: card.Masked(), Mobile: reg.MobileMasked})
@@ -426,4 +442,19 @@ func (p *Portal) extendFlow(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"flow": tok, "expires_in": int(flowTTL.Seconds()), "extensions_left": maxExtensions - f.Extended})
+}
+
+// timeLimit sets the page's time limit from its flow token f and the code it asks for, if any.
+func (p *Portal) timeLimit(pg *page, f flow) {
+	now := p.d.Clock.Now()
+	end := f.Expires
+	pg.WarnBefore, pg.WarnText, pg.TimeUpText = 120, "flow_expiring", "flow_expired"
+	pg.CanExtend = f.Step == stepMethod && f.Extended < maxExtensions
+	if f.SCA {
+		pg.WarnText = "flow_expiring_final"
+	}
+	if !pg.CodeExpires.IsZero() && pg.CodeExpires.Before(end) {
+		end, pg.WarnBefore, pg.WarnText, pg.TimeUpText, pg.CanExtend = pg.CodeExpires, 60, "code_expiring", "code_expired", false
+	}
+	pg.TimeLeft = max(int(end.Sub(now).Seconds()), 1)
 }

@@ -49,6 +49,9 @@ func (p *Portal) whitelistVerifyPage(c echo.Context, cardID, stepUp uuid.UUID, s
 		return err
 	}
 	pg := page{Flow: tok, Mobile: reg.MobileMasked, Question: questionText(reg.Question, pickLang(c.Request()))}
+	if pg.CodeExpires, err = p.d.Registrar.StepUpExpires(c.Request().Context(), stepUp); err != nil {
+		return err
+	}
 	if problem != nil {
 		return p.fail(c, "whitelist_verify.html", problem, pg)
 	}

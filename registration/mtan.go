@@ -289,3 +289,17 @@ func (r *Registrar) MobileFrom(ctx context.Context, regID uuid.UUID, enc []byte)
 	m, err := r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "mobile_enc", Row: regID.String()}, enc)
 	return string(m), err
 }
+
+// ConfirmExpires is when the number-confirmation code of registration regID stops being valid, for the
+// page that asks for it; zero when none is waiting.
+func (r *Registrar) ConfirmExpires(ctx context.Context, regID uuid.UUID) (time.Time, error) {
+	var t *time.Time
+	if err := r.d.Pool.QueryRow(ctx, `SELECT confirm_expires_at FROM registrations WHERE id = $1 AND state = 'confirming'`,
+		regID).Scan(&t); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, err
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return *t, nil
+}

@@ -190,3 +190,10 @@ func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) 
 }
 
 var errPINLocked = apperr.New(apperr.Locked, "the app is locked after 5 wrong PINs; register the card again")
+
+// StepUpExpires is when the code of step-up id stops being valid, for the page that asks for it.
+func (r *Registrar) StepUpExpires(ctx context.Context, id uuid.UUID) (time.Time, error) {
+	var t time.Time
+	err := r.d.Pool.QueryRow(ctx, `SELECT expires_at FROM step_ups WHERE id = $1`, id).Scan(&t)
+	return t, err
+}

@@ -65,7 +65,13 @@ func writeErrorPage(c echo.Context, status int, requestID string) error {
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self' https:; base-uri 'none'; form-action 'none'")
+	// Only the challenge is framed (by the merchant's checkout); the portal's and the console's error
+	// pages are framed by nobody, as their own pages are.
+	ancestors := "'none'"
+	if strings.HasPrefix(c.Request().URL.Path, "/3ds/challenge") {
+		ancestors = "'self' https:"
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors "+ancestors+"; base-uri 'none'; form-action 'none'")
 	h.Set("Cache-Control", "no-store")
 	c.Response().WriteHeader(status)
 	return errorPage.Execute(c.Response(), map[string]string{"Lang": lang, "Title": w["title"], "Text": text, "Ref": w["ref"],

@@ -43,8 +43,15 @@ func TestBrowsersGetAnErrorPage(t *testing.T) {
 		}
 	}
 	req := httptest.NewRequest(http.MethodPost, "/portal/boom", nil)
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", "text/html")
 	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("the portal's error page may be framed: %s", rec.Header().Get("Content-Security-Policy"))
+	}
+	req = httptest.NewRequest(http.MethodPost, "/portal/boom", nil)
+	req.Header.Set("Accept", "application/json")
+	rec = httptest.NewRecorder()
 	e.ServeHTTP(rec, req)
 	if !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") || rec.Code != 500 {
 		t.Fatalf("API client: %d %s", rec.Code, rec.Header())

@@ -92,14 +92,22 @@ func focusJS(sel string, inFrame bool) string {
 	return fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%q)`, sel)
 }
 
-// focusOutlineJS says whether the focused element (in the frame with inFrame) shows a focus ring.
+// focusOutlineJS says whether the focused element (in the frame with inFrame) shows a focus ring of at
+// least 2 px with 3:1 contrast against the background it is drawn on (WCAG 2.4.7, 1.4.11).
 func focusOutlineJS(inFrame bool) string {
 	doc := "document"
 	if inFrame {
 		doc = frameDoc
 	}
-	return `(() => { const d = ` + doc + `; const el = d.activeElement; const s = d.defaultView.getComputedStyle(el);
-		return s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2; })()`
+	return `(() => { const d = ` + doc + `; const w = d.defaultView; const el = d.activeElement; const s = w.getComputedStyle(el);
+		if (s.outlineStyle === "none" || parseFloat(s.outlineWidth) < 2) return false;
+		const rgb = c => (c.match(/[0-9.]+/g) || []).map(Number);
+		const lum = c => { const v = rgb(c).slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+			return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+		let p = el.parentElement, bg = "rgb(255, 255, 255)";
+		for (; p; p = p.parentElement) { const b = w.getComputedStyle(p).backgroundColor; const a = rgb(b); if (a.length < 4 || a[3] > 0) { bg = b; break; } }
+		const l1 = lum(s.outlineColor), l2 = lum(bg);
+		return (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05) >= 3; })()`
 }
 
 // tabTo presses Tab, as a keyboard user does, until sel has the focus (at most 40 times), and checks
@@ -113,7 +121,7 @@ func (e *e2e) tabTo(ctx context.Context, sel string, inFrame bool) {
 			var ring bool
 			e.run(ctx, "focus ring of "+sel, chromedp.Evaluate(focusOutlineJS(inFrame), &ring))
 			if !ring {
-				e.t.Errorf("%s has the focus but shows no focus ring", sel)
+				e.t.Errorf("%s has the focus but shows no focus ring of 3:1 contrast", sel)
 			}
 			return
 		}
@@ -292,8 +300,12 @@ func TestAccessibility(t *testing.T) {
 		e.keys(ctx, "Leonie Weber")
 		e.keys(ctx, kb.Enter)
 		e.waitText(ctx, "Kartennummer: Das ist keine gültige Kartennummer")
-		e.wantFocus(ctx, "#pan", false)
+		// The error summary has the focus; its link takes the keyboard to the field.
+		e.wantFocus(ctx, "#error-summary", false)
 		e.axe(ctx, "portal card check with a wrong card number", false)
+		e.tabTo(ctx, `#error-summary a[href="#pan"]`, false)
+		e.keys(ctx, kb.Enter)
+		e.wantFocus(ctx, "#pan", false)
 		e.keys(ctx, "4000 1100 0000 0033")
 		e.tabTo(ctx, "#name", false)
 		e.keys(ctx, "Leonie Weber")

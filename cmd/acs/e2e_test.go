@@ -300,7 +300,7 @@ func TestBrowser(t *testing.T) {
 			wrong = "111111"
 		}
 		e.confirmMTAN(ctx, wrong, false)
-		e.frame(ctx, `[role="alert"]`)
+		e.frame(ctx, "#challenge-error")
 		if text := e.frameText(ctx); !strings.Contains(text, "nicht korrekt") {
 			t.Fatalf("after a wrong mTAN: %s", text)
 		}
