@@ -46,15 +46,25 @@ pgroot="$state/pg"
 if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$state" 2>/dev/null; then
   pgroot="/var/tmp/acs-$(printf '%s' "$top" | sha256sum | cut -c1-12)-cluster"
 fi
-# setpriv execs the command itself (runuser forks), so that stopping its pid stops Patroni, and Patroni
-# stops its PostgreSQL.
-as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi; }
+# Patroni runs as the postgres user. setpriv execs it (runuser would fork), and it is started directly
+# in the background, not through a function (a subshell would stand between): its pid is Patroni's,
+# and stopping that stops Patroni, which stops its PostgreSQL.
+as_pg=()
+[ "$(id -u)" = 0 ] && as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 
 pids=()
 stop_all() {
   trap - INT TERM EXIT
   log "stopping"
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; done
+  # Patroni stops its PostgreSQL first; give everything 30 s, then end what is left.
+  for _ in $(seq 1 60); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap stop_all INT TERM EXIT
@@ -130,7 +140,7 @@ postgresql:
   basebackup: [{checkpoint: fast}]
 YML
   log "Patroni pg$n (PostgreSQL 127.0.0.1:5543$n, REST 127.0.0.1:800$((7 + n)))"
-  as_pg patroni "$pgroot/patroni$n.yml" >"$state/logs/patroni$n.log" 2>&1 &
+  "${as_pg[@]}" patroni "$pgroot/patroni$n.yml" >"$state/logs/patroni$n.log" 2>&1 &
   pids+=($!)
   # The first server bootstraps the cluster; the second joins as its standby.
   [ "$n" = 1 ] && { wait_http http://127.0.0.1:8008/health || true; }
