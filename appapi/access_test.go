@@ -11,11 +11,8 @@ import (
 // the 13-month count on demand, signed by the device; reads older than 13 months drop out.
 func TestIssuerDataReadsInTheApp(t *testing.T) {
 	fx := newFixture(t)
-	key, der := newKey(t)
+	key, cardID := fx.activeApp(t)
 	now := fx.Clock.Now()
-	_, out := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now))
-	cardID := out["card_id"].(string)
-	fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": cardID, "id_code": fx.PrintLetters(t)}, key, now))
 	rows, err := fx.Pool.Query(context.Background(), `SELECT purpose FROM issuer_data_access WHERE card_id = $1 ORDER BY accessed_at, purpose`, cardID)
 	if err != nil {
 		t.Fatal(err)

@@ -153,14 +153,25 @@ func TestHostileBodies(t *testing.T) {
 
 // R-WL-3: the list only for the card's active device; removing needs the PIN and touches only the card's
 // own entries; five wrong PINs lock the app.
-func TestWhitelistInTheApp(t *testing.T) {
-	fx := newFixture(t)
+// activeApp registers Anna's card in the app with a new device key and activates it with the letter's
+// code, as the app does; it returns the device key and the card id.
+func (fx *fixture) activeApp(t *testing.T) (*ecdsa.PrivateKey, string) {
+	t.Helper()
 	key, der := newKey(t)
-	other, _ := newKey(t)
 	now := fx.Clock.Now()
 	_, out := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now))
 	cardID := out["card_id"].(string)
-	fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": cardID, "id_code": fx.PrintLetters(t)}, key, now))
+	if code, res := fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": cardID, "id_code": fx.PrintLetters(t)}, key, now)); code != 200 {
+		t.Fatalf("activation: %d %v", code, res)
+	}
+	return key, cardID
+}
+
+func TestWhitelistInTheApp(t *testing.T) {
+	fx := newFixture(t)
+	key, cardID := fx.activeApp(t)
+	other, _ := newKey(t)
+	now := fx.Clock.Now()
 	card, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000017")
 	testenv.TrustMerchant(t, fx.Pool, fx.wl, card.ID, "Beispiel-Shop", "M-1")
 	jonas, _ := fx.Cards.FindByPAN(context.Background(), "4000110000000025")
@@ -311,11 +322,8 @@ func TestPushTokenRegistration(t *testing.T) {
 // the same level again changes nothing; a wrong PIN or an unknown level is refused.
 func TestSecurityLevelInTheApp(t *testing.T) {
 	fx := newFixture(t)
-	key, der := newKey(t)
+	key, cardID := fx.activeApp(t)
 	now := fx.Clock.Now()
-	_, out := fx.send(fx.request(t, "/app/v1/registrations", registerBody(der), key, now))
-	cardID := out["card_id"].(string)
-	fx.send(fx.request(t, "/app/v1/registrations/activate", map[string]string{"card_id": cardID, "id_code": fx.PrintLetters(t)}, key, now))
 	set := func(level, pin string) (int, map[string]any) {
 		return fx.send(fx.request(t, "/app/v1/security-level", map[string]string{"card_id": cardID, "security_level": level, "pin": pin}, key, now))
 	}

@@ -75,6 +75,14 @@ var secretKeys = []struct {
 
 func label(prefix string, n keyName) []byte { return []byte(prefix + "-" + string(n)) }
 
+// closeContext closes a context opened for one operation (init, listing keys), its error becoming the
+// operation's if it had none.
+func closeContext(c *crypto11.Context, err *error) {
+	if cerr := c.Close(); cerr != nil && *err == nil {
+		*err = fmt.Errorf("%w: close: %v", ErrUnavailable, cerr)
+	}
+}
+
 func configure(cfg Config) (*crypto11.Context, error) {
 	c, err := crypto11.Configure(&crypto11.Config{
 		Path:            cfg.Module,
@@ -100,11 +108,7 @@ func Init(cfg Config, scheme ...SchemeKey) (created []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if cerr := c.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%w: close: %v", ErrUnavailable, cerr)
-		}
-	}()
+	defer closeContext(c, &err)
 	for _, k := range secretKeys {
 		l := label(cfg.KeyPrefix, k.name)
 		found, err := c.FindKey(nil, l)

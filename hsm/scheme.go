@@ -92,11 +92,7 @@ func MissingSchemeKeys(cfg Config, keys []SchemeKey) (missing []string, err erro
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if cerr := c.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%w: close: %v", ErrUnavailable, cerr)
-		}
-	}()
+	defer closeContext(c, &err)
 	for _, k := range keys {
 		l := cfg.KeyPrefix + "-" + k.Name
 		found, err := c.FindKey(nil, []byte(l))
@@ -220,11 +216,7 @@ func ListKeys(cfg Config) (keys []KeyInfo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if cerr := c.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%w: close: %v", ErrUnavailable, cerr)
-		}
-	}()
+	defer closeContext(c, &err)
 	secret, err := c.FindAllKeys()
 	if err != nil {
 		return nil, fmt.Errorf("%w: list keys: %v", ErrUnavailable, err)

@@ -37,6 +37,20 @@ func checkReason(reason string) (string, error) {
 // it goes to the audit log.
 func maskDigits(s string) string { return digitRun.ReplaceAllString(s, "[digits]") }
 
+// supervisorCard is what a supervisor's action on a card checks first, in this order: the role (what
+// names the action in the refusal), the reason, the card.
+func (s *Service) supervisorCard(ctx context.Context, who Staff, cardID uuid.UUID, reason, what string) (*cards.Card, string, error) {
+	if who.Role != Supervisor {
+		return nil, "", apperr.New(apperr.Forbidden, what+" a card needs the supervisor role")
+	}
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := s.card(ctx, cardID)
+	return c, reason, err
+}
+
 func (s *Service) card(ctx context.Context, cardID uuid.UUID) (*cards.Card, error) {
 	c, err := s.d.Cards.Get(ctx, cardID)
 	if errors.Is(err, cards.ErrNotFound) {
@@ -49,14 +63,7 @@ func (s *Service) card(ctx context.Context, cardID uuid.UUID) (*cards.Card, erro
 // block ended stay ended: the cardholder registers anew with a new letter (R-REG-10), so an unblock
 // never revives a binding that may have been the reason for the block. A closed card stays closed.
 func (s *Service) Unblock(ctx context.Context, who Staff, cardID uuid.UUID, reason string) error {
-	if who.Role != Supervisor {
-		return apperr.New(apperr.Forbidden, "unblocking a card needs the supervisor role")
-	}
-	reason, err := checkReason(reason)
-	if err != nil {
-		return err
-	}
-	c, err := s.card(ctx, cardID)
+	c, reason, err := s.supervisorCard(ctx, who, cardID, reason, "unblocking")
 	if err != nil {
 		return err
 	}

@@ -297,8 +297,10 @@ func (fx *fixture) exec(t *testing.T, sql string, args ...any) {
 func TestReasonWithACardNumber(t *testing.T) {
 	fx := newFixture(t)
 	id := fx.cardID(t)
-	if code, out, _ := fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+id+"/block", `{"reason":"card 4000 1100 0000 0017 lost"}`); code != 400 ||
-		!strings.Contains(fmt.Sprint(out["fields"]), "reason") {
-		t.Fatalf("reason with a card number: %d %v", code, out)
+	for _, action := range []string{"block", "unblock", "letters"} {
+		if code, out, _ := fx.do(t, fx.supervisor, "POST", "/support/v1/cards/"+id+"/"+action, `{"reason":"card 4000 1100 0000 0017 lost"}`); code != 400 ||
+			!strings.Contains(fmt.Sprint(out["fields"]), "reason") {
+			t.Fatalf("%s with a card number in the reason: %d %v", action, code, out)
+		}
 	}
 }

@@ -30,15 +30,11 @@ func (s *Service) Routes(g *echo.Group) {
 }
 
 func (s *Service) unblock(c echo.Context) error {
-	id, err := cardID(c)
+	id, reason, err := cardAndReason(c)
 	if err != nil {
 		return err
 	}
-	var req reasonRequest
-	if err := server.BindJSON(c, &req); err != nil {
-		return err
-	}
-	if err := s.Unblock(c.Request().Context(), staff(c), id, req.Reason); err != nil {
+	if err := s.Unblock(c.Request().Context(), staff(c), id, reason); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "active"})
@@ -220,16 +216,26 @@ type reasonRequest struct {
 	Reason string `json:"reason" validate:"required,max=200"`
 }
 
-func (s *Service) newLetter(c echo.Context) error {
+// cardAndReason reads the card of the path and the reason of the body, the two every card action of a
+// staff member names.
+func cardAndReason(c echo.Context) (uuid.UUID, string, error) {
 	id, err := cardID(c)
 	if err != nil {
-		return err
+		return uuid.Nil, "", err
 	}
 	var req reasonRequest
 	if err := server.BindJSON(c, &req); err != nil {
+		return uuid.Nil, "", err
+	}
+	return id, req.Reason, nil
+}
+
+func (s *Service) newLetter(c echo.Context) error {
+	id, reason, err := cardAndReason(c)
+	if err != nil {
 		return err
 	}
-	letterID, err := s.NewLetter(c.Request().Context(), staff(c), id, req.Reason)
+	letterID, err := s.NewLetter(c.Request().Context(), staff(c), id, reason)
 	if err != nil {
 		return err
 	}
@@ -237,15 +243,11 @@ func (s *Service) newLetter(c echo.Context) error {
 }
 
 func (s *Service) block(c echo.Context) error {
-	id, err := cardID(c)
+	id, reason, err := cardAndReason(c)
 	if err != nil {
 		return err
 	}
-	var req reasonRequest
-	if err := server.BindJSON(c, &req); err != nil {
-		return err
-	}
-	if err := s.Block(c.Request().Context(), staff(c), id, req.Reason); err != nil {
+	if err := s.Block(c.Request().Context(), staff(c), id, reason); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "blocked"})

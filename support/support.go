@@ -344,10 +344,12 @@ func (s *Service) View(ctx context.Context, who Staff, cardID uuid.UUID) (*CardV
 
 // NewLetter issues a new ID-code letter for a card with a reason (R-SUP-1); it supersedes the open one.
 func (s *Service) NewLetter(ctx context.Context, who Staff, cardID uuid.UUID, reason string) (uuid.UUID, error) {
-	c, err := s.d.Cards.Get(ctx, cardID)
-	if errors.Is(err, cards.ErrNotFound) {
-		return uuid.Nil, apperr.New(apperr.NotFound, "no such card")
+	// The reason goes to the letter and the audit log: a card number typed into it is refused there too.
+	reason, err := checkReason(reason)
+	if err != nil {
+		return uuid.Nil, err
 	}
+	c, err := s.card(ctx, cardID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -360,21 +362,14 @@ func (s *Service) NewLetter(ctx context.Context, who Staff, cardID uuid.UUID, re
 		if id, err = s.d.Letters.RequestTx(ctx, tx, c.ID, reason, who.Actor()); err != nil {
 			return err
 		}
-		return s.audited(ctx, tx, who, "letter.request", c, map[string]string{"reason": strings.TrimSpace(reason), "letter_id": id.String()})
+		return s.audited(ctx, tx, who, "letter.request", c, map[string]string{"reason": reason, "letter_id": id.String()})
 	})
 	return id, err
 }
 
 // Block blocks a card: its registration ends (R-REG-10) and its open letter is voided. Supervisors only.
 func (s *Service) Block(ctx context.Context, who Staff, cardID uuid.UUID, reason string) error {
-	if who.Role != Supervisor {
-		return apperr.New(apperr.Forbidden, "blocking a card needs the supervisor role")
-	}
-	reason, err := checkReason(reason)
-	if err != nil {
-		return err
-	}
-	c, err := s.card(ctx, cardID)
+	c, reason, err := s.supervisorCard(ctx, who, cardID, reason, "blocking")
 	if err != nil {
 		return err
 	}
@@ -402,14 +397,11 @@ func (s *Service) Block(ctx context.Context, who Staff, cardID uuid.UUID, reason
 // MarkSMSAbuse marks a sent SMS of the card as caused by abuse (someone else triggering it), so that
 // the monthly statement leaves it out (R-AUTH-9); audited. changed is false when it was marked already.
 func (s *Service) MarkSMSAbuse(ctx context.Context, who Staff, cardID, smsID uuid.UUID, reason string) (changed bool, err error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 200 {
-		return false, apperr.Field("reason", "must be 1 to 200 characters")
+	reason, err = checkReason(reason)
+	if err != nil {
+		return false, err
 	}
-	c, err := s.d.Cards.Get(ctx, cardID)
-	if errors.Is(err, cards.ErrNotFound) {
-		return false, apperr.New(apperr.NotFound, "no such card")
-	}
+	c, err := s.card(ctx, cardID)
 	if err != nil {
 		return false, err
 	}

@@ -254,18 +254,9 @@ func TestBlock(t *testing.T) {
 	fx := newFixture(t)
 	ctx := context.Background()
 	id := fx.cardID(t)
-	card, _ := fx.reg.VerifyCard(ctx, registration.HolderData{PAN: annaPAN, ExpiryMonth: 9, ExpiryYear: 2029, Name: "Anna Schmidt"})
-	if _, err := fx.reg.RequestApp(ctx, card, registration.AppRequest{DeviceKey: deviceKey(t), Platform: "ios", OSVersion: "17.4", PIN: "4821", OfflineSecret: make([]byte, 32)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.Letters.Batch(ctx, t.TempDir()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.reg.Activate(ctx, card.ID, registration.MethodApp, fx.Codes()[0]); err != nil {
-		t.Fatal(err)
-	}
+	cardID := fx.activeApp(t)
 	fx.Clock.Advance(time.Minute)
-	if _, err := fx.Letters.Request(ctx, card.ID, "spare", "test"); err != nil {
+	if _, err := fx.Letters.Request(ctx, cardID, "spare", "test"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := fx.do(t, fx.agent, "POST", "/support/v1/cards/"+id+"/block", `{"reason":"card stolen"}`); code != 403 {

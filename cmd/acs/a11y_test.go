@@ -196,7 +196,8 @@ func (e *e2e) challengeFits(ctx context.Context, what string) {
 
 // Issue 18: keyboard-only walks (Tab, Shift+Tab, Enter, typing; no mouse, no script) through an mTAN
 // purchase with a wrong mTAN first, an app purchase with the offline password, and a portal
-// registration up to the letter, with axe on every page and state they pass and on the pages the other
+// registration up to the letter (the challenge's time-limit script, announcing the mTAN's 4 minutes of
+// R-AUTH-5, must run under the page's CSP), with axe on every page and state they pass and on the pages the other
 // tests do not reach (portal start, activation, the card page after the strong authentication, the
 // console's sign-in); the challenge fits every EMV window size without sideways scrolling and at 200 %
 // zoom, purchase data and the dynamic-linking note visible.
