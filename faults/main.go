@@ -38,7 +38,7 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-const usage = "usage: acs-faults cards N FILE | acs-faults run [flags]"
+const usage = "usage: acs-faults cards N FILE | acs-faults run [flags] | acs-faults chaos [flags]"
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 3 && args[0] == "cards" {
@@ -51,6 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	}
+	if len(args) > 0 && args[0] == "chaos" {
+		return chaosMain(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "run" {
 		fmt.Fprintln(stderr, usage)
@@ -159,6 +162,21 @@ func writePID(path string, s *service) {
 // setUp opens the database, starts the DS and 3DS Server simulator and the service, and waits until it
 // is ready.
 func (h *harness) setUp(phonePath, cardsPath, sample, pkiDir, simAddr string) error {
+	if err := h.setUpClients(phonePath, cardsPath, sample, pkiDir, simAddr); err != nil {
+		return err
+	}
+	var err error
+	if h.svc, err = startService(h.acsBin, h.cfgPath, h.logPath, h.base); err != nil {
+		return err
+	}
+	if _, err := h.svc.waitReady(h.probe, time.Minute); err != nil {
+		return err
+	}
+	return nil
+}
+
+// setUpClients opens the database and starts the DS, the 3DS Server simulator and the clients.
+func (h *harness) setUpClients(phonePath, cardsPath, sample, pkiDir, simAddr string) error {
 	key, cards, err := fleet.Load(phonePath, cardsPath)
 	if err != nil {
 		return err
@@ -185,12 +203,6 @@ func (h *harness) setUp(phonePath, cardsPath, sample, pkiDir, simAddr string) er
 	}
 	h.drv = &driver{sim: h.sim, sample: sample, acs: h.base, pool: fleet.NewPool(cards),
 		phone: &fleet.Phone{Base: h.base, Client: h.sim.Client, Key: key, PIN: fleet.PIN}}
-	if h.svc, err = startService(h.acsBin, h.cfgPath, h.logPath, h.base); err != nil {
-		return err
-	}
-	if _, err := h.svc.waitReady(h.probe, time.Minute); err != nil {
-		return err
-	}
 	return nil
 }
 

@@ -19,8 +19,11 @@ import (
 // cardholder's browser and the bank's app do: AReq, CReq, the app's approval, the page's status poll and
 // the final CRes to the merchant.
 type purchase struct {
+	kind          string // "app" or "mtan" (the chaos run has both)
 	card          *fleet.Card
+	merchant      string // an mTAN purchase's own merchant name, by which its SMS is known
 	serverTransID string
+	dsTransID     string // the AReq's, which is its X-Request-ID
 	acsTransID    string
 	started       time.Time
 	ares          string // ARes transStatus, or "" when there was none
@@ -34,6 +37,9 @@ type purchase struct {
 	cresAt   time.Time
 	stage    string // where it stopped, when it did not reach the final CRes
 	err      error
+	// noAnswer: the step it stopped at got no answer at all (reset, refused, timed out), not even an error.
+	noAnswer bool
+	endedAt  time.Time // when it reached the final CRes or stopped
 }
 
 // driver runs purchases: the simulator plays 3DS Server, DS and browser, the phone the app.
@@ -76,14 +82,10 @@ func retry(abort <-chan struct{}, f func() (int, error)) (int, error) {
 // run walks one purchase through; it records where it stopped. Closing abort ends its retries. With hold,
 // the cardholder approves only once hold is closed (the challenge waits in the app meanwhile).
 func (d *driver) run(abort, hold <-chan struct{}, card *fleet.Card) *purchase {
-	p := &purchase{card: card, started: time.Now()}
-	d.mu.Lock()
-	d.purchases = append(d.purchases, p)
-	d.mu.Unlock()
-	fail := func(stage string, err error) *purchase {
-		p.stage, p.err = stage, err
-		return p
-	}
+	p := d.begin("app")
+	p.card = card
+	defer func() { p.endedAt = time.Now() }()
+	fail := p.fail
 	amount := 10000 + rand.IntN(80000) // 100.00 to 899.99 EUR
 	areq, err := d.sim.AReq(d.sample, map[string]any{"acctNumber": card.PAN, "cardExpiryDate": fleet.AReqExpiry,
 		"purchaseAmount": fmt.Sprint(amount), "merchantName": "Fehlerlauf-Shop", "threeDSRequestorChallengeInd": "04",
@@ -91,7 +93,7 @@ func (d *driver) run(abort, hold <-chan struct{}, card *fleet.Card) *purchase {
 	if err != nil {
 		return fail("areq", err)
 	}
-	p.serverTransID = areq["threeDSServerTransID"].(string)
+	p.serverTransID, p.dsTransID = areq["threeDSServerTransID"].(string), areq["dsTransID"].(string)
 	// The DS does not send an AReq twice: one that fails is a failed purchase.
 	status, ares, err := d.sim.Send(areq)
 	if err != nil || status != http.StatusOK {
@@ -102,18 +104,7 @@ func (d *driver) run(abort, hold <-chan struct{}, card *fleet.Card) *purchase {
 	if p.ares != "C" {
 		return fail("ares", fmt.Errorf("transStatus %q", p.ares))
 	}
-	// The browser posts the CReq; on a 503 or a broken connection the cardholder reloads the frame (an
-	// identical CReq shows the challenge as it stands).
-	creq := sim3ds.CReq(ares, "05", nil)
-	var page *sim3ds.Page
-	status, err = retry(abort, func() (int, error) {
-		var err error
-		page, err = d.sim.Challenge(ares, creq, "ZmF1bHRz", "de")
-		if err != nil {
-			return 0, err
-		}
-		return page.Status, nil
-	})
+	page, status, err := d.challenge(abort, ares)
 	if err != nil || status != http.StatusOK {
 		return fail("creq", httpErr(status, err))
 	}
@@ -206,22 +197,63 @@ func (d *driver) run(abort, hold <-chan struct{}, card *fleet.Card) *purchase {
 	return p
 }
 
+// challenge posts the CReq for ares as the browser does; on a 503 or a broken connection the cardholder
+// reloads the frame (an identical CReq shows the challenge as it stands).
+func (d *driver) challenge(abort <-chan struct{}, ares map[string]any) (*sim3ds.Page, int, error) {
+	creq := sim3ds.CReq(ares, "05", nil)
+	var page *sim3ds.Page
+	status, err := retry(abort, func() (int, error) {
+		var err error
+		page, err = d.sim.Challenge(ares, creq, "ZmF1bHRz", "de")
+		if err != nil {
+			return 0, err
+		}
+		return page.Status, nil
+	})
+	return page, status, err
+}
+
+// begin records a new purchase of kind.
+func (d *driver) begin(kind string) *purchase {
+	p := &purchase{kind: kind, started: time.Now()}
+	d.mu.Lock()
+	d.purchases = append(d.purchases, p)
+	d.mu.Unlock()
+	return p
+}
+
+// fail records where p stopped and why.
+func (p *purchase) fail(stage string, err error) *purchase {
+	p.stage, p.err = stage, err
+	var se *stepError
+	p.noAnswer = errors.As(err, &se) && se.status == 0
+	return p
+}
+
 // cancel ends a challenge the purchase gives up, so that its confirmation does not wait in the app (at
 // most acs.MaxPendingConfirmations may); best effort.
 func (d *driver) cancel(page *sim3ds.Page) {
 	_, _ = page.Submit("cancel", nil)
 }
 
-// httpErr describes a failed step: the status it got (or that it got none) and why.
-func httpErr(status int, err error) error {
-	switch {
-	case status == 0:
-		return fmt.Errorf("no answer: %s", shortErr(err))
-	case err != nil:
-		return fmt.Errorf("HTTP %d: %s", status, shortErr(err))
-	}
-	return fmt.Errorf("HTTP %d", status)
+// stepError is a step that failed: the status it got (0: none) and why.
+type stepError struct {
+	status int
+	err    error
 }
+
+func (e *stepError) Error() string {
+	switch {
+	case e.status == 0:
+		return "no answer: " + shortErr(e.err)
+	case e.err != nil:
+		return fmt.Sprintf("HTTP %d: %s", e.status, shortErr(e.err))
+	}
+	return fmt.Sprintf("HTTP %d", e.status)
+}
+
+// httpErr describes a failed step: the status it got (or that it got none) and why.
+func httpErr(status int, err error) error { return &stepError{status: status, err: err} }
 
 // formField is a field of the page's first form.
 func formField(p *sim3ds.Page, name string) string {
@@ -231,9 +263,25 @@ func formField(p *sim3ds.Page, name string) string {
 	return p.Forms[0].Fields.Get(name)
 }
 
-// load runs clients purchases each, one after another, at most one per pace, until stop is closed; it
-// returns when every client has finished its purchase in progress (closing abort ends their retries).
+// load runs clients purchases each on fleet cards, one after another, at most one per pace, until stop
+// is closed; it returns when every client has finished its purchase in progress (closing abort ends
+// their retries).
 func (d *driver) load(clients int, pace time.Duration, stop, abort <-chan struct{}) []*purchase {
+	return d.loop(clients, pace, stop, abort, func(abort <-chan struct{}) *purchase {
+		card, err := d.pool.Take()
+		if err != nil {
+			p := d.begin("app")
+			p.stage, p.err = "cards", err
+			return p
+		}
+		p := d.run(abort, nil, card)
+		d.pool.Give(card, p != nil && p.ares == "C")
+		return p
+	})
+}
+
+// loop runs clients purchases each with one, as load does.
+func (d *driver) loop(clients int, pace time.Duration, stop, abort <-chan struct{}, one func(abort <-chan struct{}) *purchase) []*purchase {
 	d.mu.Lock()
 	first := len(d.purchases)
 	d.mu.Unlock()
@@ -255,15 +303,10 @@ func (d *driver) load(clients int, pace time.Duration, stop, abort <-chan struct
 				default:
 				}
 				start := time.Now()
-				card, err := d.pool.Take()
-				if err != nil {
-					d.mu.Lock()
-					d.purchases = append(d.purchases, &purchase{stage: "cards", err: err, started: start})
-					d.mu.Unlock()
+				p := one(abort)
+				if p.stage == "cards" {
 					return
 				}
-				p := d.run(abort, nil, card)
-				d.pool.Give(card, p != nil && p.ares == "C")
 				wait := pace - time.Since(start)
 				if p.stage != "" {
 					wait = max(wait, 50*time.Millisecond) // a failed purchase: the merchant does not retry at once

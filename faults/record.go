@@ -18,6 +18,9 @@ type call struct {
 	start, end time.Time
 	status     int   // 0: no answer
 	err        error // the transport's error: refused, reset, timed out
+	// node is the ACS node that answered, as haproxy names it in X-ACS-Node (the chaos run's cluster);
+	// "" when the answer came from no node (haproxy's own 502 or 503) or there is no haproxy.
+	node string
 }
 
 func (c call) latency() time.Duration { return c.end.Sub(c.start) }
@@ -47,7 +50,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		c.err = err
 	} else {
-		c.status = resp.StatusCode
+		c.status, c.node = resp.StatusCode, resp.Header.Get("X-ACS-Node")
 	}
 	r.mu.Lock()
 	r.calls = append(r.calls, c)

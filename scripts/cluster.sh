@@ -8,12 +8,19 @@
 # Everything lives under .local/cluster (git-ignored); Ctrl-C stops it all; running it again reuses the
 # data. Ports: 8080 the ACS (haproxy), 8404 haproxy's status page, 18081-18083 the nodes, 55430 the
 # primary (haproxy), 55431/55432 the PostgreSQL servers, 8008/8009 Patroni's REST API, 2379 etcd.
+# For the chaos run (scripts/chaos.sh) each process's id and command line are kept under
+# .local/cluster/run (NAME.pid, NAME.cmd), so that a process it killed can be started again and is still
+# stopped with the rest; run/ready appears once everything answers.
+#   ACS_CLUSTER_BASE  the configuration the nodes' are made from (default config/dev.yaml; its listen,
+#                     database URL, token label and .local/run/ paths are replaced)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 state="$top/.local/cluster"
+base=${ACS_CLUSTER_BASE:-config/dev.yaml}
 pgbin=/usr/lib/postgresql/15/bin
-mkdir -p "$state/logs"
+mkdir -p "$state/logs" "$state/run"
+rm -f "$state/run/ready" "$state/run/order" "$state/run/"*.pid
 log() { printf 'cluster: %s\n' "$*" >&2; }
 
 install_packages() {
@@ -52,10 +59,26 @@ fi
 as_pg=()
 [ "$(id -u)" = 0 ] && as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 
-pids=()
+# start NAME COMMAND...: COMMAND in the background, its output in logs/NAME.log; run/NAME.pid holds its
+# id (a restart by the chaos run writes the new one), run/NAME.cmd the command line (with the HSM's
+# configuration, which the nodes need).
+start() {
+  local name=$1
+  shift
+  "$@" >>"$state/logs/$name.log" 2>&1 &
+  echo $! >"$state/run/$name.pid"
+  { [ -z "${SOFTHSM2_CONF:-}" ] || printf 'env SOFTHSM2_CONF=%q ' "$SOFTHSM2_CONF"; printf '%q ' "$@"; } >"$state/run/$name.cmd"
+  echo "$name" >>"$state/run/order"
+}
 stop_all() {
   trap - INT TERM EXIT
   log "stopping"
+  rm -f "$state/run/ready"
+  # Whatever runs now under each name, last started first (a process the chaos run restarted included).
+  pids=()
+  [ -f "$state/run/order" ] && while read -r name; do
+    [ -f "$state/run/$name.pid" ] && pids+=("$(cat "$state/run/$name.pid")")
+  done <"$state/run/order"
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; done
   # Patroni stops its PostgreSQL first; give everything 30 s, then end what is left.
   for _ in $(seq 1 60); do
@@ -84,15 +107,15 @@ make -s build
 
 log "etcd on 127.0.0.1:2379"
 mkdir -p "$state/etcd"
-etcd --name acs-etcd --data-dir "$state/etcd" --enable-v2=true \
+start etcd etcd --name acs-etcd --data-dir "$state/etcd" --enable-v2=true \
   --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-  --initial-cluster acs-etcd=http://127.0.0.1:2380 >"$state/logs/etcd.log" 2>&1 &
-pids+=($!)
+  --initial-cluster acs-etcd=http://127.0.0.1:2380
 wait_http http://127.0.0.1:2379/health
 
 mkdir -p "$pgroot"
 [ "$(id -u)" = 0 ] && chown postgres:postgres "$pgroot"
+echo "$pgroot" >"$state/run/pgroot"
 # Run once on the first primary: the application's role and database.
 cat >"$pgroot/post_bootstrap.sh" <<'SH'
 #!/bin/sh
@@ -140,8 +163,7 @@ postgresql:
   basebackup: [{checkpoint: fast}]
 YML
   log "Patroni pg$n (PostgreSQL 127.0.0.1:5543$n, REST 127.0.0.1:800$((7 + n)))"
-  "${as_pg[@]}" patroni "$pgroot/patroni$n.yml" >"$state/logs/patroni$n.log" 2>&1 &
-  pids+=($!)
+  start "patroni$n" "${as_pg[@]}" patroni "$pgroot/patroni$n.yml"
   # The first server bootstraps the cluster; the second joins as its standby.
   [ "$n" = 1 ] && { wait_http http://127.0.0.1:8008/health || true; }
 done
@@ -160,25 +182,35 @@ printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR
 softhsm2-util --show-slots 2>/dev/null | grep -q 'Label:.*acs-cluster' ||
   softhsm2-util --init-token --free --label acs-cluster --so-pin 87654321 --pin 1234 >/dev/null
 
-# The nodes' configuration: config/dev.yaml with the cluster's addresses.
+# The nodes' configuration: the base (config/dev.yaml) with the cluster's addresses.
 for n in 1 2 3; do
   sed -e "s|^listen: .*|listen: 127.0.0.1:1808$n|" \
     -e "s|url: postgres://app@127.0.0.1:54329/acs?sslmode=disable|url: postgres://app@127.0.0.1:55431,127.0.0.1:55432/acs?sslmode=disable\&target_session_attrs=read-write|" \
     -e "s|token_label: acs-run|token_label: acs-cluster|" -e "s|\.local/run/|.local/cluster/|g" \
-    config/dev.yaml >"$state/node$n.yaml"
+    "$base" >"$state/node$n.yaml"
 done
-acs() { bin/acs -config "$state/node1.yaml" "$@"; }
+# The setup commands use the development SMS inbox (demo seed reads the number's confirmation code
+# there), whatever gateway the nodes use.
+sed -e 's/^  gateway: .*/  gateway: dev/' -e '/^  kannel_/d' "$state/node1.yaml" >"$state/setup.yaml"
+# What they print shows; their log goes to logs/setup.log (its end shows when one fails).
+acs() {
+  bin/acs -config "$state/setup.yaml" "$@" 2>>"$state/logs/setup.log" || { tail -5 "$state/logs/setup.log" >&2; return 1; }
+}
 acs migrate
 acs hsm init
 acs pki dev .local/cluster/pki
 acs import-cards testdata/cards.csv
+# A fleet of app cards (the chaos run's, written by acs-faults cards), registered by demo seed when the
+# configuration names it (demo.fleet_cards).
+[ -f "$state/fleet.csv" ] && acs import-cards "$state/fleet.csv"
 acs demo seed .local/cluster/demo-phone.json
+# One after another: SoftHSM2 rewrites the token's file at a login, and a process that reads it
+# meanwhile finds no initialised PIN (CKR_USER_PIN_NOT_INITIALIZED). A network HSM has no such limit.
 for n in 1 2 3; do
   log "acs node $n on 127.0.0.1:1808$n"
-  bin/acs -config "$state/node$n.yaml" serve >"$state/logs/node$n.log" 2>&1 &
-  pids+=($!)
+  start "node$n" bin/acs -config "$state/node$n.yaml" serve
+  wait_http "http://127.0.0.1:1808$n/readyz"
 done
-for n in 1 2 3; do wait_http "http://127.0.0.1:1808$n/readyz"; done
 
 cat >"$state/haproxy.cfg" <<CFG
 global
@@ -201,6 +233,8 @@ frontend acs
 backend acs_nodes
   balance roundrobin
   option httpchk GET /readyz
+  # Which node answered (the chaos run follows a challenge across nodes by it).
+  http-response set-header X-ACS-Node %s
   default-server inter 1s fall 2 rise 2
   server node1 127.0.0.1:18081 check
   server node2 127.0.0.1:18082 check
@@ -220,9 +254,14 @@ listen stats
   stats uri /
   stats refresh 2s
 CFG
-haproxy -f "$state/haproxy.cfg" >"$state/logs/haproxy.log" 2>&1 &
-pids+=($!)
+start haproxy haproxy -f "$state/haproxy.cfg"
 wait_http http://127.0.0.1:8080/readyz
-log "ready: the shop at http://127.0.0.1:8080/demo through haproxy, its status at http://127.0.0.1:8404/;"
+touch "$state/run/ready"
+if grep -q '^  enabled: true' "$state/node1.yaml"; then
+  log "ready: the shop at http://127.0.0.1:8080/demo through haproxy, its status at http://127.0.0.1:8404/;"
+else
+  log "ready: the ACS at http://127.0.0.1:8080 through haproxy, its status at http://127.0.0.1:8404/;"
+fi
 log "logs under .local/cluster/logs; patronictl -c $pgroot/patroni1.yml list; Ctrl-C stops it all"
-wait
+# (Quietly: a process the chaos run killed is no news here.)
+wait 2>/dev/null || true
