@@ -563,27 +563,15 @@ func (rs *Results) endDelivery(ctx context.Context, id uuid.UUID, to DeliverySta
 
 // recordBudget bounds how long the outcome of a send is retried while PostgreSQL is away (a restart, a
 // failover); the claim's lease outlasts it, so no delivery sends the RReq again meanwhile.
-const recordBudget = 10 * time.Second
+const recordBudget = store.RecordBudget
 
-// record runs the statement that records a send's outcome, again while it fails, for up to recordBudget:
-// an outcome left unrecorded has the RReq sent a second time once the lease has passed (issue 12: RReqs
-// the DS had acknowledged reached it twice when PostgreSQL restarted between the RRes and the record).
-// The statements are guarded by state = 'pending', so one that took effect before its answer was lost
-// changes nothing when repeated.
+// record runs the statement that records a send's outcome through store.Record (again while it fails,
+// for up to recordBudget): an outcome left unrecorded has the RReq sent a second time once the lease
+// has passed (issue 12: RReqs the DS had acknowledged reached it twice when PostgreSQL restarted between
+// the RRes and the record). The statements are guarded by state = 'pending', so one that took effect
+// before its answer was lost changes nothing when repeated.
 func (rs *Results) record(ctx context.Context, sql string, args ...any) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordBudget)
-	defer cancel()
-	for {
-		_, err := rs.d.Pool.Exec(ctx, sql, args...)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return store.Record(ctx, rs.d.Pool, sql, args...)
 }
 
 // permanentError is an answer that retrying cannot change: the DS refused the RReq with Erro.

@@ -241,6 +241,14 @@ func run(ctx context.Context, cfg config) ([]string, error) {
 		if res.max() > maxARes || res.errs > 0 {
 			missed = append(missed, fmt.Sprintf("half-peak AReq: slowest %s, %d failed (%s)", ms(res.max()), res.errs, res.firstErr))
 		}
+		// The same rate of plain commits (BEGIN; INSERT; COMMIT), right after: the latency the database and
+		// its disk give one write at this rate, with no ACS in the way.
+		fl, err := floorOpen(ctx, pool, rate, cfg.dur, 64*cfg.conc)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Printf("the floor's commit, open loop at the same rate: %d committed, %d failed, p50 %s, p99 %s, p99.9 %s, max %s\n",
+			fl.ops, fl.errs, ms(fl.quantile(50)), ms(fl.quantile(99)), ms(fl.quantile(99.9)), ms(fl.max()))
 	}
 	if cfg.wants("pending") {
 		m, err := pendingRun(ctx, d, pr, cfg)

@@ -24,12 +24,29 @@ func floor(ctx context.Context, pool *pgxpool.Pool, conc int, d time.Duration) (
 		at timestamptz NOT NULL, payload text NOT NULL)`); err != nil {
 		return result{}, err
 	}
-	res := closedLoop(ctx, conc, d, func(ctx context.Context, w int) error {
+	res := closedLoop(ctx, conc, d, floorOp(pool))
+	_, err := pool.Exec(ctx, `TRUNCATE bench_floor`)
+	return res, err
+}
+
+// floorOp is one commit of the floor: BEGIN; INSERT one row; COMMIT.
+func floorOp(pool *pgxpool.Pool) op {
+	return func(ctx context.Context, w int) error {
 		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO bench_floor (at, payload) VALUES (now(), $1)`, "floor")
 			return err
 		})
-	})
+	}
+}
+
+// floorOpen is the floor's commit in open loop at rate for d: its latency is what the disk and
+// PostgreSQL alone give a write at that rate, the bound under any AReq's.
+func floorOpen(ctx context.Context, pool *pgxpool.Pool, rate float64, d time.Duration, maxInFlight int) (result, error) {
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_floor (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		at timestamptz NOT NULL, payload text NOT NULL)`); err != nil {
+		return result{}, err
+	}
+	res := openLoop(ctx, rate, d, maxInFlight, floorOp(pool))
 	_, err := pool.Exec(ctx, `TRUNCATE bench_floor`)
 	return res, err
 }

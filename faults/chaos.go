@@ -395,7 +395,8 @@ func (c *chaos) outageFigures(s *scenario, t, next time.Time) {
 	var failed int
 	var first, last time.Time
 	for _, p := range c.probes {
-		if p.end.Before(t) || !p.start.Before(next) || p.ok {
+		// A failed probe is the fault's whose time its answer (or its failure) came after.
+		if p.end.Before(t) || !p.end.Before(next) || p.ok {
 			continue
 		}
 		failed++

@@ -67,6 +67,8 @@ start() {
   shift
   "$@" >>"$state/logs/$name.log" 2>&1 &
   echo $! >"$state/run/$name.pid"
+  # Out of the shell's job table: a process the chaos run kills is no news here ("Killed").
+  disown
   { [ -z "${SOFTHSM2_CONF:-}" ] || printf 'env SOFTHSM2_CONF=%q ' "$SOFTHSM2_CONF"; printf '%q ' "$@"; } >"$state/run/$name.cmd"
   echo "$name" >>"$state/run/order"
 }
@@ -88,9 +90,9 @@ stop_all() {
     sleep 0.5
   done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
 }
-trap stop_all INT TERM EXIT
+trap stop_all EXIT
+trap 'stop_all; exit 0' INT TERM
 
 # wait_http URL [CODE]: until URL answers (with CODE), at most 60 s.
 wait_http() {
@@ -263,5 +265,5 @@ else
   log "ready: the ACS at http://127.0.0.1:8080 through haproxy, its status at http://127.0.0.1:8404/;"
 fi
 log "logs under .local/cluster/logs; patronictl -c $pgroot/patroni1.yml list; Ctrl-C stops it all"
-# (Quietly: a process the chaos run killed is no news here.)
-wait 2>/dev/null || true
+# Until Ctrl-C or TERM (the processes are found by their pid files, not as this shell's jobs).
+while :; do sleep 1; done

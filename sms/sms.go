@@ -176,15 +176,17 @@ type Dispatcher struct {
 // in one statement (moving their next attempt past the send's timeout, SKIP LOCKED keeping processes
 // apart), sends them in parallel (at most 8 at once) with no database transaction or lock held, and
 // records each outcome in a statement of its own: a slow gateway answer holds up no other message and
-// no pool connection (issue 12). A process that dies mid-send leaves the message to another after the
-// lease: SMS delivery is at least once.
+// no pool connection (issue 12). The outcome is recorded again while PostgreSQL is away (store.Record:
+// a failover), within the claim's lease, so a message the gateway took is not sent again by another
+// process (issue 17). A process that dies mid-send leaves the message to another after the lease: SMS
+// delivery is at least once.
 func (d *Dispatcher) DispatchOnce(ctx context.Context) (sent, failed int, err error) {
 	now := d.Clock.Now()
 	rows, err := d.Pool.Query(ctx, `UPDATE sms_outbox o SET next_attempt_at = $2
 		FROM (SELECT id FROM sms_outbox WHERE state = 'pending' AND next_attempt_at <= $1
 			ORDER BY next_attempt_at LIMIT 50 FOR UPDATE SKIP LOCKED) due
 		WHERE o.id = due.id
-		RETURNING o.id, o.to_enc, o.body_enc, o.to_masked, o.attempts, o.purpose, o.price, o.currency`, now, now.Add(sendTimeout+30*time.Second))
+		RETURNING o.id, o.to_enc, o.body_enc, o.to_masked, o.attempts, o.purpose, o.price, o.currency`, now, now.Add(lease))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -238,6 +240,10 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (sent, failed int, err er
 // sendTimeout bounds one gateway call.
 const sendTimeout = 10 * time.Second
 
+// lease is how long a claimed message is left to the process that claimed it: its send, the recording
+// of the outcome (store.RecordBudget) and a margin.
+const lease = sendTimeout + store.RecordBudget + 10*time.Second
+
 type outcome int
 
 const (
@@ -258,14 +264,12 @@ func (d *Dispatcher) deliver(ctx context.Context, id uuid.UUID, toEnc, bodyEnc [
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	ref, sendErr := d.Gateway.Send(sctx, string(to), string(body))
 	cancel()
-	// The outcome is recorded even if the caller's context ended meanwhile: a sent SMS must not be sent
-	// again after the lease.
-	ctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer stop()
-	tx := d.Pool
+	// The outcome is recorded even if the caller's context ended meanwhile, and again while PostgreSQL is
+	// away (store.Record): a sent SMS must not be sent again after the lease. Each statement moves the
+	// message only from pending, so a repeat of one that took effect changes nothing.
 	if sendErr == nil {
-		_, err := tx.Exec(ctx, `UPDATE sms_outbox SET state = 'sent', sent_at = $2, gateway_ref = $3, attempts = attempts + 1,
-			to_enc = NULL, body_enc = NULL, last_error = NULL WHERE id = $1`, id, d.Clock.Now(), ref)
+		err := store.Record(ctx, d.Pool, `UPDATE sms_outbox SET state = 'sent', sent_at = $2, gateway_ref = $3, attempts = attempts + 1,
+			to_enc = NULL, body_enc = NULL, last_error = NULL WHERE id = $1 AND state = 'pending'`, id, d.Clock.Now(), ref)
 		d.Log.InfoContext(ctx, "sms sent", "sms_id", id, "to", masked)
 		return delivered, err
 	}
@@ -274,14 +278,14 @@ func (d *Dispatcher) deliver(ctx context.Context, id uuid.UUID, toEnc, bodyEnc [
 	permanent := errors.As(sendErr, &pe)
 	// Gateway errors are logged and stored by their text, which names the failure, not the message.
 	if permanent || attempts >= d.MaxAttempts {
-		_, err = tx.Exec(ctx, `UPDATE sms_outbox SET state = 'failed', attempts = $2, last_error = $3,
-			to_enc = NULL, body_enc = NULL WHERE id = $1`, id, attempts, truncate(sendErr.Error()))
+		err = store.Record(ctx, d.Pool, `UPDATE sms_outbox SET state = 'failed', attempts = $2, last_error = $3,
+			to_enc = NULL, body_enc = NULL WHERE id = $1 AND state = 'pending'`, id, attempts, truncate(sendErr.Error()))
 		d.Log.WarnContext(ctx, "sms given up", "sms_id", id, "to", masked, "attempts", attempts, "err", sendErr)
 		return givenUp, err
 	}
 	wait := d.Backoff << (attempts - 1)
-	_, err = tx.Exec(ctx, `UPDATE sms_outbox SET attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1`,
-		id, attempts, truncate(sendErr.Error()), now.Add(wait))
+	err = store.Record(ctx, d.Pool, `UPDATE sms_outbox SET attempts = $2, last_error = $3, next_attempt_at = $4
+		WHERE id = $1 AND state = 'pending'`, id, attempts, truncate(sendErr.Error()), now.Add(wait))
 	d.Log.WarnContext(ctx, "sms delivery failed, will retry", "sms_id", id, "to", masked, "attempts", attempts, "retry_in", wait, "err", sendErr)
 	return retrying, err
 }

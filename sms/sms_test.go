@@ -455,3 +455,68 @@ func TestDispatchSendsInParallelOutsideTransactions(t *testing.T) {
 		t.Fatalf("%d sessions held a transaction open while sending", idleInTx)
 	}
 }
+
+// failoverGateway takes every message, and makes PostgreSQL refuse the outbox's updates (as a database
+// with no primary refuses writes) for a while after each: the failover between the gateway's acceptance
+// and the record of it (issue 17, make chaos).
+type failoverGateway struct {
+	pool  *pgxpool.Pool
+	away  time.Duration
+	mu    sync.Mutex
+	calls int
+}
+
+func (g *failoverGateway) Send(ctx context.Context, to, text string) (string, error) {
+	g.mu.Lock()
+	g.calls++
+	g.mu.Unlock()
+	if _, err := g.pool.Exec(ctx, `INSERT INTO sms_refuse VALUES (1)`); err != nil {
+		return "", err
+	}
+	go func() {
+		time.Sleep(g.away)
+		_, _ = g.pool.Exec(context.Background(), `DELETE FROM sms_refuse`)
+	}()
+	return "ref-1", nil
+}
+
+// A message the gateway took while PostgreSQL went away is recorded as sent once it is back (the
+// record is repeated, store.Record), and is not sent a second time after the claim's lease: issue 17's
+// chaos run saw one purchase get its mTAN twice when the primary died between the send and the record.
+func TestSentIsRecordedOnceTheDatabaseIsBack(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	if _, err := fx.pool.Exec(ctx, `CREATE TABLE sms_refuse (x int);
+		CREATE FUNCTION sms_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF EXISTS (SELECT 1 FROM sms_refuse) THEN
+				RAISE EXCEPTION 'cannot execute UPDATE in a read-only transaction' USING ERRCODE = '25006';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER sms_refuse BEFORE UPDATE ON sms_outbox FOR EACH ROW EXECUTE FUNCTION sms_refuse()`); err != nil {
+		t.Fatal(err)
+	}
+	id := fx.enqueue(t, "mTAN 271828 für 49,90 EUR bei Beispiel-Shop")
+	gw := &failoverGateway{pool: fx.pool, away: 700 * time.Millisecond}
+	d := fx.dispatcher(gw)
+	began := time.Now()
+	sent, failed, err := d.DispatchOnce(ctx)
+	if err != nil || sent != 1 || failed != 0 {
+		t.Fatalf("dispatch: sent %d, failed %d, %v", sent, failed, err)
+	}
+	if took := time.Since(began); took < gw.away {
+		t.Fatalf("the record took %s: the refusal was not met", took)
+	}
+	if st, wiped := state(t, fx.pool, id); st != "sent" || !wiped {
+		t.Fatalf("after the database came back: %s, wiped %v", st, wiped)
+	}
+	// Long past the lease: nothing is due again.
+	fx.clock.Advance(time.Hour)
+	if sent, _, err := d.DispatchOnce(ctx); sent != 0 || err != nil {
+		t.Fatalf("after the lease: sent %d more (%v)", sent, err)
+	}
+	if gw.calls != 1 {
+		t.Fatalf("the gateway got the message %d times", gw.calls)
+	}
+}

@@ -139,3 +139,28 @@ func SchemaVersion(ctx context.Context, pool *pgxpool.Pool) (current, latest int
 func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, pool, fn)
 }
+
+// RecordBudget bounds how long Record repeats a statement while PostgreSQL is away: a restart, or a
+// failover to the standby (writes are back within 15 s under make cluster's Patroni; issue 17).
+const RecordBudget = 20 * time.Second
+
+// Record runs a statement that records what was done outside the database (an SMS handed to the
+// gateway, an RReq the DS acknowledged), again every 100 ms while it fails, for up to RecordBudget, even
+// when ctx has ended: an outcome left unrecorded has the work done a second time once its claim's lease
+// has passed. The statement must be safe to repeat (guarded by the state it moves from), since one that
+// took effect before its answer was lost runs again.
+func Record(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RecordBudget)
+	defer cancel()
+	for {
+		_, err := pool.Exec(ctx, sql, args...)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
