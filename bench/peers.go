@@ -5,20 +5,19 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"example.com/acs/emv"
 	"example.com/acs/internal/devpki"
+	"example.com/acs/internal/smssink"
 )
 
 // peers plays what surrounds the ACS in a purchase, over the real protocols: the Directory Server
 // (RReq in, RRes out), the merchant's notificationURL (the browser posts the final CRes there) and the
-// SMS gateway (Kannel's sendsms interface), from which the cardholder's mTAN is read. Each answers in
-// as little CPU as it can: the machine is shared with the ACS being measured.
+// SMS gateway (Kannel's sendsms interface, internal/smssink), from which the cardholder's mTAN is read.
+// Each answers in as little CPU as it can: the machine is shared with the ACS being measured.
 type peers struct {
 	srv, dsSrv *http.Server
 	base       string
@@ -27,7 +26,7 @@ type peers struct {
 	rreqErrs atomic.Int64
 	mu       sync.Mutex
 	perTx    map[string]int // RReqs per acsTransID: each must arrive once
-	waiting  map[string]chan string
+	sms      *smssink.Sink
 }
 
 // startPeers listens on addr (plain HTTP: the merchant and the SMS gateway) and on dsAddr, where the DS
@@ -50,7 +49,7 @@ func startPeers(addr, dsAddr, pkiDir string) (*peers, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &peers{base: "http://" + ln.Addr().String(), perTx: map[string]int{}, waiting: map[string]chan string{}}
+	p := &peers{base: "http://" + ln.Addr().String(), perTx: map[string]int{}, sms: smssink.New()}
 	dsMux := http.NewServeMux()
 	dsMux.HandleFunc("POST /ds/rreq", p.rreq)
 	tcfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientCAs: cas,
@@ -62,7 +61,7 @@ func startPeers(addr, dsAddr, pkiDir string) (*peers, error) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.HandleFunc("GET /cgi-bin/sendsms", p.sms)
+	mux.Handle("GET /cgi-bin/sendsms", p.sms)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
 	return p, nil
@@ -108,38 +107,4 @@ func (p *peers) duplicates() int {
 		}
 	}
 	return n
-}
-
-var mtanText = regexp.MustCompile(`mTAN ([0-9]{6}) .* bei (.+?)\. `)
-
-// sms takes a message as Kannel's smsbox would and hands an mTAN to whoever waits for its merchant
-// (each purchase of the mTAN flow has a merchant name of its own).
-func (p *peers) sms(w http.ResponseWriter, r *http.Request) {
-	text := r.URL.Query().Get("text")
-	if m := mtanText.FindStringSubmatch(text); m != nil {
-		p.mu.Lock()
-		ch := p.waiting[strings.TrimSpace(m[2])]
-		p.mu.Unlock()
-		if ch != nil {
-			select {
-			case ch <- m[1]:
-			default:
-			}
-		}
-	}
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = io.WriteString(w, "0: Accepted for delivery")
-}
-
-// expect registers a wait for the mTAN of merchant; done removes it.
-func (p *peers) expect(merchant string) (<-chan string, func()) {
-	ch := make(chan string, 1)
-	p.mu.Lock()
-	p.waiting[merchant] = ch
-	p.mu.Unlock()
-	return ch, func() {
-		p.mu.Lock()
-		delete(p.waiting, merchant)
-		p.mu.Unlock()
-	}
 }

@@ -135,7 +135,7 @@ func (d *driver) expectAReq(pan, amount, status, reason string) op {
 // name of its own, by which its SMS is told apart from the others'.
 func (d *driver) mtanFlow(ctx context.Context, w int) error {
 	merchant := fmt.Sprintf("Bench %d-%d", w, d.seq.Add(1))
-	code, done := d.peers.expect(merchant)
+	code, done := d.peers.sms.Expect(merchant)
 	defer done()
 	a, m, err := d.areq(ctx, cardMTAN, "15000", merchant)
 	if err != nil {

@@ -538,7 +538,7 @@ func (c *chaos) whole(ps []*purchase, calls []call, ended time.Time) *scenario {
 		}
 	}
 	s.zero("transactions with more than one RReq at the DS", dupRReq)
-	counts, other := c.sms.counts()
+	counts, other := c.sms.Counts()
 	var dupSMS, noSMS []string
 	for _, p := range ps {
 		if p.kind != "mtan" || p.ares != "C" {

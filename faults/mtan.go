@@ -3,15 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"regexp"
-	"strings"
-	"sync"
 	"time"
 
 	"example.com/acs/internal/sim3ds"
+	"example.com/acs/internal/smssink"
 )
 
 // The mTAN purchases of the chaos run are Anna Schmidt's (testdata/cards.csv), whom `acs demo seed`
@@ -21,17 +18,11 @@ const (
 	mtanAnswer = "Kiel"
 )
 
-// smsGateway plays the SMS gateway over Kannel's sendsms interface (the nodes' sms.gateway: kannel). It
-// hands each mTAN to the purchase waiting for its merchant (every mTAN purchase has a merchant name of
-// its own) and counts the messages per merchant: two for one purchase are a duplicated SMS. It keeps no
-// number and no text.
+// smsGateway is the SMS gateway the nodes send to (sms.gateway: kannel): internal/smssink on a
+// listener of its own.
 type smsGateway struct {
+	*smssink.Sink
 	srv *http.Server
-
-	mu          sync.Mutex
-	waiting     map[string]chan string
-	perMerchant map[string]int
-	other       int // messages that are no purchase's mTAN
 }
 
 func startSMSGateway(addr string) (*smsGateway, error) {
@@ -39,66 +30,15 @@ func startSMSGateway(addr string) (*smsGateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &smsGateway{waiting: map[string]chan string{}, perMerchant: map[string]int{}}
+	g := &smsGateway{Sink: smssink.New()}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /cgi-bin/sendsms", g.send)
+	mux.Handle("GET /cgi-bin/sendsms", g.Sink)
 	g.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = g.srv.Serve(ln) }()
 	return g, nil
 }
 
 func (g *smsGateway) close() { _ = g.srv.Close() }
-
-// mtanText is the mTAN message of a purchase: the code and the merchant (sms templates, German).
-var mtanText = regexp.MustCompile(`mTAN ([0-9]{6}) .* bei (.+?)\. `)
-
-func (g *smsGateway) send(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if q.Get("to") == "" || q.Get("text") == "" {
-		http.Error(w, "Missing receiver or text", http.StatusBadRequest)
-		return
-	}
-	g.mu.Lock()
-	if m := mtanText.FindStringSubmatch(q.Get("text")); m != nil {
-		merchant := strings.TrimSpace(m[2])
-		g.perMerchant[merchant]++
-		if ch := g.waiting[merchant]; ch != nil {
-			select {
-			case ch <- m[1]:
-			default:
-			}
-		}
-	} else {
-		g.other++
-	}
-	g.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = io.WriteString(w, "0: Accepted for delivery")
-}
-
-// expect registers a wait for the mTAN of merchant; done removes it.
-func (g *smsGateway) expect(merchant string) (<-chan string, func()) {
-	ch := make(chan string, 1)
-	g.mu.Lock()
-	g.waiting[merchant] = ch
-	g.mu.Unlock()
-	return ch, func() {
-		g.mu.Lock()
-		delete(g.waiting, merchant)
-		g.mu.Unlock()
-	}
-}
-
-// counts returns the mTAN messages per merchant and the number of other messages.
-func (g *smsGateway) counts() (map[string]int, int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make(map[string]int, len(g.perMerchant))
-	for k, v := range g.perMerchant {
-		out[k] = v
-	}
-	return out, g.other
-}
 
 // mtanWait bounds the wait for a purchase's SMS: the gateway answers at once, so what it measures is
 // the ACS's outbox (claimed by whichever node, retried after a failover).
@@ -112,7 +52,7 @@ func (d *driver) runMTAN(abort, hold <-chan struct{}, sms *smsGateway, merchant 
 	p := d.begin("mtan")
 	p.merchant = merchant
 	defer func() { p.endedAt = time.Now() }()
-	code, done := sms.expect(merchant)
+	code, done := sms.Expect(merchant)
 	defer done()
 	areq, err := d.sim.AReq(d.sample, map[string]any{"acctNumber": mtanCard, "purchaseAmount": "15000", "merchantName": merchant,
 		"threeDSRequestorChallengeInd": "04", "purchaseDate": time.Now().UTC().Format("20060102150405")})

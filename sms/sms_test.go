@@ -480,7 +480,7 @@ func (g *failoverGateway) Send(ctx context.Context, to, text string) (string, er
 	return "ref-1", nil
 }
 
-// A message the gateway took while PostgreSQL went away is recorded as sent once it is back (the
+// R-AUTH-9 (the SMS outbox): a message the gateway took while PostgreSQL went away is recorded as sent once it is back (the
 // record is repeated, store.Record), and is not sent a second time after the claim's lease: issue 17's
 // chaos run saw one purchase get its mTAN twice when the primary died between the send and the record.
 func TestSentIsRecordedOnceTheDatabaseIsBack(t *testing.T) {
