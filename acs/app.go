@@ -289,11 +289,12 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		result = nil
-		if _, ended, err := c.lockTx(ctx, tx, id); err != nil || ended {
+		e, ended, err := c.lockTx(ctx, tx, id)
+		if err != nil || ended {
 			result = errNotPending
 			return err
 		}
-		ended, err := endConfirmation(ctx, tx, id, confirmationEnd(r), how, ev, c.d.Clock.Now())
+		ended, err = endConfirmation(ctx, tx, id, confirmationEnd(r), how, ev, c.d.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -301,14 +302,13 @@ func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how 
 			result = errNotPending
 			return nil
 		}
+		answered := string(confirmationEnd(r))
+		e.confirmationState = &answered
 		if ev.trust && r.Status == "Y" {
-			// finishTx adds the merchant to the card's trusted list with the successful end (R-WL-1).
-			if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET trust_merchant = true WHERE acs_trans_id = $1`, id); err != nil {
-				return err
-			}
+			e.trust = true // end adds the merchant to the card's trusted list with the successful end (R-WL-1)
 		}
 		r.Verification = how
-		f, err = c.d.Results.finishTx(ctx, tx, id, r)
+		f, err = c.d.Results.end(ctx, tx, e, r)
 		return err
 	})
 	if err != nil {
@@ -324,7 +324,8 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		out, result = "", nil
-		if _, ended, err := c.lockTx(ctx, tx, id); err != nil || ended {
+		e, ended, err := c.lockTx(ctx, tx, id)
+		if err != nil || ended {
 			result = errEnded
 			return err
 		}
@@ -332,7 +333,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 		var challenge, currency, state string
 		var minor int64
 		var failures int
-		err := tx.QueryRow(ctx, `SELECT a.registration_id, a.offline_challenge, a.state, coalesce(t.minor_units, 0), coalesce(t.currency, '978'), ch.failures
+		err = tx.QueryRow(ctx, `SELECT a.registration_id, a.offline_challenge, a.state, coalesce(t.minor_units, 0), coalesce(t.currency, '978'), ch.failures
 			FROM app_confirmations a JOIN acs_transactions t ON t.acs_trans_id = a.acs_trans_id
 			JOIN acs_challenges ch ON ch.acs_trans_id = a.acs_trans_id WHERE a.acs_trans_id = $1 FOR UPDATE OF ch`, id).
 			Scan(&regID, &challenge, &state, &minor, &currency, &failures)
@@ -351,7 +352,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			return err
 		} else if left == 0 {
 			out = OutcomeFailed
-			_, err := c.d.Results.finishTx(ctx, tx, id, resultLocked)
+			_, err := c.d.Results.end(ctx, tx, e, resultLocked)
 			return err
 		}
 		secret, err := c.d.Registration.OfflineSecret(ctx, tx, regID)
@@ -362,13 +363,16 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			if _, err := endConfirmation(ctx, tx, id, ConfirmationApproved, VerifiedOfflinePassword, nil, c.d.Clock.Now()); err != nil {
 				return err
 			}
+			approved := string(ConfirmationApproved)
+			e.confirmationState = &approved
 			out = OutcomeSucceeded
 			r := resultSucceeded
 			r.Via = ViaOffline // typed into the page: an app one-time code, not a confirmation in the app
-			_, err := c.d.Results.finishTx(ctx, tx, id, r)
+			_, err := c.d.Results.end(ctx, tx, e, r)
 			return err
 		}
-		if out, err = c.failTx(ctx, tx, id, regID, failures); out == OutcomePending {
+		e.challengeFailures = failures
+		if out, err = c.failTx(ctx, tx, e); out == OutcomePending {
 			result = apperr.Field("offline_password", "the password is not correct")
 		}
 		return err

@@ -3,7 +3,6 @@ package acs
 import (
 	"context"
 	"crypto/hmac"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -93,25 +92,9 @@ type txn struct {
 	mobileEnc      []byte
 }
 
-// txnColumns are what load and lockTx read of a challenged transaction t and its registration r.
-const txnColumns = `t.card_id, t.registration_id, coalesce(t.amount, 0), coalesce(t.currency, ''),
-	coalesce(t.merchant_name, t.requestor_name, ''), r.method, t.amount IS NULL,
-	r.auth_failures, r.locked_at IS NOT NULL, r.answer_verifier, r.mobile_enc`
-
 func (t *txn) dest() []any {
 	return []any{&t.cardID, &t.regID, &t.amount, &t.currency, &t.merchant, &t.method, &t.nonPayment,
 		&t.methodFailures, &t.locked, &t.answerVerifier, &t.mobileEnc}
-}
-
-func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (*txn, error) {
-	var t txn
-	err := q.QueryRow(ctx, `SELECT `+txnColumns+`
-		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D')`, acsTransID).Scan(t.dest()...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
-	}
-	return &t, err
 }
 
 // Start opens the challenge of a transaction answered with C and, for mTAN, sends the first code.
@@ -119,8 +102,11 @@ func (c *Challenges) load(ctx context.Context, q pgx.Tx, acsTransID uuid.UUID) (
 func (c *Challenges) Start(ctx context.Context, acsTransID uuid.UUID) error {
 	var push bool
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
-		var err error
-		push, err = c.startTx(ctx, tx, acsTransID)
+		e, err := readEnd(ctx, tx, acsTransID)
+		if err != nil {
+			return err
+		}
+		push, err = c.startTx(ctx, tx, e)
 		return err
 	})
 	if err == nil && push {
@@ -132,25 +118,27 @@ func (c *Challenges) Start(ctx context.Context, acsTransID uuid.UUID) error {
 // startTx opens the challenge: for mTAN the SMS goes out, for the app a confirmation is created (and
 // push reports true: the caller pushes after the commit). A card with too many confirmations waiting is
 // refused, which ends the transaction.
-func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (push bool, err error) {
-	t, err := c.load(ctx, tx, acsTransID)
-	if err != nil {
-		return false, err
+func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, e *endRow) (push bool, err error) {
+	if e.final != nil || e.challengeState != nil {
+		return false, nil
+	}
+	if e.method == registration.MethodMTAN {
+		// The challenge is created with its first mTAN: one row written once.
+		return false, c.sendMTANTx(ctx, tx, e, true)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (acs_trans_id) DO NOTHING`, acsTransID, t.method, string(ChallengePending), c.d.Clock.Now())
+		ON CONFLICT (acs_trans_id) DO NOTHING`, e.id, e.method, string(ChallengePending), c.d.Clock.Now())
 	if err != nil || tag.RowsAffected() == 0 {
 		return false, err
 	}
-	if t.method == registration.MethodMTAN {
-		return false, c.sendMTANTx(ctx, tx, acsTransID, t)
-	}
-	opened, err := c.openConfirmationTx(ctx, tx, acsTransID, t)
+	pending := string(ChallengePending)
+	e.challengeState = &pending
+	opened, err := c.openConfirmationTx(ctx, tx, e.id, &e.txn)
 	if err != nil || opened {
 		return opened, err
 	}
-	c.d.Log.WarnContext(ctx, "app challenge refused: too many confirmations waiting", "acs_trans_id", acsTransID)
-	_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultPushLimit)
+	c.d.Log.WarnContext(ctx, "app challenge refused: too many confirmations waiting", "acs_trans_id", e.id)
+	_, err = c.d.Results.end(ctx, tx, e, resultPushLimit)
 	return false, err
 }
 
@@ -179,31 +167,24 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		result = nil
-		t, ended, err := c.lockTx(ctx, tx, acsTransID)
+		e, ended, err := c.lockTx(ctx, tx, acsTransID)
 		if err != nil || ended {
 			result = errEnded
 			return err
 		}
-		var state string
-		var sent int
-		err = tx.QueryRow(ctx, `SELECT state, otp_sent FROM acs_challenges WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`,
-			acsTransID).Scan(&state, &sent)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if e.challengeState == nil || e.method != registration.MethodMTAN {
 			result = apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if ChallengeState(state) != ChallengePending {
+		if ChallengeState(*e.challengeState) != ChallengePending {
 			result = errEnded
 			return nil
 		}
-		if sent >= MaxMTANSends {
+		if e.otpSent >= MaxMTANSends {
 			result = errNoMoreMTANs
 			return nil
 		}
-		err = c.sendMTANTx(ctx, tx, acsTransID, t)
+		err = c.sendMTANTx(ctx, tx, e, false)
 		if apperr.KindOf(err) == apperr.TooMany {
 			result = err // the card's SMS budget: nothing was sent
 			return nil
@@ -218,59 +199,62 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 
 var errEnded = apperr.New(apperr.Conflict, "the challenge has ended")
 
-// lockTx locks a challenged transaction's row (always before its challenge's row, as Open and Sweep do,
-// so that no two of them deadlock), reads it with its registration as load does, and reports whether it
-// has ended. A challenge past ChallengeTimeout is ended here as timed out, so that a request arriving
-// before the sweep cannot outlive the limit.
-func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (*txn, bool, error) {
-	var t txn
-	var creqAt *time.Time
-	var final *string
-	// The lock and the step's read are one statement (issue 13).
-	err := tx.QueryRow(ctx, `SELECT t.creq_at, t.final_status, `+txnColumns+`
-		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D') FOR UPDATE OF t`, acsTransID).Scan(append([]any{&creqAt, &final}, t.dest()...)...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, apperr.New(apperr.NotFound, "no challenge for this transaction")
+// lockTx locks a challenged transaction's row and reads it with its card, registration and challenge
+// (readEnd: one statement, issue 13), and reports whether it has ended. A challenge past ChallengeTimeout
+// is ended here as timed out, so that a request arriving before the sweep cannot outlive the limit.
+func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (*endRow, bool, error) {
+	e, err := readEnd(ctx, tx, acsTransID)
+	if err != nil || e.final != nil {
+		return nil, e != nil && e.final != nil, err
 	}
-	if err != nil || final != nil {
-		return nil, final != nil, err
-	}
-	if creqAt != nil && c.d.Clock.Now().Sub(*creqAt) >= ChallengeTimeout {
-		_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultTimedOut)
+	if e.creqAt != nil && c.d.Clock.Now().Sub(*e.creqAt) >= ChallengeTimeout {
+		_, err := c.d.Results.end(ctx, tx, e, resultTimedOut)
 		return nil, true, err
 	}
-	return &t, false, nil
+	return e, false, nil
 }
 
 // sendMTANTx makes a code whose verifier is bound to the transaction id, and queues an SMS that shows
-// the amount and the merchant it is for (R-AUTH-2): the code is useless for any other transaction.
-func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID, t *txn) error {
+// the amount and the merchant it is for (R-AUTH-2): the code is useless for any other transaction. first:
+// the challenge is created with it (the transaction's first CReq), else its code is replaced.
+func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, e *endRow, first bool) error {
 	code, err := registration.RandomDigits(6)
 	if err != nil {
 		return err
 	}
-	v, err := c.d.Keys.Verifier("mtan", []byte(acsTransID.String()+"\x00"+code))
+	v, err := c.d.Keys.Verifier("mtan", []byte(e.id.String()+"\x00"+code))
 	if err != nil {
 		return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET otp_verifier = $2, otp_expires_at = $3, otp_sent = otp_sent + 1
-		WHERE acs_trans_id = $1`, acsTransID, v, c.d.Clock.Now().Add(MTANValidity)); err != nil {
-		return err
-	}
-	mobile, err := c.d.Registration.MobileFrom(ctx, t.regID, t.mobileEnc)
+	now := c.d.Clock.Now()
+	expires := now.Add(MTANValidity)
+	mobile, err := c.d.Registration.MobileFrom(ctx, e.regID, e.mobileEnc)
 	if err != nil {
 		return err
 	}
 	text := fmt.Sprintf("mTAN %s für %s bei %s. Nur gültig für diesen Kauf, 4 Minuten. Geben Sie die mTAN niemals weiter.",
-		code, FormatAmount(t.amount, t.currency), t.merchant)
-	if t.nonPayment {
+		code, FormatAmount(e.amount, e.currency), e.merchant)
+	if e.nonPayment {
 		// No amount to bind to: the text says what is confirmed instead (a card stored at a merchant).
 		text = fmt.Sprintf("mTAN %s: Ihre Karte bei %s bestätigen (keine Zahlung). 4 Minuten gültig. Geben Sie die mTAN niemals weiter.",
-			code, t.merchant)
+			code, e.merchant)
 	}
-	_, err = c.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: t.cardID, Purpose: "mtan", To: mobile, Text: text,
-		Price: c.d.SMSPrice, Currency: c.d.Currency})
+	// The SMS first: a card whose SMS budget is used up gets no challenge row and no code.
+	if _, err := c.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: e.cardID, Purpose: "mtan", To: mobile, Text: text,
+		Price: c.d.SMSPrice, Currency: c.d.Currency}); err != nil {
+		return err
+	}
+	if first {
+		_, err = tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at, otp_verifier, otp_expires_at, otp_sent)
+			VALUES ($1, $2, $3, $4, $5, $6, 1)`, e.id, e.method, string(ChallengePending), now, v, expires)
+		pending := string(ChallengePending)
+		e.challengeState = &pending
+	} else {
+		_, err = tx.Exec(ctx, `UPDATE acs_challenges SET otp_verifier = $2, otp_expires_at = $3, otp_sent = otp_sent + 1
+			WHERE acs_trans_id = $1`, e.id, v, expires)
+	}
+	e.otpVerifier, e.otpExpires = v, &expires
+	e.otpSent++
 	return err
 }
 
@@ -292,29 +276,20 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		out, result = "", nil
 		now := c.d.Clock.Now()
-		t, ended, err := c.lockTx(ctx, tx, acsTransID)
+		e, ended, err := c.lockTx(ctx, tx, acsTransID)
 		if err != nil || ended {
 			result = errEnded
 			return err
 		}
-		var state string
-		var failures int
-		var expires *time.Time
-		var stored []byte
-		err = tx.QueryRow(ctx, `SELECT state, failures, otp_expires_at, otp_verifier FROM acs_challenges
-			WHERE acs_trans_id = $1 AND method = 'mtan' FOR UPDATE`, acsTransID).Scan(&state, &failures, &expires, &stored)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if e.challengeState == nil || e.method != registration.MethodMTAN {
 			result = apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if ChallengeState(state) != ChallengePending {
+		if ChallengeState(*e.challengeState) != ChallengePending {
 			result = errEnded
 			return nil
 		}
-		if expires == nil || !now.Before(*expires) {
+		if expires := e.otpExpires; expires == nil || !now.Before(*expires) {
 			result = apperr.New(apperr.Expired, "the mTAN has expired; request a new one")
 			return nil
 		}
@@ -322,25 +297,24 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		if err != nil {
 			return apperr.Wrap(apperr.Unavailable, "the security module is unavailable", err)
 		}
-		if registration.TriesLeftOf(t.methodFailures, t.locked) == 0 {
+		if registration.TriesLeftOf(e.methodFailures, e.locked) == 0 {
 			out, result = OutcomeFailed, registration.ErrMethodLocked
-			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultLocked)
+			_, err := c.d.Results.end(ctx, tx, e, resultLocked)
 			return err
 		}
-		answerOK, err := c.d.Registration.AnswerMatches(t.regID, answer, t.answerVerifier)
+		answerOK, err := c.d.Registration.AnswerMatches(e.regID, answer, e.answerVerifier)
 		if err != nil {
 			return err
 		}
-		if hmac.Equal(v, stored) && answerOK {
+		if hmac.Equal(v, e.otpVerifier) && answerOK {
 			out = OutcomeSucceeded
-			// The "trust this merchant" tick of the submit that succeeded, not of an earlier one (R-WL-1).
-			if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET trust_merchant = $2 WHERE acs_trans_id = $1`, acsTransID, trust); err != nil {
-				return err
-			}
-			_, err := c.d.Results.finishTx(ctx, tx, acsTransID, resultSucceeded)
+			// The "trust this merchant" tick of the submit that succeeded, not of an earlier one (R-WL-1):
+			// end writes it with the transaction's end.
+			e.trust = trust
+			_, err := c.d.Results.end(ctx, tx, e, resultSucceeded)
 			return err
 		}
-		if out, err = c.failTx(ctx, tx, acsTransID, t.regID, failures); out == OutcomePending {
+		if out, err = c.failTx(ctx, tx, e); out == OutcomePending {
 			result = errWrong
 		}
 		return err
@@ -359,23 +333,25 @@ var resultLocked = Result{Status: "N", Reason: statusReasonMaxChallenges, Challe
 // password alike), and one more of the registration's method (registration.FailTx): OutcomePending
 // while both have tries left, else the challenge ends as failed (R-AUTH-6; the method is locked when
 // its own count is used up).
-func (c *Challenges) failTx(ctx context.Context, tx pgx.Tx, acsTransID, regID uuid.UUID, failures int) (Outcome, error) {
-	failures++
-	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, acsTransID, failures); err != nil {
+func (c *Challenges) failTx(ctx context.Context, tx pgx.Tx, e *endRow) (Outcome, error) {
+	failures := e.challengeFailures + 1
+	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, e.id, failures); err != nil {
 		return "", err
 	}
-	left, err := c.d.Registration.FailTx(ctx, tx, regID)
+	e.challengeFailures = failures
+	left, err := c.d.Registration.FailTx(ctx, tx, e.regID)
 	if err != nil {
 		return "", err
 	}
+	e.methodFailures = registration.MaxConsecutiveFailures - left
 	switch {
 	case left == 0:
-		_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultLocked)
+		_, err = c.d.Results.end(ctx, tx, e, resultLocked)
 		return OutcomeFailed, err
 	case failures < MaxChallengeFailures:
 		return OutcomePending, nil
 	}
-	_, err = c.d.Results.finishTx(ctx, tx, acsTransID, resultFailed)
+	_, err = c.d.Results.end(ctx, tx, e, resultFailed)
 	return OutcomeFailed, err
 }
 

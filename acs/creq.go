@@ -150,67 +150,63 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 		push, refused = false, nil
 		// A refusal is kept apart from err: where it ends the transaction, that end must commit.
 		refuseOnly := func(e *Erro, notify string) error { refused = refusal(e, notify); return nil }
-		var serverID, version, why string
-		var notifyURL *string
-		var creqAt *time.Time
-		var created time.Time
-		var final *string
-		var minor *int64
-		var currency, exponent, merchant, merchantID, bin *string
-		err := tx.QueryRow(ctx, `SELECT three_ds_server_trans_id, message_version, creq_at, created_at, final_status,
-				minor_units, currency, exponent::text, merchant_name, acquirer_merchant_id, acquirer_bin, notification_url,
-				coalesce(reasons->>-1, '')
-			FROM acs_transactions WHERE acs_trans_id = $1 AND trans_status = 'C' AND device_channel = $2 FOR UPDATE`,
-			creq.ACSTransID, creq.Channel).
-			Scan(&serverID, &version, &creqAt, &created, &final, &minor, &currency, &exponent, &merchant, &merchantID, &bin,
-				&notifyURL, &why)
-		erro := func(code, detail string) *Erro {
-			e := newErro(code, detail, emv.Version(version), emv.TypeCReq)
-			e.ThreeDSServerTransID, e.ACSTransID = creq.ThreeDSServerTransID, creq.ACSTransID.String()
-			return e
+		// One statement reads and locks what the CReq needs and what starting or ending the challenge
+		// needs (readEnd, issue 13).
+		e, err := readEnd(ctx, tx, creq.ACSTransID)
+		if err == nil && (e.transStatus != "C" || e.channel != creq.Channel) {
+			e, err = nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 		}
-		if errors.Is(err, pgx.ErrNoRows) {
+		var version string
+		if e != nil {
+			version = e.version
+		}
+		erro := func(code, detail string) *Erro {
+			x := newErro(code, detail, emv.Version(version), emv.TypeCReq)
+			x.ThreeDSServerTransID, x.ACSTransID = creq.ThreeDSServerTransID, creq.ACSTransID.String()
+			return x
+		}
+		if apperr.KindOf(err) == apperr.NotFound {
 			version = string(creq.MessageVersion)
 			return refuseOnly(erro(emv.ErrTransactionUnknown, "acsTransID"), "")
 		}
 		if err != nil {
 			return err
 		}
-		if !strings.EqualFold(serverID, creq.ThreeDSServerTransID) {
+		if !strings.EqualFold(e.serverTransID, creq.ThreeDSServerTransID) {
 			return refuseOnly(erro(emv.ErrTransactionUnknown, "threeDSServerTransID"), "")
 		}
-		notify := deref(notifyURL)
-		if final != nil {
-			if creqAt == nil && why == ReasonNoCReq {
+		notify := e.notificationURL
+		if e.final != nil {
+			if e.creqAt == nil && e.why == ReasonNoCReq {
 				return refuseOnly(erro(emv.ErrTimedOut, "CReq not received within 30 seconds of the ARes"), notify)
 			}
 			return refuseOnly(erro(emv.ErrTransactionStatus, "the transaction has ended and its result was sent"), notify)
 		}
-		refuse := func(e *Erro) error {
-			if _, err := c.d.Results.finishTx(ctx, tx, creq.ACSTransID, resultCReqRefused(emv.Version(version), e)); err != nil {
+		refuse := func(erro *Erro) error {
+			if _, err := c.d.Results.end(ctx, tx, e, resultCReqRefused(emv.Version(version), erro)); err != nil {
 				return err
 			}
-			return refuseOnly(e, notify)
+			return refuseOnly(erro, notify)
 		}
 		if string(creq.MessageVersion) != version {
 			return refuse(erro(emv.ErrFormat, "messageVersion"))
 		}
-		stored := map[string]string{"purchaseCurrency": deref(currency), "purchaseExponent": deref(exponent),
-			"merchantName": deref(merchant), "acquirerMerchantID": deref(merchantID), "acquirerBIN": deref(bin)}
-		if minor != nil {
-			stored["purchaseAmount"] = decimal.NewFromInt(*minor).String()
+		stored := map[string]string{"purchaseCurrency": deref(e.currencyCode), "purchaseExponent": deref(e.exponent),
+			"merchantName": deref(e.merchantName), "acquirerMerchantID": deref(e.merchID), "acquirerBIN": deref(e.bin)}
+		if e.minor != nil {
+			stored["purchaseAmount"] = decimal.NewFromInt(*e.minor).String()
 		}
 		for _, name := range claimable {
 			if v, ok := creq.Claims[name]; ok && v != stored[name] {
 				return refuse(erro(emv.ErrTransactionData, name))
 			}
 		}
-		if creqAt != nil {
+		if e.creqAt != nil {
 			return nil // a repeated CReq: the challenge continues as it stands (Req 442)
 		}
 		now := c.d.Clock.Now()
-		if now.Sub(created) >= CReqTimeout {
-			if _, err := c.d.Results.finishTx(ctx, tx, creq.ACSTransID, resultNoCReq); err != nil {
+		if now.Sub(e.createdAt) >= CReqTimeout {
+			if _, err := c.d.Results.end(ctx, tx, e, resultNoCReq); err != nil {
 				return err
 			}
 			return refuseOnly(erro(emv.ErrTimedOut, "CReq not received within 30 seconds of the ARes"), notify)
@@ -219,7 +215,8 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 			creq.ACSTransID, now, creq.WindowSize, now.Add(ChallengeTimeout)); err != nil {
 			return err
 		}
-		push, err = c.startTx(ctx, tx, creq.ACSTransID)
+		e.creqAt = &now
+		push, err = c.startTx(ctx, tx, e)
 		return err
 	})
 	if err != nil {

@@ -72,30 +72,56 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+// endChallengeSQL is the guarded statement that ends a pending challenge (challengeEndArgs); the mTAN's
+// verifier goes with the challenge's end.
+const endChallengeSQL = `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
+	WHERE acs_trans_id = $1 AND state = '` + string(ChallengePending) + `'`
+
+// challengeEndArgs are endChallengeSQL's arguments, refused for a state that is not an end.
+func challengeEndArgs(id uuid.UUID, to ChallengeState, now time.Time) ([]any, error) {
+	if !challengeEnds[to] {
+		return nil, fmt.Errorf("acs: no challenge transition from %s to %s", ChallengePending, to)
+	}
+	return []any{id, string(to), now}, nil
+}
+
 // endChallenge moves the transaction's challenge from pending to its end; false: it was not pending.
 func endChallenge(ctx context.Context, q execer, id uuid.UUID, to ChallengeState, now time.Time) (bool, error) {
-	if !challengeEnds[to] {
-		return false, fmt.Errorf("acs: no challenge transition from %s to %s", ChallengePending, to)
+	args, err := challengeEndArgs(id, to, now)
+	if err != nil {
+		return false, err
 	}
-	tag, err := q.Exec(ctx, `UPDATE acs_challenges SET state = $2, completed_at = $3, otp_verifier = NULL
-		WHERE acs_trans_id = $1 AND state = $4`, id, string(to), now, string(ChallengePending))
+	tag, err := q.Exec(ctx, endChallengeSQL, args...)
 	return err == nil && tag.RowsAffected() == 1, err
+}
+
+// endConfirmationSQL is the guarded statement that ends a pending app confirmation
+// (confirmationEndArgs).
+const endConfirmationSQL = `UPDATE app_confirmations SET state = $2, verification = nullif($3, ''), answered_at = $4,
+		signed_data = $5, signature = $6, device_key_sha256 = $7
+	WHERE acs_trans_id = $1 AND state = '` + string(ConfirmationPending) + `'`
+
+// confirmationEndArgs are endConfirmationSQL's arguments: the end state, how the app verified the
+// cardholder and the signed answer (nil: none); a state that is not an end is refused.
+func confirmationEndArgs(id uuid.UUID, to ConfirmationState, how Verification, ev *signedAnswer, now time.Time) ([]any, error) {
+	if !confirmationEnds[to] {
+		return nil, fmt.Errorf("acs: no confirmation transition from %s to %s", ConfirmationPending, to)
+	}
+	if ev == nil {
+		ev = &signedAnswer{}
+	}
+	return []any{id, string(to), string(how), now, ev.data, ev.signature, ev.keySHA256}, nil
 }
 
 // endConfirmation moves the transaction's app confirmation from pending to its end with how the app
 // verified the cardholder and the signed answer (nil: none); false: it was not pending.
 func endConfirmation(ctx context.Context, q execer, id uuid.UUID, to ConfirmationState, how Verification, ev *signedAnswer,
 	now time.Time) (bool, error) {
-	if !confirmationEnds[to] {
-		return false, fmt.Errorf("acs: no confirmation transition from %s to %s", ConfirmationPending, to)
+	args, err := confirmationEndArgs(id, to, how, ev, now)
+	if err != nil {
+		return false, err
 	}
-	if ev == nil {
-		ev = &signedAnswer{}
-	}
-	tag, err := q.Exec(ctx, `UPDATE app_confirmations SET state = $2, verification = nullif($3, ''), answered_at = $4,
-			signed_data = $5, signature = $6, device_key_sha256 = $7
-		WHERE acs_trans_id = $1 AND state = $8`, id, string(to), string(how), now, ev.data, ev.signature, ev.keySHA256,
-		string(ConfirmationPending))
+	tag, err := q.Exec(ctx, endConfirmationSQL, args...)
 	return err == nil && tag.RowsAffected() == 1, err
 }
 

@@ -17,12 +17,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
 
-	"example.com/acs/apperr"
 	"example.com/acs/authval"
 	"example.com/acs/cards"
 	"example.com/acs/dslink"
 	"example.com/acs/emv"
-	"example.com/acs/registration"
 	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
@@ -172,162 +170,14 @@ func NewResults(d ResultDeps) *Results {
 }
 
 // finishTx ends the challenged transaction id with r unless it has ended already; either way it returns
-// the transaction's final state. It is the one place a challenge's result is decided: the guarded row
-// lock makes concurrent completions agree on the first.
+// the transaction's final state. It is the one place a challenge's result is decided: readEnd's row lock
+// makes concurrent completions agree on the first. A step that has read the row already calls end.
 func (rs *Results) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, r Result) (*Final, error) {
-	f := &Final{ACSTransID: id}
-	var (
-		final, finalReason, cancel     *string
-		cardID                         uuid.UUID
-		dsTransID, scheme              string
-		currency, bin, merchantID      *string
-		merchantName, dsURL, challenge *string
-		minor                          *int64
-		failures, methodFailures       int
-		trust, listed                  bool
-		channel, category              string
-		method                         string
-		panEnc                         []byte
-		sdkTransID, uiIface, uiTmpl    string
-	)
-	// One statement reads what the ending needs (issue 13): the card's encrypted number for the
-	// authentication value, the method's failure count, and whether the merchant is trusted already.
-	err := tx.QueryRow(ctx, `SELECT t.three_ds_server_trans_id, t.ds_trans_id, t.message_version, coalesce(t.notification_url, ''),
-			t.ds_url, t.card_id, t.minor_units, t.currency, t.acquirer_bin, t.acquirer_merchant_id,
-			t.final_status, t.final_reason, t.challenge_cancel, coalesce(c.failures, 0), t.merchant_name, t.trust_merchant,
-			coalesce(t.reasons->>-1, ''), k.scheme, t.device_channel, t.message_category, coalesce(r.method, ''), c.state,
-			k.pan_enc, coalesce(r.auth_failures, 0),
-			EXISTS (SELECT 1 FROM whitelist_entries w WHERE w.card_id = t.card_id AND w.acquirer_bin = t.acquirer_bin
-				AND w.acquirer_merchant_id = t.acquirer_merchant_id AND w.removed_at IS NULL),
-			coalesce(s.sdk_trans_id::text, ''), coalesce(s.ui_interface, ''), coalesce(s.ui_template, '')
-		FROM acs_transactions t JOIN issuer_cards k ON k.id = t.card_id
-		LEFT JOIN acs_sdk_sessions s ON s.acs_trans_id = t.acs_trans_id
-		LEFT JOIN registrations r ON r.id = t.registration_id
-		LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D') FOR UPDATE OF t`, id).
-		Scan(&f.ThreeDSServerTransID, &dsTransID, &f.MessageVersion, &f.NotificationURL, &dsURL, &cardID, &minor, &currency,
-			&bin, &merchantID, &final, &finalReason, &cancel, &failures, &merchantName, &trust, &f.Why, &scheme, &channel,
-			&category, &method, &challenge, &panEnc, &methodFailures, &listed, &sdkTransID, &uiIface, &uiTmpl)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
-	}
+	e, err := readEnd(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
-	if final != nil {
-		f.TransStatus, f.TransStatusReason, f.ChallengeCancel = *final, deref(finalReason), deref(cancel)
-		return f, nil
-	}
-	now := rs.d.Clock.Now()
-	via := r.Via
-	if via == "" {
-		via = Via(method)
-	}
-	// interactionCounter: the authentication cycles the cardholder went through (2.3.1 Annex A): each
-	// wrong entry, and the answer that ended the challenge. A cancel or a timeout is no cycle.
-	cycles := failures
-	if r.Assessed {
-		cycles++
-	}
-	out := rreqData{version: emv.Version(f.MessageVersion), channel: channel, category: category,
-		serverTransID: f.ThreeDSServerTransID, acsTransID: id.String(), dsTransID: dsTransID, status: r.Status,
-		reason: r.Reason, cancel: r.Cancel, via: via, cycles: cycles, erro: r.Erro}
-	if sdkTransID != "" {
-		out.sdkTransID, out.uiInterface, out.uiTemplate = sdkTransID, uiIface, uiTmpl
-	}
-	if r.Status == "Y" {
-		pan, err := rs.d.Cards.PANFrom(ctx, cardID, panEnc)
-		if err != nil {
-			return nil, err
-		}
-		// A strong authentication: the low-value exemption counts afresh from here (PSD2 RTS Art. 16), the
-		// browser becomes known, and a merchant the cardholder ticked becomes trusted (R-WL-1).
-		if err := resetSCACounters(ctx, tx, cardID); err != nil {
-			return nil, err
-		}
-		if err := learnBrowserTx(ctx, tx, id, cardID, now); err != nil {
-			return nil, err
-		}
-		// A success ends the run of wrong entries of the card's method (PSD2 RTS Art. 4: consecutive).
-		if methodFailures > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE registrations SET auth_failures = 0 FROM acs_transactions t
-				WHERE t.acs_trans_id = $1 AND registrations.id = t.registration_id AND registrations.locked_at IS NULL
-				  AND registrations.auth_failures > 0`, id); err != nil {
-				return nil, err
-			}
-		}
-		if trust && rs.d.Whitelist != nil && bin != nil && merchantID != nil {
-			if err := rs.d.Whitelist.AddTx(ctx, tx, cardID, whitelist.Merchant{AcquirerBIN: *bin, AcquirerMerchantID: *merchantID,
-				Name: deref(merchantName)}, id); err != nil {
-				return nil, err
-			}
-			listed = true
-		}
-		ds, _ := uuid.Parse(dsTransID)
-		in := authval.Transaction{Scheme: cards.Scheme(scheme), PAN: pan, ACSTransID: id, DSTransID: ds, Status: "Y",
-			Method: avMethod(via, r.Verification), Category: category, Channel: channel, MerchantName: deref(merchantName)}
-		if minor != nil && currency != nil {
-			in.HasAmount, in.MinorUnits, in.Currency = true, *minor, *currency
-		}
-		v, err := generateAV(rs.d.AV, in)
-		if err != nil {
-			return nil, err
-		}
-		out.eci, out.authValue = v.ECI, v.AV
-	}
-	if rs.d.Whitelist != nil && bin != nil && merchantID != nil {
-		out.listed = &listed
-	}
-	body, err := out.encode()
-	if err != nil {
-		return nil, err
-	}
-	// Counted when decided; in the rare case that the commit then fails, the retry counts again.
-	rs.d.Metrics.challengeEnded(r.Why)
-	why, _ := json.Marshal([]string{r.Why})
-	if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET final_status = $2, final_reason = nullif($3, ''), challenge_cancel = nullif($4, ''),
-		eci = nullif($5, ''), completed_at = $6, reasons = reasons || $7::jsonb, auth_method = nullif($8, '') WHERE acs_trans_id = $1`,
-		id, r.Status, r.Reason, r.Cancel, out.eci, now, why, string(via)); err != nil {
-		return nil, err
-	}
-	if challenge != nil && ChallengeState(*challenge) == ChallengePending {
-		if _, err := endChallenge(ctx, tx, id, r.ChallengeState, now); err != nil {
-			return nil, err
-		}
-	}
-	// The app channel: the mTAN typed at a 2.2.0 text step is void now; the key stays for the final CRes
-	// only where there will be one (a decided Y or N; not after a refusal or a timeout).
-	if sdkTransID != "" {
-		keep := (r.Status == "Y" || r.Status == "N") && r.Why != ReasonNoCReq && r.Why != ReasonChallengeTimeout
-		if _, err := tx.Exec(ctx, `UPDATE acs_sdk_sessions SET mtan_entered_enc = NULL, cek_enc = CASE WHEN $2 THEN cek_enc END
-			WHERE acs_trans_id = $1`, id, keep); err != nil {
-			return nil, err
-		}
-	}
-	// An app confirmation still waiting is void once its challenge has ended.
-	if method == string(registration.MethodApp) {
-		if _, err := endConfirmation(ctx, tx, id, ConfirmationExpired, "", nil, now); err != nil {
-			return nil, err
-		}
-	}
-	state, lastErr, target := DeliveryPending, "", ""
-	if r.NoRReq {
-		state, lastErr = DeliveryAbandoned, "not sent: the DS reported an Erro for this transaction"
-	} else if rs.d.Link == nil {
-		state, lastErr = DeliveryAbandoned, "no Directory Server link configured"
-	} else if target, err = rs.d.Link.Target(scheme, deref(dsURL)); err != nil {
-		state, lastErr = DeliveryAbandoned, "the AReq named no configured Directory Server and none is configured for scheme "+scheme
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO acs_results (acs_trans_id, target_url, rreq, state, next_attempt_at, last_error, created_at)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $5)`, id, target, body, string(state), now, lastErr); err != nil {
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify('acs_results', '')`); err != nil {
-		return nil, err
-	}
-	rs.d.Log.InfoContext(ctx, "challenge ended", "acs_trans_id", id, "trans_status", r.Status, "reason", r.Why)
-	f.TransStatus, f.TransStatusReason, f.ChallengeCancel, f.Why = r.Status, r.Reason, r.Cancel, r.Why
-	return f, nil
+	return rs.end(ctx, tx, e, r)
 }
 
 func deref(s *string) string {
@@ -667,12 +517,14 @@ func (rs *Results) tell(ctx context.Context, d dueResult, e *Erro) {
 	}
 }
 
-// Run sweeps timeouts and delivers RReqs until ctx ends: every interval, and deliveries at once when a
-// result is queued by any process (LISTEN acs_results). The sweep runs on its own: a slow DS holds up
-// the deliveries of its results, never the end of another transaction's challenge (issue 12).
+// Run sweeps timeouts and delivers RReqs until ctx ends: every interval, and deliveries at once after a
+// sweep ended transactions. A request that ends a challenge delivers its RReq itself (DeliverNow), so
+// results need no NOTIFY (issue 13: it woke every process's delivery pass for each ended challenge, to
+// find nothing); a result a process left behind (it died mid-delivery, or the DS was away) is due
+// again to every process's next pass. The sweep runs on its own: a slow DS holds up the deliveries of
+// its results, never the end of another transaction's challenge (issue 12).
 func (rs *Results) Run(ctx context.Context, interval time.Duration) {
 	wake := make(chan struct{}, 1)
-	go store.Listen(ctx, rs.d.Pool, "acs_results", wake)
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
@@ -682,6 +534,12 @@ func (rs *Results) Run(ctx context.Context, interval time.Duration) {
 			n, err := rs.Sweep(ctx)
 			if err != nil && ctx.Err() == nil {
 				rs.d.Log.ErrorContext(ctx, "challenge timeout sweep", "err", err)
+			}
+			if n > 0 {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
 			}
 			if n == sweepBatch && ctx.Err() == nil {
 				continue // more are due: a backlog is ended at once, not 100 a second

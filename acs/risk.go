@@ -1,11 +1,8 @@
 package acs
 
 import (
-	"context"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 )
 
@@ -175,26 +172,21 @@ func (lv LowValue) allows(a *AReq, in riskInput) (bool, []string) {
 	return true, []string{ReasonLowValue}
 }
 
-// resetSCACounters starts the card's low-value counting afresh after a strong authentication.
-func resetSCACounters(ctx context.Context, tx pgx.Tx, cardID uuid.UUID) error {
-	_, err := tx.Exec(ctx, `DELETE FROM acs_sca_counters WHERE card_id = $1`, cardID)
-	return err
-}
+// resetSCASQL starts the card's low-value counting afresh after a strong authentication ($1 the card).
+const resetSCASQL = `DELETE FROM acs_sca_counters WHERE card_id = $1`
 
-// learnBrowserTx records the challenged transaction's browser and IP as known for its card. A digest the
-// card knows already is left alone unless its last_seen is more than an hour old: updating it on every
-// success made its row a lock that a card's parallel challenges queued on until commit (10 ms per
-// challenge in the bench, issue 13), and the rules need last_seen only to keep the newest 64.
-func learnBrowserTx(ctx context.Context, tx pgx.Tx, id, cardID uuid.UUID, now time.Time) error {
-	_, err := tx.Exec(ctx, `WITH k AS (
-			SELECT d.kind, d.digest FROM acs_transactions t,
-				LATERAL (VALUES ('browser', t.browser_digest), ('ip', t.ip_digest)) AS d (kind, digest)
-			WHERE t.acs_trans_id = $1 AND d.digest IS NOT NULL),
-		seen AS (
-			UPDATE acs_card_browsers b SET last_seen = $3 FROM k
-			WHERE b.card_id = $2 AND b.kind = k.kind AND b.digest = k.digest AND b.last_seen < $4)
-		INSERT INTO acs_card_browsers (card_id, kind, digest, first_seen, last_seen)
-		SELECT $2, k.kind, k.digest, $3, $3 FROM k
-		ON CONFLICT (card_id, kind, digest) DO NOTHING`, id, cardID, now, now.Add(-time.Hour))
-	return err
-}
+// learnBrowserSQL records the challenged transaction's browser and IP as known for its card ($1 the
+// transaction, $2 its card, $3 now, $4 an hour ago). A digest the card knows already is left alone unless
+// its last_seen is more than an hour old: updating it on every success made its row a lock that a card's
+// parallel challenges queued on until commit (10 ms per challenge in the bench, issue 13), and the rules
+// need last_seen only to keep the newest 64.
+const learnBrowserSQL = `WITH k AS (
+		SELECT d.kind, d.digest FROM acs_transactions t,
+			LATERAL (VALUES ('browser', t.browser_digest), ('ip', t.ip_digest)) AS d (kind, digest)
+		WHERE t.acs_trans_id = $1 AND d.digest IS NOT NULL),
+	seen AS (
+		UPDATE acs_card_browsers b SET last_seen = $3 FROM k
+		WHERE b.card_id = $2 AND b.kind = k.kind AND b.digest = k.digest AND b.last_seen < $4)
+	INSERT INTO acs_card_browsers (card_id, kind, digest, first_seen, last_seen)
+	SELECT $2, k.kind, k.digest, $3, $3 FROM k
+	ON CONFLICT (card_id, kind, digest) DO NOTHING`

@@ -55,11 +55,18 @@ func New(pool *pgxpool.Pool, clock clockwork.Clock) *List { return &List{pool: p
 // AddTx puts m on the card's list inside tx, the transaction that records the successful challenge
 // transID. A merchant already on the list is left as it is (its first entry keeps its date).
 func (l *List) AddTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, m Merchant, transID uuid.UUID) error {
-	_, err := tx.Exec(ctx, `INSERT INTO whitelist_entries (id, card_id, acquirer_bin, acquirer_merchant_id, merchant_name, added_at,
+	sql, args := l.AddSQL(cardID, m, transID)
+	_, err := tx.Exec(ctx, sql, args...)
+	return err
+}
+
+// AddSQL is AddTx's statement and arguments, for a caller that sends it in a batch with the rest of
+// the challenge's end (one round trip).
+func (l *List) AddSQL(cardID uuid.UUID, m Merchant, transID uuid.UUID) (string, []any) {
+	return `INSERT INTO whitelist_entries (id, card_id, acquirer_bin, acquirer_merchant_id, merchant_name, added_at,
 		added_by_trans_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (card_id, acquirer_bin, acquirer_merchant_id) WHERE removed_at IS NULL DO NOTHING`,
-		uuid.New(), cardID, m.AcquirerBIN, m.AcquirerMerchantID, m.Name, l.clock.Now(), transID)
-	return err
+		[]any{uuid.New(), cardID, m.AcquirerBIN, m.AcquirerMerchantID, m.Name, l.clock.Now(), transID}
 }
 
 // Contains reports whether the merchant is on the card's list, read through q (the decision's
