@@ -372,7 +372,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			return err
 		}
 		e.challengeFailures = failures
-		if out, err = c.failTx(ctx, tx, e); out == OutcomePending {
+		if out, _, err = c.failTx(ctx, tx, e); out == OutcomePending {
 			result = apperr.Field("offline_password", "the password is not correct")
 		}
 		return err

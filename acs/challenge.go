@@ -101,14 +101,19 @@ func (t *txn) dest() []any {
 // Starting twice is harmless: the challenge exists once. The browser flow starts it through Open.
 func (c *Challenges) Start(ctx context.Context, acsTransID uuid.UUID) error {
 	var push bool
+	var row *endRow
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		e, err := readEnd(ctx, tx, acsTransID)
 		if err != nil {
 			return err
 		}
+		row = e
 		push, err = c.startTx(ctx, tx, e)
 		return err
 	})
+	if err == nil && row != nil {
+		c.d.Outbox.Send(ctx, row.sms)
+	}
 	if err == nil && push {
 		c.push(ctx, acsTransID)
 	}
@@ -165,9 +170,11 @@ func (c *Challenges) push(ctx context.Context, acsTransID uuid.UUID) {
 // ResendMTAN sends a new mTAN; the previous one is void from then on (R-AUTH-5).
 func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error {
 	var result error
+	var row *endRow
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
-		result = nil
+		result, row = nil, nil
 		e, ended, err := c.lockTx(ctx, tx, acsTransID)
+		row = e
 		if err != nil || ended {
 			result = errEnded
 			return err
@@ -194,6 +201,9 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 	if err != nil {
 		return err
 	}
+	if row != nil {
+		c.d.Outbox.Send(ctx, row.sms)
+	}
 	return result
 }
 
@@ -204,12 +214,15 @@ var errEnded = apperr.New(apperr.Conflict, "the challenge has ended")
 // is ended here as timed out, so that a request arriving before the sweep cannot outlive the limit.
 func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID) (*endRow, bool, error) {
 	e, err := readEnd(ctx, tx, acsTransID)
-	if err != nil || e.final != nil {
-		return nil, e != nil && e.final != nil, err
+	if err != nil {
+		return nil, false, err
+	}
+	if e.final != nil {
+		return e, true, nil
 	}
 	if e.creqAt != nil && c.d.Clock.Now().Sub(*e.creqAt) >= ChallengeTimeout {
 		_, err := c.d.Results.end(ctx, tx, e, resultTimedOut)
-		return nil, true, err
+		return e, true, err
 	}
 	return e, false, nil
 }
@@ -239,8 +252,9 @@ func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, e *endRow, first
 		text = fmt.Sprintf("mTAN %s: Ihre Karte bei %s bestätigen (keine Zahlung). 4 Minuten gültig. Geben Sie die mTAN niemals weiter.",
 			code, e.merchant)
 	}
-	// The SMS first: a card whose SMS budget is used up gets no challenge row and no code.
-	if _, err := c.d.Outbox.Enqueue(ctx, tx, sms.Message{CardID: e.cardID, Purpose: "mtan", To: mobile, Text: text,
+	// The SMS first: a card whose SMS budget is used up gets no challenge row and no code. It is queued
+	// claimed: the caller sends it once the transaction has committed (e.sms).
+	if e.sms, err = c.d.Outbox.EnqueueClaimed(ctx, tx, sms.Message{CardID: e.cardID, Purpose: "mtan", To: mobile, Text: text,
 		Price: c.d.SMSPrice, Currency: c.d.Currency}); err != nil {
 		return err
 	}
@@ -271,16 +285,33 @@ var errWrong = apperr.Field("mtan", "the mTAN or the answer to your security que
 // (request a new one). Of two concurrent correct entries exactly one succeeds. trust is the cardholder's
 // "trust this merchant" tick: it takes effect only if this entry succeeds.
 func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string, trust bool) (Outcome, error) {
+	out, _, err := c.verifyMTAN(ctx, acsTransID, code, answer, trust, false)
+	return out, err
+}
+
+// SubmitMTAN is VerifyMTAN for the challenge page: it returns the page's view after the entry (the
+// error as VerifyMTAN's; the view is nil only where the transaction could not be read), and a decided
+// transaction's Final holds its RReq claimed for Results.Deliver.
+func (c *Challenges) SubmitMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string, trust bool) (*View, error) {
+	_, v, err := c.verifyMTAN(ctx, acsTransID, code, answer, trust, true)
+	return v, err
+}
+
+func (c *Challenges) verifyMTAN(ctx context.Context, acsTransID uuid.UUID, code, answer string, trust, here bool) (Outcome, *View, error) {
 	var out Outcome
 	var result error
+	var row *endRow
+	var final *Final
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
-		out, result = "", nil
+		out, result, row, final = "", nil, nil, nil
 		now := c.d.Clock.Now()
 		e, ended, err := c.lockTx(ctx, tx, acsTransID)
+		row = e
 		if err != nil || ended {
 			result = errEnded
 			return err
 		}
+		e.deliverHere = here
 		if e.challengeState == nil || e.method != registration.MethodMTAN {
 			result = apperr.New(apperr.NotFound, "no mTAN challenge for this transaction")
 			return nil
@@ -299,7 +330,7 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 		}
 		if registration.TriesLeftOf(e.methodFailures, e.locked) == 0 {
 			out, result = OutcomeFailed, registration.ErrMethodLocked
-			_, err := c.d.Results.end(ctx, tx, e, resultLocked)
+			final, err = c.d.Results.end(ctx, tx, e, resultLocked)
 			return err
 		}
 		answerOK, err := c.d.Registration.AnswerMatches(e.regID, answer, e.answerVerifier)
@@ -311,18 +342,18 @@ func (c *Challenges) VerifyMTAN(ctx context.Context, acsTransID uuid.UUID, code,
 			// The "trust this merchant" tick of the submit that succeeded, not of an earlier one (R-WL-1):
 			// end writes it with the transaction's end.
 			e.trust = trust
-			_, err := c.d.Results.end(ctx, tx, e, resultSucceeded)
+			final, err = c.d.Results.end(ctx, tx, e, resultSucceeded)
 			return err
 		}
-		if out, err = c.failTx(ctx, tx, e); out == OutcomePending {
+		if out, final, err = c.failTx(ctx, tx, e); out == OutcomePending {
 			result = errWrong
 		}
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return out, result
+	return out, c.viewOf(row, final), result
 }
 
 // resultLocked ends a challenge whose method is locked (PSD2 RTS Art. 4: five wrong entries in a row,
@@ -333,26 +364,29 @@ var resultLocked = Result{Status: "N", Reason: statusReasonMaxChallenges, Challe
 // password alike), and one more of the registration's method (registration.FailTx): OutcomePending
 // while both have tries left, else the challenge ends as failed (R-AUTH-6; the method is locked when
 // its own count is used up).
-func (c *Challenges) failTx(ctx context.Context, tx pgx.Tx, e *endRow) (Outcome, error) {
+func (c *Challenges) failTx(ctx context.Context, tx pgx.Tx, e *endRow) (Outcome, *Final, error) {
 	failures := e.challengeFailures + 1
 	if _, err := tx.Exec(ctx, `UPDATE acs_challenges SET failures = $2 WHERE acs_trans_id = $1`, e.id, failures); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	e.challengeFailures = failures
 	left, err := c.d.Registration.FailTx(ctx, tx, e.regID)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	e.methodFailures = registration.MaxConsecutiveFailures - left
+	if left == 0 {
+		e.locked = true
+	}
 	switch {
 	case left == 0:
-		_, err = c.d.Results.end(ctx, tx, e, resultLocked)
-		return OutcomeFailed, err
+		f, err := c.d.Results.end(ctx, tx, e, resultLocked)
+		return OutcomeFailed, f, err
 	case failures < MaxChallengeFailures:
-		return OutcomePending, nil
+		return OutcomePending, nil, nil
 	}
-	_, err = c.d.Results.end(ctx, tx, e, resultFailed)
-	return OutcomeFailed, err
+	f, err := c.d.Results.end(ctx, tx, e, resultFailed)
+	return OutcomeFailed, f, err
 }
 
 // Cancel ends a pending challenge at the cardholder's request: not authorised, challengeCancel 01.

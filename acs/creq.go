@@ -146,8 +146,9 @@ func resultCReqRefused(v emv.Version, e *Erro) Result {
 func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 	var push bool
 	var refused *Refusal
+	var row *endRow
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
-		push, refused = false, nil
+		push, refused, row = false, nil, nil
 		// A refusal is kept apart from err: where it ends the transaction, that end must commit.
 		refuseOnly := func(e *Erro, notify string) error { refused = refusal(e, notify); return nil }
 		// One statement reads and locks what the CReq needs and what starting or ending the challenge
@@ -172,6 +173,7 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 		if err != nil {
 			return err
 		}
+		row = e
 		if !strings.EqualFold(e.serverTransID, creq.ThreeDSServerTransID) {
 			return refuseOnly(erro(emv.ErrTransactionUnknown, "threeDSServerTransID"), "")
 		}
@@ -211,22 +213,29 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 			}
 			return refuseOnly(erro(emv.ErrTimedOut, "CReq not received within 30 seconds of the ARes"), notify)
 		}
+		due := now.Add(ChallengeTimeout)
 		if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET creq_at = $2, window_size = $3, due_at = $4 WHERE acs_trans_id = $1`,
-			creq.ACSTransID, now, creq.WindowSize, now.Add(ChallengeTimeout)); err != nil {
+			creq.ACSTransID, now, creq.WindowSize, due); err != nil {
 			return err
 		}
-		e.creqAt = &now
+		e.creqAt, e.windowSize, e.dueAt = &now, &creq.WindowSize, &due
 		push, err = c.startTx(ctx, tx, e)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if row != nil {
+		c.d.Outbox.Send(ctx, row.sms) // the first mTAN, now that its transaction has committed
+	}
 	if refused != nil {
 		return nil, refused
 	}
 	if push {
 		c.push(ctx, creq.ACSTransID)
+	}
+	if v := c.viewOf(row, nil); v != nil {
+		return v, nil // the page as the step left it, without reading it again (issue 13)
 	}
 	return c.View(ctx, creq.ACSTransID)
 }

@@ -1,6 +1,7 @@
 package acs_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -148,5 +149,38 @@ func TestAReqCannotSteerTheACS(t *testing.T) {
 	}
 	if n := accepted.Load(); n != 0 {
 		t.Fatalf("the ACS connected to the host the AReq named %d times", n)
+	}
+}
+
+// Issue 13: the step that ends a challenge queues its RReq claimed by its own process and sends it before
+// the final CRes page (2.3.1 5.8.2), without a statement to claim it: the DS has it once when the page
+// is shown, the row is delivered with one attempt, and a delivery pass run afterwards (every process
+// runs one each second) finds nothing to send, neither at once nor after the claim's lease.
+func TestTheStepDeliversItsClaimedRReqOnce(t *testing.T) {
+	fx := newFlowFixture(t)
+	ctx := context.Background()
+	ares, page, code := fx.challenge(t, nil, "de")
+	done, err := page.Submit("verify", map[string]string{"mtan": code, "answer": "Kiel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ares["threeDSServerTransID"].(string)
+	if n := len(fx.sim.RReqs(id)); n != 1 {
+		t.Fatalf("%d RReqs at the final page, want 1", n)
+	}
+	var state string
+	var attempts int
+	if err := fx.Pool.QueryRow(ctx, `SELECT state, attempts FROM acs_results WHERE acs_trans_id = $1`, ares["acsTransID"]).
+		Scan(&state, &attempts); err != nil || state != "delivered" || attempts != 1 {
+		t.Fatalf("acs_results: %s, %d attempts, %v", state, attempts, err)
+	}
+	for _, wait := range []time.Duration{0, time.Minute} {
+		fx.Clock.Advance(wait)
+		if n, err := fx.results.DeliverDue(ctx); n != 0 || err != nil {
+			t.Fatalf("after %v a delivery pass sent %d (%v)", wait, n, err)
+		}
+	}
+	if cres, rreqs := fx.final(t, ares, done); cres["transStatus"] != "Y" || len(rreqs) != 1 {
+		t.Fatalf("final CRes %v, %d RReqs", cres["transStatus"], len(rreqs))
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"example.com/acs/authval"
 	"example.com/acs/cards"
 	"example.com/acs/emv"
+	"example.com/acs/registration"
+	"example.com/acs/sms"
 	"example.com/acs/whitelist"
 )
 
@@ -45,6 +47,16 @@ type endRow struct {
 	otpVerifier                          []byte
 	// confirmationState is the app confirmation's state (nil: none).
 	confirmationState *string
+	// What a challenge page shows besides (viewOf).
+	question, windowSize          *string
+	browserLanguage, mobileMasked string
+	purchaseDate                  time.Time
+	dueAt                         *time.Time
+	// deliverHere: the caller delivers the RReq right after the commit (Final.claimed), so end queues
+	// it claimed by this process, and no delivery pass claims it again (issue 13: one statement less).
+	deliverHere bool
+	// sms is an mTAN the step queued claimed (sendMTANTx): the caller sends it after the commit.
+	sms *sms.Claimed
 }
 
 // endColumns are readEnd's columns of the transaction t, its card k, its registration r (LEFT JOIN: the
@@ -59,14 +71,17 @@ const endColumns = `t.card_id, coalesce(t.registration_id, '00000000-0000-0000-0
 	EXISTS (SELECT 1 FROM whitelist_entries w WHERE w.card_id = t.card_id AND w.acquirer_bin = t.acquirer_bin
 		AND w.acquirer_merchant_id = t.acquirer_merchant_id AND w.removed_at IS NULL),
 	coalesce(s.sdk_trans_id::text, ''), coalesce(s.ui_interface, ''), coalesce(s.ui_template, ''),
-	c.state, coalesce(c.failures, 0), coalesce(c.otp_sent, 0), c.otp_expires_at, c.otp_verifier, a.state`
+	c.state, coalesce(c.failures, 0), coalesce(c.otp_sent, 0), c.otp_expires_at, c.otp_verifier, a.state,
+	r.question, t.window_size, coalesce(t.browser_language, ''), coalesce(r.mobile_masked, ''),
+	coalesce(t.purchase_date, t.created_at), t.due_at`
 
 func (e *endRow) dest() []any {
 	return append(e.txn.dest(), &e.transStatus, &e.creqAt, &e.createdAt, &e.serverTransID, &e.dsTransID, &e.version,
 		&e.notificationURL, &e.dsURL, &e.minor, &e.currencyCode, &e.exponent, &e.bin, &e.merchID, &e.merchantName, &e.final,
 		&e.finalReason, &e.cancel, &e.why, &e.scheme, &e.channel, &e.category, &e.panEnc, &e.trust, &e.listed,
 		&e.sdkTransID, &e.uiInterface, &e.uiTemplate, &e.challengeState, &e.challengeFailures, &e.otpSent, &e.otpExpires,
-		&e.otpVerifier, &e.confirmationState)
+		&e.otpVerifier, &e.confirmationState, &e.question, &e.windowSize, &e.browserLanguage, &e.mobileMasked,
+		&e.purchaseDate, &e.dueAt)
 }
 
 // readEnd reads and locks the challenged transaction id (trans_status C or D) with all endRow holds. The
@@ -200,9 +215,15 @@ func (rs *Results) end(ctx context.Context, tx pgx.Tx, e *endRow, r Result) (*Fi
 		state, lastErr = DeliveryAbandoned, "the AReq named no configured Directory Server and none is configured for scheme "+e.scheme
 	}
 	// No NOTIFY: the request that ended the challenge delivers its RReq itself (DeliverNow), a sweep's
-	// process delivers right after the sweep, and every process's delivery pass finds what is left.
-	b.Queue(`INSERT INTO acs_results (acs_trans_id, target_url, rreq, state, next_attempt_at, last_error, created_at)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $5)`, e.id, target, body, string(state), now, lastErr)
+	// process delivers right after the sweep, and every process's delivery pass finds what is left. An
+	// RReq this process delivers at once is queued claimed, as a delivery pass would claim it: its next
+	// attempt after the lease, its first attempt counted.
+	next, attempts, claimed := now, 0, e.deliverHere && state == DeliveryPending
+	if claimed {
+		next, attempts = now.Add(rs.lease()), 1
+	}
+	b.Queue(`INSERT INTO acs_results (acs_trans_id, target_url, rreq, state, next_attempt_at, attempts, last_error, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), $8)`, e.id, target, body, string(state), next, attempts, lastErr, now)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
@@ -212,5 +233,30 @@ func (rs *Results) end(ctx context.Context, tx pgx.Tx, e *endRow, r Result) (*Fi
 	status := r.Status
 	e.final = &status
 	e.finalReason, e.cancel, e.why = &r.Reason, &r.Cancel, r.Why
-	return e.finalOf(), nil
+	f := e.finalOf()
+	if claimed {
+		f.claimed = &dueResult{id: e.id, target: target, rreq: body, attempts: 1}
+	}
+	return f, nil
+}
+
+// viewOf is the challenge page's view of e as it stands after the step's writes (what View would read
+// after the commit; issue 13: without reading it again). It is nil for a transaction that is not a
+// browser or app challenge (a decoupled one): the caller reads View, which refuses it.
+func (c *Challenges) viewOf(e *endRow, f *Final) *View {
+	if e == nil || e.transStatus != "C" {
+		return nil
+	}
+	v := &View{ACSTransID: e.id, ThreeDSServerTransID: e.serverTransID, MessageVersion: e.version,
+		NotificationURL: e.notificationURL, Method: e.method, Merchant: e.merchant, Amount: e.amount, Currency: e.currency,
+		PurchaseDate: e.purchaseDate, BrowserLanguage: e.browserLanguage, WindowSize: deref(e.windowSize),
+		QuestionKey: deref(e.question), NonPayment: e.nonPayment, MTANExpires: e.otpExpires, Deadline: e.dueAt}
+	v.FailuresLeft = min(MaxChallengeFailures-e.challengeFailures, registration.TriesLeftOf(e.methodFailures, e.locked))
+	if v.Final = f; f == nil {
+		v.Final = e.finalOf()
+	}
+	if v.Final == nil && v.Method == registration.MethodMTAN {
+		v.MobileHint = e.mobileMasked
+	}
+	return v
 }

@@ -473,7 +473,7 @@ func (h *Handler) show(c echo.Context, v *View, sd string, pg page) error {
 // complete posts the final CRes (and threeDSSessionData) to the notificationURL from the browser: a form
 // that submits itself, with a button for browsers without script.
 func (h *Handler) complete(c echo.Context, v *View, pg page) error {
-	h.deliver(c, v.ACSTransID)
+	h.deliverFinal(c, v.Final)
 	b, err := v.Final.CRes()
 	if err != nil {
 		return err
@@ -508,6 +508,16 @@ func (h *Handler) deliver(c echo.Context, id uuid.UUID) {
 	}
 }
 
+// deliverFinal is deliver for a transaction whose end the request holds: an RReq it queued claimed goes
+// out without another statement to claim it (Results.Deliver).
+func (h *Handler) deliverFinal(c echo.Context, f *Final) {
+	dctx, cancel := context.WithTimeout(c.Request().Context(), h.d.Results.SendBudget())
+	defer cancel()
+	if err := h.d.Results.Deliver(dctx, f); err != nil {
+		h.d.Log.WarnContext(c.Request().Context(), "rreq delivery deferred", "acs_trans_id", f.ACSTransID, "err", err)
+	}
+}
+
 // step handles the challenge form: confirm, new mTAN, cancel.
 func (h *Handler) step(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -520,6 +530,7 @@ func (h *Handler) step(c echo.Context) error {
 		return h.render(c, http.StatusGone, "refused.html", page{Lang: web.Lang(c.Request(), ""), Error: "expired"})
 	}
 	var pg page
+	var v *View // the view a step returns, else read after it
 	switch c.FormValue("action") {
 	case "cancel":
 		if _, err := h.d.Challenges.Cancel(ctx, id); err != nil {
@@ -538,7 +549,8 @@ func (h *Handler) step(c echo.Context) error {
 		}
 	case "verify":
 		// Success and the fifth failure end the transaction; the view then shows the end.
-		_, err := h.d.Challenges.VerifyMTAN(ctx, id, c.FormValue("mtan"), c.FormValue("answer"), c.FormValue("trust") == "on")
+		var err error
+		v, err = h.d.Challenges.SubmitMTAN(ctx, id, c.FormValue("mtan"), c.FormValue("answer"), c.FormValue("trust") == "on")
 		switch {
 		case err == nil:
 		case apperr.KindOf(err) == apperr.Invalid:
@@ -567,9 +579,11 @@ func (h *Handler) step(c echo.Context) error {
 	default:
 		pg.Error = "action"
 	}
-	v, err := h.d.Challenges.View(ctx, id)
-	if err != nil {
-		return err
+	if v == nil {
+		var err error
+		if v, err = h.d.Challenges.View(ctx, id); err != nil {
+			return err
+		}
 	}
 	return h.show(c, v, sd, pg)
 }

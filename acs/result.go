@@ -110,6 +110,9 @@ type Final struct {
 	ChallengeCancel      string
 	// Why is the reason name the end was recorded with (challenge_succeeded, identification_failed, ...).
 	Why string
+	// claimed is the RReq this process queued claimed to deliver at once (endRow.deliverHere): Deliver
+	// sends it without claiming it again.
+	claimed *dueResult
 }
 
 // CRes returns the final CRes of f for the browser (2.3.1 Annex A: threeDSServerTransID, acsTransID,
@@ -279,6 +282,25 @@ func (rs *Results) DeliverDue(ctx context.Context) (int, error) {
 	return rs.deliver(ctx, uuid.Nil)
 }
 
+// lease is how long a claimed RReq is left to the process that claimed it: the send (ReadTimeout), the
+// recording of its outcome (recordBudget) and a margin.
+func (rs *Results) lease() time.Duration { return rs.d.ReadTimeout + recordBudget + 5*time.Second }
+
+// Deliver sends the RReq of an ended transaction before the browser brings its final CRes: the one f
+// holds claimed if it does (no statement to claim it), else as DeliverNow. A failure leaves it queued.
+func (rs *Results) Deliver(ctx context.Context, f *Final) error {
+	if f.claimed == nil {
+		return rs.DeliverNow(ctx, f.ACSTransID)
+	}
+	d := *f.claimed
+	f.claimed = nil // sent once from here; a second call finds it delivered or due in the database
+	if rs.d.Link == nil {
+		return nil
+	}
+	_, err := rs.deliverOne(ctx, d)
+	return err
+}
+
 // DeliverNow tries to deliver the RReq of one transaction at once, so that the DS has the result before
 // the browser brings the final CRes (2.3.1 5.8.2: the final CRes follows the RRes). A failure leaves
 // the RReq queued for DeliverDue.
@@ -306,8 +328,7 @@ func (rs *Results) deliver(ctx context.Context, only uuid.UUID) (int, error) {
 		return 0, nil
 	}
 	now := rs.d.Clock.Now()
-	// The lease outlasts the send (ReadTimeout) and the recording of its outcome (recordBudget).
-	lease := now.Add(rs.d.ReadTimeout + recordBudget + 5*time.Second)
+	lease := now.Add(rs.lease())
 	rows, err := rs.d.Pool.Query(ctx, `UPDATE acs_results r SET next_attempt_at = $3, attempts = r.attempts + 1
 		FROM (SELECT acs_trans_id FROM acs_results
 			WHERE state = '`+string(DeliveryPending)+`' AND next_attempt_at <= $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR acs_trans_id = $2)

@@ -58,6 +58,8 @@ type Outbox struct {
 	keys   *envelope.Keyring
 	clock  clockwork.Clock
 	budget Budget
+	// sender sends EnqueueClaimed messages (nil: they are enqueued for the dispatchers' passes).
+	sender *Dispatcher
 }
 
 // Budget bounds the SMS a card may cause, of every kind together (mTANs, number confirmations,
@@ -101,8 +103,51 @@ func adBody(id uuid.UUID) envelope.AD {
 	return envelope.AD{Table: "sms_outbox", Column: "body_enc", Row: id.String()}
 }
 
+// SendsWith has the outbox's EnqueueClaimed messages sent by d at once after their commit (Send). The
+// outbox is changed in place: it is wired before it serves (serve, after the dispatcher exists).
+func (o *Outbox) SendsWith(d *Dispatcher) { o.sender = d }
+
+// Claimed is a message EnqueueClaimed queued claimed by this process, for Send after the commit.
+type Claimed struct {
+	id                uuid.UUID
+	to, text, masked  string
+	purpose, currency string
+	price             decimal.Decimal
+}
+
 // Enqueue writes m in the caller's transaction and wakes the dispatchers when it commits.
 func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (uuid.UUID, error) {
+	return o.enqueue(ctx, tx, m, false)
+}
+
+// EnqueueClaimed writes m in the caller's transaction claimed by this process, as a dispatcher's pass
+// would claim it: the caller hands it to Send once the transaction has committed, and it goes to the
+// gateway from there, with no NOTIFY and no statement to claim it (issue 13: an mTAN cost a NOTIFY,
+// a wake-up of every dispatcher and a claim). Should this process die before it is sent, any
+// dispatcher sends it after the claim's lease. Without a dispatcher wired (SendsWith) it is Enqueue,
+// and the Claimed is nil.
+func (o *Outbox) EnqueueClaimed(ctx context.Context, tx pgx.Tx, m Message) (*Claimed, error) {
+	if o.sender == nil {
+		_, err := o.enqueue(ctx, tx, m, false)
+		return nil, err
+	}
+	id, err := o.enqueue(ctx, tx, m, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Claimed{id: id, to: m.To, text: m.Text, masked: MaskNumber(m.To), purpose: m.Purpose, currency: m.Currency, price: m.Price}, nil
+}
+
+// Send hands a message EnqueueClaimed queued to the dispatcher, after its transaction committed; it
+// returns at once (the gateway's answer is not waited for). nil is nothing to send.
+func (o *Outbox) Send(ctx context.Context, c *Claimed) {
+	if c == nil || o.sender == nil {
+		return
+	}
+	o.sender.sendClaimed(ctx, c)
+}
+
+func (o *Outbox) enqueue(ctx context.Context, tx pgx.Tx, m Message, claimed bool) (uuid.UUID, error) {
 	if !e164.MatchString(m.To) {
 		return uuid.Nil, apperr.Field("mobile_number", "must be an international number such as +4915112345678")
 	}
@@ -135,10 +180,17 @@ func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (uuid.UUID, 
 		return uuid.Nil, err
 	}
 	now := o.clock.Now()
+	next := now
+	if claimed {
+		next = now.Add(lease)
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO sms_outbox (id, card_id, purpose, to_enc, body_enc, to_masked, price, currency,
-		state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)`,
-		id, m.CardID, m.Purpose, to, body, MaskNumber(m.To), m.Price, m.Currency, now); err != nil {
+		state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
+		id, m.CardID, m.Purpose, to, body, MaskNumber(m.To), m.Price, m.Currency, next, now); err != nil {
 		return uuid.Nil, fmt.Errorf("sms: enqueue: %w", err)
+	}
+	if claimed {
+		return id, nil
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify('sms_outbox', '')`); err != nil {
 		return uuid.Nil, fmt.Errorf("sms: notify: %w", err)
@@ -170,6 +222,33 @@ type Dispatcher struct {
 	Backoff time.Duration
 	// Metrics counts the outcomes (nil: not counted).
 	Metrics *Metrics
+
+	// inflight are the sends of claimed messages (Outbox.Send) under way; Run waits for them.
+	inflight sync.WaitGroup
+	// sendSlots bounds the claimed messages sent at once (made on first use).
+	slotsOnce sync.Once
+	sendSlots chan struct{}
+}
+
+// maxClaimedSends bounds the gateway calls for claimed messages at once; more wait for a slot.
+const maxClaimedSends = 32
+
+// sendClaimed sends a claimed message in the background and records the outcome as a pass would.
+func (d *Dispatcher) sendClaimed(ctx context.Context, c *Claimed) {
+	d.slotsOnce.Do(func() { d.sendSlots = make(chan struct{}, maxClaimedSends) })
+	ctx = context.WithoutCancel(ctx) // the request that queued it has answered meanwhile
+	d.inflight.Add(1)
+	go func() {
+		defer d.inflight.Done()
+		d.sendSlots <- struct{}{}
+		defer func() { <-d.sendSlots }()
+		out, err := d.send(ctx, c.id, c.to, c.text, c.masked, 0, d.Clock.Now())
+		if err != nil {
+			d.Log.ErrorContext(ctx, "sms outcome not recorded; sent again after the lease", "sms_id", c.id, "err", err)
+			return
+		}
+		d.Metrics.delivered(c.purpose, out, c.price, c.currency)
+	}()
 }
 
 // DispatchOnce sends up to 50 due messages and reports how many were sent and given up. It claims them
@@ -261,14 +340,20 @@ func (d *Dispatcher) deliver(ctx context.Context, id uuid.UUID, toEnc, bodyEnc [
 	if err != nil {
 		return retrying, err
 	}
+	return d.send(ctx, id, string(to), string(body), masked, attempts, now)
+}
+
+// send gives one message to the gateway and records the outcome.
+func (d *Dispatcher) send(ctx context.Context, id uuid.UUID, to, body, masked string, attempts int, now time.Time) (outcome, error) {
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	ref, sendErr := d.Gateway.Send(sctx, string(to), string(body))
+	ref, sendErr := d.Gateway.Send(sctx, to, body)
 	cancel()
 	// The outcome is recorded even if the caller's context ended meanwhile, and again while PostgreSQL is
 	// away (store.Record): a sent SMS must not be sent again after the lease. Each statement moves the
 	// message only from pending, so a repeat of one that took effect changes nothing.
+	var err error
 	if sendErr == nil {
-		err := store.Record(ctx, d.Pool, `UPDATE sms_outbox SET state = 'sent', sent_at = $2, gateway_ref = $3, attempts = attempts + 1,
+		err = store.Record(ctx, d.Pool, `UPDATE sms_outbox SET state = 'sent', sent_at = $2, gateway_ref = $3, attempts = attempts + 1,
 			to_enc = NULL, body_enc = NULL, last_error = NULL WHERE id = $1 AND state = 'pending'`, id, d.Clock.Now(), ref)
 		d.Log.InfoContext(ctx, "sms sent", "sms_id", id, "to", masked)
 		return delivered, err
@@ -300,6 +385,7 @@ func truncate(s string) string {
 // Run dispatches until ctx ends: at once when an Enqueue commits (LISTEN/NOTIFY on a connection of its
 // own), and every interval for retries and for notifications missed while reconnecting.
 func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
+	defer d.inflight.Wait()
 	wake := make(chan struct{}, 1)
 	go store.Listen(ctx, d.Pool, "sms_outbox", wake)
 	t := time.NewTicker(interval)

@@ -520,3 +520,63 @@ func TestSentIsRecordedOnceTheDatabaseIsBack(t *testing.T) {
 		t.Fatalf("the gateway got the message %d times", gw.calls)
 	}
 }
+
+// claim queues one message with EnqueueClaimed in a committed transaction.
+func (fx *fixture) claim(t *testing.T, outbox *sms.Outbox, text string) *sms.Claimed {
+	t.Helper()
+	var c *sms.Claimed
+	if err := store.WithTx(context.Background(), fx.pool, func(tx pgx.Tx) error {
+		var err error
+		c, err = outbox.EnqueueClaimed(context.Background(), tx, sms.Message{CardID: fx.card, Purpose: "mtan", To: number,
+			Text: text, Price: decimal.RequireFromString("0.09"), Currency: "EUR"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Issue 13, R-AUTH-9: an mTAN queued claimed goes to the gateway from the process that queued it, once,
+// and is recorded sent; the dispatchers' passes leave it alone, at once and after the claim's lease. One
+// whose process died before sending it (Send never called) is sent by a pass once the lease is over.
+func TestClaimedMessagesAreSentOnceByTheirProcess(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	gw := &counting{seen: map[string]int{}}
+	d := fx.dispatcher(gw)
+	outbox := sms.NewOutbox(fx.keys, fx.clock).WithBudget(sms.Budget{})
+	outbox.SendsWith(d)
+	c := fx.claim(t, outbox, "sent by its process")
+	if c == nil {
+		t.Fatal("no claim with a dispatcher wired")
+	}
+	if sent, _, err := d.DispatchOnce(ctx); sent != 0 || err != nil {
+		t.Fatalf("a pass sent %d claimed messages (%v)", sent, err)
+	}
+	outbox.Send(ctx, c)
+	runCtx, stop := context.WithCancel(ctx)
+	stop()
+	d.Run(runCtx, time.Hour) // returns once the claimed send has been recorded
+	orphan := fx.claim(t, outbox, "its process died")
+	_ = orphan // never handed to Send
+	for _, wait := range []time.Duration{0, time.Minute} {
+		fx.clock.Advance(wait)
+		if _, _, err := d.DispatchOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gw.seen["sent by its process"] != 1 || gw.seen["its process died"] != 1 || len(gw.seen) != 2 {
+		t.Fatalf("sent: %v", gw.seen)
+	}
+	var sent int
+	if err := fx.pool.QueryRow(ctx, `SELECT count(*) FROM sms_outbox WHERE state = 'sent' AND to_enc IS NULL`).Scan(&sent); err != nil || sent != 2 {
+		t.Fatalf("%d recorded sent (%v)", sent, err)
+	}
+	// Without a dispatcher wired (a command outside serve), it is an ordinary Enqueue: no claim.
+	if c := fx.claim(t, fx.outbox, "for a pass"); c != nil {
+		t.Fatal("claimed without a dispatcher")
+	}
+	if sent, _, err := d.DispatchOnce(ctx); sent != 1 || err != nil {
+		t.Fatalf("the pass sent %d (%v)", sent, err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // Config is the database part of the service configuration.
@@ -67,6 +68,13 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		pc.MaxConns = cfg.MaxConns
 	}
 	followPrimary(pc, cfg.URL)
+	// google/uuid values are sql driver.Valuers, which pgx encodes by way of their text and scans by
+	// parsing text: 8 % of the service's CPU in the mTAN flow (issue 13). Registered, they are 16 bytes
+	// on the wire both ways.
+	pc.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		pgxuuid.Register(c.TypeMap())
+		return nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)

@@ -248,6 +248,7 @@ type deps struct {
 	clock        clockwork.Clock
 	smsPrice     decimal.Decimal
 	budget       sms.Budget
+	mtanOutbox   *sms.Outbox // the challenges' (serve has its mTANs sent by its dispatcher at once)
 	pool         *pgxpool.Pool
 	hsm          *hsm.HSM
 	keys         *envelope.Keyring
@@ -347,8 +348,9 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.results = acs.NewResults(acs.ResultDeps{Pool: d.pool, Cards: d.cards, AV: d.av, Clock: clock, Log: log, Link: link,
 		MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, RetryInterval: cfg.ThreeDS.RReqRetryInterval,
 		ReadTimeout: cfg.ThreeDS.DSLink.ReadTimeout, Whitelist: d.whitelist, Metrics: d.metrics})
+	d.mtanOutbox = sms.NewOutbox(d.keys, clock).WithBudget(d.budget)
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
-		Outbox: sms.NewOutbox(d.keys, clock).WithBudget(d.budget), Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
+		Outbox: d.mtanOutbox, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
 		Results: d.results,
 		Cards:   d.cards, Pusher: pusher{d.push}, Sessions: d.keys})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
@@ -610,6 +612,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	dispatcher := &sms.Dispatcher{Pool: d.pool, Keys: d.keys, Gateway: gw, Clock: d.clock, Log: log,
 		MaxAttempts: cfg.SMS.MaxAttempts, Backoff: cfg.SMS.Backoff, Metrics: sms.NewMetrics(d.metricsRegistry, d.pool, store.MetricsPeriod)}
+	// A challenge's mTAN goes to the gateway from the request that queued it, right after the commit.
+	d.mtanOutbox.SendsWith(dispatcher)
 	dispatchCtx, stopDispatch := context.WithCancel(ctx)
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx, 5*time.Second); close(dispatched) }()
