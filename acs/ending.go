@@ -153,7 +153,7 @@ func (rs *Results) end(ctx context.Context, tx pgx.Tx, e *endRow, r Result) (*Fi
 		b.Queue(learnBrowserSQL, e.id, e.cardID, now, now.Add(-time.Hour))
 		// A success ends the run of wrong entries of the card's method (PSD2 RTS Art. 4: consecutive).
 		if e.methodFailures > 0 {
-			b.Queue(`UPDATE registrations SET auth_failures = 0 WHERE id = $1 AND locked_at IS NULL AND auth_failures > 0`, e.regID)
+			b.Queue(registration.SucceedSQL, e.regID)
 		}
 		if e.trust && rs.d.Whitelist != nil && e.bin != nil && e.merchID != nil {
 			sql, args := rs.d.Whitelist.AddSQL(e.cardID, whitelist.Merchant{AcquirerBIN: *e.bin, AcquirerMerchantID: *e.merchID,

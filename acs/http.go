@@ -397,7 +397,7 @@ func (h *Handler) refuse(c echo.Context, r *Refusal, sd string) error {
 	pg := page{Lang: web.Lang(c.Request(), ""), ErroCode: e.ErrorCode, ErroDetail: e.ErrorDetail}
 	if id, err := uuid.Parse(e.ACSTransID); err == nil && r.NotificationURL != "" {
 		// A refusal that ended the transaction queued its RReq: the DS hears first, as with a final CRes.
-		h.deliver(c, id)
+		h.deliver(c, &Final{ACSTransID: id})
 	}
 	if r.NotificationURL != "" {
 		pg.PostTo, pg.CRes, pg.SessionData = r.NotificationURL, base64.RawURLEncoding.EncodeToString(emv.EncodeErro(e)), sd
@@ -473,7 +473,7 @@ func (h *Handler) show(c echo.Context, v *View, sd string, pg page) error {
 // complete posts the final CRes (and threeDSSessionData) to the notificationURL from the browser: a form
 // that submits itself, with a button for browsers without script.
 func (h *Handler) complete(c echo.Context, v *View, pg page) error {
-	h.deliverFinal(c, v.Final)
+	h.deliver(c, v.Final)
 	b, err := v.Final.CRes()
 	if err != nil {
 		return err
@@ -498,19 +498,10 @@ func origin(u *url.URL) string {
 	return " " + u.Scheme + "://" + u.Host
 }
 
-// deliver sends a transaction's queued RReq before the browser brings the CRes, as the specification
-// orders (2.3.1 5.8.2); if the DS is unreachable now, the queued RReq is retried in the background.
-func (h *Handler) deliver(c echo.Context, id uuid.UUID) {
-	dctx, cancel := context.WithTimeout(c.Request().Context(), h.d.Results.SendBudget())
-	defer cancel()
-	if err := h.d.Results.DeliverNow(dctx, id); err != nil {
-		h.d.Log.WarnContext(c.Request().Context(), "rreq delivery deferred", "acs_trans_id", id, "err", err)
-	}
-}
-
-// deliverFinal is deliver for a transaction whose end the request holds: an RReq it queued claimed goes
-// out without another statement to claim it (Results.Deliver).
-func (h *Handler) deliverFinal(c echo.Context, f *Final) {
+// deliver sends an ended transaction's RReq before the browser brings the CRes, as the specification
+// orders (2.3.1 5.8.2): the one f holds claimed if the request queued it so (Results.Deliver), else the
+// queued one of f.ACSTransID; if the DS is unreachable now, the RReq is retried in the background.
+func (h *Handler) deliver(c echo.Context, f *Final) {
 	dctx, cancel := context.WithTimeout(c.Request().Context(), h.d.Results.SendBudget())
 	defer cancel()
 	if err := h.d.Results.Deliver(dctx, f); err != nil {

@@ -45,9 +45,13 @@ func (r *Registrar) FailTx(ctx context.Context, tx pgx.Tx, regID uuid.UUID) (lef
 
 // SucceedTx resets the count after a successful use of the method.
 func (r *Registrar) SucceedTx(ctx context.Context, tx pgx.Tx, regID uuid.UUID) error {
-	_, err := tx.Exec(ctx, `UPDATE registrations SET auth_failures = 0 WHERE id = $1 AND locked_at IS NULL AND auth_failures > 0`, regID)
+	_, err := tx.Exec(ctx, SucceedSQL, regID)
 	return err
 }
+
+// SucceedSQL is SucceedTx's statement ($1 the registration), for a caller that sends it in a batch with
+// the rest of a challenge's end.
+const SucceedSQL = `UPDATE registrations SET auth_failures = 0 WHERE id = $1 AND locked_at IS NULL AND auth_failures > 0`
 
 // TriesLeft reports how many wrong entries the method of regID has left before it locks (0: locked).
 func (r *Registrar) TriesLeft(ctx context.Context, q Querier, regID uuid.UUID) (int, error) {
