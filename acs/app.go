@@ -21,6 +21,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
+	"example.com/acs/cards"
 	"example.com/acs/registration"
 	"example.com/acs/store"
 )
@@ -105,35 +106,35 @@ type Pusher interface {
 	Push(ctx context.Context, registrationID uuid.UUID, c Confirmation) error
 }
 
-// openConfirmationTx creates the confirmation of an app challenge and wakes waiting apps (NOTIFY). It
-// returns false when the card already has MaxPendingConfirmations waiting.
-func (c *Challenges) openConfirmationTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID, t *txn) (bool, error) {
-	// Waiting ones, and all of the last window whatever became of them: cancelling and repeating must
-	// not lift the bound on pushes (push bombing, ASVS 6.6.3).
-	var pending, recent int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = '`+string(ConfirmationPending)+`'), count(*)
-		FROM app_confirmations WHERE card_id = $1 AND (state = '`+string(ConfirmationPending)+`' OR created_at > $2)`, t.cardID, c.d.Clock.Now().Add(-PushWindow)).
-		Scan(&pending, &recent); err != nil {
-		return false, err
-	}
-	if pending >= MaxPendingConfirmations || recent >= MaxPushesPerWindow {
-		return false, nil
-	}
+// openConfirmationSQL creates the confirmation of an app challenge and wakes waiting apps (NOTIFY) in
+// one statement, unless the card has MaxPendingConfirmations waiting or had MaxPushesPerWindow in the
+// last window whatever became of them: cancelling and repeating must not lift the bound on pushes (push
+// bombing, ASVS 6.6.3). A row comes back when it was created. $1 the transaction, $2 the card, $3 the
+// registration, $4 the nonce, $5 the offline challenge, $6 now, $7 the window's start.
+var openConfirmationSQL = `WITH n AS (SELECT count(*) FILTER (WHERE state = '` + string(ConfirmationPending) + `') AS pending,
+		count(*) AS recent FROM app_confirmations WHERE card_id = $2 AND (state = '` + string(ConfirmationPending) + `' OR created_at > $7)),
+	ins AS (INSERT INTO app_confirmations (acs_trans_id, card_id, registration_id, nonce, offline_challenge, state, created_at)
+		SELECT $1, $2, $3, $4, $5, '` + string(ConfirmationPending) + `', $6 FROM n
+		WHERE n.pending < ` + strconv.Itoa(MaxPendingConfirmations) + ` AND n.recent < ` + strconv.Itoa(MaxPushesPerWindow) + `
+		RETURNING card_id)
+	SELECT pg_notify('app_confirmations', card_id::text) FROM ins`
+
+// openConfirmation queues, after the batch's other statements, the confirmation of e's app challenge
+// (openConfirmationSQL) and returns it with the batch item's index: no row there means the card's bound
+// refused it.
+func (c *Challenges) openConfirmation(b *pgx.Batch, e *endRow) (*Confirmation, error) {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
-		return false, err
+		return nil, err
 	}
 	challenge, err := registration.RandomDigits(8)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO app_confirmations (acs_trans_id, card_id, registration_id, nonce, offline_challenge, state,
-		created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, acsTransID, t.cardID, t.regID, nonce, challenge, string(ConfirmationPending),
-		c.d.Clock.Now()); err != nil {
-		return false, err
-	}
-	_, err = tx.Exec(ctx, `SELECT pg_notify('app_confirmations', $1)`, t.cardID.String())
-	return true, err
+	now := c.d.Clock.Now()
+	b.Queue(openConfirmationSQL, e.id, e.cardID, e.regID, nonce, challenge, now, now.Add(-PushWindow))
+	conf := confirmationOf(e, nonce)
+	return &conf, nil
 }
 
 // A non-payment authentication has no amount: the app is shown 0 in the currency of the bank (and the
@@ -149,13 +150,44 @@ func scanConfirmation(row pgx.Row, extra ...any) (Confirmation, error) {
 
 // Pending lists the confirmations waiting for the card's app, oldest first.
 func (c *Challenges) Pending(ctx context.Context, cardID uuid.UUID) ([]Confirmation, error) {
-	rows, err := c.d.Pool.Query(ctx, `SELECT `+confirmationColumns+` FROM app_confirmations a
-		JOIN acs_transactions t ON t.acs_trans_id = a.acs_trans_id
-		WHERE a.card_id = $1 AND a.state = '`+string(ConfirmationPending)+`' AND t.final_status IS NULL ORDER BY a.created_at`, cardID)
+	return c.PendingAfter(ctx, cardID, nil)
+}
+
+// pendingSQL lists a card's waiting confirmations ($1).
+const pendingSQL = `SELECT ` + confirmationColumns + ` FROM app_confirmations a
+	JOIN acs_transactions t ON t.acs_trans_id = a.acs_trans_id
+	WHERE a.card_id = $1 AND a.state = '` + string(ConfirmationPending) + `' AND t.final_status IS NULL ORDER BY a.created_at`
+
+// PendingAfter is Pending with first (nil: none) run ahead of the read in the same round trip and the
+// same implicit transaction: the list is not read when first fails (a signed request's nonce, issue 13).
+func (c *Challenges) PendingAfter(ctx context.Context, cardID uuid.UUID, first *store.Queued) ([]Confirmation, error) {
+	collect := func(rows pgx.Rows) ([]Confirmation, error) {
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Confirmation, error) { return scanConfirmation(r) })
+	}
+	if first == nil {
+		rows, err := c.d.Pool.Query(ctx, pendingSQL, cardID)
+		if err != nil {
+			return nil, err
+		}
+		return collect(rows)
+	}
+	b := &pgx.Batch{}
+	first.QueueTo(b)
+	b.Queue(pendingSQL, cardID)
+	br := c.d.Pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Confirmation, error) { return scanConfirmation(r) })
+	list, err := collect(rows)
+	if err != nil {
+		return nil, err
+	}
+	return list, br.Close()
 }
 
 // Verification is how the app verified the cardholder before answering.
@@ -182,6 +214,9 @@ type Answer struct {
 	Signature []byte
 	// TrustMerchant: with an approval, the merchant becomes trusted (R-WL-1), as with the mTAN page's box.
 	TrustMerchant bool
+	// Nonce records the signed request's nonce (nil: none): with the answer's end where the answer ends
+	// the challenge, else on its own before anything else the answer does. Its error is returned as is.
+	Nonce *store.Queued
 }
 
 // Reasons of an app challenge's end.
@@ -206,74 +241,160 @@ var errNotPending = apperr.New(apperr.Conflict, "this confirmation has been answ
 // the stored confirmation; a PIN is checked against its HSM verifier (five wrong lock the app and end
 // the challenge). Approval ends the challenge with Y; a decline or a failed biometric check with N. An
 // answer is taken once.
+//
+// The transaction is read and locked with its card, registration and confirmation by one statement, and
+// the answer's end is written with the transaction's as one batch (issue 13: the answer was fourteen
+// statements before its end). Its RReq is queued claimed and sent from here right after the commit, so
+// that the DS has the result when the browser's page comes for the final CRes.
 func (c *Challenges) AnswerApp(ctx context.Context, cardID, id uuid.UUID, ans Answer) (*Final, error) {
-	conf, regID, err := c.confirmation(ctx, cardID, id)
-	if err != nil {
-		return nil, err
+	if ans.TrustMerchant && !ans.Approve {
+		return nil, apperr.Field("trust_merchant", "only with an approval")
 	}
-	if card, err := c.d.Cards.Get(ctx, cardID); err != nil {
-		return nil, err
-	} else if !card.Status.Usable() {
-		return nil, apperr.New(apperr.Forbidden, "the card is blocked")
-	}
-	reg, err := c.d.Registration.Active(ctx, cardID)
-	if err != nil || reg.ID != regID {
-		return nil, apperr.New(apperr.Forbidden, "this confirmation belongs to another registration of the card")
-	}
-	deviceKey, err := c.d.Registration.DeviceKey(ctx, cardID, registration.Active)
-	if err != nil {
-		return nil, err
-	}
-	signed := conf.Canonical()
-	if ans.TrustMerchant {
-		if !ans.Approve {
-			return nil, apperr.Field("trust_merchant", "only with an approval")
-		}
-		signed = conf.CanonicalTrusting()
-	}
-	if !verifySigned(deviceKey, signed, ans.Signature) {
-		return nil, apperr.Field("signature", "does not match this confirmation (transaction, amount, currency, merchant, date, trust)")
-	}
-	fp := sha256.Sum256(deviceKey)
-	ev := &signedAnswer{data: signed, signature: ans.Signature, keySHA256: fp[:], trust: ans.TrustMerchant}
-	result := resultSucceeded
-	switch {
-	case !ans.Approve:
-		result = resultDeclined
-	case ans.Verification == BiometricFailed:
-		result = resultIdentification
-	case ans.Verification == VerifiedPIN:
-		if err := c.d.Registration.CheckPIN(ctx, cardID, ans.PIN); err != nil {
-			if apperr.KindOf(err) == apperr.Locked {
-				// The app is locked for good (R-AUTH-6): this purchase is not authorised either.
-				_, _ = c.finishApp(ctx, id, resultAppLocked, VerifiedPIN, ev)
-			}
-			return nil, err
-		}
-	case ans.Verification == VerifiedBiometric:
-	default:
+	if ans.Approve && ans.Verification != VerifiedPIN && ans.Verification != VerifiedBiometric && ans.Verification != BiometricFailed {
 		return nil, apperr.Field("user_verification", "must be pin, biometric or biometric_failed")
 	}
-	return c.finishApp(ctx, id, result, ans.Verification, ev)
+	var f *Final
+	var result error
+	var ev *signedAnswer
+	wrongPIN, nonceWritten := false, false
+	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
+		f, result, ev, wrongPIN, nonceWritten = nil, nil, nil, false, false
+		var a appAnswerRow
+		e, err := readEndWith(ctx, tx, id, appAnswerColumns, a.dest()...)
+		if apperr.KindOf(err) == apperr.NotFound || (err == nil && (a.cardID == nil || *a.cardID != cardID)) {
+			result = errNoConfirmation
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ended, err := c.settle(ctx, tx, e); err != nil || ended || ConfirmationState(deref(e.confirmationState)) != ConfirmationPending {
+			result = errNotPending
+			return err
+		}
+		if !cards.Status(a.cardStatus).Usable() {
+			result = apperr.New(apperr.Forbidden, "the card is blocked")
+			return nil
+		}
+		if registration.State(a.regState) != registration.Active || a.confRegID == nil || *a.confRegID != e.regID {
+			result = apperr.New(apperr.Forbidden, "this confirmation belongs to another registration of the card")
+			return nil
+		}
+		deviceKey, err := c.d.Registration.OpenDeviceKey(ctx, e.regID, a.deviceKeyEnc)
+		if err != nil {
+			return err
+		}
+		conf := confirmationOf(e, a.nonce)
+		signed := conf.Canonical()
+		if ans.TrustMerchant {
+			signed = conf.CanonicalTrusting()
+		}
+		if !verifySigned(deviceKey, signed, ans.Signature) {
+			result = apperr.Field("signature", "does not match this confirmation (transaction, amount, currency, merchant, date, trust)")
+			return nil
+		}
+		fp := sha256.Sum256(deviceKey)
+		ev = &signedAnswer{data: signed, signature: ans.Signature, keySHA256: fp[:], trust: ans.TrustMerchant}
+		r := resultSucceeded
+		switch {
+		case !ans.Approve:
+			r = resultDeclined
+		case ans.Verification == BiometricFailed:
+			r = resultIdentification
+		case ans.Verification == VerifiedPIN:
+			if e.locked || e.methodFailures >= registration.MaxPINFailures {
+				// The app is locked for good (R-AUTH-6): this purchase is not authorised either.
+				result, r = registration.ErrPINLocked, resultAppLocked
+				break
+			}
+			ok, err := c.d.Registration.PINMatches(a.emCertID, ans.PIN, a.pinVerifier)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				wrongPIN = true // counted by CheckPIN after this transaction, which writes nothing
+				return nil
+			}
+		}
+		e.answer = &confirmationAnswer{to: confirmationEnd(r), how: ans.Verification, ev: ev}
+		e.trust = ev.trust && r.Status == "Y" // end adds the merchant to the card's trusted list (R-WL-1)
+		e.deliverHere, e.first, nonceWritten = true, ans.Nonce, true
+		r.Verification = ans.Verification
+		f, err = c.d.Results.end(ctx, tx, e, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ans.Nonce != nil && !nonceWritten {
+		// A refused answer uses up its nonce too: a replay of a wrong PIN must not count again.
+		if err := ans.Nonce.Exec(ctx, c.d.Pool); err != nil {
+			return nil, err
+		}
+	}
+	if wrongPIN {
+		// The wrong PIN is counted where every wrong PIN is (the fifth locks the app and ends this purchase).
+		err := c.d.Registration.CheckPIN(ctx, cardID, ans.PIN)
+		if apperr.KindOf(err) == apperr.Locked {
+			if _, err := c.finishApp(ctx, id, resultAppLocked, VerifiedPIN, ev); err != nil && err != errNotPending {
+				c.d.Log.ErrorContext(ctx, "app challenge not ended after the PIN locked the app", "acs_trans_id", id, "err", err)
+			}
+		}
+		if err == nil {
+			err = apperr.New(apperr.Conflict, "the PIN changed during the answer; answer again")
+		}
+		return nil, err
+	}
+	if f != nil {
+		c.deliver(ctx, f)
+	}
+	return f, result
 }
 
-// confirmation reads a pending confirmation of the card.
-func (c *Challenges) confirmation(ctx context.Context, cardID, id uuid.UUID) (Confirmation, uuid.UUID, error) {
-	var regID uuid.UUID
-	var state string
-	conf, err := scanConfirmation(c.d.Pool.QueryRow(ctx, `SELECT `+confirmationColumns+`, a.registration_id, a.state
-		FROM app_confirmations a JOIN acs_transactions t ON t.acs_trans_id = a.acs_trans_id
-		WHERE a.acs_trans_id = $1 AND a.card_id = $2`, id, cardID), &regID, &state)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return conf, regID, apperr.New(apperr.NotFound, "no such confirmation for this card")
+// deliver sends the RReq of f's transaction right after the commit that ended it (the one f holds
+// claimed, else the queued one, Results.Deliver), bounded by the send's budget; a failure leaves it to
+// the delivery pass.
+func (c *Challenges) deliver(ctx context.Context, f *Final) {
+	dctx, cancel := context.WithTimeout(ctx, c.d.Results.SendBudget())
+	defer cancel()
+	if err := c.d.Results.Deliver(dctx, f); err != nil {
+		c.d.Log.WarnContext(ctx, "rreq delivery deferred", "acs_trans_id", f.ACSTransID, "err", err)
 	}
-	if err != nil {
-		return conf, regID, err
+}
+
+var errNoConfirmation = apperr.New(apperr.NotFound, "no such confirmation for this card")
+
+// appAnswerColumns are what an app's answer reads besides endColumns (readEndWith): the card's status,
+// the registration's state, device key, PIN verifier and device certificate, and the confirmation's
+// card, registration and nonce.
+const appAnswerColumns = `, k.status, coalesce(r.state, ''), r.device_key_enc, r.pin_verifier,
+	coalesce(r.em_cert_id, '00000000-0000-0000-0000-000000000000'::uuid), a.card_id, a.registration_id, a.nonce`
+
+type appAnswerRow struct {
+	cardStatus, regState string
+	deviceKeyEnc         []byte
+	pinVerifier          []byte
+	emCertID             uuid.UUID
+	cardID, confRegID    *uuid.UUID
+	nonce                []byte
+}
+
+func (a *appAnswerRow) dest() []any {
+	return []any{&a.cardStatus, &a.regState, &a.deviceKeyEnc, &a.pinVerifier, &a.emCertID, &a.cardID, &a.confRegID, &a.nonce}
+}
+
+// confirmationOf is e's app confirmation with nonce as Pending lists it (confirmationColumns), made
+// from the row readEnd read: what the app signed is checked against it, and the push carries it.
+func confirmationOf(e *endRow, nonce []byte) Confirmation {
+	currency, exponent := e.currency, 2
+	if currency == "" {
+		currency = "978"
 	}
-	if ConfirmationState(state) != ConfirmationPending {
-		return conf, regID, errNotPending
+	if e.exponent != nil {
+		exponent, _ = strconv.Atoi(*e.exponent)
 	}
-	return conf, regID, nil
+	return Confirmation{ID: e.id, CardID: e.cardID, Merchant: e.merchant, Amount: e.amount, Currency: currency,
+		Exponent: exponent, Date: e.purchaseDate, Nonce: nonce}
 }
 
 // signedAnswer is what the app signed and how: kept with the confirmation as evidence (evidence.go).
@@ -282,31 +403,19 @@ type signedAnswer struct {
 	trust                      bool // the cardholder also trusted the merchant
 }
 
-// finishApp consumes the confirmation (guarded: from pending only) and ends the challenge in the same
-// database transaction; ev, the signed answer, is kept with it (nil: none, an offline password).
+// finishApp ends the challenge with r and the confirmation with how the app answered, unless it has
+// ended (errNotPending); ev, the signed answer, is kept with it (nil: none).
 func (c *Challenges) finishApp(ctx context.Context, id uuid.UUID, r Result, how Verification, ev *signedAnswer) (*Final, error) {
 	var f *Final
 	var result error
 	err := store.WithTx(ctx, c.d.Pool, func(tx pgx.Tx) error {
 		result = nil
 		e, ended, err := c.lockTx(ctx, tx, id)
-		if err != nil || ended {
+		if err != nil || ended || ConfirmationState(deref(e.confirmationState)) != ConfirmationPending {
 			result = errNotPending
 			return err
 		}
-		ended, err = endConfirmation(ctx, tx, id, confirmationEnd(r), how, ev, c.d.Clock.Now())
-		if err != nil {
-			return err
-		}
-		if !ended {
-			result = errNotPending
-			return nil
-		}
-		answered := string(confirmationEnd(r))
-		e.confirmationState = &answered
-		if ev.trust && r.Status == "Y" {
-			e.trust = true // end adds the merchant to the card's trusted list with the successful end (R-WL-1)
-		}
+		e.answer = &confirmationAnswer{to: confirmationEnd(r), how: how, ev: ev}
 		r.Verification = how
 		f, err = c.d.Results.end(ctx, tx, e, r)
 		return err
@@ -360,11 +469,7 @@ func (c *Challenges) VerifyOffline(ctx context.Context, id uuid.UUID, password s
 			return err
 		}
 		if hmac.Equal([]byte(OfflinePassword(secret, challenge, minor, currency)), []byte(strings.TrimSpace(password))) {
-			if _, err := endConfirmation(ctx, tx, id, ConfirmationApproved, VerifiedOfflinePassword, nil, c.d.Clock.Now()); err != nil {
-				return err
-			}
-			approved := string(ConfirmationApproved)
-			e.confirmationState = &approved
+			e.answer = &confirmationAnswer{to: ConfirmationApproved, how: VerifiedOfflinePassword}
 			out = OutcomeSucceeded
 			r := resultSucceeded
 			r.Via = ViaOffline // typed into the page: an app one-time code, not a confirmation in the app

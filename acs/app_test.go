@@ -371,6 +371,11 @@ func TestAppAnswers(t *testing.T) {
 		if code != 200 || out["trans_status"] != tc.status || out["result"] != tc.why {
 			t.Fatalf("%s/%s: %d %v", tc.decision, tc.how, code, out)
 		}
+		// The answer's request delivered the RReq (queued claimed with the end, issue 13): the DS has the
+		// result before the browser's page asks for the final CRes, which then sends nothing more.
+		if rreqs := fx.sim.RReqs(ares["threeDSServerTransID"].(string)); len(rreqs) != 1 {
+			t.Fatalf("%s: %d RReqs when the app's answer returned", tc.why, len(rreqs))
+		}
 		done := moveOn(t, page)
 		if !strings.Contains(done.Body, tc.pageText) {
 			t.Fatalf("%s: page %.600s", tc.why, done.Body)
@@ -628,5 +633,66 @@ func TestLongPollEndsOnShutdown(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the long poll held the shutdown")
+	}
+}
+
+// A signed app request counts once (issue 13 moved its nonce into the statements of the request): the
+// list and an answer sent twice are refused as replays the second time, a wrong PIN sent twice is
+// counted once, and an approval sent twice is a replay, not a second answer.
+func TestAppRequestsAreNotReplayed(t *testing.T) {
+	fx := newAppFixture(t)
+	_, page := fx.purchase(t, nil)
+	twice := func(path string, body any) (int, int, string) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, fx.a.url+"/app/v1"+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if err := appapi.Sign(req, b, fx.key, fx.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var codes [2]int
+		var msg string
+		for i := range codes {
+			r, _ := http.NewRequest(http.MethodPost, req.URL.String(), bytes.NewReader(b))
+			r.Header = req.Header.Clone()
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+			msg, _ = out["message"].(string)
+		}
+		return codes[0], codes[1], msg
+	}
+	if first, second, msg := twice("/confirmations", appapi.ConfirmationsRequest{CardID: fx.cardID}); first != 200 || second != 401 ||
+		!strings.Contains(msg, "replay") {
+		t.Fatalf("list twice: %d %d %q", first, second, msg)
+	}
+	c := fx.pending(t, fx.a)[0].Confirmation
+	wrong := appapi.AnswerRequest{CardID: fx.cardID, ConfirmationID: c.ID, Decision: "approve", UserVerification: "pin", PIN: "1111",
+		Signature: fx.sign(c)}
+	if first, second, msg := twice("/confirmations/answer", wrong); first != 400 || second != 401 || !strings.Contains(msg, "replay") {
+		t.Fatalf("wrong PIN twice: %d %d %q", first, second, msg)
+	}
+	var failures int
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT auth_failures FROM registrations WHERE card_id = $1 AND state = 'active'`,
+		fx.cardID).Scan(&failures); err != nil || failures != 1 {
+		t.Fatalf("wrong PINs counted: %d %v", failures, err)
+	}
+	approve := appapi.AnswerRequest{CardID: fx.cardID, ConfirmationID: c.ID, Decision: "approve", UserVerification: "biometric",
+		Signature: fx.sign(c)}
+	if first, second, msg := twice("/confirmations/answer", approve); first != 200 || second != 401 || !strings.Contains(msg, "replay") {
+		t.Fatalf("approval twice: %d %d %q", first, second, msg)
+	}
+	if cres, _, _ := moveOn(t, page).Final(); cres["transStatus"] != "Y" {
+		t.Fatalf("final CRes %v", cres)
+	}
+	// The approval reset the run of wrong PINs (PSD2 RTS Art. 4: consecutive), in the batch of its end.
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT auth_failures FROM registrations WHERE card_id = $1 AND state = 'active'`,
+		fx.cardID).Scan(&failures); err != nil || failures != 0 {
+		t.Fatalf("wrong PINs after the approval: %d %v", failures, err)
 	}
 }

@@ -100,7 +100,7 @@ func (c *Challenges) AppStep(ctx context.Context, body []byte) (*AppReply, error
 			apperr.KindOf(err) != apperr.NotFound {
 			return nil, err
 		}
-		c.deliver(ctx, id)
+		c.deliver(ctx, &Final{ACSTransID: id})
 		return &AppReply{Erro: e, SDKTransID: e.SDKTransID}, nil
 	}
 	allowed := []sdkcrypto.Enc{sdkcrypto.A128CBCHS256, sdkcrypto.A128GCM}
@@ -284,7 +284,7 @@ func (c *Challenges) sdkErro(ctx context.Context, body []byte) (*AppReply, error
 	if _, err := c.d.Results.Finish(ctx, id, r); err != nil && apperr.KindOf(err) != apperr.NotFound {
 		return nil, err
 	}
-	c.deliver(ctx, id)
+	c.deliver(ctx, &Final{ACSTransID: id})
 	return &AppReply{SDKTransID: s.sdkTransID}, nil
 }
 
@@ -359,7 +359,7 @@ func (c *Challenges) appStep(ctx context.Context, id uuid.UUID, s *sdkSession, m
 			return c.appCRes(s, v, notice), false, nil
 		}
 	}
-	c.deliver(ctx, id) // the RReq before the final CRes (Step 18-23)
+	c.deliver(ctx, &Final{ACSTransID: id}) // the RReq before the final CRes (Step 18-23)
 	return appFinalCRes(s, v.Final), true, nil
 }
 
@@ -467,14 +467,6 @@ func (c *Challenges) keepMTAN(ctx context.Context, id uuid.UUID, code string) er
 
 func mtanAD(acsTransID string) envelope.AD {
 	return envelope.AD{Table: "acs_sdk_sessions", Column: "mtan_entered_enc", Row: acsTransID}
-}
-
-// deliver sends the transaction's RReq now (bounded by the DS link's read timeout); a failure leaves it
-// to the delivery loop.
-func (c *Challenges) deliver(ctx context.Context, id uuid.UUID) {
-	if err := c.d.Results.DeliverNow(ctx, id); err != nil {
-		c.d.Log.WarnContext(ctx, "RReq not delivered at once; the delivery loop retries", "acs_trans_id", id, "err", err)
-	}
 }
 
 // appCRes is the CRes of a challenge under way, in the UI the ARes announced (2.3.1 Table A.20).

@@ -108,62 +108,88 @@ func (c *Challenges) Start(ctx context.Context, acsTransID uuid.UUID) error {
 			return err
 		}
 		row = e
-		push, err = c.startTx(ctx, tx, e)
+		push, err = c.startTx(ctx, tx, e, nil)
 		return err
 	})
 	if err == nil && row != nil {
 		c.d.Outbox.Send(ctx, row.sms)
 	}
 	if err == nil && push {
-		c.push(ctx, acsTransID)
+		c.push(ctx, row)
 	}
 	return err
 }
 
 // startTx opens the challenge: for mTAN the SMS goes out, for the app a confirmation is created (and
-// push reports true: the caller pushes after the commit). A card with too many confirmations waiting is
-// refused, which ends the transaction.
-func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, e *endRow) (push bool, err error) {
+// push reports true: the caller pushes e.confirmation after the commit). A card with too many
+// confirmations waiting is refused, which ends the transaction. b, when not nil, holds writes of the
+// caller's step that go first, in the same round trip where the method allows.
+func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, e *endRow, b *pgx.Batch) (push bool, err error) {
 	if e.final != nil || e.challengeState != nil {
-		return false, nil
+		if b != nil {
+			err = tx.SendBatch(ctx, b).Close()
+		}
+		return false, err
 	}
 	if e.method == registration.MethodMTAN {
+		if b != nil {
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return false, err
+			}
+		}
 		// The challenge is created with its first mTAN: one row written once.
 		return false, c.sendMTANTx(ctx, tx, e, true)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (acs_trans_id) DO NOTHING`, e.id, e.method, string(ChallengePending), c.d.Clock.Now())
-	if err != nil || tag.RowsAffected() == 0 {
+	// The app's challenge row and its confirmation, with the CReq's writes the caller queued in b: one
+	// round trip (issue 13).
+	if b == nil {
+		b = &pgx.Batch{}
+	}
+	b.Queue(`INSERT INTO acs_challenges (acs_trans_id, method, state, created_at) VALUES ($1, $2, $3, $4)`,
+		e.id, e.method, string(ChallengePending), c.d.Clock.Now())
+	conf, err := c.openConfirmation(b, e)
+	if err != nil {
+		return false, err
+	}
+	br := tx.SendBatch(ctx, b)
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return false, err
+		}
+	}
+	rows, err := br.Query()
+	opened := false
+	if err == nil {
+		opened = rows.Next()
+		rows.Close()
+		err = rows.Err()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return false, err
 	}
 	pending := string(ChallengePending)
 	e.challengeState = &pending
-	opened, err := c.openConfirmationTx(ctx, tx, e.id, &e.txn)
-	if err != nil || opened {
-		return opened, err
+	if opened {
+		e.confirmation = conf
+		return true, nil
 	}
 	c.d.Log.WarnContext(ctx, "app challenge refused: too many confirmations waiting", "acs_trans_id", e.id)
 	_, err = c.d.Results.end(ctx, tx, e, resultPushLimit)
 	return false, err
 }
 
-// push tells the device of a new confirmation; a failure is logged, the app still finds it by polling.
-func (c *Challenges) push(ctx context.Context, acsTransID uuid.UUID) {
-	if c.d.Pusher == nil {
+// push tells the device of the confirmation e's step opened; a failure is logged, the app still finds
+// it by polling.
+func (c *Challenges) push(ctx context.Context, e *endRow) {
+	if c.d.Pusher == nil || e == nil || e.confirmation == nil {
 		return
 	}
-	var cardID, regID uuid.UUID
-	if err := c.d.Pool.QueryRow(ctx, `SELECT card_id, registration_id FROM app_confirmations WHERE acs_trans_id = $1`, acsTransID).
-		Scan(&cardID, &regID); err != nil {
-		c.d.Log.WarnContext(ctx, "push: confirmation not found", "acs_trans_id", acsTransID, "err", err)
-		return
-	}
-	conf, _, err := c.confirmation(ctx, cardID, acsTransID)
-	if err == nil {
-		err = c.d.Pusher.Push(ctx, regID, conf)
-	}
-	if err != nil {
-		c.d.Log.WarnContext(ctx, "push failed; the app will find the confirmation when it polls", "acs_trans_id", acsTransID, "err", err)
+	if err := c.d.Pusher.Push(ctx, e.regID, *e.confirmation); err != nil {
+		c.d.Log.WarnContext(ctx, "push failed; the app will find the confirmation when it polls", "acs_trans_id", e.id, "err", err)
 	}
 }
 
@@ -217,14 +243,21 @@ func (c *Challenges) lockTx(ctx context.Context, tx pgx.Tx, acsTransID uuid.UUID
 	if err != nil {
 		return nil, false, err
 	}
+	ended, err := c.settle(ctx, tx, e)
+	return e, ended, err
+}
+
+// settle reports whether e, read and locked by readEnd, has ended; one past ChallengeTimeout is ended
+// here as timed out.
+func (c *Challenges) settle(ctx context.Context, tx pgx.Tx, e *endRow) (bool, error) {
 	if e.final != nil {
-		return e, true, nil
+		return true, nil
 	}
 	if e.creqAt != nil && c.d.Clock.Now().Sub(*e.creqAt) >= ChallengeTimeout {
 		_, err := c.d.Results.end(ctx, tx, e, resultTimedOut)
-		return e, true, err
+		return true, err
 	}
-	return e, false, nil
+	return false, nil
 }
 
 // sendMTANTx makes a code whose verifier is bound to the transaction id, and queues an SMS that shows

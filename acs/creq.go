@@ -214,12 +214,11 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 			return refuseOnly(erro(emv.ErrTimedOut, "CReq not received within 30 seconds of the ARes"), notify)
 		}
 		due := now.Add(ChallengeTimeout)
-		if _, err := tx.Exec(ctx, `UPDATE acs_transactions SET creq_at = $2, window_size = $3, due_at = $4 WHERE acs_trans_id = $1`,
-			creq.ACSTransID, now, creq.WindowSize, due); err != nil {
-			return err
-		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE acs_transactions SET creq_at = $2, window_size = $3, due_at = $4 WHERE acs_trans_id = $1`,
+			creq.ACSTransID, now, creq.WindowSize, due)
 		e.creqAt, e.windowSize, e.dueAt = &now, &creq.WindowSize, &due
-		push, err = c.startTx(ctx, tx, e)
+		push, err = c.startTx(ctx, tx, e, b)
 		return err
 	})
 	if err != nil {
@@ -232,7 +231,7 @@ func (c *Challenges) Open(ctx context.Context, creq *CReq) (*View, error) {
 		return nil, refused
 	}
 	if push {
-		c.push(ctx, creq.ACSTransID)
+		c.push(ctx, row)
 	}
 	if v := c.viewOf(row, nil); v != nil {
 		return v, nil // the page as the step left it, without reading it again (issue 13)
@@ -285,19 +284,22 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	var methodFailures int
 	var locked bool
 	var mobileMasked string
+	var delivered bool // the RReq: the final page need not deliver it (Results.Deliver)
 	// One statement reads the page's all: the registration's count and lock and masked number come with
 	// the transaction (issue 13: the view was three statements and a decryption).
 	err := c.d.Pool.QueryRow(ctx, `SELECT t.three_ds_server_trans_id::text, t.message_version, coalesce(t.notification_url, ''), r.method,
 			coalesce(t.merchant_name, t.requestor_name, ''), coalesce(t.amount, 0), coalesce(t.currency, ''),
 			coalesce(t.purchase_date, t.created_at), coalesce(t.browser_language, ''), t.window_size,
 			r.question, ch.failures, t.final_status, t.final_reason, t.challenge_cancel, t.reasons->>-1, t.amount IS NULL,
-			r.auth_failures, r.locked_at IS NOT NULL, coalesce(r.mobile_masked, ''), ch.otp_expires_at, t.due_at
+			r.auth_failures, r.locked_at IS NOT NULL, coalesce(r.mobile_masked, ''), ch.otp_expires_at, t.due_at,
+			CASE WHEN t.final_status IS NULL THEN false ELSE coalesce((SELECT res.state = '`+string(DeliveryDelivered)+`'
+				FROM acs_results res WHERE res.acs_trans_id = t.acs_trans_id), false) END
 		FROM acs_transactions t JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges ch ON ch.acs_trans_id = t.acs_trans_id
 		WHERE t.acs_trans_id = $1 AND t.trans_status = 'C'`, id).
 		Scan(&v.ThreeDSServerTransID, &v.MessageVersion, &v.NotificationURL, &v.Method, &v.Merchant, &v.Amount, &v.Currency,
 			&v.PurchaseDate, &v.BrowserLanguage, &windowSize, &question, &failures, &final, &finalReason, &cancel, &why, &v.NonPayment,
-			&methodFailures, &locked, &mobileMasked, &v.MTANExpires, &v.Deadline)
+			&methodFailures, &locked, &mobileMasked, &v.MTANExpires, &v.Deadline, &delivered)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -315,7 +317,7 @@ func (c *Challenges) View(ctx context.Context, id uuid.UUID) (*View, error) {
 	if final != nil {
 		v.Final = &Final{ACSTransID: id, ThreeDSServerTransID: v.ThreeDSServerTransID, MessageVersion: v.MessageVersion,
 			NotificationURL: v.NotificationURL, TransStatus: *final, TransStatusReason: deref(finalReason), ChallengeCancel: deref(cancel),
-			Why: deref(why)}
+			Why: deref(why), delivered: delivered}
 		return v, nil
 	}
 	if v.Method == registration.MethodMTAN {

@@ -15,6 +15,7 @@ import (
 	"example.com/acs/emv"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
+	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
 
@@ -47,6 +48,14 @@ type endRow struct {
 	otpVerifier                          []byte
 	// confirmationState is the app confirmation's state (nil: none).
 	confirmationState *string
+	// answer is the app's answer that ends the confirmation with the transaction (nil: an end that is
+	// not the app's answer voids a pending confirmation).
+	answer *confirmationAnswer
+	// confirmation is the app confirmation the step opened (startTx): the caller pushes it after the
+	// commit.
+	confirmation *Confirmation
+	// first is a statement of the caller's that end sends ahead of its writes (nil: none).
+	first *store.Queued
 	// What a challenge page shows besides (viewOf).
 	question, windowSize          *string
 	browserLanguage, mobileMasked string
@@ -88,14 +97,20 @@ func (e *endRow) dest() []any {
 // transaction's row is the lock every step and end takes first, so no two of them deadlock and a
 // challenge's own row needs no lock of its own.
 func readEnd(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*endRow, error) {
+	return readEndWith(ctx, tx, id, "")
+}
+
+// readEndWith is readEnd with more columns of the same tables (", col, ..."), scanned into extra: what
+// one kind of step needs besides (an app's answer: the device key and the PIN's verifier).
+func readEndWith(ctx context.Context, tx pgx.Tx, id uuid.UUID, columns string, extra ...any) (*endRow, error) {
 	e := &endRow{id: id}
-	err := tx.QueryRow(ctx, `SELECT `+endColumns+`
+	err := tx.QueryRow(ctx, `SELECT `+endColumns+columns+`
 		FROM acs_transactions t JOIN issuer_cards k ON k.id = t.card_id
 		LEFT JOIN registrations r ON r.id = t.registration_id
 		LEFT JOIN acs_challenges c ON c.acs_trans_id = t.acs_trans_id
 		LEFT JOIN acs_sdk_sessions s ON s.acs_trans_id = t.acs_trans_id
 		LEFT JOIN app_confirmations a ON a.acs_trans_id = t.acs_trans_id
-		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D') FOR UPDATE OF t`, id).Scan(e.dest()...)
+		WHERE t.acs_trans_id = $1 AND t.trans_status IN ('C', 'D') FOR UPDATE OF t`, id).Scan(append(e.dest(), extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no challenge for this transaction")
 	}
@@ -141,6 +156,7 @@ func (rs *Results) end(ctx context.Context, tx pgx.Tx, e *endRow, r Result) (*Fi
 		out.sdkTransID, out.uiInterface, out.uiTemplate = e.sdkTransID, e.uiInterface, e.uiTemplate
 	}
 	b := &pgx.Batch{}
+	e.first.QueueTo(b)
 	listed := e.listed
 	if r.Status == "Y" {
 		pan, err := rs.d.Cards.PANFrom(ctx, e.cardID, e.panEnc)
@@ -198,9 +214,14 @@ func (rs *Results) end(ctx context.Context, tx pgx.Tx, e *endRow, r Result) (*Fi
 		b.Queue(`UPDATE acs_sdk_sessions SET mtan_entered_enc = NULL, cek_enc = CASE WHEN $2 THEN cek_enc END
 			WHERE acs_trans_id = $1`, e.id, keep)
 	}
-	// An app confirmation still waiting is void once its challenge has ended.
+	// An app confirmation still waiting ends with the app's answer that ends the challenge, and is void
+	// once the challenge has ended otherwise.
 	if e.confirmationState != nil && ConfirmationState(*e.confirmationState) == ConfirmationPending {
-		args, err := confirmationEndArgs(e.id, ConfirmationExpired, "", nil, now)
+		a := e.answer
+		if a == nil {
+			a = &confirmationAnswer{to: ConfirmationExpired}
+		}
+		args, err := confirmationEndArgs(e.id, a.to, a.how, a.ev, now)
 		if err != nil {
 			return nil, err
 		}

@@ -113,16 +113,12 @@ func confirmationEndArgs(id uuid.UUID, to ConfirmationState, how Verification, e
 	return []any{id, string(to), string(how), now, ev.data, ev.signature, ev.keySHA256}, nil
 }
 
-// endConfirmation moves the transaction's app confirmation from pending to its end with how the app
-// verified the cardholder and the signed answer (nil: none); false: it was not pending.
-func endConfirmation(ctx context.Context, q execer, id uuid.UUID, to ConfirmationState, how Verification, ev *signedAnswer,
-	now time.Time) (bool, error) {
-	args, err := confirmationEndArgs(id, to, how, ev, now)
-	if err != nil {
-		return false, err
-	}
-	tag, err := q.Exec(ctx, endConfirmationSQL, args...)
-	return err == nil && tag.RowsAffected() == 1, err
+// confirmationAnswer is how the app's answer ends its confirmation (endRow.answer): the end state, how
+// the app verified the cardholder and the signed answer (nil: none).
+type confirmationAnswer struct {
+	to  ConfirmationState
+	how Verification
+	ev  *signedAnswer
 }
 
 // endDeliverySQL is the guarded statement that ends a pending delivery: $2 the end state, $3 the error

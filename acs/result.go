@@ -113,6 +113,8 @@ type Final struct {
 	// claimed is the RReq this process queued claimed to deliver at once (endRow.deliverHere): Deliver
 	// sends it without claiming it again.
 	claimed *dueResult
+	// delivered: the DS acknowledged the RReq already (View read it so): Deliver has nothing to do.
+	delivered bool
 }
 
 // CRes returns the final CRes of f for the browser (2.3.1 Annex A: threeDSServerTransID, acsTransID,
@@ -289,6 +291,9 @@ func (rs *Results) lease() time.Duration { return rs.d.ReadTimeout + recordBudge
 // Deliver sends the RReq of an ended transaction before the browser brings its final CRes: the one f
 // holds claimed if it does (no statement to claim it), else as DeliverNow. A failure leaves it queued.
 func (rs *Results) Deliver(ctx context.Context, f *Final) error {
+	if f.delivered {
+		return nil // the app's answer delivered it (AnswerApp): no statement to find that again
+	}
 	if f.claimed == nil {
 		return rs.DeliverNow(ctx, f.ACSTransID)
 	}

@@ -88,27 +88,46 @@ func readBody(c echo.Context) ([]byte, error) {
 	return raw, nil
 }
 
-// verify checks that the request was signed by pub, within the clock window, with a fresh nonce.
+// verify checks that the request was signed by pub, within the clock window, with a fresh nonce, and
+// records the nonce.
 func (a *API) verify(ctx context.Context, c echo.Context, body []byte, pub *ecdsa.PublicKey) error {
+	nonce, err := a.check(ctx, c, body, pub)
+	if err != nil {
+		return err
+	}
+	return replayed(nonce.Exec(ctx, a.d.Pool))
+}
+
+// nonceSQL records a signed request's nonce: the primary key refuses its second use.
+const nonceSQL = `INSERT INTO app_nonces (nonce, seen_at) VALUES ($1, $2)`
+
+// check checks that the request was signed by pub within the clock window, and returns the statement
+// that records its nonce: the caller runs it with the request's own statements (store.Queued) or on its
+// own, before the request takes effect, and refuses a replay with replayed.
+func (a *API) check(ctx context.Context, c echo.Context, body []byte, pub *ecdsa.PublicKey) (*store.Queued, error) {
 	h := c.Request().Header
 	ts, nonce, sig := h.Get(HeaderTimestamp), h.Get(HeaderNonce), h.Get(HeaderSignature)
 	if len(nonce) < 16 || len(nonce) > 64 || !verifySignature(pub, c.Request().Method, c.Request().URL.Path, ts, nonce, body, sig) {
-		return errSignature
+		return nil, errSignature
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	now := a.d.Clock.Now()
 	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > Window {
-		return apperr.New(apperr.Unauthorized, "the request's timestamp is outside the accepted window; check the phone's clock")
+		return nil, apperr.New(apperr.Unauthorized, "the request's timestamp is outside the accepted window; check the phone's clock")
 	}
 	if last := a.noncesPurged.Load(); now.Unix()-last >= int64(noncePurgeEvery/time.Second) && a.noncesPurged.CompareAndSwap(last, now.Unix()) {
 		if _, err := a.d.Pool.Exec(ctx, `DELETE FROM app_nonces WHERE seen_at < $1`, now.Add(-2*Window)); err != nil {
 			a.noncesPurged.Store(last) // the next request tries again
-			return err
+			return nil, err
 		}
 	}
-	_, err = a.d.Pool.Exec(ctx, `INSERT INTO app_nonces (nonce, seen_at) VALUES ($1, $2)`, nonce, now)
+	return &store.Queued{SQL: nonceSQL, Args: []any{nonce, now}}, nil
+}
+
+// replayed is err, or the replay refusal where err is the nonce's primary key refusing a second use.
+func replayed(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "app_nonces_pkey" {
 		return apperr.New(apperr.Unauthorized, "the request was already received (replay)")
 	}
 	return err

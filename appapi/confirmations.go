@@ -68,7 +68,8 @@ func (a *API) waitConfirmations(c echo.Context) error {
 func (a *API) listConfirmations(c echo.Context, wait bool) error {
 	ctx := c.Request().Context()
 	var req ConfirmationsRequest
-	if err := a.bindActive(c, &req); err != nil {
+	nonce, err := a.bindActiveNonce(c, &req)
+	if err != nil {
 		return err
 	}
 	deadline := time.NewTimer(longPoll)
@@ -78,10 +79,12 @@ func (a *API) listConfirmations(c echo.Context, wait bool) error {
 		if wait && a.d.Wake != nil {
 			changed = a.d.Wake.Changed() // taken before reading, so no notification falls in between
 		}
-		list, err := a.d.Challenges.Pending(ctx, req.CardID)
+		// The first read records the request's nonce in the same round trip (issue 13).
+		list, err := a.d.Challenges.PendingAfter(ctx, req.CardID, nonce)
 		if err != nil {
-			return err
+			return replayed(err)
 		}
+		nonce = nil
 		if len(list) > 0 || changed == nil {
 			return c.JSON(http.StatusOK, views(list))
 		}
@@ -109,13 +112,17 @@ func views(list []acs.Confirmation) ConfirmationsResponse {
 func (a *API) answer(c echo.Context) error {
 	ctx := c.Request().Context()
 	var req AnswerRequest
-	if err := a.bindActive(c, &req); err != nil {
-		return err
-	}
-	f, err := a.d.Challenges.AnswerApp(ctx, req.CardID, req.ConfirmationID, acs.Answer{Approve: req.Decision == "approve",
-		Verification: acs.Verification(req.UserVerification), PIN: req.PIN, Signature: req.Signature, TrustMerchant: req.TrustMerchant})
+	nonce, err := a.bindActiveNonce(c, &req)
 	if err != nil {
 		return err
+	}
+	// The nonce is written with the answer's end (issue 13: one commit less), or on its own where the
+	// answer is refused.
+	f, err := a.d.Challenges.AnswerApp(ctx, req.CardID, req.ConfirmationID, acs.Answer{Approve: req.Decision == "approve",
+		Verification: acs.Verification(req.UserVerification), PIN: req.PIN, Signature: req.Signature, TrustMerchant: req.TrustMerchant,
+		Nonce: nonce})
+	if err != nil {
+		return replayed(err)
 	}
 	return c.JSON(http.StatusOK, AnswerResponse{TransStatus: f.TransStatus, Result: f.Why})
 }

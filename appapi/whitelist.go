@@ -10,6 +10,7 @@ import (
 	"example.com/acs/apperr"
 	"example.com/acs/registration"
 	"example.com/acs/server"
+	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
 
@@ -43,29 +44,39 @@ func (r *ConfirmationsRequest) card() uuid.UUID   { return r.CardID }
 func (r *AnswerRequest) card() uuid.UUID          { return r.CardID }
 
 // bindActive reads the JSON body into req and checks that it is signed by the device key of the card's
-// active app registration.
+// active app registration, with a fresh nonce.
 func (a *API) bindActive(c echo.Context, req cardRequest) error {
-	raw, err := readBody(c)
+	nonce, err := a.bindActiveNonce(c, req)
 	if err != nil {
 		return err
 	}
+	return replayed(nonce.Exec(c.Request().Context(), a.d.Pool))
+}
+
+// bindActiveNonce is bindActive with the nonce returned to be recorded by the caller, with the
+// request's own statements (check).
+func (a *API) bindActiveNonce(c echo.Context, req cardRequest) (*store.Queued, error) {
+	raw, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
 	if err := server.BindJSON(c, req); err != nil {
-		return err
+		return nil, err
 	}
 	der, err := a.d.Registrar.DeviceKey(c.Request().Context(), req.card(), registration.Active)
 	if apperr.KindOf(err) == apperr.NotFound {
-		return errSignature // no active app binding: no device key signed this
+		return nil, errSignature // no active app binding: no device key signed this
 	}
 	if err != nil {
 		// The database or the HSM is away (issue 12: seen during a PostgreSQL restart): a 401 would tell the
 		// app that its key is wrong; the error handler answers 503, and the app tries again.
-		return err
+		return nil, err
 	}
 	pub, err := parseKey(der)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return a.verify(c.Request().Context(), c, raw, pub)
+	return a.check(c.Request().Context(), c, raw, pub)
 }
 
 func (a *API) whitelistList(c echo.Context) error {

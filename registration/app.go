@@ -168,6 +168,15 @@ func (r *Registrar) DeviceKey(ctx context.Context, cardID uuid.UUID, st State) (
 	return r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "device_key_enc", Row: id.String()}, enc)
 }
 
+// OpenDeviceKey decrypts the device key enc that the caller read from registration regID's
+// device_key_enc (an app's answer reads it with the challenge, issue 13).
+func (r *Registrar) OpenDeviceKey(ctx context.Context, regID uuid.UUID, enc []byte) ([]byte, error) {
+	if enc == nil {
+		return nil, apperr.New(apperr.NotFound, "no device key for this registration")
+	}
+	return r.d.Data.Decrypt(ctx, envelope.AD{Table: "registrations", Column: "device_key_enc", Row: regID.String()}, enc)
+}
+
 // DeviceKeyOf returns the device public key (PKIX DER) of an app registration in whatever state it is
 // now: evidence of an approval is verified with the key that made it, also after the card was
 // registered anew (acs.Evidence).

@@ -165,7 +165,7 @@ func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) 
 			return err
 		}
 		if locked || failures >= MaxPINFailures {
-			result = errPINLocked
+			result = ErrPINLocked
 			return nil
 		}
 		v, err := r.verifier("pin", em.String(), pin)
@@ -179,7 +179,7 @@ func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) 
 		left, err := r.FailTx(ctx, tx, id)
 		result = apperr.Field("pin", fmt.Sprintf("the PIN is not correct; %d tries left", left))
 		if left == 0 {
-			result = errPINLocked
+			result = ErrPINLocked
 		}
 		return err
 	})
@@ -189,7 +189,20 @@ func (r *Registrar) CheckPIN(ctx context.Context, cardID uuid.UUID, pin string) 
 	return result
 }
 
-var errPINLocked = apperr.New(apperr.Locked, "the app is locked after 5 wrong PINs; register the card again")
+// ErrPINLocked refuses the PIN of an app locked by wrong ones (MaxPINFailures).
+var ErrPINLocked = apperr.New(apperr.Locked, "the app is locked after 5 wrong PINs; register the card again")
+
+// PINMatches reports whether pin is the app PIN whose HSM-keyed verifier is stored for the registration
+// whose device certificate is emCertID: the comparison CheckPIN makes, for a caller that read the
+// registration with its own statement (an app's answer, issue 13). A wrong PIN must then be counted
+// through CheckPIN.
+func (r *Registrar) PINMatches(emCertID uuid.UUID, pin string, stored []byte) (bool, error) {
+	v, err := r.verifier("pin", emCertID.String(), pin)
+	if err != nil {
+		return false, err
+	}
+	return hmac.Equal(v, stored), nil
+}
 
 // StepUpExpires is when the code of step-up id stops being valid, for the page that asks for it.
 func (r *Registrar) StepUpExpires(ctx context.Context, id uuid.UUID) (time.Time, error) {

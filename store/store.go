@@ -148,6 +148,27 @@ func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) e
 	return pgx.BeginFunc(ctx, pool, fn)
 }
 
+// Queued is a statement one package has another send ahead of its own, in its round trip and its
+// transaction, so that both take effect or neither (issue 13: a signed app request's nonce, written with
+// the answer it carries instead of in a commit of its own).
+type Queued struct {
+	SQL  string
+	Args []any
+}
+
+// Exec runs q on its own.
+func (q *Queued) Exec(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := pool.Exec(ctx, q.SQL, q.Args...)
+	return err
+}
+
+// QueueTo adds q to b (nil: nothing).
+func (q *Queued) QueueTo(b *pgx.Batch) {
+	if q != nil {
+		b.Queue(q.SQL, q.Args...)
+	}
+}
+
 // RecordBudget bounds how long Record repeats a statement while PostgreSQL is away: a restart, or a
 // failover to the standby (writes are back within 15 s under make cluster's Patroni; issue 17).
 const RecordBudget = 20 * time.Second
