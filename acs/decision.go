@@ -172,7 +172,11 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 	in := &decisionInputs{}
 	if panHash != nil {
 		knownWanted := dc.d.Risk.KnownBrowsers && a.DeviceChannel == ChannelBrowser
-		if in, err = readInputs(ctx, dc.d.Pool, panHash, a, dc.d.Risk.Velocity, now, knownWanted); err != nil {
+		var refusal []any
+		if dc.refusesHere(a) {
+			refusal = dc.refusalArgs(a, d)
+		}
+		if in, err = readInputs(ctx, dc.d.Pool, panHash, a, dc.d.Risk.Velocity, now, knownWanted, refusal); err != nil {
 			return nil, nil, false, err
 		}
 	}
@@ -309,6 +313,16 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 	if body, err = emv.Encode(d.message()); err != nil {
 		return nil, nil, false, err
 	}
+	if in.refused {
+		// The read stored the refusal (refusingSQL): the decision must be that refusal, or the two
+		// disagree about a card's state, which TestTheReadStoresOnlyItsRefusal rules out.
+		if d.status != "N" || d.reason != statusReasonNotEnrolled || regID != nil || len(reasons) != 1 || reasons[0] != ReasonNotRegistered {
+			return nil, nil, false, fmt.Errorf("acs: the read stored N/13 for transaction %s, the decision is %s/%s %v", d.acsTransID,
+				d.status, d.reason, reasons)
+		}
+		return body, &Decision{ACSTransID: d.acsTransID, TransStatus: d.status, TransStatusReason: d.reason, Reasons: reasons,
+			storedByRead: true}, false, nil
+	}
 	var lv *lowValueCount
 	if countLowValue {
 		lv = &lowValueCount{max: dc.d.Risk.LowValue.MaxCount, maxSum: dc.d.Risk.LowValue.MaxCumulative}
@@ -330,6 +344,8 @@ type Decision struct {
 	ECI                 string
 	AuthenticationValue string
 	Reasons             []string
+	// storedByRead: the read stored the transaction (refusingSQL), the AReq took one statement.
+	storedByRead bool
 }
 
 // exemptionOf names the exemption that made a purchase frictionless (transChallengeExemption).
@@ -411,32 +427,14 @@ const (
 	SELECT acs_trans_id, $33, nullif($34, ''), $35, $36, $37, $24 FROM t`
 )
 
+// txParams is how many parameters txValues has.
+const txParams = 32
+
 // insert stores the answered AReq in one statement (its own transaction). With lv it also counts the
 // low-value exemption, and stored is false when the limits no longer allowed it.
 func (dc *Decider) insert(ctx context.Context, a *AReq, d *aresData, cardID, regID *uuid.UUID, reasons []string,
 	browserDigest, ipDigest []byte, lv *lowValueCount) (stored bool, err error) {
-	why, _ := json.Marshal(reasons)
-	var amount, minor, currency, exponent any
-	if a.HasAmount {
-		amount, minor, currency, exponent = a.Amount, a.MinorUnits, a.Currency, a.Exponent
-	}
-	var purchaseDate any
-	if !a.PurchaseDate.IsZero() {
-		purchaseDate = a.PurchaseDate
-	}
-	now := dc.d.Clock.Now()
-	var due any
-	switch d.status {
-	case "C":
-		due = now.Add(CReqTimeout) // the sweep ends it unless the CReq comes (creq.go moves it on)
-	case "D":
-		due = now.Add(d.decWait) // the sweep ends it unless the app answers first
-	}
-	args := []any{d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
-		exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, purchaseDate,
-		strings.Join(append([]string{a.ChallengeInd}, tail(a.ChallengeInds)...), ","), a.NotificationURL, a.ThreeDSServerURL,
-		a.BrowserLanguage, d.status, d.reason, why, now, d.eci, browserDigest, ipDigest, a.DSURL,
-		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName, due}
+	args := dc.txArgs(a, d, d.status, d.reason, cardID, regID, reasons, browserDigest, ipDigest)
 	sql := insertTxSQL
 	switch {
 	case lv != nil:
@@ -449,6 +447,47 @@ func (dc *Decider) insert(ctx context.Context, a *AReq, d *aresData, cardID, reg
 		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// txArgs are txValues' arguments for the AReq a answered with d's status and reason.
+func (dc *Decider) txArgs(a *AReq, d *aresData, status, reason string, cardID, regID *uuid.UUID, reasons []string,
+	browserDigest, ipDigest []byte) []any {
+	why, _ := json.Marshal(reasons)
+	var amount, minor, currency, exponent any
+	if a.HasAmount {
+		amount, minor, currency, exponent = a.Amount, a.MinorUnits, a.Currency, a.Exponent
+	}
+	var purchaseDate any
+	if !a.PurchaseDate.IsZero() {
+		purchaseDate = a.PurchaseDate
+	}
+	now := dc.d.Clock.Now()
+	var due any
+	switch status {
+	case "C":
+		due = now.Add(CReqTimeout) // the sweep ends it unless the CReq comes (creq.go moves it on)
+	case "D":
+		due = now.Add(d.decWait) // the sweep ends it unless the app answers first
+	}
+	return []any{d.acsTransID, a.ThreeDSServerTransID, a.DSTransID, string(a.MessageVersion), cardID, regID, amount, minor, currency,
+		exponent, a.MerchantName, a.AcquirerBIN, a.AcquirerMerchantID, a.MCC, a.MerchantCountryCode, purchaseDate,
+		strings.Join(append([]string{a.ChallengeInd}, tail(a.ChallengeInds)...), ","), a.NotificationURL, a.ThreeDSServerURL,
+		a.BrowserLanguage, status, reason, why, now, d.eci, browserDigest, ipDigest, a.DSURL,
+		a.DeviceChannel, a.MessageCategory, a.ThreeDSRequestorName, due}
+}
+
+// refusalArgs are the arguments refusingSQL stores with the read: the transaction of the AReq a
+// answered N/13 by d, without the card and the registration ($5, $6: the read supplies them).
+func (dc *Decider) refusalArgs(a *AReq, d *aresData) []any {
+	args := dc.txArgs(a, d, "N", statusReasonNotEnrolled, nil, nil, []string{ReasonNotRegistered}, nil, nil)
+	return append(args[:4:4], args[6:]...)
+}
+
+// refusesHere reports whether the decision answers every usable, unregistered card's AReq a with N/13,
+// so that the read may store that answer itself (refusingSQL): not with the attempts policy, which
+// answers A (except for 3RI), and not in the app channel, which may answer U first.
+func (dc *Decider) refusesHere(a *AReq) bool {
+	return a.DeviceChannel != ChannelApp && (!dc.d.AV.Attempts() || a.DeviceChannel == Channel3RI)
 }
 
 // tail is the list after its first item.

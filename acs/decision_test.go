@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -177,5 +178,71 @@ func TestReplayedAReqRefused(t *testing.T) {
 	e, ok := err.(*acs.Erro)
 	if !ok || e.ErrorCode != "305" || e.ErrorDetail != "threeDSServerTransID" {
 		t.Fatalf("replay: %v", err)
+	}
+}
+
+// Issue 13: the read of a not-registered card's AReq stores its refusal N/13 in the same statement
+// (refusingSQL). It must store exactly what the decision answers, for no card the decision answers
+// otherwise: the month of expiry is still valid (N/13), the month after it is not (N/05, stored by the
+// decision's own write), a blocked card is N/12; each transaction once, with the ARes's status.
+func TestTheReadStoresOnlyItsRefusal(t *testing.T) {
+	fx := newDecisionFixture(t)
+	ctx := context.Background()
+	const pan = "4000110000000025" // a demo card without registration
+	var cardID uuid.UUID
+	if err := fx.Pool.QueryRow(ctx, `SELECT id FROM issuer_cards WHERE pan_last4 = '0025' AND status = 'active'`).Scan(&cardID); err != nil {
+		t.Fatal(err)
+	}
+	now := fx.Clock.Now().UTC()
+	thisMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name           string
+		expiry         time.Time
+		status         string
+		transStatus    string
+		transStatusWhy string
+		why            string
+	}{
+		{"valid to the end of this month", thisMonth, "active", "N", "13", acs.ReasonNotRegistered},
+		{"valid for years", thisMonth.AddDate(3, 0, 0), "active", "N", "13", acs.ReasonNotRegistered},
+		{"expired last month", thisMonth.AddDate(0, -1, 0), "active", "N", "05", acs.ReasonCardExpired},
+		{"blocked", thisMonth.AddDate(1, 0, 0), "blocked", "N", "12", acs.ReasonCardBlocked},
+	} {
+		if _, err := fx.Pool.Exec(ctx, `UPDATE issuer_cards SET expiry_month = $2, status = $3 WHERE id = $1`, cardID, tc.expiry,
+			tc.status); err != nil {
+			t.Fatal(err)
+		}
+		m := areq(t)
+		m["threeDSServerTransID"], m["acctNumber"] = uuid.NewString(), pan
+		a, e := acs.ParseAReq(encode(t, m))
+		if e != nil {
+			t.Fatalf("AReq: %+v", e)
+		}
+		_, res, err := fx.dc.Decide(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res.TransStatus != tc.transStatus || res.TransStatusReason != tc.transStatusWhy {
+			t.Fatalf("%s: ARes %s/%s, want %s/%s", tc.name, res.TransStatus, res.TransStatusReason, tc.transStatus, tc.transStatusWhy)
+		}
+		if res.StoredByRead() != (tc.transStatusWhy == "13") {
+			t.Fatalf("%s: stored by the read: %v", tc.name, res.StoredByRead())
+		}
+		var n int
+		var status, reason string
+		var reasons []string
+		var card, reg *uuid.UUID
+		var due *time.Time
+		var merchant *string
+		if err := fx.Pool.QueryRow(ctx, `SELECT count(*) OVER (), trans_status, trans_status_reason, reasons, card_id, registration_id,
+				due_at, merchant_name FROM acs_transactions WHERE acs_trans_id = $1`, res.ACSTransID).
+			Scan(&n, &status, &reason, &reasons, &card, &reg, &due, &merchant); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n != 1 || status != tc.transStatus || reason != tc.transStatusWhy || len(reasons) != 1 || reasons[0] != tc.why ||
+			card == nil || *card != cardID || reg != nil || due != nil || merchant == nil || *merchant == "" {
+			t.Fatalf("%s: stored %d rows: %s/%s %v card %v registration %v due %v merchant %v", tc.name, n, status, reason, reasons,
+				card, reg, due, merchant)
+		}
 	}
 }
