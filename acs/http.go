@@ -140,7 +140,7 @@ func (h *Handler) areq(c echo.Context) error {
 	if err != nil {
 		return h.emvJSON(c, http.StatusOK, emv.EncodeErro(newErro(emv.ErrMessageInvalid, "Invalid Formatted Message", "", emv.TypeAReq)), "", "")
 	}
-	switch messageType(body) {
+	switch emv.TypeOf(body) {
 	case emv.TypeOReq:
 		return h.oreq(c, body)
 	case emv.TypeErro:
@@ -184,15 +184,6 @@ func (h *Handler) fromDS(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// messageType tells the messages a DS sends to this endpoint apart: AReq, OReq (2.3.1 5.11), Erro.
-func messageType(body []byte) emv.MessageType {
-	var head struct {
-		Type string `json:"messageType"`
-	}
-	_ = json.Unmarshal(body, &head)
-	return emv.MessageType(head.Type)
 }
 
 // erro takes an Erro from the DS (Req 203: the ACS accepts Erro). One about a challenge that has not

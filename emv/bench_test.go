@@ -1,6 +1,7 @@
 package emv
 
 import (
+	"encoding/json"
 	"os"
 	"testing"
 )
@@ -40,6 +41,37 @@ func BenchmarkEncodeARes(b *testing.B) {
 	for b.Loop() {
 		if _, err := Encode(m); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTypeOf reads the sample AReq's messageType, as the AReq endpoint does before decoding it;
+// BenchmarkTypeOfUnmarshal is the encoding/json way it replaced.
+func BenchmarkTypeOf(b *testing.B) {
+	body, err := os.ReadFile("../testdata/emv/areq-browser-2.3.1.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if TypeOf(body) != TypeAReq {
+			b.Fatal("not an AReq")
+		}
+	}
+}
+
+func BenchmarkTypeOfUnmarshal(b *testing.B) {
+	body, err := os.ReadFile("../testdata/emv/areq-browser-2.3.1.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var head struct {
+			Type string `json:"messageType"`
+		}
+		if json.Unmarshal(body, &head) != nil || head.Type != string(TypeAReq) {
+			b.Fatal("not an AReq")
 		}
 	}
 }

@@ -318,3 +318,26 @@ func objectReference(body []byte) (map[string]json.RawMessage, []string, string,
 	}
 	return raw, keys, dup, nil
 }
+
+// TypeOf reads the type as the object reader does (FuzzObject checks that against encoding/json), on any
+// input, without panicking.
+func FuzzTypeOf(f *testing.F) {
+	for _, s := range []string{`{}`, `{"messageType":"AReq"}`, ` {"a":[1,{"messageType":"OReq"}],"messageType" : "Erro"} `,
+		`{"messageType":1}`, `{"messageType":"A\u0052eq"}`, `{"messageType":"AReq","messageType":"OReq"}`, `{"messageType":"AReq"`,
+		`[{"messageType":"AReq"}]`, `{"messageType":null}`, `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := TypeOf(body)
+		want := MessageType("")
+		if raw, _, _, err := object(body); err == nil && utf8.Valid(body) { // Decode refuses other bytes first
+			var s string
+			if r, ok := raw["messageType"]; ok && len(r) > 0 && r[0] == '"' && json.Unmarshal(r, &s) == nil {
+				want = MessageType(s)
+			}
+		}
+		if got != want {
+			t.Fatalf("%q: TypeOf %q, want %q", body, got, want)
+		}
+	})
+}
