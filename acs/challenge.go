@@ -132,13 +132,9 @@ func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, e *endRow, b *pgx.B
 		return false, err
 	}
 	if e.method == registration.MethodMTAN {
-		if b != nil {
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return false, err
-			}
-		}
-		// The challenge is created with its first mTAN: one row written once.
-		return false, c.sendMTANTx(ctx, tx, e, true)
+		// The challenge is created with its first mTAN: one row written once, with the SMS and the
+		// caller's writes in one round trip.
+		return false, c.sendMTANTx(ctx, tx, e, true, b)
 	}
 	// The app's challenge row and its confirmation, with the CReq's writes the caller queued in b: one
 	// round trip (issue 13).
@@ -217,7 +213,7 @@ func (c *Challenges) ResendMTAN(ctx context.Context, acsTransID uuid.UUID) error
 			result = errNoMoreMTANs
 			return nil
 		}
-		err = c.sendMTANTx(ctx, tx, e, false)
+		err = c.sendMTANTx(ctx, tx, e, false, nil)
 		if apperr.KindOf(err) == apperr.TooMany {
 			result = err // the card's SMS budget: nothing was sent
 			return nil
@@ -262,8 +258,10 @@ func (c *Challenges) settle(ctx context.Context, tx pgx.Tx, e *endRow) (bool, er
 
 // sendMTANTx makes a code whose verifier is bound to the transaction id, and queues an SMS that shows
 // the amount and the merchant it is for (R-AUTH-2): the code is useless for any other transaction. first:
-// the challenge is created with it (the transaction's first CReq), else its code is replaced.
-func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, e *endRow, first bool) error {
+// the challenge is created with it (the transaction's first CReq), else its code is replaced. b (nil:
+// none) holds the step's writes that go first; all go to PostgreSQL in one batch (two where the card's
+// SMS budget is counted).
+func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, e *endRow, first bool, b *pgx.Batch) error {
 	code, err := registration.RandomDigits(6)
 	if err != nil {
 		return err
@@ -287,22 +285,30 @@ func (c *Challenges) sendMTANTx(ctx context.Context, tx pgx.Tx, e *endRow, first
 	}
 	// The SMS first: a card whose SMS budget is used up gets no challenge row and no code. It is queued
 	// claimed: the caller sends it once the transaction has committed (e.sms).
-	if e.sms, err = c.d.Outbox.EnqueueClaimed(ctx, tx, sms.Message{CardID: e.cardID, Purpose: "mtan", To: mobile, Text: text,
+	if b == nil {
+		b = &pgx.Batch{}
+	}
+	if e.sms, err = c.d.Outbox.EnqueueClaimed(ctx, tx, b, sms.Message{CardID: e.cardID, Purpose: "mtan", To: mobile, Text: text,
 		Price: c.d.SMSPrice, Currency: c.d.Currency}); err != nil {
 		return err
 	}
 	if first {
-		_, err = tx.Exec(ctx, `INSERT INTO acs_challenges (acs_trans_id, method, state, created_at, otp_verifier, otp_expires_at, otp_sent)
+		b.Queue(`INSERT INTO acs_challenges (acs_trans_id, method, state, created_at, otp_verifier, otp_expires_at, otp_sent)
 			VALUES ($1, $2, $3, $4, $5, $6, 1)`, e.id, e.method, string(ChallengePending), now, v, expires)
+	} else {
+		b.Queue(`UPDATE acs_challenges SET otp_verifier = $2, otp_expires_at = $3, otp_sent = otp_sent + 1
+			WHERE acs_trans_id = $1`, e.id, v, expires)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if first {
 		pending := string(ChallengePending)
 		e.challengeState = &pending
-	} else {
-		_, err = tx.Exec(ctx, `UPDATE acs_challenges SET otp_verifier = $2, otp_expires_at = $3, otp_sent = otp_sent + 1
-			WHERE acs_trans_id = $1`, e.id, v, expires)
 	}
 	e.otpVerifier, e.otpExpires = v, &expires
 	e.otpSent++
-	return err
+	return nil
 }
 
 // errNoMoreMTANs refuses a new mTAN after MaxMTANSends for one purchase.

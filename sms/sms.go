@@ -120,19 +120,19 @@ func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (uuid.UUID, 
 	return o.enqueue(ctx, tx, m, false)
 }
 
-// EnqueueClaimed writes m in the caller's transaction claimed by this process, as a dispatcher's pass
-// would claim it: the caller hands it to Send once the transaction has committed, and it goes to the
-// gateway from there, with no NOTIFY and no statement to claim it (issue 13: an mTAN cost a NOTIFY,
-// a wake-up of every dispatcher and a claim). Should this process die before it is sent, any
-// dispatcher sends it after the claim's lease. Without a dispatcher wired (SendsWith) it is Enqueue,
-// and the Claimed is nil.
-func (o *Outbox) EnqueueClaimed(ctx context.Context, tx pgx.Tx, m Message) (*Claimed, error) {
-	if o.sender == nil {
-		_, err := o.enqueue(ctx, tx, m, false)
-		return nil, err
-	}
-	id, err := o.enqueue(ctx, tx, m, true)
-	if err != nil {
+// EnqueueClaimed queues m into the caller's batch b claimed by this process, as a dispatcher's pass
+// would claim it: the caller sends b in its transaction with its own statements (issue 13: one round
+// trip for the challenge's writes and its mTAN), hands the message to Send once the transaction has
+// committed, and it goes to the gateway from there, with no NOTIFY and no statement to claim it (an
+// mTAN cost a NOTIFY, a wake-up of every dispatcher and a claim). Where the card's SMS budget applies,
+// b's statements so far are sent first with the budget's lock and count (one round trip), and b is
+// emptied. Should this process die before it is sent, any dispatcher sends it after the claim's lease.
+// Without a dispatcher wired (SendsWith) the message is queued as Enqueue writes it, and the Claimed is
+// nil.
+func (o *Outbox) EnqueueClaimed(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m Message) (*Claimed, error) {
+	claimed := o.sender != nil
+	id, err := o.queue(ctx, tx, b, m, claimed)
+	if err != nil || !claimed {
 		return nil, err
 	}
 	return &Claimed{id: id, to: m.To, text: m.Text, masked: MaskNumber(m.To), purpose: m.Purpose, currency: m.Currency, price: m.Price}, nil
@@ -148,6 +148,20 @@ func (o *Outbox) Send(ctx context.Context, c *Claimed) {
 }
 
 func (o *Outbox) enqueue(ctx context.Context, tx pgx.Tx, m Message, claimed bool) (uuid.UUID, error) {
+	b := &pgx.Batch{}
+	id, err := o.queue(ctx, tx, b, m, claimed)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return uuid.Nil, fmt.Errorf("sms: enqueue: %w", err)
+	}
+	return id, nil
+}
+
+// queue checks m and the card's budget (withinBudget) and queues m's insert into b, and, unless claimed,
+// the dispatchers' wake-up for when it commits.
+func (o *Outbox) queue(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m Message, claimed bool) (uuid.UUID, error) {
 	if !e164.MatchString(m.To) {
 		return uuid.Nil, apperr.Field("mobile_number", "must be an international number such as +4915112345678")
 	}
@@ -155,19 +169,8 @@ func (o *Outbox) enqueue(ctx context.Context, tx pgx.Tx, m Message, claimed bool
 		return uuid.Nil, fmt.Errorf("sms: malformed message (purpose %q)", m.Purpose)
 	}
 	if m.CardID != uuid.Nil && (o.budget.PerHour > 0 || o.budget.PerDay > 0) {
-		// The card's row lock serialises the count with the insert, so parallel requests cannot pass the
-		// budget together.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM issuer_cards WHERE id = $1 FOR UPDATE`, m.CardID); err != nil {
-			return uuid.Nil, fmt.Errorf("sms: lock card: %w", err)
-		}
-		now := o.clock.Now()
-		var hour, day int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE created_at > $2), count(*) FROM sms_outbox
-			WHERE card_id = $1 AND created_at > $3`, m.CardID, now.Add(-time.Hour), now.Add(-24*time.Hour)).Scan(&hour, &day); err != nil {
-			return uuid.Nil, fmt.Errorf("sms: budget: %w", err)
-		}
-		if (o.budget.PerHour > 0 && hour >= o.budget.PerHour) || (o.budget.PerDay > 0 && day >= o.budget.PerDay) {
-			return uuid.Nil, ErrBudget
+		if err := o.withinBudget(ctx, tx, b, m.CardID); err != nil {
+			return uuid.Nil, err
 		}
 	}
 	id := uuid.New()
@@ -184,18 +187,49 @@ func (o *Outbox) enqueue(ctx context.Context, tx pgx.Tx, m Message, claimed bool
 	if claimed {
 		next = now.Add(lease)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO sms_outbox (id, card_id, purpose, to_enc, body_enc, to_masked, price, currency,
+	b.Queue(`INSERT INTO sms_outbox (id, card_id, purpose, to_enc, body_enc, to_masked, price, currency,
 		state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
-		id, m.CardID, m.Purpose, to, body, MaskNumber(m.To), m.Price, m.Currency, next, now); err != nil {
-		return uuid.Nil, fmt.Errorf("sms: enqueue: %w", err)
-	}
-	if claimed {
-		return id, nil
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify('sms_outbox', '')`); err != nil {
-		return uuid.Nil, fmt.Errorf("sms: notify: %w", err)
+		id, m.CardID, m.Purpose, to, body, MaskNumber(m.To), m.Price, m.Currency, next, now)
+	if !claimed {
+		b.Queue(`SELECT pg_notify('sms_outbox', '')`)
 	}
 	return id, nil
+}
+
+// withinBudget refuses a message the card's budget does not allow (ErrBudget). The card's row lock
+// serialises the count with the insert, so parallel requests cannot pass the budget together; the count
+// is a statement after the lock's, so that it sees what a request that held the lock committed. Both go
+// with b's statements so far, in one round trip, and b is emptied.
+func (o *Outbox) withinBudget(ctx context.Context, tx pgx.Tx, b *pgx.Batch, cardID uuid.UUID) error {
+	before := b.Len()
+	now := o.clock.Now()
+	b.Queue(`SELECT 1 FROM issuer_cards WHERE id = $1 FOR UPDATE`, cardID)
+	b.Queue(`SELECT count(*) FILTER (WHERE created_at > $2), count(*) FROM sms_outbox
+		WHERE card_id = $1 AND created_at > $3`, cardID, now.Add(-time.Hour), now.Add(-24*time.Hour))
+	br := tx.SendBatch(ctx, b)
+	defer func() { *b = pgx.Batch{} }() // sent: the caller queues afresh (the results read b until Close)
+	for range before {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return fmt.Errorf("sms: lock card: %w", err)
+	}
+	var hour, day int
+	if err := br.QueryRow().Scan(&hour, &day); err != nil {
+		_ = br.Close()
+		return fmt.Errorf("sms: budget: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if (o.budget.PerHour > 0 && hour >= o.budget.PerHour) || (o.budget.PerDay > 0 && day >= o.budget.PerDay) {
+		return ErrBudget
+	}
+	return nil
 }
 
 // Gateway delivers one SMS and returns the gateway's reference for it.

@@ -527,9 +527,13 @@ func (fx *fixture) claim(t *testing.T, outbox *sms.Outbox, text string) *sms.Cla
 	var c *sms.Claimed
 	if err := store.WithTx(context.Background(), fx.pool, func(tx pgx.Tx) error {
 		var err error
-		c, err = outbox.EnqueueClaimed(context.Background(), tx, sms.Message{CardID: fx.card, Purpose: "mtan", To: number,
-			Text: text, Price: decimal.RequireFromString("0.09"), Currency: "EUR"})
-		return err
+		b := &pgx.Batch{}
+		b.Queue(`SELECT 1`) // the caller's own statement, sent with the message's
+		if c, err = outbox.EnqueueClaimed(context.Background(), tx, b, sms.Message{CardID: fx.card, Purpose: "mtan", To: number,
+			Text: text, Price: decimal.RequireFromString("0.09"), Currency: "EUR"}); err != nil {
+			return err
+		}
+		return tx.SendBatch(context.Background(), b).Close()
 	}); err != nil {
 		t.Fatal(err)
 	}
