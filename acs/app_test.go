@@ -121,7 +121,7 @@ func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProc
 	p := &acsProcess{pushed: make(chan acs.Confirmation, 10), stopping: make(chan struct{})}
 	wl := whitelist.New(pool, st.Clock)
 	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, AV: st.AV, Clock: st.Clock, Log: st.Log, Whitelist: wl, Link: testenv.LoopbackDS(t)})
-	p.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: pool, Registration: reg, Keys: st.HSM, Outbox: sms.NewOutbox(st.Keys, st.Clock),
+	p.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: pool, Registration: reg, Digests: st.Digests, Outbox: sms.NewOutbox(st.Keys, st.Clock),
 		Clock: st.Clock, Log: st.Log, Results: p.results, Cards: st.Cards, Pusher: recordingPusher(p.pushed), Sessions: st.Keys,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
 	var e *echo.Echo

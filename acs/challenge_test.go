@@ -1,6 +1,7 @@
 package acs_test
 
 import (
+	"bytes"
 	"context"
 	"regexp"
 	"sync"
@@ -45,7 +46,7 @@ func newChallengeFixtureLink(t *testing.T, link func(*challengeFixture) *dslink.
 	fx.m = acs.NewMetrics(fx.metrics)
 	fx.results = acs.NewResults(acs.ResultDeps{Pool: fx.Pool, Cards: fx.Cards, AV: fx.AV, Clock: fx.Clock, Log: fx.Log,
 		MaxAttempts: 5, RetryInterval: time.Second, Link: link(fx), Whitelist: fx.wl, Metrics: fx.m})
-	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
+	fx.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: fx.Pool, Registration: fx.reg, Digests: fx.Digests, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: fx.results})
 	registerAnnaMTAN(t, fx.Stack, fx.reg)
 	return fx
@@ -221,7 +222,7 @@ func TestChallengeOnOneConnection(t *testing.T) {
 	}
 	defer one.Close()
 	results := acs.NewResults(acs.ResultDeps{Pool: one, Cards: fx.Cards, AV: fx.AV, Clock: fx.Clock, Log: fx.Log, Whitelist: fx.wl, Link: testenv.LoopbackDS(t)})
-	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: one, Registration: fx.reg, Keys: fx.HSM, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
+	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: one, Registration: fx.reg, Digests: fx.Digests, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
 		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: results, Cards: fx.Cards})
 	res, err := fx.decide(t, nil)
 	if err != nil {
@@ -316,5 +317,44 @@ func TestMTANResendsBounded(t *testing.T) {
 	}
 	if fx.smsCount(t) != before {
 		t.Fatal("an SMS was queued past the bound")
+	}
+}
+
+// Issue 13: the mTAN's verifier is the in-process keyed digest, not the HSM's (two HSM calls less per
+// purchase): what is stored is neither the code nor the HSM verifier of it, and a code sent by an earlier
+// version (an HSM verifier stored) is answered as expired, with no failure counted, so that the
+// cardholder asks for a new one after an upgrade instead of being locked out.
+func TestMTANVerifierIsTheProcessDigest(t *testing.T) {
+	fx := newChallengeFixture(t)
+	ctx := context.Background()
+	id, code, _ := fx.challenge(t, nil)
+	var stored []byte
+	if err := fx.Pool.QueryRow(ctx, `SELECT otp_verifier FROM acs_challenges WHERE acs_trans_id = $1`, id).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	hsmV, err := fx.HSM.Verifier("mtan", []byte(id.String()+"\x00"+code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 33 || bytes.Equal(stored[1:], hsmV) || bytes.Contains(stored, []byte(code)) {
+		t.Fatalf("stored verifier %x", stored)
+	}
+	if _, err := fx.Pool.Exec(ctx, `UPDATE acs_challenges SET otp_verifier = $2 WHERE acs_trans_id = $1`, id, hsmV); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := fx.ch.VerifyMTAN(ctx, id, code, "Kiel", false); out != "" || apperr.KindOf(err) != apperr.Expired {
+		t.Fatalf("a code with an HSM verifier: %q %v", out, err)
+	}
+	var failures int
+	if err := fx.Pool.QueryRow(ctx, `SELECT failures FROM acs_challenges WHERE acs_trans_id = $1`, id).Scan(&failures); err != nil ||
+		failures != 0 {
+		t.Fatalf("failures %d %v", failures, err)
+	}
+	if err := fx.ch.ResendMTAN(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	fresh := sixDigits.FindString(fx.DeliverSMS(t))
+	if out, err := fx.ch.VerifyMTAN(ctx, id, fresh, "Kiel", false); out != acs.OutcomeSucceeded || err != nil {
+		t.Fatalf("the new code: %s %v", out, err)
 	}
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // A Digester computes keyed digests of data that the ACS recognises again but is not card or
-// cardholder secret data: the browser's characteristics and IP address the risk rules learn per card.
+// cardholder secret data: the browser's characteristics and IP address the risk rules learn per card,
+// and the verifier of an mTAN (a code of minutes, bound to its transaction; acs.mtanVerifier).
 // Its key is a Tink HMAC-SHA256 PRF keyset wrapped by the HSM's key-encryption key, like the data
 // keysets, and computed in process.
 //

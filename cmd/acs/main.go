@@ -349,7 +349,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		MaxAttempts: cfg.ThreeDS.RReqMaxAttempts, RetryInterval: cfg.ThreeDS.RReqRetryInterval,
 		ReadTimeout: cfg.ThreeDS.DSLink.ReadTimeout, Whitelist: d.whitelist, Metrics: d.metrics})
 	d.mtanOutbox = sms.NewOutbox(d.keys, clock).WithBudget(d.budget)
-	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Keys: d.hsm,
+	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Digests: d.digests,
 		Outbox: d.mtanOutbox, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
 		Results: d.results,
 		Cards:   d.cards, Pusher: pusher{d.push}, Sessions: d.keys})
