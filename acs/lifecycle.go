@@ -126,6 +126,12 @@ type confirmationAnswer struct {
 const endDeliverySQL = `UPDATE acs_results SET state = $2, last_error = nullif($3, ''), delivered_at = $4
 	WHERE acs_trans_id = $1 AND state = '` + string(DeliveryPending) + `'`
 
+// deliveredSQL ends pending deliveries as delivered, many at once (Results.delivered): $1 their
+// transactions, $2 when each was acknowledged.
+const deliveredSQL = `UPDATE acs_results r SET state = '` + string(DeliveryDelivered) + `', last_error = NULL, delivered_at = u.at
+	FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+	WHERE r.acs_trans_id = u.id AND r.state = '` + string(DeliveryPending) + `'`
+
 // deliveryEndArgs are endDeliverySQL's arguments, refused for a state that is not an end.
 func deliveryEndArgs(id uuid.UUID, to DeliveryState, lastErr string, now time.Time) ([]any, error) {
 	if !deliveryEnds[to] {

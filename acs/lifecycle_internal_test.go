@@ -53,7 +53,7 @@ func TestTransitionsAreGuarded(t *testing.T) {
 			t.Fatalf("delivery to %s: %v %v", to, args, err)
 		}
 	}
-	for _, sql := range []string{endDeliverySQL, endChallengeSQL, endConfirmationSQL} {
+	for _, sql := range []string{endDeliverySQL, deliveredSQL, endChallengeSQL, endConfirmationSQL} {
 		// The batched end of a challenge (end, ending.go) queues these same statements.
 		if !strings.Contains(sql, "state = 'pending'") {
 			t.Fatalf("end unguarded: %s", sql)

@@ -262,6 +262,39 @@ type Dispatcher struct {
 	// sendSlots bounds the claimed messages sent at once (made on first use).
 	slotsOnce sync.Once
 	sendSlots chan struct{}
+	// sent records messages the gateway took, a few at a time (made on first use).
+	sentOnce sync.Once
+	sent     *store.Coalescer[sentMessage]
+}
+
+// sentMessage is a message the gateway took: when, and its reference.
+type sentMessage struct {
+	id  uuid.UUID
+	at  time.Time
+	ref string
+}
+
+// sentDelay is how long a sent message waits for others to be recorded with: no one waits for the
+// record (the SMS is on its way), and at a few hundred mTANs a second most share a statement and a commit
+// (issue 13: each was a statement and a WAL flush of its own).
+const sentDelay = 20 * time.Millisecond
+
+// recordSent records m sent, with the others sent meanwhile (store.Coalescer): each row moves only
+// from pending, and its number and text are wiped.
+func (d *Dispatcher) recordSent(ctx context.Context, m sentMessage) error {
+	d.sentOnce.Do(func() {
+		d.sent = &store.Coalescer[sentMessage]{Pool: d.Pool, Delay: sentDelay, Max: 100, Statement: func(items []sentMessage) (string, []any) {
+			ids, at, refs := make([]uuid.UUID, len(items)), make([]time.Time, len(items)), make([]string, len(items))
+			for i, m := range items {
+				ids[i], at[i], refs[i] = m.id, m.at, m.ref
+			}
+			return `UPDATE sms_outbox o SET state = 'sent', sent_at = u.at, gateway_ref = u.ref, attempts = o.attempts + 1,
+				to_enc = NULL, body_enc = NULL, last_error = NULL
+				FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, ref)
+				WHERE o.id = u.id AND o.state = 'pending'`, []any{ids, at, refs}
+		}}
+	})
+	return d.sent.Record(ctx, m)
 }
 
 // maxClaimedSends bounds the gateway calls for claimed messages at once; more wait for a slot.
@@ -387,8 +420,7 @@ func (d *Dispatcher) send(ctx context.Context, id uuid.UUID, to, body, masked st
 	// message only from pending, so a repeat of one that took effect changes nothing.
 	var err error
 	if sendErr == nil {
-		err = store.Record(ctx, d.Pool, `UPDATE sms_outbox SET state = 'sent', sent_at = $2, gateway_ref = $3, attempts = attempts + 1,
-			to_enc = NULL, body_enc = NULL, last_error = NULL WHERE id = $1 AND state = 'pending'`, id, d.Clock.Now(), ref)
+		err = d.recordSent(ctx, sentMessage{id: id, at: d.Clock.Now(), ref: ref})
 		d.Log.InfoContext(ctx, "sms sent", "sms_id", id, "to", masked)
 		return delivered, err
 	}
