@@ -126,8 +126,10 @@ type confirmationAnswer struct {
 const endDeliverySQL = `UPDATE acs_results SET state = $2, last_error = nullif($3, ''), delivered_at = $4
 	WHERE acs_trans_id = $1 AND state = '` + string(DeliveryPending) + `'`
 
-// deliveredSQL ends pending deliveries as delivered, many at once (Results.delivered): $1 their
-// transactions, $2 when each was acknowledged.
+// deliveredSQL ends pending deliveries as delivered, many at once (Results.acks): $1 their
+// transactions, $2 when each was acknowledged. PostgreSQL joins the list to the primary key where many
+// deliveries are pending (a DS away), and to the index of pending ones where few are (EXPLAIN on 50,000
+// rows, 5 % and 1 % pending); an = ANY list was looked up through the index of pending ones in both.
 const deliveredSQL = `UPDATE acs_results r SET state = '` + string(DeliveryDelivered) + `', last_error = NULL, delivered_at = u.at
 	FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
 	WHERE r.acs_trans_id = u.id AND r.state = '` + string(DeliveryPending) + `'`

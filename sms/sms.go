@@ -288,6 +288,7 @@ func (d *Dispatcher) recordSent(ctx context.Context, m sentMessage) error {
 			for i, m := range items {
 				ids[i], at[i], refs[i] = m.id, m.at, m.ref
 			}
+			// Joined to the list, as acs.deliveredSQL is (the primary key where many are pending).
 			return `UPDATE sms_outbox o SET state = 'sent', sent_at = u.at, gateway_ref = u.ref, attempts = o.attempts + 1,
 				to_enc = NULL, body_enc = NULL, last_error = NULL
 				FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, ref)
