@@ -182,9 +182,11 @@ func TestReplayedAReqRefused(t *testing.T) {
 }
 
 // Issue 13: the read of a not-registered card's AReq stores its refusal N/13 in the same statement
-// (refusingSQL). It must store exactly what the decision answers, for no card the decision answers
-// otherwise: the month of expiry is still valid (N/13), the month after it is not (N/05, stored by the
-// decision's own write), a blocked card is N/12; each transaction once, with the ARes's status.
+// (refusingSQL), from the card's second AReq on (the first finds it unregistered). It must store exactly
+// what the decision answers, for no card the decision answers otherwise: the month of expiry is still
+// valid (N/13), the month after it is not (N/05, stored by the decision's own write), a blocked card is
+// N/12; each transaction once, with the ARes's status. Each case that is not N/13 follows one that is,
+// so that its first AReq is read with the refusal attached.
 func TestTheReadStoresOnlyItsRefusal(t *testing.T) {
 	fx := newDecisionFixture(t)
 	ctx := context.Background()
@@ -204,45 +206,54 @@ func TestTheReadStoresOnlyItsRefusal(t *testing.T) {
 		why            string
 	}{
 		{"valid to the end of this month", thisMonth, "active", "N", "13", acs.ReasonNotRegistered},
-		{"valid for years", thisMonth.AddDate(3, 0, 0), "active", "N", "13", acs.ReasonNotRegistered},
 		{"expired last month", thisMonth.AddDate(0, -1, 0), "active", "N", "05", acs.ReasonCardExpired},
+		{"valid for years", thisMonth.AddDate(3, 0, 0), "active", "N", "13", acs.ReasonNotRegistered},
 		{"blocked", thisMonth.AddDate(1, 0, 0), "blocked", "N", "12", acs.ReasonCardBlocked},
 	} {
 		if _, err := fx.Pool.Exec(ctx, `UPDATE issuer_cards SET expiry_month = $2, status = $3 WHERE id = $1`, cardID, tc.expiry,
 			tc.status); err != nil {
 			t.Fatal(err)
 		}
-		m := areq(t)
-		m["threeDSServerTransID"], m["acctNumber"] = uuid.NewString(), pan
-		a, e := acs.ParseAReq(encode(t, m))
-		if e != nil {
-			t.Fatalf("AReq: %+v", e)
+		for _, second := range []bool{false, true} {
+			m := areq(t)
+			m["threeDSServerTransID"], m["acctNumber"] = uuid.NewString(), pan
+			a, e := acs.ParseAReq(encode(t, m))
+			if e != nil {
+				t.Fatalf("AReq: %+v", e)
+			}
+			_, res, err := fx.dc.Decide(ctx, a)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if res.TransStatus != tc.transStatus || res.TransStatusReason != tc.transStatusWhy {
+				t.Fatalf("%s: ARes %s/%s, want %s/%s", tc.name, res.TransStatus, res.TransStatusReason, tc.transStatus, tc.transStatusWhy)
+			}
+			if second && res.StoredByRead() != (tc.transStatusWhy == "13") {
+				t.Fatalf("%s: stored by the read: %v", tc.name, res.StoredByRead())
+			}
+			fx.checkStored(t, tc.name, res.ACSTransID, cardID, tc.transStatus, tc.transStatusWhy, tc.why)
 		}
-		_, res, err := fx.dc.Decide(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if res.TransStatus != tc.transStatus || res.TransStatusReason != tc.transStatusWhy {
-			t.Fatalf("%s: ARes %s/%s, want %s/%s", tc.name, res.TransStatus, res.TransStatusReason, tc.transStatus, tc.transStatusWhy)
-		}
-		if res.StoredByRead() != (tc.transStatusWhy == "13") {
-			t.Fatalf("%s: stored by the read: %v", tc.name, res.StoredByRead())
-		}
-		var n int
-		var status, reason string
-		var reasons []string
-		var card, reg *uuid.UUID
-		var due *time.Time
-		var merchant *string
-		if err := fx.Pool.QueryRow(ctx, `SELECT count(*) OVER (), trans_status, trans_status_reason, reasons, card_id, registration_id,
-				due_at, merchant_name FROM acs_transactions WHERE acs_trans_id = $1`, res.ACSTransID).
-			Scan(&n, &status, &reason, &reasons, &card, &reg, &due, &merchant); err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if n != 1 || status != tc.transStatus || reason != tc.transStatusWhy || len(reasons) != 1 || reasons[0] != tc.why ||
-			card == nil || *card != cardID || reg != nil || due != nil || merchant == nil || *merchant == "" {
-			t.Fatalf("%s: stored %d rows: %s/%s %v card %v registration %v due %v merchant %v", tc.name, n, status, reason, reasons,
-				card, reg, due, merchant)
-		}
+	}
+}
+
+// checkStored checks the transaction's row: once, with the status, reason and reasons, the card and no
+// registration, no due time, the merchant's name.
+func (fx *decisionFixture) checkStored(t *testing.T, name, acsTransID string, cardID uuid.UUID, transStatus, transStatusWhy, why string) {
+	t.Helper()
+	var n int
+	var status, reason string
+	var reasons []string
+	var card, reg *uuid.UUID
+	var due *time.Time
+	var merchant *string
+	if err := fx.Pool.QueryRow(context.Background(), `SELECT count(*) OVER (), trans_status, trans_status_reason, reasons, card_id,
+			registration_id, due_at, merchant_name FROM acs_transactions WHERE acs_trans_id = $1`, acsTransID).
+		Scan(&n, &status, &reason, &reasons, &card, &reg, &due, &merchant); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if n != 1 || status != transStatus || reason != transStatusWhy || len(reasons) != 1 || reasons[0] != why ||
+		card == nil || *card != cardID || reg != nil || due != nil || merchant == nil || *merchant == "" {
+		t.Fatalf("%s: stored %d rows: %s/%s %v card %v registration %v due %v merchant %v", name, n, status, reason, reasons,
+			card, reg, due, merchant)
 	}
 }
