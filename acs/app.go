@@ -120,8 +120,8 @@ var openConfirmationSQL = `WITH n AS (SELECT count(*) FILTER (WHERE state = '` +
 	SELECT pg_notify('app_confirmations', card_id::text) FROM ins`
 
 // openConfirmation queues, after the batch's other statements, the confirmation of e's app challenge
-// (openConfirmationSQL) and returns it with the batch item's index: no row there means the card's bound
-// refused it.
+// (openConfirmationSQL) and returns it as the app will be shown it; that statement's result has no row
+// when the card's bound refused it.
 func (c *Challenges) openConfirmation(b *pgx.Batch, e *endRow) (*Confirmation, error) {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
