@@ -215,7 +215,8 @@ type Answer struct {
 	// TrustMerchant: with an approval, the merchant becomes trusted (R-WL-1), as with the mTAN page's box.
 	TrustMerchant bool
 	// Nonce records the signed request's nonce (nil: none): with the answer's end where the answer ends
-	// the challenge, else on its own before anything else the answer does. Its error is returned as is.
+	// the challenge, else on its own once the answer is refused, before a wrong PIN is counted (an answer
+	// refused for its form alone, which changes nothing, leaves it unused). Its error is returned as is.
 	Nonce *store.Queued
 }
 

@@ -534,8 +534,8 @@ func (dc *Decider) refusalArgs(a *AReq, d *aresData) []any {
 
 // refusesHere reports whether the decision answers every usable, unregistered card's AReq a with N/13,
 // so that the read may store that answer itself (refusingSQL; Decide attaches it for cards last found
-// unregistered, unregisteredCards): not with the attempts policy, which
-// answers A (except for 3RI), and not in the app channel, which may answer U first.
+// unregistered, unregisteredCards): not with the attempts policy, which answers A (except for 3RI), and
+// not in the app channel, which may answer U first.
 func (dc *Decider) refusesHere(a *AReq) bool {
 	return a.DeviceChannel != ChannelApp && (!dc.d.AV.Attempts() || a.DeviceChannel == Channel3RI)
 }
