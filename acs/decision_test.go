@@ -179,6 +179,15 @@ func TestReplayedAReqRefused(t *testing.T) {
 	if !ok || e.ErrorCode != "305" || e.ErrorDetail != "threeDSServerTransID" {
 		t.Fatalf("replay: %v", err)
 	}
+	// The same for a card without registration, whose repeated AReq is read and stored in one statement
+	// (refusingSQL): the statement fails as a whole, and the answer is the same Erro.
+	unregistered := uuid.NewString()
+	for i, want := range []string{"", "305", "305"} {
+		_, err := fx.decide(t, func(m map[string]any) { m["threeDSServerTransID"], m["acctNumber"] = unregistered, "4000110000000025" })
+		if e, ok := err.(*acs.Erro); (want == "" && err != nil) || (want != "" && (!ok || e.ErrorCode != want)) {
+			t.Fatalf("unregistered card's AReq %d: %v", i+1, err)
+		}
+	}
 }
 
 // Issue 13: the read of a not-registered card's AReq stores its refusal N/13 in the same statement
