@@ -327,11 +327,12 @@ func (c *Challenges) advance(ctx context.Context, id uuid.UUID, stoa int, enc sd
 // appStep does what the CReq asks and returns the CRes to send (without its counter); final says it
 // is the final CRes.
 func (c *Challenges) appStep(ctx context.Context, id uuid.UUID, s *sdkSession, m *emv.Message, v *View) (*emv.Message, bool, error) {
-	var err error
 	if v.Final == nil && s.stoa == 0 {
-		// The first CReq opens the challenge: the checks and the start the browser's CReq has.
-		if _, err := c.Open(ctx, &CReq{Channel: ChannelApp, ThreeDSServerTransID: s.serverID, ACSTransID: id,
-			MessageVersion: emv.Version(s.version), Claims: map[string]string{}}); err != nil {
+		// The first CReq opens the challenge: the checks and the start the browser's CReq has. Its view
+		// is the challenge as the opening left it (issue 13: not read again).
+		opened, err := c.Open(ctx, &CReq{Channel: ChannelApp, ThreeDSServerTransID: s.serverID, ACSTransID: id,
+			MessageVersion: emv.Version(s.version), Claims: map[string]string{}})
+		if err != nil {
 			if apperr.KindOf(err) != apperr.TooMany {
 				return nil, false, err
 			}
@@ -341,10 +342,7 @@ func (c *Challenges) appStep(ctx context.Context, id uuid.UUID, s *sdkSession, m
 			}
 			return c.appCRes(s, v, "too_many_sms"), false, nil
 		}
-		if v, err = c.View(ctx, id); err != nil {
-			return nil, false, err
-		}
-		if v.Final == nil {
+		if v = opened; v.Final == nil {
 			return c.appCRes(s, v, ""), false, nil
 		}
 	} else if v.Final == nil {
@@ -359,7 +357,9 @@ func (c *Challenges) appStep(ctx context.Context, id uuid.UUID, s *sdkSession, m
 			return c.appCRes(s, v, notice), false, nil
 		}
 	}
-	c.deliver(ctx, &Final{ACSTransID: id}) // the RReq before the final CRes (Step 18-23)
+	// The RReq before the final CRes (Step 18-23): nothing to do where the view says the DS has it (the
+	// app's answer delivered it).
+	c.deliver(ctx, v.Final)
 	return appFinalCRes(s, v.Final), true, nil
 }
 
