@@ -176,7 +176,7 @@ func (c *Challenges) PendingAfter(ctx context.Context, cardID uuid.UUID, first *
 	b.Queue(pendingSQL, cardID)
 	br := c.d.Pool.SendBatch(ctx, b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
+	if err := store.SkipResults(br, b.Len()-1); err != nil {
 		return nil, err
 	}
 	rows, err := br.Query()

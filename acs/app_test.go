@@ -122,7 +122,7 @@ func startProcess(t *testing.T, st *testenv.Stack, signing *appSigning) *acsProc
 	wl := whitelist.New(pool, st.Clock)
 	p.results = acs.NewResults(acs.ResultDeps{Pool: pool, Cards: st.Cards, AV: st.AV, Clock: st.Clock, Log: st.Log, Whitelist: wl, Link: testenv.LoopbackDS(t)})
 	p.ch = acs.NewChallenges(acs.ChallengeDeps{Pool: pool, Registration: reg, Digests: st.Digests, Outbox: sms.NewOutbox(st.Keys, st.Clock),
-		Clock: st.Clock, Log: st.Log, Results: p.results, Cards: st.Cards, Pusher: recordingPusher(p.pushed), Sessions: st.Keys,
+		Clock: st.Clock, Log: st.Log, Results: p.results, Pusher: recordingPusher(p.pushed), Sessions: st.Keys,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
 	var e *echo.Echo
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.ServeHTTP(w, r) }))
@@ -638,7 +638,8 @@ func TestLongPollEndsOnShutdown(t *testing.T) {
 
 // A signed app request counts once (issue 13 moved its nonce into the statements of the request): the
 // list and an answer sent twice are refused as replays the second time, a wrong PIN sent twice is
-// counted once, and an approval sent twice is a replay, not a second answer.
+// counted once (R-AUTH-6: the failures that lock the app are the cardholder's, not a replayer's), and
+// an approval sent twice is a replay, not a second answer (R-AUTH-3).
 func TestAppRequestsAreNotReplayed(t *testing.T) {
 	fx := newAppFixture(t)
 	_, page := fx.purchase(t, nil)

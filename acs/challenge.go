@@ -15,7 +15,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/apperr"
-	"example.com/acs/cards"
 	"example.com/acs/emv"
 	"example.com/acs/envelope"
 	"example.com/acs/registration"
@@ -55,8 +54,6 @@ type ChallengeDeps struct {
 	Currency string // of the SMS price
 	// Results ends the transaction when the challenge is decided.
 	Results *Results
-	// Cards tells whether a card is blocked when its app answers.
-	Cards *cards.Directory
 	// Pusher tells the app that a confirmation waits; nil: the app learns of it by polling only.
 	Pusher Pusher
 	// Sessions decrypts the app channel's stored transaction keys (acs_sdk_sessions; appcreq.go).
@@ -144,11 +141,8 @@ func (c *Challenges) startTx(ctx context.Context, tx pgx.Tx, e *endRow, b *pgx.B
 		return false, err
 	}
 	br := tx.SendBatch(ctx, b)
-	for range b.Len() - 1 {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return false, err
-		}
+	if err := store.SkipResults(br, b.Len()-1); err != nil {
+		return false, err
 	}
 	rows, err := br.Query()
 	opened := false

@@ -223,7 +223,7 @@ func TestChallengeOnOneConnection(t *testing.T) {
 	defer one.Close()
 	results := acs.NewResults(acs.ResultDeps{Pool: one, Cards: fx.Cards, AV: fx.AV, Clock: fx.Clock, Log: fx.Log, Whitelist: fx.wl, Link: testenv.LoopbackDS(t)})
 	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: one, Registration: fx.reg, Digests: fx.Digests, Outbox: sms.NewOutbox(fx.Keys, fx.Clock),
-		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: results, Cards: fx.Cards})
+		Clock: fx.Clock, Log: fx.Log, SMSPrice: decimal.RequireFromString("0.09"), Currency: "EUR", Results: results})
 	res, err := fx.decide(t, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -320,8 +320,9 @@ func TestMTANResendsBounded(t *testing.T) {
 	}
 }
 
-// Issue 13: the mTAN's verifier is the in-process keyed digest, not the HSM's (two HSM calls less per
-// purchase): what is stored is neither the code nor the HSM verifier of it, and a code sent by an earlier
+// Issue 13, R-AUTH-5, R-KEY-1: the mTAN's verifier is the in-process keyed digest (its key wrapped by the
+// HSM's KEK), not the HSM's (two HSM calls less per purchase): what is stored is neither the code nor the
+// HSM verifier of it, and a code sent by an earlier
 // version (an HSM verifier stored) is answered as expired, with no failure counted, so that the
 // cardholder asks for a new one after an upgrade instead of being locked out.
 func TestMTANVerifierIsTheProcessDigest(t *testing.T) {

@@ -180,7 +180,8 @@ func TestReplayedAReqRefused(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 	// The same for a card without registration, whose repeated AReq is read and stored in one statement
-	// (refusingSQL): the statement fails as a whole, and the answer is the same Erro.
+	// (refusingSQL): the statement fails as a whole, and the answer is the same Erro (Annex A, Error Code
+	// 305, Transaction data not valid, naming the element).
 	unregistered := uuid.NewString()
 	for i, want := range []string{"", "305", "305"} {
 		_, err := fx.decide(t, func(m map[string]any) { m["threeDSServerTransID"], m["acctNumber"] = unregistered, "4000110000000025" })
@@ -190,7 +191,8 @@ func TestReplayedAReqRefused(t *testing.T) {
 	}
 }
 
-// Issue 13: the read of a not-registered card's AReq stores its refusal N/13 in the same statement
+// Issue 13, R-AUTH-1 (the ACS answers at once, and stores what it answered): the read of a
+// not-registered card's AReq stores its refusal N/13 in the same statement
 // (refusingSQL), from the card's second AReq on (the first finds it unregistered). It must store exactly
 // what the decision answers, for no card the decision answers otherwise: the month of expiry is still
 // valid (N/13), the month after it is not (N/05, stored by the decision's own write), a blocked card is

@@ -208,11 +208,8 @@ func (o *Outbox) withinBudget(ctx context.Context, tx pgx.Tx, b *pgx.Batch, card
 		WHERE card_id = $1 AND created_at > $3`, cardID, now.Add(-time.Hour), now.Add(-24*time.Hour))
 	br := tx.SendBatch(ctx, b)
 	defer func() { *b = pgx.Batch{} }() // sent: the caller queues afresh (the results read b until Close)
-	for range before {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return err
-		}
+	if err := store.SkipResults(br, before); err != nil {
+		return err
 	}
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()

@@ -169,6 +169,18 @@ func (q *Queued) QueueTo(b *pgx.Batch) {
 	}
 }
 
+// SkipResults reads the results of the first n statements of a sent batch, for a caller that wants what
+// comes after them (the statements queued ahead of its own, Queued). On an error it closes br.
+func SkipResults(br pgx.BatchResults, n int) error {
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	return nil
+}
+
 // RecordBudget bounds how long Record repeats a statement while PostgreSQL is away: a restart, or a
 // failover to the standby (writes are back within 15 s under make cluster's Patroni; issue 17).
 const RecordBudget = 20 * time.Second

@@ -38,7 +38,7 @@ func TestConfirmCommands(t *testing.T) {
 		SMSPrice: decimal.Zero, Currency: "EUR"})
 	results := acs.NewResults(acs.ResultDeps{Pool: st.Pool, Cards: st.Cards, AV: st.AV, Clock: st.Clock, Log: st.Log, Link: testenv.LoopbackDS(t)})
 	ch := acs.NewChallenges(acs.ChallengeDeps{Pool: st.Pool, Registration: reg, Digests: st.Digests, Outbox: sms.NewOutbox(st.Keys, st.Clock),
-		Clock: st.Clock, Log: st.Log, Results: results, Cards: st.Cards})
+		Clock: st.Clock, Log: st.Log, Results: results})
 	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
 		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", AV: st.AV, Digests: st.Digests})
 	wake := store.NewBroadcast()

@@ -351,8 +351,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.mtanOutbox = sms.NewOutbox(d.keys, clock).WithBudget(d.budget)
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Digests: d.digests,
 		Outbox: d.mtanOutbox, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
-		Results: d.results,
-		Cards:   d.cards, Pusher: pusher{d.push}, Sessions: d.keys})
+		Results: d.results, Pusher: pusher{d.push}, Sessions: d.keys})
 	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		AV: d.av, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
