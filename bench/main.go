@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -78,14 +79,24 @@ func main() {
 	fleetCards := flag.String("fleet", "", "the fleet's card file (app-flow; `acs demo seed` with demo.fleet_cards); empty: app-flow skipped")
 	fleetPhone := flag.String("fleet-phone", "", "the fleet phone's state file (demo.fleet_phone)")
 	importCmd := flag.String("import", "", "command that imports a card file given as its last argument (the 1,000,000-card run); empty: skipped")
+	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file (the service's: its admin port's /debug/pprof)")
 	flag.Parse()
 	if *dbURL == "" {
 		fmt.Fprintln(os.Stderr, "acs-bench: -db is required")
 		os.Exit(2)
 	}
-	ctx := context.Background()
-	missed, err := run(ctx, config{acs: *acsURL, db: *dbURL, acsPID: *acsPID, listen: *listen, dsListen: *dsListen, pki: *pki, sample: *sample, conc: *conc,
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		stop, err := startProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "acs-bench:", err)
+			os.Exit(2)
+		}
+		stopProfile = stop
+	}
+	missed, err := run(context.Background(), config{acs: *acsURL, db: *dbURL, acsPID: *acsPID, listen: *listen, dsListen: *dsListen, pki: *pki, sample: *sample, conc: *conc,
 		dur: *dur, only: *only, importCmd: *importCmd, statements: *statements, fleetCards: *fleetCards, fleetPhone: *fleetPhone})
+	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "acs-bench:", err)
 		os.Exit(2)
@@ -98,6 +109,20 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("\nall targets met")
+}
+
+// startProfile writes the load tool's CPU profile until the returned stop: the load tool shares the 2
+// cores with the service and PostgreSQL, so its own cost is part of every ratio.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 type config struct {

@@ -142,12 +142,6 @@ func SchemaVersion(ctx context.Context, pool *pgxpool.Pool) (current, latest int
 	return current, latest, nil
 }
 
-// WithTx runs fn in a transaction: committed when fn returns nil, rolled back when it returns an error
-// or panics. The error of fn is returned unchanged, so callers can still match it with errors.Is.
-func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, pool, fn)
-}
-
 // Queued is a statement one package has another send ahead of its own, in its round trip and its
 // transaction, so that both take effect or neither (issue 13: a signed app request's nonce, written with
 // the answer it carries instead of in a commit of its own).
