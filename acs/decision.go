@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
@@ -20,6 +21,7 @@ import (
 	"example.com/acs/cards"
 	"example.com/acs/emv"
 	"example.com/acs/registration"
+	"example.com/acs/store"
 	"example.com/acs/whitelist"
 )
 
@@ -75,7 +77,10 @@ const (
 
 // DecisionDeps are what the decision needs.
 type DecisionDeps struct {
-	Pool  *pgxpool.Pool
+	Pool *pgxpool.Pool
+	// Pipe, when not nil, sends the AReq's write (and the read that stores a refusal) with other AReqs'
+	// (store.Pipeline): one round trip and one commit for the statements that wait together.
+	Pipe  *store.Pipeline
 	Cards *cards.Directory
 	Clock clockwork.Clock
 	Log   *slog.Logger
@@ -111,13 +116,27 @@ type Digester interface {
 // Decider answers AReqs: unknown, blocked, expired and unregistered cards are refused; a registered
 // card's purchase is challenged unless the risk rules (risk.go) let it through.
 type Decider struct {
-	d DecisionDeps
+	d  DecisionDeps
+	db single // d.Pipe, else d.Pool
 	// unregistered are the cards (lookup hashes) whose last read found them usable and not registered.
 	unregistered unregisteredCards
 }
 
 // NewDecider returns a Decider.
-func NewDecider(d DecisionDeps) *Decider { return &Decider{d: d} }
+func NewDecider(d DecisionDeps) *Decider {
+	dc := &Decider{d: d, db: d.Pool}
+	if d.Pipe != nil {
+		dc.db = d.Pipe
+	}
+	return dc
+}
+
+// single is what the AReq's statements go through: each stands alone (its own transaction), so the
+// pool and the pipeline give the same results.
+type single interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
 
 // unregisteredCards remembers which cards were found without registration, so that only their next
 // AReq is read with the refusal attached (refusingSQL). Attached to every AReq, the refusal's values
@@ -224,7 +243,14 @@ func (dc *Decider) decide(ctx context.Context, a *AReq, panHash []byte, lowValue
 		if dc.refusesHere(a) && dc.unregistered.has(panHash) {
 			refusal = dc.refusalArgs(a, d)
 		}
-		if in, err = readInputs(ctx, dc.d.Pool, panHash, a, dc.d.Risk.Velocity, now, knownWanted, refusal); err != nil {
+		// A read that writes nothing goes by itself: in a batch it would wait for the others' commit and
+		// its WAL flush (challenged AReq in make bench: ratio 0.205 with the read in the pipeline, 0.23
+		// without).
+		var db single = dc.d.Pool
+		if refusal != nil {
+			db = dc.db
+		}
+		if in, err = readInputs(ctx, db, panHash, a, dc.d.Risk.Velocity, now, knownWanted, refusal); err != nil {
 			return nil, nil, false, err
 		}
 		dc.unregistered.note(panHash, in.card != nil && in.regID == nil && in.card.Status.Usable() && !in.card.Expired(now))
@@ -491,7 +517,7 @@ func (dc *Decider) insert(ctx context.Context, a *AReq, d *aresData, cardID, reg
 	case d.app != nil:
 		sql, args = insertTxAppSQL, append(args, a.SDKTransID, a.SDKType, d.app.iface, d.app.template, d.app.cekEnc)
 	}
-	tag, err := dc.d.Pool.Exec(ctx, sql, args...)
+	tag, err := dc.db.Exec(ctx, sql, args...)
 	if err != nil {
 		return false, err
 	}

@@ -19,6 +19,7 @@ import (
 	"example.com/acs/internal/testenv"
 	"example.com/acs/registration"
 	"example.com/acs/sms"
+	"example.com/acs/store"
 )
 
 type decisionFixture struct {
@@ -33,8 +34,10 @@ func newDecisionFixture(t *testing.T) *decisionFixture {
 	reg := registration.New(registration.Deps{Pool: st.Pool, Cards: st.Cards, Letters: st.Letters, Data: st.Keys, Keys: st.HSM,
 		Outbox: sms.NewOutbox(st.Keys, st.Clock), Audit: audit.New(st.Pool, st.Clock), Clock: st.Clock, Log: st.Log,
 		SMSPrice: decimal.Zero, Currency: "EUR"})
-	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Cards: st.Cards, Clock: st.Clock, Log: st.Log,
-		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001", AV: st.AV})
+	// The AReqs' statements go through the pipeline, as in production (store.DefaultPipelineLanes).
+	dc := acs.NewDecider(acs.DecisionDeps{Pool: st.Pool, Pipe: &store.Pipeline{Pool: st.Pool, Lanes: 1}, Cards: st.Cards,
+		Clock: st.Clock, Log: st.Log, ChallengeURL: "https://acs.example/3ds/challenge",
+		ReferenceNumber: "3DS_LOA_ACS_TEST_020200_00001", AV: st.AV})
 	return &decisionFixture{Stack: st, reg: reg, dc: dc}
 }
 

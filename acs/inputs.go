@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/cards"
@@ -151,7 +150,7 @@ WHERE c.pan_hash = $1`
 // starts its window at now; browsers says whether the known browsers are wanted. refusal, when not nil,
 // holds insertTx's arguments of the AReq answered N/13 (refusalArgs): the read stores it where the card turns out
 // usable and not registered (refusingSQL), and in.refused reports that it did.
-func readInputs(ctx context.Context, pool *pgxpool.Pool, panHash []byte, a *AReq, v Velocity, now time.Time, browsers bool,
+func readInputs(ctx context.Context, db single, panHash []byte, a *AReq, v Velocity, now time.Time, browsers bool,
 	refusal []any) (*decisionInputs, error) {
 	var in decisionInputs
 	var c cards.Card
@@ -167,7 +166,7 @@ func readInputs(ctx context.Context, pool *pgxpool.Pool, panHash []byte, a *AReq
 		args = append(append(args, refusal...), time.Date(utc.Year(), utc.Month(), 1, 0, 0, 0, 0, time.UTC))
 		dest = append(dest, &in.refused)
 	}
-	err := pool.QueryRow(ctx, inputsSQL(v.Count, browsers, refusal != nil), args...).Scan(dest...)
+	err := db.QueryRow(ctx, inputsSQL(v.Count, browsers, refusal != nil), args...).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &in, nil
 	}

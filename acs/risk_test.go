@@ -2,6 +2,7 @@ package acs_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -11,17 +12,21 @@ import (
 	"github.com/shopspring/decimal"
 
 	"example.com/acs/acs"
+	"example.com/acs/store"
 )
 
 // riskFixture is Anna's mTAN card after one successful challenge from the sample AReq's browser and IP,
 // so that the browser is known, with a decider whose rules each test case sets.
 type riskFixture struct {
 	*challengeFixture
+	// pipe sends the AReqs' statements together, as in production; nil: each by itself.
+	pipe *store.Pipeline
 }
 
 func newRiskFixture(t *testing.T) *riskFixture {
 	t.Helper()
 	fx := &riskFixture{challengeFixture: newChallengeFixture(t)}
+	fx.pipe = &store.Pipeline{Pool: fx.Pool, Lanes: 1}
 	fx.use(t, acs.Risk{KnownBrowsers: true})
 	// A challenge from the sample browser and IP at Beispiel-Shop, with "trust this merchant" ticked.
 	id, code, _ := fx.challenge(t, nil)
@@ -34,7 +39,7 @@ func newRiskFixture(t *testing.T) *riskFixture {
 // use makes the decider apply risk.
 func (fx *riskFixture) use(t *testing.T, risk acs.Risk) {
 	t.Helper()
-	fx.dc = acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Cards: fx.Cards, Clock: fx.Clock, Log: fx.Log,
+	fx.dc = acs.NewDecider(acs.DecisionDeps{Pool: fx.Pool, Pipe: fx.pipe, Cards: fx.Cards, Clock: fx.Clock, Log: fx.Log,
 		ChallengeURL: "https://acs.example/3ds/challenge", ReferenceNumber: "REF", AV: fx.AV, Digests: fx.Digests, Risk: risk,
 		Whitelist: fx.wl})
 }
@@ -128,6 +133,70 @@ func TestRiskRules(t *testing.T) {
 			// Low-value counters start afresh for each case.
 			if _, err := fx.Pool.Exec(context.Background(), `DELETE FROM acs_sca_counters`); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// R-AUTH-7 (PSD2 RTS Art. 16): parallel low-value purchases of one card are let through up to the
+// limits and no further, whether their statements go together (store.Pipeline: several counts in one
+// transaction) or each by itself; every AReq is stored once.
+func TestRiskLowValueInParallel(t *testing.T) {
+	fx := newRiskFixture(t)
+	for _, piped := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pipeline", false: "alone"}[piped], func(t *testing.T) {
+			if !piped {
+				fx.pipe = nil
+			}
+			fx.use(t, acs.Risk{LowValue: acs.DefaultRisk.LowValue, KnownBrowsers: true}) // at most 5, EUR 100 together
+			fx.Clock.Advance(time.Hour)
+			if _, err := fx.Pool.Exec(context.Background(), `DELETE FROM acs_sca_counters`); err != nil {
+				t.Fatal(err)
+			}
+			const n = 12
+			results := make(chan *ares, n)
+			for range n {
+				go func() {
+					res, err := fx.decide(t, func(m map[string]any) {
+						m["acquirerMerchantID"], m["merchantName"], m["purchaseAmount"] = "M-999", "Anderer Shop", "1000"
+					})
+					if err != nil {
+						t.Error(err)
+					}
+					results <- res
+				}()
+			}
+			ids := map[string]bool{}
+			var frictionless int
+			for range n {
+				res := <-results
+				if res == nil {
+					t.FailNow()
+				}
+				ids[res.ACSTransID] = true
+				switch got := fx.reasons(t, res.ACSTransID); {
+				case res.TransStatus == "Y" && slices.Equal(got, []string{acs.ReasonRegisteredMTAN, acs.ReasonLowValue}):
+					frictionless++
+				case res.TransStatus == "C":
+				default:
+					t.Fatalf("%s %v", res.TransStatus, got)
+				}
+			}
+			var count, stored int
+			if err := fx.Pool.QueryRow(context.Background(), `SELECT (SELECT count FROM acs_sca_counters),
+				(SELECT count(*) FROM acs_transactions WHERE acquirer_merchant_id = 'M-999' AND acs_trans_id = ANY($1))`,
+				slices.Collect(maps.Keys(ids))).Scan(&count, &stored); err != nil {
+				t.Fatal(err)
+			}
+			if frictionless != 5 || count != 5 || stored != n || len(ids) != n {
+				t.Fatalf("%d let through, counted %d, %d of %d stored: want 5, 5, all", frictionless, count, stored, len(ids))
+			}
+			if piped {
+				s := fx.pipe.Stats()
+				if s.Statements < n {
+					t.Fatalf("%+v: the AReqs' writes did not go through the pipeline", s)
+				}
+				t.Logf("pipeline: %+v", s)
 			}
 		})
 	}

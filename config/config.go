@@ -265,6 +265,7 @@ func (i Issuer) Zone() *time.Location {
 func defaults() Config {
 	return Config{
 		Listen:          "127.0.0.1:8080",
+		Database:        store.Config{PipelineLanes: store.DefaultPipelineLanes},
 		PublicURL:       "http://127.0.0.1:8080",
 		Log:             Log{Level: "info", Format: "json"},
 		ShutdownTimeout: 20 * time.Second,

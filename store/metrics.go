@@ -25,6 +25,31 @@ var (
 	poolWait = prometheus.NewDesc("acs_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
 )
 
+var (
+	pipeBatches    = prometheus.NewDesc("acs_db_pipeline_batches_total", "Batches the AReqs' statements went to the database in (store.Pipeline).", nil, nil)
+	pipeStatements = prometheus.NewDesc("acs_db_pipeline_statements_total", "Statements sent in those batches.", nil, nil)
+	pipeResent     = prometheus.NewDesc("acs_db_pipeline_resent_total",
+		"Statements sent again by themselves because another statement of their batch failed.", nil, nil)
+)
+
+// PipelineCollector exports a Pipeline's counts: statements over batches is how many share a commit.
+func PipelineCollector(p *Pipeline) prometheus.Collector { return pipelineCollector{p} }
+
+type pipelineCollector struct{ p *Pipeline }
+
+func (pipelineCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pipeBatches
+	ch <- pipeStatements
+	ch <- pipeResent
+}
+
+func (c pipelineCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.p.Stats()
+	ch <- prometheus.MustNewConstMetric(pipeBatches, prometheus.CounterValue, float64(s.Batches))
+	ch <- prometheus.MustNewConstMetric(pipeStatements, prometheus.CounterValue, float64(s.Statements))
+	ch <- prometheus.MustNewConstMetric(pipeResent, prometheus.CounterValue, float64(s.Resent))
+}
+
 // MetricsPeriod is how often the collectors that ask the database or the HSM really do (Cached).
 const MetricsPeriod = 10 * time.Second
 

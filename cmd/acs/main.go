@@ -352,7 +352,12 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 	d.challenges = acs.NewChallenges(acs.ChallengeDeps{Pool: d.pool, Registration: d.registration, Digests: d.digests,
 		Outbox: d.mtanOutbox, Clock: clock, Log: log, SMSPrice: price, Currency: cfg.SMS.Currency,
 		Results: d.results, Pusher: pusher{d.push}, Sessions: d.keys})
-	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Cards: d.cards, Clock: clock, Log: log,
+	var pipe *store.Pipeline
+	if n := cfg.Database.PipelineLanes; n > 0 {
+		pipe = &store.Pipeline{Pool: d.pool, Lanes: n, Max: store.DefaultPipelineMax}
+		d.metricsRegistry.MustRegister(store.PipelineCollector(pipe))
+	}
+	d.decider = acs.NewDecider(acs.DecisionDeps{Pool: d.pool, Pipe: pipe, Cards: d.cards, Clock: clock, Log: log,
 		ChallengeURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/3ds/challenge", ReferenceNumber: cfg.ThreeDS.ReferenceNumber,
 		AV: d.av, Digests: d.digests, Risk: risk(cfg.ThreeDS), Whitelist: d.whitelist, Metrics: d.metrics,
 		OperatorID: cfg.ThreeDS.OperatorID, App: d.app, Decoupled: d.challenges})
