@@ -1,6 +1,7 @@
 // Package store owns the connection to PostgreSQL: the pool, the embedded schema migrations, the
-// transaction helper, and the batching of many callers' statements (Pipeline, Coalescer). All state of the ACS lives in this one database so that several `acs serve`
-// processes behave as one; no package keeps state that matters in process memory.
+// transaction helper, and the batching of many callers' statements (Pipeline, Coalescer). All state of
+// the ACS lives in this one database so that several `acs serve` processes behave as one; no package
+// keeps state that matters in process memory.
 package store
 
 import (
