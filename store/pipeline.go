@@ -21,8 +21,10 @@ import (
 //
 // Only statements that stand alone go through it (each its own transaction, its outcome its caller's
 // alone): a batch that fails on the server has rolled back as a whole, so each of its statements is sent
-// again by itself and its caller gets its own result. An error of the connection, where the commit's
-// outcome is unknown, is every caller's, as it would be through the pool. A statement that waits for a
+// again by itself and its caller gets its own result. So is a batch whose connection the server ended
+// while a statement ran (it never reached its commit). An error of the connection where the commit's
+// outcome is unknown (the socket, or the server ending it at the commit) is every caller's, as it would
+// be through the pool. A statement that waits for a
 // row lock holds back the statements behind it in its batch, so a batch waits for a lock at most 200 ms
 // (lockTimeoutSQL) before its statements are sent again one by one, each then waiting only for itself.
 // Two lanes (or two processes' lanes) may take row locks of the same rows in opposite orders (AReqs of
@@ -181,8 +183,8 @@ func (p *Pipeline) send(batch []*piped) {
 		}
 	}
 	err := br.Close()
-	if failed == nil && serverError(err) {
-		failed = err // the commit
+	if failed == nil && refusedCommit(err) {
+		failed = err
 	}
 	switch {
 	case failed != nil:
@@ -223,6 +225,14 @@ func (c *piped) alone(ctx context.Context, pool *pgxpool.Pool) {
 		return
 	}
 	c.err = pool.QueryRow(ctx, c.sql, c.args...).Scan(c.dest...)
+}
+
+// refusedCommit reports whether PostgreSQL refused the batch's commit, so that it rolled back. A
+// connection the server ended (FATAL) at the commit may have committed first: its outcome is unknown.
+// An error in answer to a statement, of any severity, came before the commit.
+func refusedCommit(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.SeverityUnlocalized == "ERROR"
 }
 
 // serverError reports whether PostgreSQL refused a statement (as opposed to a row that was not there or

@@ -243,3 +243,44 @@ acs_db_pipeline_statements_total 3
 		t.Fatal(err)
 	}
 }
+
+// A batch whose connection the server ends while a statement runs (an operator's pg_terminate_backend,
+// a failover) never reached its commit: its statements are sent again by themselves and succeed.
+func TestPipelineResendsABatchWhoseConnectionEnded(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	p := &store.Pipeline{Pool: pool, Lanes: 1}
+	hold := make(chan error, 1)
+	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.2)`); hold <- err }()
+	for p.Stats().Batches == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	slow, insert := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.4), 'ended'`); slow <- err }()
+	go func() { _, err := p.Exec(ctx, `INSERT INTO piped VALUES (1)`); insert <- err }()
+	var ended bool
+	for deadline := time.Now().Add(5 * time.Second); !ended && time.Now().Before(deadline); {
+		if err := pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity
+			WHERE query = 'SELECT pg_sleep(0.4), ''ended''' AND state = 'active' AND datname = current_database()`).Scan(&ended); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !ended {
+		t.Fatal("the batch was never seen running")
+	}
+	for _, ch := range []chan error{hold, slow, insert} {
+		if err := <-ch; err != nil {
+			t.Fatalf("after the connection ended: %v", err)
+		}
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM piped`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d rows, %v", n, err)
+	}
+	if s := p.Stats(); s.Resent < 2 {
+		t.Fatalf("%+v: the ended batch was not sent again", s)
+	}
+}
