@@ -27,13 +27,16 @@ type Execer interface {
 // ErrExists means a new card number is in the directory already.
 var ErrExists = errors.New("cards: the card number exists")
 
-// FindByPANVia is FindByPAN through q, the row locked for the change (FOR UPDATE).
+// FindByPANVia is FindByPAN through q, the row locked for the change. The card rows are locked FOR NO
+// KEY UPDATE here and where a card serialises its SMS and letters: enough against each other, and it
+// lets the foreign-key checks of the card's AReqs (FOR KEY SHARE) pass instead of queueing behind it (a
+// batch of AReqs, store.Pipeline, would wait with them).
 func (d *Directory) FindByPANVia(ctx context.Context, q Execer, pan string) (*Card, error) {
 	h, err := d.panHash(pan)
 	if err != nil {
 		return nil, err
 	}
-	return scanCard(q.QueryRow(ctx, `SELECT `+cardColumns+` FROM issuer_cards WHERE pan_hash = $1 FOR UPDATE`, h))
+	return scanCard(q.QueryRow(ctx, `SELECT `+cardColumns+` FROM issuer_cards WHERE pan_hash = $1 FOR NO KEY UPDATE`, h))
 }
 
 // Origin is who changed a card's status: a block is lifted only by whoever may lift it (TransitionTx).
@@ -64,7 +67,7 @@ func (d *Directory) TransitionTx(ctx context.Context, q Execer, id uuid.UUID, st
 		}
 	}
 	var origin *string
-	err = q.QueryRow(ctx, `WITH old AS (SELECT id, status, blocked_by FROM issuer_cards WHERE id = $1 FOR UPDATE),
+	err = q.QueryRow(ctx, `WITH old AS (SELECT id, status, blocked_by FROM issuer_cards WHERE id = $1 FOR NO KEY UPDATE),
 		upd AS (UPDATE issuer_cards c SET status = $2, updated_at = now(),
 				blocked_by = CASE WHEN $2 <> 'blocked' THEN NULL
 					WHEN old.status = 'blocked' AND $4 <> 'card_management' THEN old.blocked_by ELSE $4 END

@@ -188,7 +188,7 @@ func (l *Letters) RequestTx(ctx context.Context, tx pgx.Tx, cardID uuid.UUID, re
 	// Every letter costs postage and voids the one before: at most MaxPerDay a card (issue 12). The
 	// card's row lock serialises the count with the insert.
 	var today int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM letters WHERE card_id = (SELECT id FROM issuer_cards WHERE id = $1 FOR UPDATE)
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM letters WHERE card_id = (SELECT id FROM issuer_cards WHERE id = $1 FOR NO KEY UPDATE)
 		AND requested_at > $2`, cardID, now.Add(-24*time.Hour)).Scan(&today); err != nil {
 		return uuid.Nil, fmt.Errorf("letters: count: %w", err)
 	}

@@ -203,7 +203,7 @@ func (o *Outbox) queue(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m Message, 
 func (o *Outbox) withinBudget(ctx context.Context, tx pgx.Tx, b *pgx.Batch, cardID uuid.UUID) error {
 	before := b.Len()
 	now := o.clock.Now()
-	b.Queue(`SELECT 1 FROM issuer_cards WHERE id = $1 FOR UPDATE`, cardID)
+	b.Queue(`SELECT 1 FROM issuer_cards WHERE id = $1 FOR NO KEY UPDATE`, cardID)
 	b.Queue(`SELECT count(*) FILTER (WHERE created_at > $2), count(*) FROM sms_outbox
 		WHERE card_id = $1 AND created_at > $3`, cardID, now.Add(-time.Hour), now.Add(-24*time.Hour))
 	br := tx.SendBatch(ctx, b)

@@ -125,8 +125,8 @@ func TestPipelineIsolatesAFailedStatement(t *testing.T) {
 	if rows != 20 || n != 10 {
 		t.Fatalf("%d rows and %d updates stored, want 20 and 10 (each once)", rows, n)
 	}
-	if s := p.Stats(); s.Resent == 0 {
-		t.Fatalf("%+v: the duplicate's batch was not sent again", s)
+	if s := p.Stats(); s.Resent != 1 {
+		t.Fatalf("%+v: the duplicate alone should have been sent by itself", s)
 	}
 }
 
@@ -280,7 +280,62 @@ func TestPipelineResendsABatchWhoseConnectionEnded(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM piped`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d rows, %v", n, err)
 	}
-	if s := p.Stats(); s.Resent < 2 {
-		t.Fatalf("%+v: the ended batch was not sent again", s)
+	if s := p.Stats(); s.Resent != 1 || s.Batches < 3 {
+		t.Fatalf("%+v: the statement that was running should have been sent alone, the other in a batch again", s)
 	}
+}
+
+// A row that does not scan fails its own caller only: the batch has committed, and the others get their
+// results.
+func TestPipelineAScanErrorIsItsCallersAlone(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	p := &store.Pipeline{Pool: pool, Lanes: 1}
+	hold := make(chan error, 1)
+	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.3)`); hold <- err }()
+	for p.Stats().Batches == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	bad := make(chan error, 1)
+	go func() {
+		var n int
+		bad <- p.QueryRow(ctx, `INSERT INTO piped VALUES (100) RETURNING 'not a number'`).Scan(&n)
+	}()
+	errs := make(chan error, 5)
+	for i := 1; i <= 5; i++ {
+		go func() {
+			var got int
+			err := p.QueryRow(ctx, `INSERT INTO piped VALUES ($1) RETURNING id`, i).Scan(&got)
+			if err == nil && got != i {
+				err = errors.New("another statement's row")
+			}
+			errs <- err
+		}()
+	}
+	if err := <-hold; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bad; err == nil || serverErr(err) {
+		t.Fatalf("the row that does not scan: %v, want its scan error", err)
+	}
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a statement next to the row that does not scan: %v", err)
+		}
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM piped`).Scan(&n); err != nil || n != 6 {
+		t.Fatalf("%d rows (%v), want all 6 stored once", n, err)
+	}
+	if s := p.Stats(); s.Batches != 2 || s.Resent != 0 {
+		t.Fatalf("%+v, want the six in one batch, none sent again", s)
+	}
+}
+
+func serverErr(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg)
 }
