@@ -186,14 +186,17 @@ func (p *Pipeline) timeout() time.Duration {
 func (p *Pipeline) send(batch []*piped) {
 	p.batches.Add(1)
 	p.statements.Add(int64(len(batch)))
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout())
-	defer cancel()
-	conn, err := p.Pool.Acquire(ctx)
+	// The wait for a connection has a bound of its own, so that the batch has all of its own.
+	actx, acancel := context.WithTimeout(context.Background(), p.timeout())
+	conn, err := p.Pool.Acquire(actx)
+	acancel()
 	if err != nil { // nothing was sent
 		p.finish(batch, err)
 		return
 	}
 	defer conn.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout())
+	defer cancel()
 	b := &pgx.Batch{}
 	b.Queue(batchSettingsSQL)
 	for _, c := range batch {
