@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Encode writes m as JSON after checking it against its version's table exactly as a recipient would
-// (Decode with the same channel and category) and refusing any element the version does not define for
+// (Decode's checks with the same channel and category, on the values as written: check) and refusing any element the version does not define for
 // the message. An error here is a defect of the caller, never of the peer: a message this ACS sends
 // must be one its own reader accepts.
 func Encode(m *Message) ([]byte, error) {
@@ -15,6 +16,21 @@ func Encode(m *Message) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("emv: no %s table for version %s", m.Type, m.Version)
 	}
+	out, err := write(m, &t)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > MaxMessageSize || !utf8.Valid(out) {
+		return nil, fmt.Errorf("emv: %s %s would be refused: %s", m.Type, m.Version, "Invalid Formatted Message")
+	}
+	if erro := check(m, &t); erro != nil {
+		return nil, fmt.Errorf("emv: %s %s would be refused: %s %s", m.Type, m.Version, erro.ErrorCode, erro.ErrorDetail)
+	}
+	return out, nil
+}
+
+// write writes m's elements in their order, refusing one the table t does not define for the message.
+func write(m *Message, t *Table) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"messageType":`)
 	writeJSON(&buf, string(m.Type))
@@ -38,11 +54,7 @@ func Encode(m *Message) ([]byte, error) {
 		writeJSON(&buf, m.values[name])
 	}
 	buf.WriteByte('}')
-	out := buf.Bytes()
-	if _, erro := Decode(out, m.Type, Context{Channel: m.Channel, Category: m.Category}); erro != nil {
-		return nil, fmt.Errorf("emv: %s %s would be refused: %s %s", m.Type, m.Version, erro.ErrorCode, erro.ErrorDetail)
-	}
-	return out, nil
+	return buf.Bytes(), nil
 }
 
 // writeJSON writes v without HTML escaping: values such as URLs with & stay readable, and the JSON is

@@ -2020,3 +2020,59 @@ func checkValues(t *testing.T, name string, e *Element) {
 		}
 	}
 }
+
+// TestEncodeCheckIsDecode: Encode's check of the values as written (check) refuses exactly what Decode
+// refuses of the JSON written, with the same code and detail: for every table's valid message, with
+// each element left out, and with each element given values of every kind (too long, empty list, a
+// repeated list entry, another type, an object, invalid UTF-8, null).
+func TestEncodeCheckIsDecode(t *testing.T) {
+	kinds := func(e *Element) []any {
+		vs := []any{"x", "0", "Y", strings.Repeat("ü", max(e.Max, 1)+1), "a\\nb", "\\xff\\xfe", 7, true, false,
+			[]string{}, []string{"01"}, []string{"01", "01"}, []string{""}, json.RawMessage(`null`),
+			json.RawMessage(`{"a":1}`), json.RawMessage(`[{"a":1}]`), json.RawMessage(`[{"a":1},{"a":1}]`)}
+		return append(vs, "a\nb", "\xff\xfe")
+	}
+	n, refused := 0, 0
+	for _, c := range allCases(t) {
+		base := validMessage(t, c.table, c.ch, c.cat)
+		var variants []*Message
+		variants = append(variants, build(c, base))
+		for i := range c.table.Elements {
+			e := &c.table.Elements[i]
+			variants = append(variants, build(c, without(base, e.Name)))
+			for _, v := range kinds(e) {
+				m := build(c, base)
+				m.Set(e.Name, v)
+				variants = append(variants, m)
+			}
+		}
+		for _, m := range variants {
+			out, err := write(m, &c.table)
+			if err != nil {
+				continue // refused before any check, the same for both
+			}
+			n++
+			want := "accepted"
+			if len(out) > MaxMessageSize || !utf8.Valid(out) {
+				continue
+			}
+			if _, e := Decode(out, m.Type, Context{Channel: m.Channel, Category: m.Category}); e != nil {
+				want = e.ErrorCode + " " + e.ErrorDetail
+			}
+			got := "accepted"
+			if e := check(m, &c.table); e != nil {
+				got = e.ErrorCode + " " + e.ErrorDetail
+			}
+			if got != want {
+				t.Fatalf("%s: check says %q, Decode of %s says %q", c, got, out, want)
+			}
+			if got != "accepted" {
+				refused++
+			}
+		}
+	}
+	if n < 1000 || refused < n/4 || refused == n {
+		t.Fatalf("%d messages compared, %d refused", n, refused)
+	}
+	t.Logf("%d messages compared, %d refused", n, refused)
+}
