@@ -8,9 +8,9 @@ import (
 )
 
 // Encode writes m as JSON after checking it against its version's table exactly as a recipient would
-// (Decode's checks with the same channel and category, on the values as written: check) and refusing any element the version does not define for
-// the message. An error here is a defect of the caller, never of the peer: a message this ACS sends
-// must be one its own reader accepts.
+// (Decode's checks with the same channel and category, applied to the values as written: check) and
+// refusing any element the version does not define for the message. An error here is a defect of the
+// caller, never of the peer: a message this ACS sends must be one its own reader accepts.
 func Encode(m *Message) ([]byte, error) {
 	t, ok := tableOf(m.Type, m.Version)
 	if !ok {

@@ -29,7 +29,7 @@ var (
 	pipeBatches    = prometheus.NewDesc("acs_db_pipeline_batches_total", "Batches the AReqs' statements went to the database in (store.Pipeline).", nil, nil)
 	pipeStatements = prometheus.NewDesc("acs_db_pipeline_statements_total", "Statements sent in those batches.", nil, nil)
 	pipeResent     = prometheus.NewDesc("acs_db_pipeline_resent_total",
-		"Statements sent again by themselves because another statement of their batch failed.", nil, nil)
+		"Statements sent again by themselves after their batch failed: the one that failed (the rest go as the next batch), or all where the commit was refused.", nil, nil)
 )
 
 // PipelineCollector exports a Pipeline's counts: statements over batches is how many share a commit.

@@ -232,7 +232,7 @@ func TestPipelineMetrics(t *testing.T) {
 # HELP acs_db_pipeline_batches_total Batches the AReqs' statements went to the database in (store.Pipeline).
 # TYPE acs_db_pipeline_batches_total counter
 acs_db_pipeline_batches_total 3
-# HELP acs_db_pipeline_resent_total Statements sent again by themselves because another statement of their batch failed.
+# HELP acs_db_pipeline_resent_total Statements sent again by themselves after their batch failed: the one that failed (the rest go as the next batch), or all where the commit was refused.
 # TYPE acs_db_pipeline_resent_total counter
 acs_db_pipeline_resent_total 0
 # HELP acs_db_pipeline_statements_total Statements sent in those batches.
