@@ -272,3 +272,40 @@ func TestRiskTrustOnlyWithSuccess(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13: an AReq takes the round trips its decision needs and no more. A card found unregistered the
+// time before: one (the read stores the refusal); a registered card's purchase, frictionless or
+// challenged: two (the read, then the insert, which goes with other AReqs' in the pipeline); the first
+// AReq of an unregistered card: two. Counted once the statements are prepared.
+func TestAReqRoundTrips(t *testing.T) {
+	fx := newRiskFixture(t)
+	fx.use(t, acs.Risk{LowValue: acs.DefaultRisk.LowValue, KnownBrowsers: true})
+	lowValue := func(m map[string]any) {
+		m["acquirerMerchantID"], m["merchantName"], m["purchaseAmount"] = "M-999", "Anderer Shop", "1000"
+	}
+	unregistered := func(m map[string]any) { m["acctNumber"] = "4000110000000025" }
+	challenged := func(m map[string]any) { m["purchaseAmount"] = "18000"; m["acquirerMerchantID"] = "M-999" }
+	for _, tc := range []struct {
+		name   string
+		mod    func(m map[string]any)
+		status string
+		trips  int64
+	}{
+		{"frictionless", lowValue, "Y", 2},
+		{"challenged", challenged, "C", 2},
+		{"not registered, first seen", unregistered, "N", 2},
+		{"not registered, seen before", unregistered, "N", 1},
+		{"frictionless again", lowValue, "Y", 2},
+		{"challenged again", challenged, "C", 2},
+		{"not registered again", unregistered, "N", 1},
+	} {
+		fx.Trips.Reset()
+		res, err := fx.decide(t, tc.mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fx.Trips.Count(); res.TransStatus != tc.status || got != tc.trips {
+			t.Errorf("%s: %s in %d round trips, want %s in %d", tc.name, res.TransStatus, got, tc.status, tc.trips)
+		}
+	}
+}

@@ -34,6 +34,9 @@ type Config struct {
 	// PipelineLanes is how many batches of the AReqs' statements are under way at once (Pipeline); 0
 	// sends each statement by itself. The default is DefaultPipelineLanes.
 	PipelineLanes int `yaml:"pipeline_lanes" env:"ACS_DATABASE_PIPELINE_LANES" validate:"min=0,max=64"`
+	// Tracer, when not nil, sees every statement and batch the pool sends (the tests count round trips
+	// with it, testenv.RoundTrips).
+	Tracer pgx.QueryTracer `yaml:"-" validate:"-"`
 }
 
 // DefaultPipelineLanes: with one lane the batches grow with the load, as a group commit does, and in make
@@ -78,6 +81,9 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		pc.MaxConns = cfg.MaxConns
 	}
 	followPrimary(pc, cfg.URL)
+	if cfg.Tracer != nil {
+		pc.ConnConfig.Tracer = cfg.Tracer
+	}
 	// google/uuid values are sql driver.Valuers, which pgx encodes by way of their text and scans by
 	// parsing text: 8 % of the service's CPU in the mTAN flow (issue 13). Registered, they are 16 bytes
 	// on the wire both ways.

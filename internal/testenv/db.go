@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -44,10 +45,13 @@ func DatabaseURL(t testing.TB) string {
 }
 
 // DB returns a pool on a migrated database of the test's own.
-func DB(t testing.TB) *pgxpool.Pool {
+func DB(t testing.TB) *pgxpool.Pool { t.Helper(); return DBWith(t, nil) }
+
+// DBWith is DB with a tracer on the pool (nil: none).
+func DBWith(t testing.TB, tracer pgx.QueryTracer) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := store.Open(ctx, store.Config{URL: DatabaseURL(t), MaxConns: 20})
+	pool, err := store.Open(ctx, store.Config{URL: DatabaseURL(t), MaxConns: 20, Tracer: tracer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,3 +61,31 @@ func DB(t testing.TB) *pgxpool.Pool {
 	}
 	return pool
 }
+
+// RoundTrips counts what a pool sends to PostgreSQL, as a pgx tracer: each statement sent by itself and
+// each batch is one round trip once its statements are prepared (issue 13's tests pin how many an AReq
+// takes).
+type RoundTrips struct{ n atomic.Int64 }
+
+var (
+	_ pgx.QueryTracer = (*RoundTrips)(nil)
+	_ pgx.BatchTracer = (*RoundTrips)(nil)
+)
+
+// Count returns the round trips since the last Reset.
+func (r *RoundTrips) Count() int64 { return r.n.Load() }
+
+// Reset starts counting afresh.
+func (r *RoundTrips) Reset() { r.n.Store(0) }
+
+func (r *RoundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *RoundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *RoundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *RoundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *RoundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}

@@ -47,6 +47,8 @@ func (b *Buffer) String() string {
 // letters whose codes the test can read (on paper only, otherwise).
 type Stack struct {
 	Pool *pgxpool.Pool
+	// Trips counts the pool's round trips.
+	Trips *RoundTrips
 	HSM  *hsm.HSM
 	// AV computes authentication values with the HSM's scheme keys (default configuration).
 	AV      *authval.Service
@@ -69,7 +71,8 @@ var Start = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 func NewStack(t testing.TB) *Stack {
 	t.Helper()
 	ctx := context.Background()
-	s := &Stack{Pool: DB(t), HSM: HSM(t), Clock: clockwork.NewFakeClockAt(Start), Logs: &Buffer{}}
+	trips := &RoundTrips{}
+	s := &Stack{Pool: DBWith(t, trips), Trips: trips, HSM: HSM(t), Clock: clockwork.NewFakeClockAt(Start), Logs: &Buffer{}}
 	s.AV = authval.New(authval.Config{}, s.HSM)
 	var err error
 	if s.Keys, err = envelope.Open(ctx, s.Pool, s.HSM.KEK(), "pii"); err != nil {
