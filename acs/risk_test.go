@@ -305,7 +305,7 @@ func TestAReqRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := fx.Trips.Count(); res.TransStatus != tc.status || got != tc.trips {
-			t.Errorf("%s: %s in %d round trips, want %s in %d", tc.name, res.TransStatus, got, tc.status, tc.trips)
+			t.Errorf("%s: %s in %d round trips %q, want %s in %d", tc.name, res.TransStatus, got, fx.Trips.Sent(), tc.status, tc.trips)
 		}
 	}
 }

@@ -3,7 +3,9 @@ package testenv
 import (
 	"context"
 	"os"
-	"sync/atomic"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -64,8 +66,12 @@ func DBWith(t testing.TB, tracer pgx.QueryTracer) *pgxpool.Pool {
 
 // RoundTrips counts what a pool sends to PostgreSQL, as a pgx tracer: each statement sent by itself and
 // each batch is one round trip once its statements are prepared (issue 13's tests pin how many an AReq
-// takes).
-type RoundTrips struct{ n atomic.Int64 }
+// or a challenge step takes). It keeps the start of each one's SQL, for a failing test to show.
+type RoundTrips struct {
+	mu   sync.Mutex
+	sent []string
+	in   map[*pgx.Conn]int // the batch under way on a connection: its index in sent
+}
 
 var (
 	_ pgx.QueryTracer = (*RoundTrips)(nil)
@@ -73,19 +79,61 @@ var (
 )
 
 // Count returns the round trips since the last Reset.
-func (r *RoundTrips) Count() int64 { return r.n.Load() }
+func (r *RoundTrips) Count() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int64(len(r.sent))
+}
+
+// Sent lists the round trips since the last Reset: a statement's SQL, or a batch's statements joined by
+// " | ", each cut to 40 characters.
+func (r *RoundTrips) Sent() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.sent)
+}
 
 // Reset starts counting afresh.
-func (r *RoundTrips) Reset() { r.n.Store(0) }
+func (r *RoundTrips) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent, r.in = nil, nil
+}
 
-func (r *RoundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	r.n.Add(1)
+func cut(sql string) string {
+	sql = strings.Join(strings.Fields(sql), " ")
+	if len(sql) > 40 {
+		return sql[:40]
+	}
+	return sql
+}
+
+func (r *RoundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, cut(d.SQL))
 	return ctx
 }
 func (r *RoundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (r *RoundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	r.n.Add(1)
+func (r *RoundTrips) TraceBatchStart(ctx context.Context, c *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.in == nil {
+		r.in = map[*pgx.Conn]int{}
+	}
+	r.in[c] = len(r.sent)
+	r.sent = append(r.sent, "batch:")
 	return ctx
 }
-func (r *RoundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (r *RoundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (r *RoundTrips) TraceBatchQuery(_ context.Context, c *pgx.Conn, d pgx.TraceBatchQueryData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i, ok := r.in[c]; ok && i < len(r.sent) {
+		r.sent[i] += " " + cut(d.SQL) + " |"
+	}
+}
+func (r *RoundTrips) TraceBatchEnd(_ context.Context, c *pgx.Conn, _ pgx.TraceBatchEndData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.in, c)
+}
