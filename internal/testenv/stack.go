@@ -49,7 +49,7 @@ type Stack struct {
 	Pool *pgxpool.Pool
 	// Trips counts the pool's round trips.
 	Trips *RoundTrips
-	HSM  *hsm.HSM
+	HSM   *hsm.HSM
 	// AV computes authentication values with the HSM's scheme keys (default configuration).
 	AV      *authval.Service
 	Keys    *envelope.Keyring
