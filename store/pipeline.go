@@ -37,10 +37,11 @@ import (
 // counting low-value exemptions): the lock timeout ends that too.
 type Pipeline struct {
 	Pool *pgxpool.Pool
-	// Lanes bounds the batches under way at once (at least 1); Max the statements of one batch.
+	// Lanes bounds the batches under way at once (at least 1); Max the statements of one batch (0:
+	// DefaultPipelineMax).
 	Lanes, Max int
-	// Timeout bounds a batch, since its callers' contexts do not: a caller whose statement was sent waits
-	// for its outcome.
+	// Timeout bounds a batch (0: DefaultPipelineTimeout), since its callers' contexts do not: a caller
+	// whose statement was sent waits for its outcome.
 	Timeout time.Duration
 
 	mu    sync.Mutex
