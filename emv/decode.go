@@ -366,27 +366,11 @@ func (c *checker) value(e *Element, r json.RawMessage, prefix string) (any, bool
 		return s, c.str(e, s, name)
 	case StringArray:
 		var list []string
-		if json.Unmarshal(r, &list) != nil || !c.count(e, len(list)) {
+		if json.Unmarshal(r, &list) != nil {
 			c.format = append(c.format, name)
 			return nil, false
 		}
-		if hasRepeat(list) { // identical entries are a duplicate (Annex A.16)
-			c.dups = append(c.dups, name)
-			return nil, false
-		}
-		item := e.Item
-		if item == nil {
-			item = &Element{}
-		}
-		ok := true
-		for _, s := range list {
-			if s == "" {
-				c.format = append(c.format, name)
-				return nil, false
-			}
-			ok = c.str(item, s, name) && ok
-		}
-		return list, ok
+		return c.list(e, list, name)
 	case Boolean:
 		var b bool
 		if json.Unmarshal(r, &b) != nil {
@@ -441,6 +425,32 @@ func (c *checker) value(e *Element, r json.RawMessage, prefix string) (any, bool
 		return json.RawMessage(r), true
 	}
 	return nil, false
+}
+
+// list checks a string array's length, its entries' repeats (a duplicate, Annex A.16) and each entry
+// as a string of the element's item.
+func (c *checker) list(e *Element, list []string, name string) (any, bool) {
+	if !c.count(e, len(list)) {
+		c.format = append(c.format, name)
+		return nil, false
+	}
+	if hasRepeat(list) {
+		c.dups = append(c.dups, name)
+		return nil, false
+	}
+	item := e.Item
+	if item == nil {
+		item = &Element{}
+	}
+	ok := true
+	for _, s := range list {
+		if s == "" {
+			c.format = append(c.format, name)
+			return nil, false
+		}
+		ok = c.str(item, s, name) && ok
+	}
+	return list, ok
 }
 
 func (c *checker) count(e *Element, n int) bool {
@@ -600,27 +610,8 @@ func (c *checker) native(e *Element, v any) (out any, ok, done bool) {
 				return nil, false, false
 			}
 		}
-		if !c.count(e, len(list)) {
-			c.format = append(c.format, name)
-			return nil, false, true
-		}
-		if hasRepeat(list) {
-			c.dups = append(c.dups, name)
-			return nil, false, true
-		}
-		item := e.Item
-		if item == nil {
-			item = &Element{}
-		}
-		ok := true
-		for _, s := range list {
-			if s == "" {
-				c.format = append(c.format, name)
-				return nil, false, true
-			}
-			ok = c.str(item, s, name) && ok
-		}
-		return list, ok, true
+		out, ok := c.list(e, list, name)
+		return out, ok, true
 	case Boolean:
 		b, is := v.(bool)
 		return b, is, is

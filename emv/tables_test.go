@@ -2022,7 +2022,8 @@ func checkValues(t *testing.T, name string, e *Element) {
 }
 
 // TestEncodeCheckIsDecode: Encode's check of the values as written (check) refuses exactly what Decode
-// refuses of the JSON written, with the same code and detail: for every table's valid message, with
+// refuses of the JSON written (the validations of Annex A.2: 201, 203, 204 with A.16's repeated
+// entries, 207, 304, 202), with the same code and detail: for every table's valid message, with
 // each element left out, and with each element given values of every kind (too long, empty list, a
 // repeated list entry, another type, an object, invalid UTF-8, null).
 func TestEncodeCheckIsDecode(t *testing.T) {

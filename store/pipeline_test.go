@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -21,10 +22,7 @@ import (
 // committed, with its own result (a row, no row, a row count), and each statement runs once.
 func TestPipelineSendsTogether(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.DB(t)
-	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY, v text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
+	pool := pipedTable(t, `CREATE TABLE piped (id int PRIMARY KEY, v text NOT NULL)`)
 	p := &store.Pipeline{Pool: pool, Lanes: 2, Max: 16}
 	var wg sync.WaitGroup
 	for i := 1; i <= 300; i++ {
@@ -69,20 +67,13 @@ func TestPipelineSendsTogether(t *testing.T) {
 // is sent again statement by statement and stored once.
 func TestPipelineIsolatesAFailedStatement(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.DB(t)
-	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)`); err != nil {
-		t.Fatal(err)
-	}
+	pool := pipedTable(t, `CREATE TABLE piped (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)`)
 	if _, err := pool.Exec(ctx, `INSERT INTO piped (id) VALUES (0)`); err != nil {
 		t.Fatal(err)
 	}
 	p := &store.Pipeline{Pool: pool, Lanes: 1, Max: 64}
 	// The one lane is busy for a while, so that what comes meanwhile waits and goes as one batch.
-	hold := make(chan error, 1)
-	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.3)`); hold <- err }()
-	for p.Stats().Batches == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	hold := sent(p, `SELECT pg_sleep(0.3)`)
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
 	for i := range errs {
@@ -133,16 +124,9 @@ func TestPipelineIsolatesAFailedStatement(t *testing.T) {
 // A caller that gives up before its statement is sent takes it back: it never runs.
 func TestPipelineCancelledBeforeSending(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.DB(t)
-	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
+	pool := pipedTable(t, `CREATE TABLE piped (id int PRIMARY KEY)`)
 	p := &store.Pipeline{Pool: pool, Lanes: 1}
-	hold := make(chan error, 1)
-	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.3)`); hold <- err }()
-	for p.Stats().Batches == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	hold := sent(p, `SELECT pg_sleep(0.3)`)
 	short, cancel := context.WithCancel(ctx)
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
 	if _, err := p.Exec(short, `INSERT INTO piped VALUES (1)`); !errors.Is(err, context.Canceled) {
@@ -165,10 +149,7 @@ func TestPipelineCancelledBeforeSending(t *testing.T) {
 // is released.
 func TestPipelineALockWaitHoldsBackNoOne(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.DB(t)
-	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)`); err != nil {
-		t.Fatal(err)
-	}
+	pool := pipedTable(t, `CREATE TABLE piped (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)`)
 	if _, err := pool.Exec(ctx, `INSERT INTO piped (id) VALUES (0)`); err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +162,7 @@ func TestPipelineALockWaitHoldsBackNoOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &store.Pipeline{Pool: pool, Lanes: 1}
-	blocked := make(chan error, 1)
-	go func() { _, err := p.Exec(ctx, `UPDATE piped SET n = n + 1 WHERE id = 0`); blocked <- err }()
-	for p.Stats().Batches == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	blocked := sent(p, `UPDATE piped SET n = n + 1 WHERE id = 0`)
 	others := make(chan error, 10)
 	for i := 1; i <= 10; i++ {
 		go func() { _, err := p.Exec(ctx, `INSERT INTO piped (id) VALUES ($1)`, i); others <- err }()
@@ -248,16 +225,9 @@ acs_db_pipeline_statements_total 3
 // a failover) never reached its commit: its statements are sent again by themselves and succeed.
 func TestPipelineResendsABatchWhoseConnectionEnded(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.DB(t)
-	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
+	pool := pipedTable(t, `CREATE TABLE piped (id int PRIMARY KEY)`)
 	p := &store.Pipeline{Pool: pool, Lanes: 1}
-	hold := make(chan error, 1)
-	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.2)`); hold <- err }()
-	for p.Stats().Batches == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	hold := sent(p, `SELECT pg_sleep(0.2)`)
 	slow, insert := make(chan error, 1), make(chan error, 1)
 	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.4), 'ended'`); slow <- err }()
 	go func() { _, err := p.Exec(ctx, `INSERT INTO piped VALUES (1)`); insert <- err }()
@@ -271,7 +241,7 @@ func TestPipelineResendsABatchWhoseConnectionEnded(t *testing.T) {
 	if !ended {
 		t.Fatal("the batch was never seen running")
 	}
-	for _, ch := range []chan error{hold, slow, insert} {
+	for _, ch := range []<-chan error{hold, slow, insert} {
 		if err := <-ch; err != nil {
 			t.Fatalf("after the connection ended: %v", err)
 		}
@@ -289,16 +259,9 @@ func TestPipelineResendsABatchWhoseConnectionEnded(t *testing.T) {
 // results.
 func TestPipelineAScanErrorIsItsCallersAlone(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.DB(t)
-	if _, err := pool.Exec(ctx, `CREATE TABLE piped (id int PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
+	pool := pipedTable(t, `CREATE TABLE piped (id int PRIMARY KEY)`)
 	p := &store.Pipeline{Pool: pool, Lanes: 1}
-	hold := make(chan error, 1)
-	go func() { _, err := p.Exec(ctx, `SELECT pg_sleep(0.3)`); hold <- err }()
-	for p.Stats().Batches == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	hold := sent(p, `SELECT pg_sleep(0.3)`)
 	bad := make(chan error, 1)
 	go func() {
 		var n int
@@ -338,4 +301,26 @@ func TestPipelineAScanErrorIsItsCallersAlone(t *testing.T) {
 func serverErr(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg)
+}
+
+// pipedTable is a pool on a database of the test's own with the table the statements use.
+func pipedTable(t *testing.T, ddl string) *pgxpool.Pool {
+	t.Helper()
+	pool := testenv.DB(t)
+	if _, err := pool.Exec(context.Background(), ddl); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+// sent runs sql through p and returns once its batch is under way (the lane busy with it, so that what
+// comes meanwhile waits for the next batch); the channel gets its outcome.
+func sent(p *store.Pipeline, sql string) <-chan error {
+	before := p.Stats().Batches
+	done := make(chan error, 1)
+	go func() { _, err := p.Exec(context.Background(), sql); done <- err }()
+	for p.Stats().Batches == before {
+		time.Sleep(time.Millisecond)
+	}
+	return done
 }
