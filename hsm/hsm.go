@@ -164,11 +164,23 @@ type session struct {
 	kek      cipher.AEAD
 	index    *crypto11.SecretKey
 	verifier *crypto11.SecretKey
-	signer   crypto11.Signer
-	dsClient crypto11.Signer
-	scheme   map[string]schemeHandle // the scheme keys Open was given, by name
+	// indexToken is the lookup key's token object, which Ping uses where index is its session copy.
+	indexToken *crypto11.SecretKey
+	signer     crypto11.Signer
+	dsClient   crypto11.Signer
+	scheme     map[string]schemeHandle // the scheme keys Open was given, by name
 	// schemeSigners are the RSA scheme keys Open was given, by name.
 	schemeSigners map[string]crypto11.Signer
+	// copies owns the session copies of the secret keys above (copies.go); nil where none could be made.
+	copies *sessionCopies
+	copied []string // the copies' labels
+}
+
+// close closes the session's crypto11 context and then its session copies.
+func (h *session) close() error {
+	err := guard("close", h.ctx.Close)
+	h.copies.close()
+	return err
 }
 
 // Open logs in to the token and finds the ACS keys and the scheme keys named. It fails with
@@ -193,11 +205,47 @@ func openSession(cfg Config, scheme []SchemeKey) (*session, error) {
 	if err == nil {
 		err = h.loadScheme(cfg.KeyPrefix, scheme)
 	}
+	if err == nil {
+		err = h.useCopies(cfg)
+	}
 	if err != nil {
-		_ = c.Close()
+		_ = h.close()
 		return nil, err
 	}
 	return h, nil
+}
+
+// useCopies makes session copies of the secret keys that requests use (not the KEK, which unwraps
+// keysets at start) and uses each copy the token made instead of its token object.
+func (h *session) useCopies(cfg Config) error {
+	keys := map[string]func(*crypto11.SecretKey){
+		string(label(cfg.KeyPrefix, keyIndex)):    func(k *crypto11.SecretKey) { h.index = k },
+		string(label(cfg.KeyPrefix, keyVerifier)): func(k *crypto11.SecretKey) { h.verifier = k },
+	}
+	for name, sk := range h.scheme {
+		keys[cfg.KeyPrefix+"-"+name] = func(k *crypto11.SecretKey) { h.scheme[name] = schemeHandle{k, sk.typ} }
+	}
+	labels := make([][]byte, 0, len(keys))
+	for l := range keys {
+		labels = append(labels, []byte(l))
+	}
+	c, made, err := copyKeys(cfg, labels)
+	if err != nil {
+		return nil // the token objects serve, as they did before the copies
+	}
+	h.copies = c
+	for of, as := range made {
+		k, err := h.ctx.FindKey(nil, as)
+		if err != nil {
+			return fmt.Errorf("%w: find %s: %v", ErrUnavailable, as, err)
+		}
+		if k == nil {
+			continue
+		}
+		keys[of](k)
+		h.copied = append(h.copied, string(as))
+	}
+	return nil
 }
 
 // reopenEvery bounds how often a failing token is logged in to again.
@@ -214,7 +262,7 @@ func (h *HSM) failed(s *session) {
 	}
 	h.lastReopen = time.Now()
 	// Closing a context whose sessions are gone may fail or panic in crypto11: either way it is gone.
-	_ = guard("close", s.ctx.Close)
+	_ = s.close()
 	ns, err := openSession(h.cfg, h.scheme)
 	if err != nil {
 		return
@@ -251,6 +299,7 @@ func (h *session) load(prefix string) error {
 	if h.index, err = find(keyIndex); err != nil {
 		return err
 	}
+	h.indexToken = h.index
 	if h.verifier, err = find(keyVerifier); err != nil {
 		return err
 	}
@@ -280,7 +329,7 @@ func (h *HSM) Close() error {
 		h.mu.Lock()
 		h.closed = true
 		h.mu.Unlock()
-		if err := guard("close", h.k.Load().ctx.Close); err != nil {
+		if err := h.k.Load().close(); err != nil {
 			h.closeErr = fmt.Errorf("%w: close: %v", ErrUnavailable, err)
 		}
 	})
@@ -374,14 +423,10 @@ func mac(key *crypto11.SecretKey, domain string, data []byte) (sum []byte, err e
 		if err != nil {
 			return fmt.Errorf("%w: HMAC init: %v", ErrUnavailable, err)
 		}
-		// Sum is always called, even after a failed Write: it is what returns the session to the pool.
-		var werr error
-		if _, err := hm.Write(append([]byte(domain), 0)); err != nil {
-			werr = err
-		}
-		if _, err := hm.Write(data); err != nil && werr == nil {
-			werr = err
-		}
+		// One Write, one C_SignUpdate: each PKCS#11 call is a trip through cgo and the module's session
+		// lookup. Sum is always called, even after a failed Write: it is what returns the session to the pool.
+		in := make([]byte, 0, len(domain)+1+len(data))
+		_, werr := hm.Write(append(append(append(in, domain...), 0), data...))
 		sum = hm.Sum(nil)
 		if werr != nil {
 			return fmt.Errorf("%w: HMAC update: %v", ErrUnavailable, werr)
@@ -418,6 +463,10 @@ func (h *HSM) Verify(domain string, secret, verifier []byte) (bool, error) {
 	}
 	return hmac.Equal(got, verifier), nil
 }
+
+// SessionCopies is how many of the secret keys requests use are in use as session copies (copies.go):
+// the lookup and verifier keys and the schemes' HMAC and triple-DES keys, where the token made them.
+func (h *HSM) SessionCopies() int { return len(h.k.Load().copied) }
 
 // Signer returns the token's ECDSA P-256 key. Signatures are ASN.1 DER, as ecdsa.VerifyASN1 expects.
 func (h *HSM) Signer() crypto.Signer {
@@ -458,8 +507,11 @@ func (g guardedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) 
 func (h *HSM) Ping(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.Index("ping", nil)
-		done <- err
+		// With the token key, not its session copy: what is proved is that the token itself answers
+		// (a copy lives on in the token's memory, or in SoftHSM2's, after the token's files are gone).
+		s := h.k.Load()
+		_, err := mac(s.indexToken, "ping", nil)
+		done <- h.check(s, err)
 	}()
 	select {
 	case err := <-done:

@@ -9,12 +9,15 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"example.com/acs/authval"
 	"example.com/acs/hsm"
 	"example.com/acs/internal/testenv"
 )
@@ -301,4 +304,93 @@ func hsmUp(t *testing.T, h *hsm.HSM) float64 {
 	}
 	t.Fatal("no acs_hsm_up")
 	return -1
+}
+
+// Issue 13: the secret keys requests use are session copies of the token's keys (copies.go), still
+// sensitive and not extractable, giving the same hashes as the token objects; the copies end with the
+// HSM, and a new login makes new ones.
+func TestRequestsUseSessionCopies(t *testing.T) {
+	cfg := testenv.HSMConfig(t)
+	scheme := authval.Config{}.HSMKeys()
+	if _, err := hsm.Init(cfg, scheme...); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hsm.Open(cfg, scheme...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := 0
+	for _, k := range scheme {
+		if k.Type != hsm.SchemeRSA {
+			secret++
+		}
+	}
+	if n := h.SessionCopies(); n != 2+secret {
+		t.Fatalf("%d session copies, want %d (lookup, verifier and %d scheme keys)", n, 2+secret, secret)
+	}
+	if tok, err := h.KeyIsTokenObject(); err != nil || tok {
+		t.Fatalf("the lookup key is a token object (%v): the copy is not in use", err)
+	}
+	got, err := h.Index("pan", []byte("4111111111111111"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := h.TokenIndex("pan", []byte("4111111111111111"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the copy's hash differs from the token key's (%v)", err)
+	}
+	for _, l := range h.CopyLabels() {
+		if strings.HasPrefix(l, cfg.KeyPrefix) {
+			t.Fatalf("copy label %q starts with the key prefix: ListKeys would list it", l)
+		}
+	}
+	keys, err := hsm.ListKeys(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 5+len(scheme) {
+		t.Fatalf("ListKeys lists %d keys, want the token's %d: %v", len(keys), 5+len(scheme), keys)
+	}
+
+	// A lost login: the new one has copies of its own, with the same keys.
+	old := h.CopyLabels()
+	h.DropSession()
+	_, _ = h.Index("pan", []byte("x"))
+	again, err := h.Index("pan", []byte("4111111111111111"))
+	if err != nil || !bytes.Equal(again, want) || h.SessionCopies() != 2+secret || slices.Equal(old, h.CopyLabels()) {
+		t.Fatalf("after a new login: %v, same hash %v, copies %v", err, bytes.Equal(again, want), h.CopyLabels())
+	}
+	labels := append(old, h.CopyLabels()...)
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range labels {
+		if found, err := hsm.FindSecretKey(cfg, l); err != nil || found {
+			t.Fatalf("copy %s outlived its HSM (%v)", l, err)
+		}
+	}
+}
+
+// A token that forbids copies (CKA_COPYABLE false) is used as before: the token objects serve.
+func TestKeysThatMayNotBeCopiedServeAsTheyAre(t *testing.T) {
+	cfg := testenv.HSMConfig(t)
+	if err := hsm.InitNotCopyable(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hsm.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if n := h.SessionCopies(); n != 0 {
+		t.Fatalf("%d session copies of keys that may not be copied", n)
+	}
+	if tok, err := h.KeyIsTokenObject(); err != nil || !tok {
+		t.Fatalf("the lookup key is not the token object (%v)", err)
+	}
+	got, err := h.Index("pan", []byte("4111111111111111"))
+	want, _ := h.TokenIndex("pan", []byte("4111111111111111"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("index: %v", err)
+	}
 }

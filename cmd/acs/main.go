@@ -303,6 +303,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, err
 	}
+	log.Info("hsm open", "session_copies", d.hsm.SessionCopies())
 	d.av = authval.New(cfg.AuthValues, d.hsm)
 	if d.keys, err = envelope.Open(ctx, d.pool, d.hsm.KEK(), "pii"); err != nil {
 		d.Close()
