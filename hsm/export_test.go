@@ -1,20 +1,38 @@
 package hsm
 
-import "github.com/ThalesIgnite/crypto11"
+import (
+	"fmt"
+
+	"github.com/ThalesIgnite/crypto11"
+)
 
 // DropSession closes the current login behind the HSM's back, as a token removed and put back or a
 // restarted HSM does to its sessions and handles.
 func (h *HSM) DropSession() { _ = h.k.Load().close() }
 
 // KeyIsTokenObject reports whether the key the lookup hashes use is a token object (CKA_TOKEN true)
-// rather than a session copy.
+// rather than a session copy, and fails unless it is sensitive and not extractable.
 func (h *HSM) KeyIsTokenObject() (bool, error) {
 	s := h.k.Load()
-	a, err := s.ctx.GetAttribute(s.index, crypto11.CkaToken)
+	flag := func(t crypto11.AttributeType) (bool, error) {
+		a, err := s.ctx.GetAttribute(s.index, t)
+		if err != nil {
+			return false, err
+		}
+		return len(a.Value) == 1 && a.Value[0] == 1, nil
+	}
+	sensitive, err := flag(crypto11.CkaSensitive)
 	if err != nil {
 		return false, err
 	}
-	return len(a.Value) == 1 && a.Value[0] == 1, nil
+	extractable, err := flag(crypto11.CkaExtractable)
+	if err != nil {
+		return false, err
+	}
+	if !sensitive || extractable {
+		return false, fmt.Errorf("lookup key: sensitive %v, extractable %v", sensitive, extractable)
+	}
+	return flag(crypto11.CkaToken)
 }
 
 // TokenIndex computes the lookup hash with the token object itself, whatever Index uses.
