@@ -7,5 +7,7 @@
 // The package hands out standard shapes (tink.AEAD, crypto.Signer, byte slices) so that no other package
 // needs to know about PKCS#11. crypto11 panics on some token failures (GCM Seal, HMAC Sum); here every such
 // failure becomes an error wrapping ErrUnavailable, so a token that disappears makes requests fail and
-// /readyz answer 503 instead of crashing the process.
+// /readyz answer 503 instead of crashing the process. The secret keys requests use are session copies
+// of the token's keys, made at each login (copies.go: SoftHSM2 reads files before each use of a token
+// object).
 package hsm

@@ -172,8 +172,9 @@ type session struct {
 	// schemeSigners are the RSA scheme keys Open was given, by name.
 	schemeSigners map[string]crypto11.Signer
 	// copies owns the session copies of the secret keys above (copies.go); nil where none could be made.
-	copies *sessionCopies
-	copied []string // the copies' labels
+	copies  *sessionCopies
+	copied  []string // the copies' labels
+	copyErr error    // why no copies could be made, if so
 }
 
 // close closes the session's crypto11 context and then its session copies.
@@ -231,7 +232,8 @@ func (h *session) useCopies(cfg Config) error {
 	}
 	c, made, err := copyKeys(cfg, labels)
 	if err != nil {
-		return nil // the token objects serve, as they did before the copies
+		h.copyErr = err // the token objects serve, as they did before the copies
+		return nil
 	}
 	h.copies = c
 	for of, as := range made {
@@ -465,8 +467,12 @@ func (h *HSM) Verify(domain string, secret, verifier []byte) (bool, error) {
 }
 
 // SessionCopies is how many of the secret keys requests use are in use as session copies (copies.go):
-// the lookup and verifier keys and the schemes' HMAC and triple-DES keys, where the token made them.
-func (h *HSM) SessionCopies() int { return len(h.k.Load().copied) }
+// the lookup and verifier keys and the schemes' HMAC and triple-DES keys, where the token made them;
+// err says why none could be made (the copies' own session could not be opened), if so.
+func (h *HSM) SessionCopies() (n int, err error) {
+	s := h.k.Load()
+	return len(s.copied), s.copyErr
+}
 
 // Signer returns the token's ECDSA P-256 key. Signatures are ASN.1 DER, as ecdsa.VerifyASN1 expects.
 func (h *HSM) Signer() crypto.Signer {

@@ -303,7 +303,11 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, err
 		d.Close()
 		return nil, err
 	}
-	log.Info("hsm open", "session_copies", d.hsm.SessionCopies())
+	if n, err := d.hsm.SessionCopies(); err != nil {
+		log.Warn("hsm open: keys used as token objects, no session copies", "err", err)
+	} else {
+		log.Info("hsm open", "session_copies", n)
+	}
 	d.av = authval.New(cfg.AuthValues, d.hsm)
 	if d.keys, err = envelope.Open(ctx, d.pool, d.hsm.KEK(), "pii"); err != nil {
 		d.Close()
