@@ -10,34 +10,46 @@ import (
 // restarted HSM does to its sessions and handles.
 func (h *HSM) DropSession() { _ = h.k.Load().close() }
 
-// KeyIsTokenObject reports whether the key the lookup hashes use is a token object (CKA_TOKEN true)
-// rather than a session copy, and fails unless it is sensitive and not extractable.
-func (h *HSM) KeyIsTokenObject() (bool, error) {
-	s := h.k.Load()
-	flag := func(t crypto11.AttributeType) (bool, error) {
-		a, err := s.ctx.GetAttribute(s.index, t)
-		if err != nil {
-			return false, err
-		}
-		return len(a.Value) == 1 && a.Value[0] == 1, nil
-	}
-	sensitive, err := flag(crypto11.CkaSensitive)
-	if err != nil {
-		return false, err
-	}
-	extractable, err := flag(crypto11.CkaExtractable)
-	if err != nil {
-		return false, err
-	}
-	if !sensitive || extractable {
-		return false, fmt.Errorf("lookup key: sensitive %v, extractable %v", sensitive, extractable)
-	}
-	return flag(crypto11.CkaToken)
+// OpenWithoutCopies is Open using the token objects themselves, to compare the copies with.
+func OpenWithoutCopies(cfg Config, scheme ...SchemeKey) (*HSM, error) {
+	return open(cfg, scheme, false)
 }
 
-// TokenIndex computes the lookup hash with the token object itself, whatever Index uses.
-func (h *HSM) TokenIndex(domain string, data []byte) ([]byte, error) {
-	return mac(h.k.Load().indexToken, domain, data)
+// KeyFlags are the attributes of a key in use that say where it lives and how it is protected.
+type KeyFlags struct{ Token, Sensitive, Extractable, Private bool }
+
+// SecretKeyFlags returns the flags of every secret key requests use (the lookup and verifier keys and
+// the scheme keys), by purpose.
+func (h *HSM) SecretKeyFlags() (map[string]KeyFlags, error) {
+	s := h.k.Load()
+	keys := map[string]*crypto11.SecretKey{"index": s.index, "verifier": s.verifier}
+	for name, k := range s.scheme {
+		keys[name] = k.key
+	}
+	out := map[string]KeyFlags{}
+	for name, k := range keys {
+		flag := func(t crypto11.AttributeType) (bool, error) {
+			a, err := s.ctx.GetAttribute(k, t)
+			if err != nil {
+				return false, fmt.Errorf("%s: %v", name, err)
+			}
+			return len(a.Value) == 1 && a.Value[0] == 1, nil
+		}
+		var f KeyFlags
+		for _, x := range []struct {
+			t crypto11.AttributeType
+			v *bool
+		}{{crypto11.CkaToken, &f.Token}, {crypto11.CkaSensitive, &f.Sensitive}, {crypto11.CkaExtractable, &f.Extractable},
+			{crypto11.CkaPrivate, &f.Private}} {
+			v, err := flag(x.t)
+			if err != nil {
+				return nil, err
+			}
+			*x.v = v
+		}
+		out[name] = f
+	}
+	return out, nil
 }
 
 // CopyLabels are the labels of the current login's session copies.
@@ -52,6 +64,17 @@ func FindSecretKey(cfg Config, label string) (found bool, err error) {
 	defer closeContext(c, &err)
 	k, err := c.FindKey(nil, []byte(label))
 	return k != nil, err
+}
+
+// PlantTokenKey creates a token key labelled label, as someone holding the token's PIN could.
+func PlantTokenKey(cfg Config, label string) (err error) {
+	c, err := configure(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeContext(c, &err)
+	_, err = c.GenerateSecretKeyWithLabel([]byte(label), []byte(label), 256, crypto11.CipherGeneric)
+	return err
 }
 
 // InitNotCopyable creates the ACS's secret keys as Init does but with CKA_COPYABLE false, as a token
@@ -76,5 +99,11 @@ func InitNotCopyable(cfg Config) (err error) {
 		}
 	}
 	_, err = Init(cfg)
+	return err
+}
+
+// FindCopyAgain looks the session copy labelled label up again, as a login does after making it.
+func (h *HSM) FindCopyAgain(label string) error {
+	_, err := findCopy(h.k.Load().ctx, []byte(label))
 	return err
 }

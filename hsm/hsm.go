@@ -78,12 +78,16 @@ func label(prefix string, n keyName) []byte { return []byte(prefix + "-" + strin
 // closeContext closes a context opened for one operation (init, listing keys), its error becoming the
 // operation's if it had none.
 func closeContext(c *crypto11.Context, err *error) {
+	moduleMu.Lock()
+	defer moduleMu.Unlock()
 	if cerr := c.Close(); cerr != nil && *err == nil {
 		*err = fmt.Errorf("%w: close: %v", ErrUnavailable, cerr)
 	}
 }
 
 func configure(cfg Config) (*crypto11.Context, error) {
+	moduleMu.Lock()
+	defer moduleMu.Unlock()
 	c, err := crypto11.Configure(&crypto11.Config{
 		Path:            cfg.Module,
 		TokenLabel:      cfg.TokenLabel,
@@ -148,6 +152,7 @@ func Init(cfg Config, scheme ...SchemeKey) (created []string, err error) {
 type HSM struct {
 	cfg    Config
 	scheme []SchemeKey
+	copies bool // the secret keys used as session copies (copies.go)
 	k      atomic.Pointer[session]
 
 	mu         sync.Mutex // serialises reopening
@@ -175,28 +180,42 @@ type session struct {
 	copies  *sessionCopies
 	copied  []string // the copies' labels
 	copyErr error    // why no copies could be made, if so
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// close closes the session's crypto11 context and then its session copies.
+// close closes the session's crypto11 context and then its session copies, once: a second close of a
+// crypto11 context would count it out of the module's users twice.
 func (h *session) close() error {
-	err := guard("close", h.ctx.Close)
-	h.copies.close()
-	return err
+	h.closeOnce.Do(func() {
+		moduleMu.Lock()
+		defer moduleMu.Unlock()
+		h.closeErr = guard("close", h.ctx.Close)
+		h.copies.close()
+	})
+	return h.closeErr
 }
 
 // Open logs in to the token and finds the ACS keys and the scheme keys named. It fails with
 // ErrMissingKeys when `acs hsm init` has not run (or ran with another configuration).
 func Open(cfg Config, scheme ...SchemeKey) (*HSM, error) {
-	s, err := openSession(cfg, scheme)
+	return open(cfg, scheme, true)
+}
+
+// open is Open, with the session copies (copies.go) or, for the tests that compare them with the token
+// objects, without.
+func open(cfg Config, scheme []SchemeKey, copies bool) (*HSM, error) {
+	s, err := openSession(cfg, scheme, copies)
 	if err != nil {
 		return nil, err
 	}
-	h := &HSM{cfg: cfg, scheme: scheme}
+	h := &HSM{cfg: cfg, scheme: scheme, copies: copies}
 	h.k.Store(s)
 	return h, nil
 }
 
-func openSession(cfg Config, scheme []SchemeKey) (*session, error) {
+func openSession(cfg Config, scheme []SchemeKey, copies bool) (*session, error) {
 	c, err := configure(cfg)
 	if err != nil {
 		return nil, err
@@ -206,7 +225,7 @@ func openSession(cfg Config, scheme []SchemeKey) (*session, error) {
 	if err == nil {
 		err = h.loadScheme(cfg.KeyPrefix, scheme)
 	}
-	if err == nil {
+	if err == nil && copies {
 		err = h.useCopies(cfg)
 	}
 	if err != nil {
@@ -230,19 +249,18 @@ func (h *session) useCopies(cfg Config) error {
 	for l := range keys {
 		labels = append(labels, []byte(l))
 	}
+	moduleMu.Lock()
 	c, made, err := copyKeys(cfg, labels)
+	moduleMu.Unlock()
 	if err != nil {
 		h.copyErr = err // the token objects serve, as they did before the copies
 		return nil
 	}
 	h.copies = c
 	for of, as := range made {
-		k, err := h.ctx.FindKey(nil, as)
+		k, err := findCopy(h.ctx, as)
 		if err != nil {
 			return fmt.Errorf("%w: find %s: %v", ErrUnavailable, as, err)
-		}
-		if k == nil {
-			continue
 		}
 		keys[of](k)
 		h.copied = append(h.copied, string(as))
@@ -265,7 +283,7 @@ func (h *HSM) failed(s *session) {
 	h.lastReopen = time.Now()
 	// Closing a context whose sessions are gone may fail or panic in crypto11: either way it is gone.
 	_ = s.close()
-	ns, err := openSession(h.cfg, h.scheme)
+	ns, err := openSession(h.cfg, h.scheme, h.copies)
 	if err != nil {
 		return
 	}

@@ -307,14 +307,22 @@ func hsmUp(t *testing.T, h *hsm.HSM) float64 {
 }
 
 // Issue 13: the secret keys requests use are session copies of the token's keys (copies.go), still
-// sensitive and not extractable, giving the same hashes as the token objects; the copies end with the
-// HSM, and a new login makes new ones.
+// sensitive, private and not extractable, each giving what its token object gives; a token object
+// carrying a copy's label is not taken for it; the copies end with their login, and a new login makes
+// new ones.
 func TestRequestsUseSessionCopies(t *testing.T) {
 	cfg := testenv.HSMConfig(t)
 	scheme := authval.Config{}.HSMKeys()
 	if _, err := hsm.Init(cfg, scheme...); err != nil {
 		t.Fatal(err)
 	}
+	// The token objects, through an HSM that keeps the module initialised for the whole test: the copies
+	// must end because their session is closed, not because the module is finalised.
+	tok, err := hsm.OpenWithoutCopies(cfg, scheme...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
 	h, err := hsm.Open(cfg, scheme...)
 	if err != nil {
 		t.Fatal(err)
@@ -326,18 +334,44 @@ func TestRequestsUseSessionCopies(t *testing.T) {
 		}
 	}
 	if n, err := h.SessionCopies(); err != nil || n != 2+secret {
-		t.Fatalf("%d session copies, want %d (lookup, verifier and %d scheme keys)", n, 2+secret, secret)
+		t.Fatalf("%d session copies (%v), want %d (lookup, verifier and %d scheme keys)", n, err, 2+secret, secret)
 	}
-	if tok, err := h.KeyIsTokenObject(); err != nil || tok {
-		t.Fatalf("the lookup key is a token object (%v): the copy is not in use", err)
+	if n, _ := tok.SessionCopies(); n != 0 {
+		t.Fatalf("the HSM without copies has %d", n)
 	}
-	got, err := h.Index("pan", []byte("4111111111111111"))
+	flags, err := h.SecretKeyFlags()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := h.TokenIndex("pan", []byte("4111111111111111"))
-	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("the copy's hash differs from the token key's (%v)", err)
+	if len(flags) != 2+secret {
+		t.Fatalf("%d secret keys in use, want %d", len(flags), 2+secret)
+	}
+	for name, f := range flags {
+		if f != (hsm.KeyFlags{Token: false, Sensitive: true, Extractable: false, Private: true}) {
+			t.Errorf("%s in use: %+v, want a sensitive, private, non-extractable session object", name, f)
+		}
+	}
+	// Each copy is the key of its purpose: the same output as the token object of that purpose.
+	same := func(what string, f func(*hsm.HSM) ([]byte, error)) {
+		t.Helper()
+		got, err := f(h)
+		want, werr := f(tok)
+		if err != nil || werr != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: the copy gives %x (%v), the token key %x (%v)", what, got, err, want, werr)
+		}
+	}
+	same("lookup hash", func(x *hsm.HSM) ([]byte, error) { return x.Index("pan", []byte("4111111111111111")) })
+	same("verifier", func(x *hsm.HSM) ([]byte, error) { return x.Verifier("answer", []byte("Musterstadt")) })
+	for _, k := range scheme {
+		switch k.Type {
+		case hsm.SchemeHMAC:
+			same(k.Name, func(x *hsm.HSM) ([]byte, error) { return x.SchemeMAC(k.Name, []byte("aav")) })
+		case hsm.SchemeDES3:
+			same(k.Name, func(x *hsm.HSM) ([]byte, error) {
+				b, err := x.SchemeBlock(k.Name, [8]byte{1, 2, 3, 4, 5, 6, 7, 8})
+				return b[:], err
+			})
+		}
 	}
 	for _, l := range h.CopyLabels() {
 		if strings.HasPrefix(l, cfg.KeyPrefix) {
@@ -351,24 +385,37 @@ func TestRequestsUseSessionCopies(t *testing.T) {
 	if len(keys) != 5+len(scheme) {
 		t.Fatalf("ListKeys lists %d keys, want the token's %d: %v", len(keys), 5+len(scheme), keys)
 	}
+	// Someone with the token's PIN puts a token key under a copy's label: a login still finds its own
+	// session object, and only it.
+	if err := hsm.PlantTokenKey(cfg, h.CopyLabels()[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.FindCopyAgain(h.CopyLabels()[0]); err != nil {
+		t.Fatalf("a planted token key disturbs the copy's lookup: %v", err)
+	}
 
-	// A lost login: the new one has copies of its own, with the same keys.
+	// A lost login: its copies are gone, and the new login has copies of its own, with the same keys.
 	old := h.CopyLabels()
 	h.DropSession()
 	_, _ = h.Index("pan", []byte("x"))
-	again, err := h.Index("pan", []byte("4111111111111111"))
-	if n, _ := h.SessionCopies(); err != nil || !bytes.Equal(again, want) || n != 2+secret || slices.Equal(old, h.CopyLabels()) {
-		t.Fatalf("after a new login: %v, same hash %v, copies %v", err, bytes.Equal(again, want), h.CopyLabels())
+	same("lookup hash after a new login", func(x *hsm.HSM) ([]byte, error) { return x.Index("pan", []byte("4111111111111111")) })
+	if n, _ := h.SessionCopies(); n != 2+secret || slices.Equal(old, h.CopyLabels()) {
+		t.Fatalf("after a new login: copies %v", h.CopyLabels())
 	}
-	labels := append(old, h.CopyLabels()...)
+	gone := func(labels []string, when string) {
+		t.Helper()
+		for _, l := range labels[1:] { // the first label is also the planted token key's
+			if found, err := hsm.FindSecretKey(cfg, l); err != nil || found {
+				t.Fatalf("copy %s outlived %s (%v)", l, when, err)
+			}
+		}
+	}
+	gone(old, "its login")
+	now := h.CopyLabels()
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range labels {
-		if found, err := hsm.FindSecretKey(cfg, l); err != nil || found {
-			t.Fatalf("copy %s outlived its HSM (%v)", l, err)
-		}
-	}
+	gone(now, "its HSM")
 }
 
 // A token that forbids copies (CKA_COPYABLE false) is used as before: the token objects serve.
@@ -385,12 +432,14 @@ func TestKeysThatMayNotBeCopiedServeAsTheyAre(t *testing.T) {
 	if n, err := h.SessionCopies(); err != nil || n != 0 {
 		t.Fatalf("%d session copies of keys that may not be copied", n)
 	}
-	if tok, err := h.KeyIsTokenObject(); err != nil || !tok {
-		t.Fatalf("the lookup key is not the token object (%v)", err)
+	flags, err := h.SecretKeyFlags()
+	if err != nil {
+		t.Fatal(err)
 	}
-	got, err := h.Index("pan", []byte("4111111111111111"))
-	want, _ := h.TokenIndex("pan", []byte("4111111111111111"))
-	if err != nil || !bytes.Equal(got, want) {
+	if f := flags["index"]; !f.Token || !f.Sensitive || f.Extractable {
+		t.Fatalf("the lookup key in use: %+v, want the token object", f)
+	}
+	if _, err := h.Index("pan", []byte("4111111111111111")); err != nil {
 		t.Fatalf("index: %v", err)
 	}
 }
