@@ -243,7 +243,7 @@ func (h *session) useCopies(cfg Config) error {
 		string(label(cfg.KeyPrefix, keyVerifier)): func(k *crypto11.SecretKey) { h.verifier = k },
 	}
 	for name, sk := range h.scheme {
-		keys[cfg.KeyPrefix+"-"+name] = func(k *crypto11.SecretKey) { h.scheme[name] = schemeHandle{k, sk.typ} }
+		keys[string(label(cfg.KeyPrefix, keyName(name)))] = func(k *crypto11.SecretKey) { h.scheme[name] = schemeHandle{k, sk.typ} }
 	}
 	labels := make([][]byte, 0, len(keys))
 	for l := range keys {

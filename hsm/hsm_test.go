@@ -307,7 +307,8 @@ func hsmUp(t *testing.T, h *hsm.HSM) float64 {
 }
 
 // Issue 13: the secret keys requests use are session copies of the token's keys (copies.go), still
-// sensitive, private and not extractable, each giving what its token object gives; a token object
+// sensitive, private and not extractable (R-KEY-1: the keys never leave the HSM), each giving what its
+// token object gives; a token object
 // carrying a copy's label is not taken for it; the copies end with their login, and a new login makes
 // new ones.
 func TestRequestsUseSessionCopies(t *testing.T) {

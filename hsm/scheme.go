@@ -111,7 +111,7 @@ func (h *session) loadScheme(prefix string, keys []SchemeKey) error {
 	h.scheme = make(map[string]schemeHandle, len(keys))
 	h.schemeSigners = map[string]crypto11.Signer{}
 	for _, k := range keys {
-		l := []byte(prefix + "-" + k.Name)
+		l := label(prefix, keyName(k.Name))
 		if k.Type == SchemeRSA {
 			s, err := h.ctx.FindKeyPair(nil, l)
 			if err != nil {
